@@ -1,0 +1,120 @@
+"""Finding labelled videos: class folders give labels, file names give groups (actor/scene)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pose_action.errors import InputError
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg"})
+# UCF50/UCF101 names: v_<Class>_g<group>_c<clip>; the group is the actor and scene.
+DEFAULT_GROUP_PATTERN = r"_g(\d+)_c"
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    path: Path
+    label: str
+    group: str
+    key: str  # "<label>/<stem>": where this video's outputs live under FEATURES/<kind>/
+
+
+@dataclass
+class Discovery:
+    items: list[VideoItem]
+    ignored: int = 0  # hidden or non-video files skipped
+    ungrouped: list[str] = field(default_factory=list)  # keys whose name had no group
+
+
+def group_of(name: str, pattern: re.Pattern[str]) -> str | None:
+    match = pattern.search(name)
+    if match is None:
+        return None
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def _compile(group_pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(group_pattern)
+    except re.error as error:
+        raise InputError(f"--group-pattern {group_pattern!r} is not a valid regex: {error}") from None
+
+
+def _item(path: Path, label: str, group: str | None, pattern: re.Pattern[str],
+          ungrouped: list[str]) -> VideoItem:
+    key = f"{label}/{path.stem}"
+    if group is None:
+        group = group_of(path.name, pattern)
+    if group is None:
+        # Its own group: never split across train/test, but cannot protect a shared actor.
+        ungrouped.append(key)
+        group = path.stem
+    return VideoItem(path=path, label=label, group=group, key=key)
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
+
+
+def discover(root: str | os.PathLike, group_pattern: str = DEFAULT_GROUP_PATTERN) -> Discovery:
+    """Videos in ROOT/<Class>/ (or listed by a CSV file `path,label[,group]`)."""
+    root = Path(root)
+    pattern = _compile(group_pattern)
+    if root.is_file() and root.suffix.lower() == ".csv":
+        return read_list(root, pattern)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder (expected VIDEO_ROOT/<Class>/<clip>.avi or a CSV list)")
+    items: list[VideoItem] = []
+    ungrouped: list[str] = []
+    ignored = 0
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for path in sorted(class_dir.rglob("*")):
+            if path.is_dir():
+                continue
+            if any(part.startswith(".") for part in path.relative_to(class_dir).parts) or not is_video(path):
+                ignored += 1
+                continue
+            items.append(_item(path, class_dir.name, None, pattern, ungrouped))
+    ignored += sum(1 for p in root.iterdir() if p.is_file())
+    if not items:
+        raise InputError(f"{root}: no videos found (expected {root}/<Class>/<clip>.avi; "
+                         f"extensions {', '.join(sorted(VIDEO_EXTENSIONS))})")
+    _check_unique(items)
+    return Discovery(items=items, ignored=ignored, ungrouped=ungrouped)
+
+
+def read_list(csv_path: Path, pattern: re.Pattern[str]) -> Discovery:
+    """A CSV with columns path,label[,group]; relative paths are relative to the CSV's folder."""
+    items: list[VideoItem] = []
+    ungrouped: list[str] = []
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"path", "label"} <= set(reader.fieldnames):
+            raise InputError(f"{csv_path}: a video list needs the columns path,label[,group]")
+        for line, row in enumerate(reader, start=2):
+            if not row.get("path") or not row.get("label"):
+                raise InputError(f"{csv_path}: line {line} has no path or no label")
+            path = Path(row["path"])
+            if not path.is_absolute():
+                path = csv_path.parent / path
+            items.append(_item(path, row["label"], row.get("group") or None, pattern, ungrouped))
+    if not items:
+        raise InputError(f"{csv_path}: the video list is empty")
+    _check_unique(items)
+    return Discovery(items=items, ungrouped=ungrouped)
+
+
+def _check_unique(items: list[VideoItem]) -> None:
+    seen: dict[str, Path] = {}
+    for item in items:
+        if item.key in seen:
+            raise InputError(f"{item.path} and {seen[item.key]} would share outputs "
+                             f"{item.key!r}: rename one")
+        seen[item.key] = item.path

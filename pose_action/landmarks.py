@@ -1,0 +1,194 @@
+"""The landmark CSV: one schema, read and written in one place, and the sequence object behind it.
+
+A CSV has one row per processed frame: `frame` (source frame index), `timestamp_ms`,
+`pose_detected`, then for each of MediaPipe's 33 pose landmarks (in MediaPipe's order)
+`<name>_x, _y, _z, _visibility, _presence` (image-normalized) and `<name>_wx, _wy, _wz`
+(world metres, hip-centred). Cells are empty where no pose was found.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pose_action.errors import InputError
+from pose_action.files import atomic_path
+
+# MediaPipe's PoseLandmark enum, lower-cased, in its order (tests check it against the enum;
+# spelled out here so reading a CSV does not import mediapipe).
+LANDMARK_NAMES: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)
+NUM_LANDMARKS = len(LANDMARK_NAMES)
+INDEX = {name: i for i, name in enumerate(LANDMARK_NAMES)}
+
+IMAGE_CHANNELS: tuple[str, ...] = ("x", "y", "z", "visibility", "presence")
+WORLD_CHANNELS: tuple[str, ...] = ("wx", "wy", "wz")
+CHANNELS: tuple[str, ...] = IMAGE_CHANNELS + WORLD_CHANNELS
+META_COLUMNS: tuple[str, ...] = ("frame", "timestamp_ms", "pose_detected")
+LANDMARK_COLUMNS: tuple[str, ...] = tuple(f"{n}_{c}" for n in LANDMARK_NAMES for c in CHANNELS)
+COLUMNS: tuple[str, ...] = META_COLUMNS + LANDMARK_COLUMNS
+
+
+
+def _twin(name: str) -> str:
+    for side, other in (("left", "right"), ("right", "left")):
+        if side in name:
+            return name.replace(side, other)
+    return name
+
+
+# Index of each landmark's left/right twin: a horizontal flip swaps them.
+MIRROR: tuple[int, ...] = tuple(INDEX[_twin(n)] for n in LANDMARK_NAMES)
+
+# Body parts for summaries (inspect) and drawing colours.
+BODY_PARTS: dict[str, tuple[int, ...]] = {
+    "face": tuple(range(0, 11)),
+    "arms": tuple(INDEX[n] for n in LANDMARK_NAMES if any(
+        k in n for k in ("elbow", "wrist", "pinky", "index", "thumb")) and "foot" not in n),
+    "torso": tuple(INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")),
+    "legs": tuple(INDEX[n] for n in LANDMARK_NAMES if any(
+        k in n for k in ("knee", "ankle", "heel", "foot_index"))),
+}
+
+# Skeleton edges, as MediaPipe's POSE_CONNECTIONS.
+CONNECTIONS: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (9, 10),
+    (11, 12), (11, 13), (13, 15), (15, 17), (15, 19), (15, 21), (17, 19),
+    (12, 14), (14, 16), (16, 18), (16, 20), (16, 22), (18, 20),
+    (11, 23), (12, 24), (23, 24), (23, 25), (24, 26), (25, 27), (26, 28),
+    (27, 29), (28, 30), (29, 31), (30, 32), (27, 31), (28, 32),
+)
+
+
+@dataclass(frozen=True)
+class LandmarkSequence:
+    """Pose landmarks of one video over its processed frames.
+
+    `data` is (frames, 33, 8): x, y, z, visibility, presence (image-normalized) and wx, wy, wz
+    (world metres); rows where `detected` is False are NaN, never zeros, so a missing pose is
+    never mistaken for a pose at the image corner.
+    """
+
+    frame: np.ndarray  # (T,) int64, source frame index
+    timestamp_ms: np.ndarray  # (T,) int64, strictly increasing
+    data: np.ndarray  # (T, 33, 8) float32, NaN where not detected
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def detected(self) -> np.ndarray:
+        """(T,) bool: a pose was found in this frame."""
+        return ~np.isnan(self.data[:, :, 0]).all(axis=1)
+
+    @property
+    def image(self) -> np.ndarray:
+        """(T, 33, 5): x, y, z, visibility, presence."""
+        return self.data[:, :, :5]
+
+    @property
+    def world(self) -> np.ndarray:
+        """(T, 33, 3): world coordinates in metres."""
+        return self.data[:, :, 5:]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @classmethod
+    def from_frames(cls, frames: list[tuple[int, int, np.ndarray | None]], *,
+                    fps: float | None = None, width: int | None = None,
+                    height: int | None = None) -> "LandmarkSequence":
+        """Build from (frame index, timestamp ms, (33, 8) landmarks or None) per processed frame."""
+        data = np.full((len(frames), NUM_LANDMARKS, len(CHANNELS)), np.nan, dtype=np.float32)
+        for row, (_, _, landmarks) in enumerate(frames):
+            if landmarks is not None:
+                data[row] = landmarks
+        return cls(
+            frame=np.array([f[0] for f in frames], dtype=np.int64),
+            timestamp_ms=np.array([f[1] for f in frames], dtype=np.int64),
+            data=data, fps=fps, width=width, height=height,
+        )
+
+    def to_dataframe(self) -> pd.DataFrame:
+        table = pd.DataFrame(self.data.reshape(len(self), -1), columns=list(LANDMARK_COLUMNS))
+        table.insert(0, "pose_detected", self.detected.astype(np.int8))
+        table.insert(0, "timestamp_ms", self.timestamp_ms)
+        table.insert(0, "frame", self.frame)
+        return table
+
+
+def write_csv(path: str | os.PathLike, sequence: LandmarkSequence) -> None:
+    """Write atomically: a crash mid-write leaves the old file or none, never half a CSV."""
+    with atomic_path(path) as tmp:
+        sequence.to_dataframe().to_csv(tmp, index=False, float_format="%.6g")
+
+
+def read_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a landmark CSV and check it against the schema; errors name the file and the problem."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file, not a landmark CSV") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not a readable CSV ({error})") from None
+    validate(table, path)
+    return table
+
+
+def validate(table: pd.DataFrame, path: str | os.PathLike = "<table>") -> None:
+    """Raise InputError naming the first problem: missing columns, bad values, bad timestamps."""
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        unknown = [c for c in table.columns if c not in COLUMNS]
+        hint = f" (unexpected: {', '.join(map(str, unknown[:3]))})" if unknown else ""
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise InputError(f"{path}: missing column {missing[0]!r}{more}{hint}")
+    if len(table) == 0:
+        raise InputError(f"{path}: no rows (no frame was processed)")
+    for column in COLUMNS:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            bad = pd.to_numeric(table[column], errors="coerce").isna() & table[column].notna()
+            row = int(np.argmax(bad.to_numpy()))
+            raise InputError(
+                f"{path}: non-numeric value {table[column].iloc[row]!r} in column {column!r} "
+                f"(row {row + 1})")
+    for column in META_COLUMNS:
+        if table[column].isna().any():
+            raise InputError(f"{path}: empty cell in column {column!r}")
+    steps = np.diff(table["timestamp_ms"].to_numpy())
+    if (steps <= 0).any():
+        row = int(np.argmax(steps <= 0)) + 1
+        raise InputError(
+            f"{path}: timestamps must increase, but timestamp_ms goes from "
+            f"{table['timestamp_ms'].iloc[row - 1]} to {table['timestamp_ms'].iloc[row]} at row {row + 1}")
+
+
+def to_array(table: pd.DataFrame, channels: tuple[str, ...] = CHANNELS) -> np.ndarray:
+    """(frames, 33, len(channels)) float32 array of the chosen channels; NaN where no pose."""
+    columns = [f"{n}_{c}" for n in LANDMARK_NAMES for c in channels]
+    values = table[columns].to_numpy(dtype=np.float32)
+    return values.reshape(len(table), NUM_LANDMARKS, len(channels))
+
+
+def load_sequence(path: str | os.PathLike, *, fps: float | None = None,
+                  width: int | None = None, height: int | None = None) -> LandmarkSequence:
+    """Read and validate a landmark CSV into a LandmarkSequence."""
+    table = read_csv(path)
+    return LandmarkSequence(
+        frame=table["frame"].to_numpy(dtype=np.int64),
+        timestamp_ms=table["timestamp_ms"].to_numpy(dtype=np.int64),
+        data=to_array(table), fps=fps, width=width, height=height,
+    )

@@ -1,0 +1,32 @@
+"""Shared fixtures: real videos from ../shared/videos (skipped when absent), quiet native logs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_VIDEOS = SHARED / "videos"
+SHARED_MODELS = SHARED / "models"
+
+
+@pytest.fixture(scope="session")
+def shared_videos() -> Path:
+    """../shared/videos, or skip: the real-video tests need the shared folder beside the checkout."""
+    if not (SHARED_VIDEOS / "ud810_ps7").is_dir():
+        pytest.skip("../shared/videos is not present")
+    return SHARED_VIDEOS
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    if not (SHARED_MODELS / "pose_landmarker_full.task").is_file():
+        pytest.skip("../shared/models is not present")
+    return SHARED_MODELS

@@ -1,0 +1,77 @@
+"""The landmark CSV contract: names in MediaPipe's order, lossless round trip, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pose_action import landmarks
+from pose_action.errors import InputError
+from pose_action.pose import vision
+
+
+def test_names_follow_mediapipe_enum():
+    enum_names = tuple(member.name.lower() for member in vision().PoseLandmark)
+    assert landmarks.LANDMARK_NAMES == enum_names
+
+
+def test_columns_are_the_documented_ones():
+    assert landmarks.COLUMNS[:3] == ("frame", "timestamp_ms", "pose_detected")
+    assert landmarks.COLUMNS[3:11] == tuple(f"nose_{c}" for c in
+                                            ("x", "y", "z", "visibility", "presence", "wx", "wy", "wz"))
+    assert landmarks.COLUMNS[-1] == "right_foot_index_wz"
+    assert len(landmarks.COLUMNS) == 3 + 33 * 8
+
+
+def test_mirror_swaps_left_and_right():
+    index = landmarks.INDEX
+    assert landmarks.MIRROR[index["left_wrist"]] == index["right_wrist"]
+    assert landmarks.MIRROR[index["mouth_left"]] == index["mouth_right"]
+    assert landmarks.MIRROR[index["nose"]] == index["nose"]
+
+
+def _sequence(frames: int = 5) -> landmarks.LandmarkSequence:
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(frames):
+        points = None if i == 2 else rng.random((33, 8)).astype(np.float32)
+        rows.append((i * 2, i * 80, points))
+    return landmarks.LandmarkSequence.from_frames(rows, fps=12.5)
+
+
+def test_round_trip_keeps_values_and_missing_frames(tmp_path):
+    sequence = _sequence()
+    path = tmp_path / "Class" / "clip.csv"
+    landmarks.write_csv(path, sequence)
+    table = pd.read_csv(path)  # plain pandas reads it
+    assert list(table.columns) == list(landmarks.COLUMNS)
+    assert table["pose_detected"].tolist() == [1, 1, 0, 1, 1]
+    assert table.loc[2, "nose_x"] != table.loc[2, "nose_x"]  # empty cell -> NaN
+    loaded = landmarks.load_sequence(path)
+    np.testing.assert_array_equal(loaded.frame, sequence.frame)
+    np.testing.assert_allclose(loaded.data, sequence.data, rtol=1e-5, equal_nan=True)
+    assert landmarks.to_array(table).shape == (5, 33, 8)
+    assert not list(path.parent.glob(".*"))  # no temp file left behind
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda t: t.drop(columns=["left_wrist_y"]), "missing column 'left_wrist_y'"),
+    (lambda t: t.rename(columns={"nose_x": "nose_X"}), "missing column 'nose_x'"),
+    (lambda t: t.iloc[0:0], "no rows"),
+    (lambda t: t.assign(timestamp_ms=t["timestamp_ms"][::-1].to_numpy()), "timestamps must increase"),
+    (lambda t: t.assign(nose_y=["oops"] + [0.5] * (len(t) - 1)), "non-numeric value 'oops'"),
+])
+def test_broken_csv_names_file_and_problem(tmp_path, breakage, message):
+    path = tmp_path / "broken.csv"
+    breakage(_sequence().to_dataframe()).to_csv(path, index=False)
+    with pytest.raises(InputError, match=message) as error:
+        landmarks.read_csv(path)
+    assert str(path) in str(error.value)
+
+
+def test_empty_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(InputError, match="empty file"):
+        landmarks.read_csv(path)
