@@ -1,0 +1,263 @@
+"""The ONE feature function: landmarks (+ appearance) of a clip or window -> model inputs.
+
+Training, evaluation, prediction (files and webcam) and export all call `build_features`,
+so the arrays a model sees in training are the arrays it sees on a laptop. A run's
+`config.json` stores the `FeatureConfig`; inference rebuilds it from there, never from flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from pose_action.errors import InputError
+from pose_action.landmarks import INDEX, MIRROR, NUM_LANDMARKS, LandmarkSequence, load_sequence
+
+LEFT_HIP, RIGHT_HIP = INDEX["left_hip"], INDEX["right_hip"]
+LEFT_SHOULDER, RIGHT_SHOULDER = INDEX["left_shoulder"], INDEX["right_shoulder"]
+APPEARANCE_KINDS = ("none", "thumbs", "embeddings")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Everything needed to rebuild a model's input; saved in the run's config.json."""
+
+    frames: int = 32  # T: frames sampled uniformly over the whole clip
+    velocities: bool = True  # add frame-to-frame motion of the normalized pose
+    max_gap: int = 3  # runs of up to this many sampled frames without a pose are interpolated
+    appearance: str = "thumbs"  # none | thumbs | embeddings
+    thumb_size: int = 64  # side of the square RGB thumbnails
+    backbone: str | None = None  # embeddings only: the frozen CNN (mobilenet_v3_small, ...)
+
+    def __post_init__(self) -> None:
+        if self.frames < 2:
+            raise InputError(f"frames (T) must be at least 2, got {self.frames}")
+        if self.appearance not in APPEARANCE_KINDS:
+            raise InputError(f"appearance must be one of {APPEARANCE_KINDS}, got {self.appearance!r}")
+        if self.appearance == "embeddings" and not self.backbone:
+            raise InputError("appearance 'embeddings' needs a backbone (e.g. mobilenet_v3_small)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "FeatureConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise InputError(f"feature config has unknown keys {sorted(unknown)} "
+                             "(made by a newer pose_action?)")
+        return cls(**values)
+
+    @property
+    def pose_dim(self) -> int:
+        # per landmark x, y, z + visibility; root (hip) x, y; the same again as velocities
+        static = NUM_LANDMARKS * 4 + 2
+        motion = NUM_LANDMARKS * 3 + 2
+        return static + (motion if self.velocities else 0)
+
+
+def sample_indices(available: int, frames: int, jitter: float = 0.0,
+                   rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """T row indices spread uniformly over the whole clip (not its first T), and a validity mask.
+
+    Each index is the centre of one of T equal segments; `jitter` (0..1) moves it randomly
+    inside its segment (temporal augmentation). Clips shorter than T keep every row and pad
+    the end with masked repeats of the last row.
+    """
+    if available <= 0:
+        return np.zeros(frames, dtype=np.int64), np.zeros(frames, dtype=np.float32)
+    if available < frames:
+        indices = np.minimum(np.arange(frames), available - 1)
+        return indices.astype(np.int64), (np.arange(frames) < available).astype(np.float32)
+    segment = available / frames
+    offsets = np.full(frames, 0.5)
+    if jitter > 0.0:
+        rng = rng or np.random.default_rng()
+        offsets = offsets + rng.uniform(-0.5, 0.5, frames) * jitter
+    indices = np.clip(np.floor((np.arange(frames) + offsets) * segment), 0, available - 1)
+    return indices.astype(np.int64), np.ones(frames, dtype=np.float32)
+
+
+def fill_gaps(points: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolate runs of <= max_gap missing frames; return (points, 1 = usable / 0 = masked).
+
+    Interior gaps are interpolated linearly between the poses on both sides; a short gap at
+    either end takes the nearest pose. Longer gaps stay NaN and are masked.
+    """
+    detected = ~np.isnan(points[:, :, 0]).all(axis=1)
+    filled = points.copy()
+    count = len(points)
+    start = 0
+    while start < count:
+        if detected[start]:
+            start += 1
+            continue
+        end = start
+        while end < count and not detected[end]:
+            end += 1
+        length = end - start  # missing rows [start, end)
+        before, after = start - 1, end
+        if length <= max_gap and (before >= 0 or after < count):
+            if before >= 0 and after < count:
+                weights = (np.arange(1, length + 1) / (length + 1))[:, None, None]
+                filled[start:end] = points[before] * (1 - weights) + points[after] * weights
+            else:
+                filled[start:end] = points[before if before >= 0 else after]
+        start = end
+    usable = ~np.isnan(filled[:, :, 0]).all(axis=1)
+    return filled, usable.astype(np.float32)
+
+
+def normalize_pose(points: np.ndarray, usable: np.ndarray, aspect: float, velocities: bool) -> np.ndarray:
+    """Hip-centred, torso-scaled pose vectors: position and distance to the camera drop out.
+
+    x is multiplied by width/height so that image units are square. The scale is the median
+    torso length (shoulder midpoint to hip midpoint) over the window, so bending does not
+    rescale single frames. Root motion (hip midpoint relative to its window mean) is kept,
+    so jumps stay visible after centring.
+    """
+    xyz = points[:, :, :3].astype(np.float64)
+    xyz[:, :, 0] *= aspect
+    xyz[:, :, 2] *= aspect  # MediaPipe's z uses roughly the scale of x
+    visibility = np.nan_to_num(points[:, :, 3].astype(np.float64))
+    valid = usable > 0
+    hip = (xyz[:, LEFT_HIP] + xyz[:, RIGHT_HIP]) / 2.0
+    shoulder = (xyz[:, LEFT_SHOULDER] + xyz[:, RIGHT_SHOULDER]) / 2.0
+    torso = np.linalg.norm((shoulder - hip)[:, :2], axis=1)
+    scale = float(np.median(torso[valid])) if valid.any() else 1.0
+    if not np.isfinite(scale) or scale < 1e-6:
+        scale = 1.0
+    centred = (xyz - hip[:, None, :]) / scale
+    root = hip[:, :2] - (hip[valid, :2].mean(axis=0) if valid.any() else 0.0)
+    root = root / scale
+    parts = [centred.reshape(len(points), -1), visibility, root]
+    if velocities:
+        motion = np.concatenate([centred.reshape(len(points), -1), root], axis=1)
+        delta = np.zeros_like(motion)
+        delta[1:] = motion[1:] - motion[:-1]
+        delta[1:][~(valid[1:] & valid[:-1])] = 0.0  # no motion across a masked frame
+        parts.append(delta)
+    features = np.concatenate(parts, axis=1)
+    features[~valid] = 0.0
+    return np.nan_to_num(features).astype(np.float32)
+
+
+def nearest_rows(wanted: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """For each wanted source-frame number, the row of the closest stored frame."""
+    order = np.argsort(available)
+    sorted_frames = available[order]
+    right = np.clip(np.searchsorted(sorted_frames, wanted), 0, len(sorted_frames) - 1)
+    left = np.clip(right - 1, 0, len(sorted_frames) - 1)
+    closer_left = np.abs(wanted - sorted_frames[left]) <= np.abs(sorted_frames[right] - wanted)
+    return order[np.where(closer_left, left, right)]
+
+
+def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
+                   appearance: tuple[np.ndarray, np.ndarray] | None = None,
+                   aspect: float | None = None, jitter: float = 0.0,
+                   rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+    """Model inputs for one clip (training) or one window of frames (inference).
+
+    `appearance` is (frame_index (N,), values (N, ...)): thumbnails (N, S, S, 3) uint8 or
+    embeddings (N, D); each sampled frame takes the stored frame nearest to it. Returns
+    `pose` (T, pose_dim) float32, `mask` (T,) float32 (1 = real frame, 0 = padding or a
+    long gap) and, when configured, `frames` (T, S, S, 3) uint8 or `embeddings` (T, D) float32.
+    """
+    if aspect is None:
+        aspect = (sequence.width / sequence.height) if sequence.width and sequence.height else 1.0
+    rows, present = sample_indices(len(sequence), config.frames, jitter, rng)
+    if len(sequence):
+        points = sequence.data[rows]
+        frame_numbers = sequence.frame[rows]
+    else:
+        points = np.full((config.frames, NUM_LANDMARKS, sequence.data.shape[-1]), np.nan, np.float32)
+        frame_numbers = np.zeros(config.frames, dtype=np.int64)
+    points[present == 0] = np.nan  # padding counts as missing, never as a pose
+    points, usable = fill_gaps(points, config.max_gap)
+    usable = usable * present  # padding is never filled from a neighbouring pose
+    pose = normalize_pose(points, usable, aspect, config.velocities)
+    features: dict[str, np.ndarray] = {"pose": pose, "mask": present.astype(np.float32)}
+    if config.appearance != "none":
+        if appearance is None:
+            raise InputError(f"this model needs {config.appearance} for every clip, but none were given")
+        stored_index, values = appearance
+        picked = values[nearest_rows(frame_numbers, np.asarray(stored_index))]
+        picked[present == 0] = 0
+        if config.appearance == "thumbs":
+            features["frames"] = picked.astype(np.uint8)
+        else:
+            features["embeddings"] = picked.astype(np.float32)
+    return features
+
+
+def mirror_points(points: np.ndarray) -> np.ndarray:
+    """Horizontal flip of (T, 33, 8) landmarks: x -> 1 - x, world x negated, left/right swapped."""
+    flipped = points[:, list(MIRROR)].copy()
+    flipped[:, :, 0] = 1.0 - flipped[:, :, 0]
+    flipped[:, :, 5] = -flipped[:, :, 5]
+    return flipped
+
+
+def augment_sequence(sequence: LandmarkSequence, rng: np.random.Generator, *, flip: float = 0.5,
+                     scale: float = 0.1, rotate_degrees: float = 10.0) -> LandmarkSequence:
+    """Training-time pose augmentation: mirrored performance, small stretch and rotation.
+
+    Uniform scale is normalized away, so the stretch is anisotropic (x vs y), like a change of
+    camera aspect or body build. Rotation is about the image centre in square units.
+    """
+    points = sequence.data.copy()
+    if rng.random() < flip:
+        points = mirror_points(points)
+    aspect = (sequence.width / sequence.height) if sequence.width and sequence.height else 1.0
+    x = (points[:, :, 0] - 0.5) * aspect
+    y = points[:, :, 1] - 0.5
+    angle = np.deg2rad(rng.uniform(-rotate_degrees, rotate_degrees))
+    stretch_x, stretch_y = 1.0 + rng.uniform(-scale, scale, size=2)
+    cos, sin = np.cos(angle), np.sin(angle)
+    new_x = (cos * x - sin * y) * stretch_x
+    new_y = (sin * x + cos * y) * stretch_y
+    points[:, :, 0] = new_x / aspect + 0.5
+    points[:, :, 1] = new_y + 0.5
+    return LandmarkSequence(frame=sequence.frame, timestamp_ms=sequence.timestamp_ms, data=points,
+                            fps=sequence.fps, width=sequence.width, height=sequence.height)
+
+
+def appearance_path(features_root: str | Path, key: str, config: FeatureConfig) -> Path | None:
+    """Where extraction stored a clip's thumbnails or embeddings (None: not used)."""
+    root = Path(features_root)
+    if config.appearance == "thumbs":
+        return root / "frames" / f"{key}.npz"
+    if config.appearance == "embeddings":
+        return root / "embeddings" / str(config.backbone) / f"{key}.npz"
+    return None
+
+
+def load_appearance(path: Path, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(frame_index, values) from a clip's thumbnail or embedding file."""
+    try:
+        with np.load(path) as stored:
+            values = stored["thumbs" if config.appearance == "thumbs" else "vectors"]
+            return stored["frame_index"], values
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing {config.appearance} file "
+                         "(re-run extract with the same options as the features used here)") from None
+    except (KeyError, ValueError, OSError) as error:
+        raise InputError(f"{path}: unreadable {config.appearance} file ({error})") from None
+
+
+def clip_features(features_root: str | Path, key: str, config: FeatureConfig, *, width: int | None = None,
+                  height: int | None = None, augment: bool = False,
+                  rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+    """Model inputs of one extracted clip `<Class>/<clip>` (training and evaluation path)."""
+    sequence = load_sequence(Path(features_root) / "landmarks" / f"{key}.csv", width=width, height=height)
+    path = appearance_path(features_root, key, config)
+    appearance = load_appearance(path, config) if path is not None else None
+    jitter = 0.0
+    if augment:
+        rng = rng or np.random.default_rng()
+        sequence = augment_sequence(sequence, rng)
+        jitter = 0.8
+    return build_features(sequence, config, appearance=appearance, jitter=jitter, rng=rng)
