@@ -75,3 +75,12 @@ def test_empty_file_is_a_clear_error(tmp_path):
     path.write_text("")
     with pytest.raises(InputError, match="empty file"):
         landmarks.read_csv(path)
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    import os
+    path = tmp_path / "clip.csv"
+    landmarks.write_csv(path, _sequence())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -1,0 +1,569 @@
+"""Check landmark CSVs before training: per-video summaries, a whole-extraction report,
+joint trajectory plots and skeleton renderings (alone or drawn over the source video).
+
+`pose-action inspect CSV` summarizes one video; `pose-action inspect FEATURES` summarizes an
+extraction per class and per video (worst first), flags videos with no pose or a low
+detection rate, lists the failed ones from manifest.csv, and writes the table as CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from pose_action.files import atomic_path
+from pose_action.landmarks import BODY_PARTS, INDEX, LANDMARK_NAMES, LandmarkSequence, load_sequence
+
+log = logging.getLogger(__name__)
+
+DEFAULT_JOINTS: tuple[str, ...] = (
+    "left_wrist", "right_wrist", "left_ankle", "right_ankle", "left_hip", "right_hip")
+DEFAULT_MIN_DETECTION_RATE = 0.5
+DEFAULT_RENDER_SIZE = (640, 480)
+REPORT_NAME = "inspect_report.csv"
+PLOT_SIZE_INCHES = (12.0, 9.0)
+PLOT_DPI = 100  # 1200x900 pixels
+RENDER_SUFFIXES = frozenset({".gif", ".mp4", ".avi", ".mov", ".mkv"})
+
+# Problems, worst first: the report sorts by this order, then by detection rate.
+PROBLEMS: tuple[str, ...] = ("failed", "unreadable", "missing csv", "no pose", "low detection", "")
+
+_SHOULDERS = (INDEX["left_shoulder"], INDEX["right_shoulder"])
+_HIPS = (INDEX["left_hip"], INDEX["right_hip"])
+
+
+# --- per-video summary -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VideoSummary:
+    """What a person checks before training on a video's landmarks."""
+
+    frames: int  # processed frames (CSV rows)
+    frames_with_pose: int
+    longest_gap: int  # most consecutive processed frames without a pose
+    visibility: dict[str, float]  # mean visibility per body part over frames with a pose
+    jitter: float  # mean frame-to-frame torso movement, in torso heights; NaN if unmeasurable
+    duration_s: float  # time spanned by the processed frames
+
+    @property
+    def detection_rate(self) -> float:
+        return self.frames_with_pose / self.frames if self.frames else 0.0
+
+    def as_row(self) -> dict[str, float | int]:
+        row: dict[str, float | int] = {
+            "frames": self.frames, "frames_with_pose": self.frames_with_pose,
+            "detection_rate": self.detection_rate, "longest_gap": self.longest_gap}
+        row.update({f"visibility_{part}": value for part, value in self.visibility.items()})
+        row.update({"jitter": self.jitter, "duration_s": self.duration_s})
+        return row
+
+
+def runs_of(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of each run of True values."""
+    edges = np.diff(np.concatenate(([0], np.asarray(flags, dtype=np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+
+
+def longest_gap(detected: np.ndarray) -> int:
+    """Length of the longest run of frames without a pose: the longest stretch a model sees no skeleton."""
+    return max((int(last - first + 1) for first, last in runs_of(~np.asarray(detected, dtype=bool))),
+               default=0)
+
+
+def part_visibility(sequence: LandmarkSequence) -> dict[str, float]:
+    """Mean MediaPipe visibility of each body part over the frames that have a pose (NaN if none).
+
+    Low values mean the part is off-screen or occluded: e.g. legs in upper-body clips.
+    """
+    visibility = sequence.image[sequence.detected, :, 3]
+    result = {}
+    for part, indices in BODY_PARTS.items():
+        values = visibility[:, list(indices)]
+        result[part] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+    return result
+
+
+def torso_jitter(sequence: LandmarkSequence, aspect: float = 1.0) -> float:
+    """Mean frame-to-frame movement of the shoulders and hips, in torso heights.
+
+    Measured between consecutive CSV rows that both have a pose; the torso height is the
+    distance from mid-shoulders to mid-hips, so the figure does not depend on how large the
+    person appears. `aspect` (width / height) puts x and y in the same units: the landmarks
+    are normalized per axis. High values mean a shaky detection or a fast-moving body.
+    """
+    xy = sequence.image[:, :, :2].astype(np.float64) * (aspect, 1.0)
+    torso = xy[:, _SHOULDERS + _HIPS]  # (T, 4, 2)
+    height = np.linalg.norm(xy[:, _SHOULDERS].mean(axis=1) - xy[:, _HIPS].mean(axis=1), axis=1)
+    movement = np.linalg.norm(np.diff(torso, axis=0), axis=2).mean(axis=1)  # (T-1,)
+    scale = (height[1:] + height[:-1]) / 2.0
+    valid = np.isfinite(movement) & np.isfinite(scale) & (scale > 1e-6)
+    return float(np.mean(movement[valid] / scale[valid])) if valid.any() else math.nan
+
+
+def duration_seconds(sequence: LandmarkSequence) -> float:
+    """Time from the start of the first processed frame to the end of the last one.
+
+    One source frame lasts (timestamp span) / (frame-index span), which holds whatever
+    stride the extraction used; a single row lasts 1/fps when the fps is known.
+    """
+    timestamps, frames = sequence.timestamp_ms, sequence.frame
+    span_ms = float(timestamps[-1] - timestamps[0])
+    if frames[-1] > frames[0]:
+        frame_ms = span_ms / float(frames[-1] - frames[0])
+    else:
+        frame_ms = 1000.0 / sequence.fps if sequence.fps else 0.0
+    return (span_ms + frame_ms) / 1000.0
+
+
+def summarize(sequence: LandmarkSequence) -> VideoSummary:
+    """Summary of one video's landmarks (uses the frame size for jitter when it is known)."""
+    aspect = sequence.width / sequence.height if sequence.width and sequence.height else 1.0
+    detected = sequence.detected
+    return VideoSummary(
+        frames=len(sequence), frames_with_pose=int(detected.sum()),
+        longest_gap=longest_gap(detected), visibility=part_visibility(sequence),
+        jitter=torso_jitter(sequence, aspect), duration_s=duration_seconds(sequence))
+
+
+def problem_of(summary: VideoSummary, min_detection_rate: float) -> str:
+    """'no pose', 'low detection' or '' (fine)."""
+    if summary.frames_with_pose == 0:
+        return "no pose"
+    if summary.detection_rate < min_detection_rate:
+        return "low detection"
+    return ""
+
+
+def _number(value: float, digits: int = 2) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def format_summary(path: str | os.PathLike, summary: VideoSummary, problem: str = "") -> str:
+    """Human-readable lines for one video."""
+    visibility = "  ".join(f"{part} {_number(value)}" for part, value in summary.visibility.items())
+    lines = [
+        str(path),
+        f"  frames      {summary.frames} processed, {summary.frames_with_pose} with a pose "
+        f"({summary.detection_rate:.0%})",
+        f"  longest gap {summary.longest_gap} frames without a pose",
+        f"  duration    {summary.duration_s:.2f} s",
+        f"  visibility  {visibility}",
+        f"  jitter      {_number(summary.jitter, 3)} torso heights per frame",
+    ]
+    if problem:
+        lines.append(f"  problem     {problem}")
+    return "\n".join(lines)
+
+
+# --- manifest and features folder --------------------------------------------------------
+
+def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+    """manifest.csv with a `key` ("<Class>/<clip>") for every row; errors name the file."""
+    path = Path(path)
+    try:
+        # A manifest being appended to by a running extraction may end in a torn line.
+        table = pd.read_csv(path, dtype={"group": str, "error": str, "note": str},
+                            on_bad_lines="skip")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not a readable manifest ({error})") from None
+    missing = [c for c in ("video", "label", "status") if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing column {missing[0]!r}")
+    if "key" not in table.columns:
+        table["key"] = [f"{label}/{Path(str(video)).stem}"
+                        for label, video in zip(table["label"], table["video"])]
+    for column in ("error", "note"):
+        table[column] = table[column].fillna("") if column in table.columns else ""
+    # A rerun appends a video's new row; the last one is the current state.
+    return table.drop_duplicates("key", keep="last").reset_index(drop=True)
+
+
+def manifest_row_for(csv_path: str | os.PathLike) -> dict | None:
+    """The manifest row of FEATURES/landmarks/<Class>/<clip>.csv, or None outside that layout."""
+    csv_path = Path(csv_path).absolute()
+    if len(csv_path.parents) < 3 or csv_path.parents[1].name != "landmarks":
+        return None
+    manifest = csv_path.parents[2] / "manifest.csv"
+    if not manifest.is_file():
+        return None
+    try:
+        table = read_manifest(manifest)
+    except InputError as error:
+        log.warning("ignoring %s", error)
+        return None
+    rows = table[table["key"] == f"{csv_path.parent.name}/{csv_path.stem}"]
+    return rows.iloc[-1].to_dict() if len(rows) else None
+
+
+def _positive(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _recorded_video(manifest_row: dict) -> dict:
+    """fps, width and height of a manifest row as load_sequence keywords (None when unknown)."""
+    width, height = _positive(manifest_row.get("width")), _positive(manifest_row.get("height"))
+    return {"fps": _positive(manifest_row.get("fps")), "width": int(width) if width else None,
+            "height": int(height) if height else None}
+
+
+def load_with_context(csv_path: str | os.PathLike) -> LandmarkSequence:
+    """Load a CSV with the fps and frame size its manifest records (when there is one)."""
+    return load_sequence(csv_path, **_recorded_video(manifest_row_for(csv_path) or {}))
+
+
+@dataclass
+class FeaturesReport:
+    """An extraction's inspection: one row per video (worst first) and one per class."""
+
+    videos: pd.DataFrame
+    classes: pd.DataFrame
+    unreadable: int = 0  # CSVs that failed validation
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.videos[self.videos["problem"] == "failed"]
+
+
+def landmark_csvs(root: Path) -> tuple[Path, list[Path]]:
+    """(folder holding <Class>/<clip>.csv, the CSVs): FEATURES/landmarks, or the folder itself."""
+    folder = root / "landmarks" if (root / "landmarks").is_dir() else root
+    csvs = sorted(p for p in folder.rglob("*.csv")
+                  if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and p.name != "manifest.csv" and not p.name.startswith("inspect_report"))
+    return folder, csvs
+
+
+def _video_row(key: str, label: str, csv_path: Path, manifest_row: dict,
+               min_detection_rate: float) -> dict:
+    row = {"key": key, "label": label, "status": manifest_row.get("status", ""),
+           "video": manifest_row.get("video", ""), "error": manifest_row.get("error", ""),
+           "note": manifest_row.get("note", "")}
+    try:
+        sequence = load_sequence(csv_path, **_recorded_video(manifest_row))
+    except InputError as error:
+        row.update(problem="unreadable", error=str(error))
+        return row
+    summary = summarize(sequence)
+    row.update(summary.as_row())
+    row["problem"] = problem_of(summary, min_detection_rate)
+    return row
+
+
+def _sort_worst_first(videos: pd.DataFrame) -> pd.DataFrame:
+    rank = videos["problem"].map({p: i for i, p in enumerate(PROBLEMS)})
+    return (videos.assign(_rank=rank, _jitter=-videos["jitter"])
+            .sort_values(["_rank", "detection_rate", "_jitter", "key"], na_position="first")
+            .drop(columns=["_rank", "_jitter"]).reset_index(drop=True))
+
+
+def _class_table(videos: pd.DataFrame) -> pd.DataFrame:
+    groups = videos.groupby("label", sort=True)
+    visibility = [c for c in videos.columns if c.startswith("visibility_")]
+    classes = pd.DataFrame({
+        "videos": groups.size(),
+        "failed": groups["problem"].apply(lambda p: int((p == "failed").sum())),
+        "flagged": groups["problem"].apply(lambda p: int(p.isin(PROBLEMS[1:-1]).sum())),
+        "frames": groups["frames"].sum().astype(int),
+        "frames_with_pose": groups["frames_with_pose"].sum().astype(int),
+    })
+    classes["detection_rate"] = classes["frames_with_pose"] / classes["frames"].where(classes["frames"] > 0)
+    for column in visibility + ["jitter", "duration_s"]:
+        classes[column] = groups[column].mean()
+    classes = classes.reset_index()
+    return classes.sort_values(["detection_rate", "label"], na_position="first").reset_index(drop=True)
+
+
+VIDEO_COLUMNS: tuple[str, ...] = (
+    "key", "label", "problem", "status", "frames", "frames_with_pose", "detection_rate",
+    "longest_gap", *(f"visibility_{part}" for part in BODY_PARTS), "jitter", "duration_s",
+    "video", "error", "note")
+
+
+def inspect_features(root: str | os.PathLike, *,
+                     min_detection_rate: float = DEFAULT_MIN_DETECTION_RATE,
+                     quiet: bool = False) -> FeaturesReport:
+    """Summarize every landmark CSV of an extraction, joined with its manifest.
+
+    A CSV that fails validation is reported as 'unreadable' (the rest is still inspected);
+    manifest rows with status 'failed', or 'ok' without a CSV, are listed with their errors.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such file or folder")
+    folder, csvs = landmark_csvs(root)
+    manifest_path = root / "manifest.csv"
+    manifest = read_manifest(manifest_path) if manifest_path.is_file() else None
+    if not csvs and manifest is None:
+        raise InputError(f"{root}: no landmark CSVs (expected FEATURES/landmarks/<Class>/<clip>.csv)")
+    by_key = {} if manifest is None else {
+        row["key"]: row for row in manifest.to_dict("records")}
+    rows = []
+    seen = set()
+    for csv_path in tqdm(csvs, desc="inspect", unit="video", disable=quiet):
+        relative = csv_path.relative_to(folder).with_suffix("")
+        key = relative.as_posix()
+        seen.add(key)
+        manifest_row = by_key.get(key, {})
+        label = str(manifest_row.get("label", relative.parts[0] if len(relative.parts) > 1 else ""))
+        rows.append(_video_row(key, label, csv_path, manifest_row, min_detection_rate))
+    for key, manifest_row in by_key.items():
+        if key in seen:
+            continue
+        status = str(manifest_row.get("status", ""))
+        problem = {"failed": "failed", "no_pose": "no pose"}.get(status, "missing csv")
+        rows.append({"key": key, "label": str(manifest_row["label"]), "status": status,
+                     "problem": problem, "video": manifest_row.get("video", ""),
+                     "error": manifest_row.get("error", ""), "note": manifest_row.get("note", ""),
+                     "frames_with_pose": 0 if problem == "no pose" else math.nan})
+    videos = pd.DataFrame(rows).reindex(columns=list(VIDEO_COLUMNS))
+    videos["problem"] = videos["problem"].fillna("")
+    videos["status"] = videos["status"].fillna("")
+    for column in ("error", "note"):
+        videos[column] = videos[column].fillna("")
+    videos = _sort_worst_first(videos)
+    notes = [] if manifest is not None else [f"{manifest_path}: not found; failed videos are not listed"]
+    return FeaturesReport(videos=videos, classes=_class_table(videos),
+                          unreadable=int((videos["problem"] == "unreadable").sum()), notes=notes)
+
+
+def write_report(report: FeaturesReport, path: str | os.PathLike) -> tuple[Path, Path]:
+    """Write the per-video table to `path` and the per-class table beside it (`*_classes.csv`)."""
+    path = Path(path)
+    classes_path = path.with_name(f"{path.stem}_classes{path.suffix or '.csv'}")
+    with atomic_path(path) as tmp:
+        report.videos.to_csv(tmp, index=False, float_format="%.4g")
+    with atomic_path(classes_path) as tmp:
+        report.classes.to_csv(tmp, index=False, float_format="%.4g")
+    return path, classes_path
+
+
+_COUNT_COLUMNS = frozenset({"videos", "failed", "flagged", "frames", "frames_with_pose", "longest_gap"})
+
+
+def _formatter(column: str):
+    if column in _COUNT_COLUMNS:
+        return lambda value: "-" if not math.isfinite(value) else f"{int(value)}"
+    if column == "detection_rate":
+        return lambda value: "-" if not math.isfinite(value) else f"{value:.0%}"
+    digits = 3 if column == "jitter" else 2
+    return lambda value: _number(value, digits)
+
+
+def _format_table(table: pd.DataFrame) -> str:
+    """Fixed-width text of a report table: counts as integers, rates in %, '-' for unknown."""
+    numeric = [c for c in table.columns if table[c].dtype.kind in "fiu"]
+    formatters = {c.replace("visibility_", "vis_"): _formatter(c) for c in numeric}
+    shown = table.rename(columns=lambda c: c.replace("visibility_", "vis_"))
+    return shown.to_string(index=False, formatters=formatters, na_rep="-")
+
+
+def format_report(report: FeaturesReport, limit: int = 20) -> str:
+    """Per-class table, the worst videos (all when limit is 0), and the failed ones with errors."""
+    videos = report.videos
+    counts = videos["problem"].value_counts()
+    flagged = ", ".join(f"{counts[p]} {p}" for p in PROBLEMS[:-1] if p in counts) or "none"
+    parts = [f"{len(videos)} videos in {len(report.classes)} classes; problems: {flagged}", "",
+             "per class (worst detection rate first):", _format_table(report.classes), ""]
+    columns = ["key", "problem", "frames", "frames_with_pose", "detection_rate", "longest_gap",
+               *(f"visibility_{part}" for part in BODY_PARTS), "jitter", "duration_s"]
+    shown = videos.drop(videos[videos["problem"] == "failed"].index)[columns]
+    title = "per video (worst first)"
+    if limit and len(shown) > limit:
+        title += f", first {limit} of {len(shown)}; all are in the report CSV"
+        shown = shown.head(limit)
+    parts += [title + ":", _format_table(shown)]
+    failed = report.failed
+    if len(failed):
+        parts += ["", f"failed in extraction ({len(failed)}):"]
+        parts += [f"  {row.key}: {row.error or 'no error recorded'}" for row in failed.itertuples()]
+    parts += [f"note: {note}" for note in report.notes]
+    return "\n".join(parts)
+
+
+# --- plots and renderings ----------------------------------------------------------------
+
+def parse_joints(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """Joint names from `--joints a b` or `--joints a,b`; an unknown name is an InputError."""
+    if not values:
+        return DEFAULT_JOINTS
+    names = tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+    for name in names:
+        if name not in INDEX:
+            close = difflib.get_close_matches(name, LANDMARK_NAMES, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else \
+                f"names: {', '.join(LANDMARK_NAMES[:3])}, ..., {LANDMARK_NAMES[-1]}"
+            raise InputError(f"--joints: unknown landmark {name!r} ({hint})")
+    return names
+
+
+def plot_sequence(sequence: LandmarkSequence, path: str | os.PathLike,
+                  joints: tuple[str, ...] = DEFAULT_JOINTS, title: str = "") -> Path:
+    """Trajectories of `joints` (x and y over time) and a visibility heat map, as one image.
+
+    Time runs along the x axis of all three panels; frames without a pose are shaded grey
+    (and grey in the heat map), so gaps and jumps stand out. Written atomically, 1200x900 px
+    for raster formats.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib import colormaps
+
+    path = Path(path)
+    seconds = sequence.timestamp_ms / 1000.0
+    figure = Figure(figsize=PLOT_SIZE_INCHES, dpi=PLOT_DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(3, 1, sharex=True, height_ratios=(1, 1, 1.6))
+    palette = colormaps["tab10"]
+    for number, name in enumerate(joints):
+        index = INDEX[name]
+        style = "--" if name.startswith("right") else "-"
+        for axis, channel in zip(axes[:2], (0, 1)):
+            axis.plot(seconds, sequence.image[:, index, channel], style, color=palette(number % 10),
+                      label=name, linewidth=1.5)
+    axes[0].set_title(f"{title or 'joint trajectories'} (dashed: right side; grey: frames without "
+                      f"a pose; dotted: the frame's edges)", fontsize=10)
+    axes[0].set_ylabel("x (0 = left edge)")
+    axes[1].set_ylabel("y (0 = top edge)")
+    axes[1].invert_yaxis()  # up in the image is up in the plot
+    figure.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center",
+                  ncol=min(len(joints), 6), fontsize=9, frameon=False)
+    step = float(np.median(np.diff(seconds))) if len(seconds) > 1 else 0.04
+    gaps = runs_of(~sequence.detected)
+    for axis in axes[:2]:
+        axis.grid(alpha=0.3)
+        for edge in (0.0, 1.0):  # the frame's edges: beyond them a joint is off-screen, guessed
+            axis.axhline(edge, color="0.4", linestyle=":", linewidth=1)
+        for first, last in gaps:  # the same cells as the grey columns of the heat map
+            axis.axvspan(seconds[first] - step / 2, seconds[last] + step / 2, color="0.85", zorder=0)
+    colormap = colormaps["viridis"].copy()
+    colormap.set_bad("0.8")
+    image = axes[2].imshow(
+        np.ma.masked_invalid(sequence.image[:, :, 3].T), aspect="auto", cmap=colormap,
+        vmin=0.0, vmax=1.0, interpolation="nearest",
+        extent=(seconds[0] - step / 2, seconds[-1] + step / 2, len(LANDMARK_NAMES) - 0.5, -0.5))
+    axes[2].set_yticks(range(len(LANDMARK_NAMES)), LANDMARK_NAMES, fontsize=6)
+    axes[2].set_xlabel("time (s)")
+    axes[2].set_title("visibility per landmark", fontsize=9)
+    figure.colorbar(image, ax=axes[2], label="visibility", fraction=0.03)
+    with atomic_path(path) as tmp:
+        try:
+            figure.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png")
+        except ValueError as error:
+            raise InputError(f"{path}: cannot write this image format ({error})") from None
+    return path
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'640x480' -> (640, 480)."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size must look like 640x480, got {text!r}") from None
+    if width < 16 or height < 16 or width > 8192 or height > 8192:
+        raise InputError(f"--size must be between 16x16 and 8192x8192, got {text!r}")
+    return width, height
+
+
+def render_sequence(sequence: LandmarkSequence, out: str | os.PathLike, *,
+                    overlay: str | os.PathLike | None = None,
+                    size: tuple[int, int] | None = None, quiet: bool = True) -> int:
+    """Write the skeleton animation (or the overlay on `overlay`) as MP4/AVI/GIF; returns frames.
+
+    One output frame per CSV row, played at the rate the rows were processed. Without an
+    overlay the canvas is `size`, else the CSV's recorded frame size, else 640x480.
+    """
+    from pose_action import render
+
+    out = Path(out)
+    if out.suffix.lower() not in RENDER_SUFFIXES:
+        raise InputError(f"{out}: --render writes {', '.join(sorted(RENDER_SUFFIXES))} files")
+    if overlay is not None:
+        frames = render.overlay_frames(sequence, overlay)
+    else:
+        if size is None:
+            size = (sequence.width, sequence.height) if sequence.width and sequence.height \
+                else DEFAULT_RENDER_SIZE
+        frames = render.render_skeleton_frames(sequence, size)
+    frames = tqdm(frames, total=len(sequence), desc="render", unit="frame", disable=quiet)
+    return render.write_animation(out, frames, render.playback_fps(sequence))
+
+
+# --- command line ------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="CSV|FEATURES",
+                        help="one landmark CSV, or an extraction folder (with landmarks/ and manifest.csv)")
+    parser.add_argument("--plot", metavar="PNG", help="CSV only: plot joint trajectories and visibility")
+    parser.add_argument("--joints", nargs="+", metavar="NAME",
+                        help=f"joints to plot (default: {' '.join(DEFAULT_JOINTS)})")
+    parser.add_argument("--render", metavar="MP4|GIF",
+                        help="CSV only: write a skeleton animation, one frame per CSV row")
+    parser.add_argument("--overlay", metavar="VIDEO",
+                        help="with --render: draw the landmarks on this source video instead")
+    parser.add_argument("--size", metavar="WxH",
+                        help="with --render and no --overlay: canvas size "
+                             "(default: the video's size from manifest.csv, else 640x480)")
+    parser.add_argument("--report", metavar="CSV",
+                        help=f"FEATURES only: where to write the per-video table (default: FEATURES/{REPORT_NAME})")
+    parser.add_argument("--min-detection-rate", type=float, default=DEFAULT_MIN_DETECTION_RATE,
+                        metavar="R", help="flag videos with a pose in fewer than this fraction of "
+                                          "frames (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=20, metavar="N",
+                        help="FEATURES only: print the N worst videos (0: all; default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_features(args: argparse.Namespace, root: Path) -> int:
+    if args.plot or args.render or args.overlay:
+        raise InputError(f"{root}: --plot, --render and --overlay take one landmark CSV, not a folder")
+    report = inspect_features(root, min_detection_rate=args.min_detection_rate, quiet=args.quiet)
+    videos_path, classes_path = write_report(report, args.report or root / REPORT_NAME)
+    print(format_report(report, limit=max(0, args.limit)))
+    log.info("report: %s (per class: %s)", videos_path, classes_path)
+    return EXIT_PARTIAL if report.unreadable else EXIT_OK
+
+
+def _run_csv(args: argparse.Namespace, path: Path) -> int:
+    if args.overlay and not args.render:
+        raise InputError("--overlay needs --render OUT (the video or GIF to write)")
+    if args.overlay and args.size:
+        raise InputError("--size is for renders without --overlay (an overlay keeps the video's size)")
+    joints = parse_joints(args.joints)
+    size = parse_size(args.size) if args.size else None
+    sequence = load_with_context(path)
+    summary = summarize(sequence)
+    print(format_summary(path, summary, problem_of(summary, args.min_detection_rate)))
+    if args.plot:
+        plot_sequence(sequence, args.plot, joints, title=path.name)
+        log.info("plot: %s", args.plot)
+    if args.render:
+        count = render_sequence(sequence, args.render, overlay=args.overlay, size=size,
+                                quiet=args.quiet)
+        log.info("render: %s (%d frames)", args.render, count)
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.min_detection_rate <= 1.0:
+        raise InputError(f"--min-detection-rate must be between 0 and 1, got {args.min_detection_rate}")
+    path = Path(args.path)
+    if path.is_dir():
+        return _run_features(args, path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    return _run_csv(args, path)
