@@ -1,0 +1,113 @@
+"""Scene context of a clip: small RGB thumbnails of frames spread uniformly over it.
+
+Extraction decodes each video once, and a container's frame count can be missing or wrong
+(truncated files), so the frames are chosen while the video streams by: `FrameSampler`
+keeps a regular grid of the processed frames in bounded memory (halving the grid when it
+fills) and picks the final frames from it when the clip ends. Training (`extract`) and
+inference (`recognizer`) make thumbnails with the same `thumbnail` function.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pose_action.files import atomic_path
+
+# The grid holds up to this many times the wanted number of frames: exact uniform picks for
+# clips of up to 4 x N processed frames, and within a quarter of the spacing beyond.
+GRID_FACTOR = 4
+
+
+def thumbnail(frame_bgr: np.ndarray, size: int) -> np.ndarray:
+    """(size, size, 3) uint8 RGB of the whole frame, squashed to a square.
+
+    Squashing (not cropping) keeps everything at the frame's edges, where an arm or a ball
+    often is; INTER_AREA averages pixels, so small thumbnails do not alias.
+    """
+    if frame_bgr.ndim == 2:
+        frame_bgr = cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
+    small = cv2.resize(frame_bgr, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
+@dataclass(frozen=True)
+class SampledFrames:
+    """The frames a sampler picked: source frame indices and one image stack per size."""
+
+    frame_index: np.ndarray  # (N,) int64, increasing
+    images: dict[int, np.ndarray]  # size -> (N, size, size, 3) uint8 RGB
+
+
+class FrameSampler:
+    """Picks up to `count` frames spread uniformly over a stream of unknown length.
+
+    Offer every processed frame in order. The sampler keeps every `step`-th one (as
+    thumbnails at each of `sizes`, never the full frame) plus the latest; when more than
+    GRID_FACTOR * count are kept it drops every other one and doubles `step`. Memory stays
+    bounded by the count and the sizes, whatever the clip's length, and the result does not
+    depend on the container's (possibly wrong) frame count.
+    """
+
+    def __init__(self, count: int, sizes: Sequence[int]) -> None:
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        self.count = count
+        self.sizes = tuple(dict.fromkeys(int(size) for size in sizes))
+        self.capacity = GRID_FACTOR * count
+        self.step = 1
+        self.offered = 0
+        self._kept: list[tuple[int, int, dict[int, np.ndarray]]] = []  # (position, frame index, images)
+        self._latest: tuple[int, int, np.ndarray] | None = None  # (position, frame index, BGR frame)
+
+    def offer(self, frame_index: int, frame_bgr: np.ndarray) -> None:
+        position = self.offered
+        self.offered += 1
+        self._latest = (position, frame_index, frame_bgr)
+        if position % self.step:
+            return
+        self._kept.append((position, frame_index, self._resize(frame_bgr)))
+        if len(self._kept) > self.capacity:
+            self.step *= 2
+            self._kept = [entry for entry in self._kept if entry[0] % self.step == 0]
+
+    def _resize(self, frame_bgr: np.ndarray) -> dict[int, np.ndarray]:
+        return {size: thumbnail(frame_bgr, size) for size in self.sizes}
+
+    def result(self) -> SampledFrames:
+        """The picked frames; empty arrays when nothing was offered."""
+        candidates = list(self._kept)
+        if self._latest is not None and (not candidates or candidates[-1][0] != self._latest[0]):
+            position, frame_index, frame = self._latest
+            candidates.append((position, frame_index, self._resize(frame)))
+        if len(candidates) > self.count:
+            picks = np.round(np.linspace(0, len(candidates) - 1, self.count)).astype(int)
+            candidates = [candidates[i] for i in picks]
+        frame_index = np.array([entry[1] for entry in candidates], dtype=np.int64)
+        images = {size: (np.stack([entry[2][size] for entry in candidates]) if candidates
+                         else np.zeros((0, size, size, 3), dtype=np.uint8))
+                  for size in self.sizes}
+        return SampledFrames(frame_index=frame_index, images=images)
+
+
+def write_thumbnails(path: str | os.PathLike, thumbs: np.ndarray, frame_index: np.ndarray) -> None:
+    """FEATURES/frames/<Class>/<clip>.npz: `thumbs` (N, S, S, 3) uint8 RGB, `frame_index` (N,) int64."""
+    with atomic_path(path) as tmp:
+        np.savez(tmp, thumbs=thumbs.astype(np.uint8), frame_index=frame_index.astype(np.int64))
+
+
+def write_embeddings(path: str | os.PathLike, vectors: np.ndarray, frame_index: np.ndarray) -> None:
+    """FEATURES/embeddings/<backbone>/<Class>/<clip>.npz: `vectors` (N, D) float16, `frame_index` (N,)."""
+    with atomic_path(path) as tmp:
+        np.savez(tmp, vectors=vectors.astype(np.float16), frame_index=frame_index.astype(np.int64))
+
+
+def read_thumbnails(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(frame_index (N,), thumbs (N, S, S, 3)) of a thumbnails file."""
+    with np.load(Path(path)) as stored:
+        return stored["frame_index"], stored["thumbs"]

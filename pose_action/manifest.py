@@ -1,0 +1,126 @@
+"""FEATURES/manifest.csv: one row per video, written as the run goes.
+
+A long extraction must survive being killed, so every finished video's row is appended as
+one line and flushed to disk (fsync) before the next is taken: a crash loses at most the
+videos in flight. At the start of a run the file is compacted (one row per video, the last
+one wins, a torn last line from a crash dropped) and at the end it is rewritten sorted by
+key; both rewrites are atomic (temp file + rename). Plain `pandas.read_csv` reads it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from pose_action.files import write_text_atomic
+
+# The contract columns (DESIGN.md), then the ones extraction needs to resume and explain.
+COLUMNS: tuple[str, ...] = (
+    "video", "label", "group", "status", "frames_total", "frames_processed", "frames_with_pose",
+    "fps", "width", "height", "seconds", "error",
+    "key",  # "<Class>/<clip>": where the outputs live under FEATURES/<kind>/
+    "config_id",  # the extraction settings that made the outputs (extract_config.json)
+    "stride",  # every stride-th frame was processed
+    "note",  # something worth knowing about a video that did not fail (truncated, no fps)
+)
+STATUSES: tuple[str, ...] = ("ok", "no_pose", "failed")
+
+
+def _one_line(value: object) -> str:
+    """Cells never hold line breaks, so one row is one line and a torn line is detectable."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        value = f"{value:.6g}"
+    return " ".join(str(value).split())
+
+
+def format_row(row: dict) -> str:
+    """One CSV line (with its newline) in COLUMNS order; unknown keys are an error."""
+    unknown = set(row) - set(COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown manifest columns: {sorted(unknown)}")
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([_one_line(row.get(c)) for c in COLUMNS])
+    return buffer.getvalue()
+
+
+def header() -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(COLUMNS)
+    return buffer.getvalue()
+
+
+def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
+    """Rows of a manifest as strings, one per key (the last wins), in file order.
+
+    Tolerates what a crash can leave: a missing file, a torn last line, and repeated keys.
+    Rows whose cell count does not match the header are skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # drop a torn last line
+    lines = list(csv.reader(io.StringIO(text)))
+    if not lines:
+        return []
+    names = lines[0]
+    rows: dict[str, dict[str, str]] = {}
+    for cells in lines[1:]:
+        if len(cells) != len(names):
+            continue
+        row = dict(zip(names, cells))
+        key = row.get("key") or f"{row.get('label', '')}/{Path(row.get('video', '')).stem}"
+        row["key"] = key
+        rows.pop(key, None)  # re-insert: order follows the latest write
+        rows[key] = row
+    return list(rows.values())
+
+
+class ManifestWriter:
+    """Appends one durable line per finished video; `close()` leaves it sorted by key.
+
+    Opening rewrites the file atomically with `keep` (the rows still valid), so a row is
+    never repeated and a torn line from an earlier crash is gone.
+    """
+
+    def __init__(self, path: str | os.PathLike, keep: Iterable[dict]) -> None:
+        self.path = Path(path)
+        self._rows: dict[str, dict] = {}
+        for row in keep:
+            self._rows[str(row["key"])] = {c: row.get(c, "") for c in COLUMNS}
+        self._rewrite()
+        self._handle = open(self.path, "a", encoding="utf-8", newline="")
+
+    def _rewrite(self) -> None:
+        lines = [format_row(self._rows[key]) for key in sorted(self._rows)]
+        write_text_atomic(self.path, header() + "".join(lines))
+
+    def append(self, row: dict) -> None:
+        """Record a finished video; on disk before this returns."""
+        line = format_row(row)
+        self._handle.write(line)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._rows[str(row["key"])] = dict(row)
+
+    @property
+    def rows(self) -> list[dict]:
+        return [self._rows[key] for key in sorted(self._rows)]
+
+    def close(self) -> None:
+        if self._handle.closed:
+            return
+        self._handle.close()
+        self._rewrite()
+
+    def __enter__(self) -> "ManifestWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
