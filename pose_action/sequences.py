@@ -248,11 +248,23 @@ def load_appearance(path: Path, config: FeatureConfig) -> tuple[np.ndarray, np.n
         raise InputError(f"{path}: unreadable {config.appearance} file ({error})") from None
 
 
+def load_clip_sequence(features_root: str | Path, key: str, *, width: int | None = None,
+                       height: int | None = None) -> LandmarkSequence:
+    """The landmarks of one extracted clip `<Class>/<clip>`."""
+    return load_sequence(Path(features_root) / "landmarks" / f"{key}.csv", width=width, height=height)
+
+
 def clip_features(features_root: str | Path, key: str, config: FeatureConfig, *, width: int | None = None,
                   height: int | None = None, augment: bool = False,
-                  rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
-    """Model inputs of one extracted clip `<Class>/<clip>` (training and evaluation path)."""
-    sequence = load_sequence(Path(features_root) / "landmarks" / f"{key}.csv", width=width, height=height)
+                  rng: np.random.Generator | None = None,
+                  sequence: LandmarkSequence | None = None) -> dict[str, np.ndarray]:
+    """Model inputs of one extracted clip `<Class>/<clip>` (training and evaluation path).
+
+    `sequence`: this clip's landmarks if already loaded (with width/height set): training
+    keeps them in memory across epochs instead of re-parsing the CSV every epoch.
+    """
+    if sequence is None:
+        sequence = load_clip_sequence(features_root, key, width=width, height=height)
     path = appearance_path(features_root, key, config)
     appearance = load_appearance(path, config) if path is not None else None
     jitter = 0.0

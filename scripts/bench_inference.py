@@ -1,0 +1,187 @@
+"""Inference cost on a 320x240 video: bare pose landmarker vs the whole live pipeline (Keras, TFLite).
+
+Prints per-frame milliseconds and frames per second of
+  1. the bare MediaPipe pose landmarker (PoseEstimator.detect, VIDEO mode),
+  2. the whole streaming pipeline (Recognizer.update: pose, thumbnail, ring buffer, a
+     prediction every few frames, smoothing) with the Keras model,
+  3. the same with the exported TFLite model on the LiteRT interpreter,
+and the start-up time of each backend (a fresh process: imports, model, pose landmarker,
+first frame). Frames are decoded up front, so decoding costs are left out of every row.
+
+Runs pinned to one core by default (--cores 1), the laptop case the README promises.
+Without --run it trains a throwaway run with the default feature config (T=32, 64 px
+thumbnails; 1 epoch: speed does not depend on accuracy) and exports it.
+
+    python scripts/bench_inference.py [--run RUN] [--seconds 8] [--cores 1] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+import numpy as np  # noqa: E402
+
+
+def make_run(folder: Path) -> Path:
+    """A run with the default feature config, trained for one epoch and exported."""
+    from pose_action.demo import DemoOptions, run_demo
+
+    options = DemoOptions(classes=("Wave", "Squat", "JumpingJack"), actors=3, clips=1, seconds=2.0, epochs=1,
+                          frames=32, thumb_size=64, thumb_frames=32, workers=1)
+    run_demo(folder, options, progress=False)
+    return folder / "run"
+
+
+def load_frames(path: Path) -> tuple[list[np.ndarray], float]:
+    from pose_action.video import probe, read_frames
+
+    return [frame for _, _, frame in read_frames(path)], probe(path).fps
+
+
+@dataclass
+class Timing:
+    wall_ms: list[float]  # per frame
+    cpu_ms: float  # process CPU time per frame (all threads): robust to other processes' load
+
+
+def per_frame_ms(step, frames: list[np.ndarray], repeat: int) -> Timing:
+    """Milliseconds of `step(frame, timestamp)` per frame, over `repeat` passes (timestamps keep rising)."""
+    times = []
+    timestamp = 0
+    cpu_started = time.process_time()
+    for _ in range(repeat):
+        for frame in frames:
+            started = time.perf_counter()
+            step(frame, timestamp)
+            times.append((time.perf_counter() - started) * 1000.0)
+            timestamp += 40
+    return Timing(times, (time.process_time() - cpu_started) * 1000.0 / max(len(times), 1))
+
+
+def bench_pose(frames: list[np.ndarray], repeat: int) -> Timing:
+    from pose_action.pose import PoseEstimator, resolve_model
+
+    with PoseEstimator(resolve_model("lite")) as estimator:
+        per_frame_ms(estimator.detect, frames[:10], 1)  # warm-up
+    with PoseEstimator(resolve_model("lite")) as estimator:
+        return per_frame_ms(estimator.detect, frames, repeat)
+
+
+def bench_pipeline(run: Path, backend: str, frames: list[np.ndarray], fps: float, repeat: int,
+                   threads: int | None) -> tuple[Timing, int, int]:
+    from pose_action.recognizer import Recognizer
+
+    with Recognizer.load(run, backend, num_threads=threads) as recognizer:
+        recognizer.reset(fps)
+        per_frame_ms(recognizer.update, frames[:60], 1)  # warm-up, including a few predictions
+        stream = recognizer.reset(fps)
+        times = per_frame_ms(recognizer.update, frames, repeat)
+        return times, stream.window, stream.step
+
+
+STARTUP = textwrap.dedent("""
+    import os, sys, time
+    started = time.perf_counter()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pose_action.recognizer import Recognizer
+    from pose_action.video import read_frames
+    frame = next(read_frames(sys.argv[3]))[2]
+    recognizer = Recognizer.load(sys.argv[1], sys.argv[2])
+    recognizer.reset(25.0)
+    recognizer.update(frame, 0)
+    seconds = time.perf_counter() - started
+    print(seconds, "tensorflow" in sys.modules)
+    recognizer.close()
+""")
+
+
+def bench_startup(run: Path, backend: str, video: Path, cores: set[int] | None) -> tuple[float, bool]:
+    """Seconds from a fresh interpreter to the first processed frame; whether TensorFlow got imported."""
+    def pin() -> None:
+        if cores:
+            os.sched_setaffinity(0, cores)
+
+    completed = subprocess.run([sys.executable, "-c", STARTUP, str(run), backend, str(video)],
+                               capture_output=True, text=True, preexec_fn=pin, check=True)
+    seconds, tensorflow = completed.stdout.split()[-2:]
+    return float(seconds), tensorflow == "True"
+
+
+def summary(timing: Timing) -> tuple[float, float, float, float]:
+    values = np.array(timing.wall_ms)
+    return float(values.mean()), float(np.median(values)), float(np.percentile(values, 95)), timing.cpu_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, help="a run directory with model.keras and model.tflite")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of the synthetic 320x240 video")
+    parser.add_argument("--cores", type=int, default=1, help="pin to this many cores (0: no pinning)")
+    parser.add_argument("--repeat", type=int, default=2, help="passes over the video per measurement")
+    parser.add_argument("--json", action="store_true", help="also print the numbers as JSON")
+    args = parser.parse_args()
+
+    cores = None
+    if args.cores and hasattr(os, "sched_setaffinity"):
+        cores = set(sorted(os.sched_getaffinity(0))[:args.cores])
+        os.sched_setaffinity(0, cores)
+    threads = args.cores or None
+    workdir = Path(tempfile.mkdtemp(prefix="bench_inference_"))
+    run = args.run
+    if run is None:
+        print(f"training a throwaway run (T=32, 64 px thumbnails) in {workdir} ...", file=sys.stderr)
+        run = make_run(workdir / "demo")
+    if not (run / "model.tflite").is_file():
+        from pose_action.export import export_run
+
+        export_run(run)
+    from pose_action.synth import write_clip
+
+    video = write_clip(workdir / "bench.mp4", "JumpingJack", actor=7, seed=3, size=(320, 240),
+                       seconds=args.seconds)
+    frames, fps = load_frames(video)
+    config = json.loads((run / "config.json").read_text())
+
+    pose = bench_pose(frames, args.repeat)
+    lite, window, step = bench_pipeline(run, "tflite", frames, fps, args.repeat, threads)
+    keras, _, _ = bench_pipeline(run, "keras", frames, fps, args.repeat, threads)
+    startup = {backend: bench_startup(run, backend, video, cores) for backend in ("tflite", "keras")}
+
+    pose_wall, pose_cpu = summary(pose)[0], summary(pose)[3]
+    print(f"video: {video.name} 320x240, {len(frames)} frames at {fps:g} fps, x{args.repeat} passes; "
+          f"cores: {sorted(cores) if cores else 'all'}; load average {os.getloadavg()[0]:.1f}")
+    print(f"run: {run}  model {config['model']['name']}, T={config['features']['frames']}, "
+          f"thumbs {config['features']['thumb_size']} px; window {window} frames, prediction every {step} frames")
+    print(f"{'per frame':<28}{'wall ms':>9}{'median':>8}{'p95':>8}{'frames/s':>10}{'vs pose':>9}"
+          f"{'cpu ms':>9}{'vs pose':>9}")
+    rows = [("pose landmarker (bare)", pose), ("pipeline, TFLite (LiteRT)", lite), ("pipeline, Keras", keras)]
+    results = {}
+    for name, timing in rows:
+        mean, median, p95, cpu = summary(timing)
+        overhead, cpu_overhead = (mean / pose_wall - 1.0) * 100.0, (cpu / pose_cpu - 1.0) * 100.0
+        results[name] = {"mean_ms": mean, "median_ms": median, "p95_ms": p95, "fps": 1000.0 / mean,
+                         "overhead_percent": overhead, "cpu_ms": cpu, "cpu_overhead_percent": cpu_overhead}
+        print(f"{name:<28}{mean:9.2f}{median:8.2f}{p95:8.2f}{1000.0 / mean:10.1f}{overhead:+8.1f}%"
+              f"{cpu:9.2f}{cpu_overhead:+8.1f}%")
+    for backend, (seconds, tensorflow) in startup.items():
+        results[f"startup_{backend}_s"] = seconds
+        print(f"start-up, {backend:<7} {seconds:6.2f} s  (fresh process to first frame; "
+              f"TensorFlow imported: {'yes' if tensorflow else 'no'})")
+    if args.json:
+        print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""`pose-action demo`: the whole flow end to end in a test-sized configuration."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inference_fixture import make_tiny_run
+from pose_action.cli import main
+from pose_action.video import probe, read_frames
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The shared tiny run IS a `demo --quick` output (see inference_fixture)."""
+    return make_tiny_run(tmp_path_factory.getbasetemp() / "tiny_run")
+
+
+def test_demo_quick_runs_end_to_end_and_reruns(tiny, capsys):
+    # The fixture ran every step once; the command reruns on the same folder: videos and
+    # features are kept (resumed), the model is trained, evaluated, exported and used again.
+    manifest_before = (tiny.features / "manifest.csv").read_text()
+    assert main(["demo", "--out", str(tiny.base), "--quick", "--quiet"]) == 0
+    summary = capsys.readouterr().out
+    assert "accuracy" in summary and "macro F1" in summary
+    for path in (tiny.videos, tiny.features, tiny.run, tiny.run / "model.tflite", tiny.base / "prediction.mp4"):
+        assert str(path) in summary and path.exists()
+    assert (tiny.features / "manifest.csv").read_text() == manifest_before  # nothing re-extracted
+    metrics = json.loads((tiny.run / "metrics.json").read_text())
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["n_test"] == 3
+    assert sorted(p.name for p in tiny.videos.iterdir()) == ["JumpingJack", "Squat", "Wave"]
+    predicted_line = next(line for line in summary.splitlines() if "predicted" in line)
+    clip = predicted_line.split()[1]
+    assert probe(tiny.base / "prediction.mp4").frame_count == sum(1 for _ in read_frames(clip))
