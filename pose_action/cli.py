@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _quiet_native_logs()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("tensorflow", "absl", "distributed", "h5py"):  # tracing/retracing chatter
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     if not argv or argv[0] not in COMMANDS:
         top = _top_parser()
         if not argv:

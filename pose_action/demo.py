@@ -24,11 +24,13 @@ DEFAULT_OUT = Path("data/demo")
 @dataclass(frozen=True)
 class DemoOptions:
     classes: tuple[str, ...] | None = None  # None: every synthetic action
-    actors: int = 3
+    # 6 actors: one held out for test, one for validation, four to learn from; fewer
+    # training actors left the fusion model near 0.65 on held-out actors, these reach ~0.9.
+    actors: int = 6
     clips: int = 2
     seconds: float = 2.0
-    epochs: int = 30
-    frames: int = 32  # T
+    epochs: int = 60
+    frames: int = 16  # T
     thumb_size: int = 64
     thumb_frames: int = 32
     workers: int = 2
