@@ -733,6 +733,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MediaPipe pose landmarker bundle (default: lite, shipped)")
     parser.add_argument("--workers", type=int, default=default_workers(), metavar="N",
                         help="worker processes (default: all cores, here %(default)s)")
+    parser.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
+                        help="run the videos on Dask: local starts a cluster here with --workers "
+                             "processes; tcp://HOST:PORT uses a running `dask scheduler` whose "
+                             "workers see VIDEO_ROOT and FEATURES at the same paths")
     parser.add_argument("--group-pattern", default=DEFAULT_GROUP_PATTERN, metavar="REGEX",
                         help="regex whose first group is a file's group/actor "
                              "(default: UCF50 %(default)r)")
@@ -758,15 +762,33 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     if not Path(args.video_root).exists():  # before spawning anything: one line, exit 2
         raise InputError(f"{args.video_root}: no such folder or video list")
-    with WorkerPool(args.workers) as pool:  # first: their start-up overlaps ours
-        settings = make_settings(args.pose_model, target_fps=args.target_fps, stride=args.stride,
-                                 thumb_size=args.thumb_size, thumb_frames=args.thumb_frames,
-                                 embed=args.embed, embed_weights=args.embed_weights)
-        report = extract(args.video_root, args.out, settings, workers=args.workers,
-                         group_pattern=args.group_pattern, overwrite=args.overwrite,
-                         progress=not args.quiet,
-                         runner=lambda items, out, settings, workers, on_row:
-                         pool.run(items, out, settings, on_row))
+    if args.scheduler is not None:
+        report = _run_on_dask(args)
+    else:
+        with WorkerPool(args.workers) as pool:  # first: their start-up overlaps ours
+            report = extract(args.video_root, args.out, _settings_of(args), workers=args.workers,
+                             group_pattern=args.group_pattern, overwrite=args.overwrite,
+                             progress=not args.quiet,
+                             runner=lambda items, out, settings, workers, on_row:
+                             pool.run(items, out, settings, on_row))
     if not args.quiet:
         print(format_summary(report))
     return report.exit_code
+
+
+def _settings_of(args: argparse.Namespace) -> ExtractSettings:
+    return make_settings(args.pose_model, target_fps=args.target_fps, stride=args.stride,
+                         thumb_size=args.thumb_size, thumb_frames=args.thumb_frames,
+                         embed=args.embed, embed_weights=args.embed_weights)
+
+
+def _run_on_dask(args: argparse.Namespace) -> ExtractReport:
+    """--scheduler: the same extraction, its videos run by Dask workers (pose_action.distributed)."""
+    from pose_action.distributed import dask_runner, quiet_dask_logs
+
+    settings = _settings_of(args)  # a bad option fails before any cluster is started or reached
+    quiet_dask_logs()
+    with dask_runner(args.scheduler, workers=args.workers) as runner:
+        return extract(args.video_root, args.out, settings, workers=args.workers,
+                       group_pattern=args.group_pattern, overwrite=args.overwrite,
+                       progress=not args.quiet, runner=runner)

@@ -1,19 +1,29 @@
-"""Benchmark `pose-action extract`: pipeline throughput against the bare PoseLandmarker, and
-peak memory for a small and a larger number of videos.
+"""Benchmark `pose-action extract`: throughput, peak memory, UCF50 time and disk estimates.
 
-    python scripts/bench_extract.py [--videos 12] [--seconds 6] [--workers 1]
-                                    [--memory-videos 4,16] [--pose-model lite]
+Throughput of local worker processes and of a Dask LocalCluster against the bare
+PoseLandmarker, peak memory for few and many videos, and the disk use and time
+extrapolated to UCF50.
 
-It renders its own dataset of drawn actors (pose_action.synth) in a temp folder, then:
+    python scripts/bench_extract.py                              # both parts, synthetic clips
+    python scripts/bench_extract.py --part throughput --modes local:1,local:2,dask:2
+    python scripts/bench_extract.py --part throughput --video ../shared/videos/.../test.avi
+    python scripts/bench_extract.py --part memory --memory-videos 10,100 --memory-modes local:2,dask:2
+
+A mode is `local:N` (`extract --workers N`, worker processes) or `dask:N` (`extract
+--scheduler local --workers N`: a Dask LocalCluster of N one-thread worker processes).
+It renders its own dataset of drawn actors (pose_action.synth) in a temp folder (or links
+--video N times), then:
 1. bare: decodes each clip into memory (untimed), then times one fresh PoseLandmarker per
-   clip over those frames, with and without the landmarker's creation;
-2. pipeline: times the real command (`python -m pose_action extract`, a subprocess) from
-   start to exit on the same clips: process start, worker spawn, decoding, pose,
-   thumbnails, CSV/NPZ writing and the manifest;
-3. memory: peak RSS of the command's process tree (sampled every 50 ms) for the small and
-   the larger run; extraction streams frames, so it must not grow with the video count.
-The bare rate is measured before and after the pipeline, so load from other processes
-shows up as a spread between the two.
+   clip over those frames, with and without the landmarker's creation (one core);
+2. throughput: times the real command (`python -m pose_action extract`, a subprocess) per
+   mode from start to exit: process start, workers (or cluster) start, decoding, pose,
+   thumbnails, CSV/NPZ writing and the manifest; and its steady-state rate (first CSV to
+   last CSV); disk use per clip and per frame, and the UCF50 extrapolation;
+3. memory: peak RSS of the command's process tree (sampled every 50 ms; Dask's worker
+   processes are children of the command too) for each count of short clips; extraction
+   streams frames, so it must not grow with the number of videos.
+The bare rate is measured before and after the runs, so load from other processes shows
+up as a spread between the two; the load average is printed with the numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,14 +77,26 @@ def bare_rates(videos: list[Path], model: Path) -> tuple[float, float, int]:
             frames_total)
 
 
-def run_pipeline(video_root: Path, out: Path, workers: int, pose_model: str,
+def parse_mode(text: str) -> tuple[str, int]:
+    """`local:2` -> ("local", 2); `dask:2` -> ("dask", 2)."""
+    kind, _, count = text.strip().partition(":")
+    if kind not in ("local", "dask") or not count.isdigit() or int(count) < 1:
+        raise SystemExit(f"bad mode {text!r}: use local:N or dask:N")
+    return kind, int(count)
+
+
+def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model: str,
                  sample_memory: bool = False) -> dict:
     """Run the real command; wall time and (sample_memory) peak RSS of its process tree.
 
     Sampling costs CPU (psutil scans /proc for children), so throughput runs do not sample.
     """
+    kind, workers = mode
+    shutil.rmtree(out, ignore_errors=True)  # only this run's outputs are counted
     command = [sys.executable, "-m", "pose_action", "extract", str(video_root), "--out", str(out),
                "--workers", str(workers), "--pose-model", pose_model, "--quiet", "--overwrite"]
+    if kind == "dask":
+        command += ["--scheduler", "local"]
     peaks = {"tree": 0, "parent": 0, "worker": 0}
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -110,15 +133,35 @@ def run_pipeline(video_root: Path, out: Path, workers: int, pose_model: str,
         sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"extract failed ({process.returncode}): {stderr.decode()[-2000:]}")
-    # Steady state: from the first video's CSV to the last one's (workers finish a video,
-    # then write its CSV), i.e. the rate once processes are up and the libraries loaded.
+    # Steady state: from the time every worker has finished its first video (its CSV is
+    # written last) to the last CSV, i.e. the rate once processes are up and the libraries
+    # loaded. With N workers the first N CSVs come about together: all are start-up.
     finished = sorted((csv.stat().st_mtime, len(csv.read_text().splitlines()) - 1)
                       for csv in (out / "landmarks").rglob("*.csv"))
     frames = sum(count for _, count in finished)
-    span = finished[-1][0] - finished[0][0] if len(finished) > 1 else 0.0
-    steady = sum(count for _, count in finished[1:]) / span if span > 0 else float("nan")
-    return {"wall": wall, "frames": frames, "steady": steady,
-            **{k: v / 2**20 for k, v in peaks.items()}}
+    first = min(workers, len(finished)) - 1
+    span = finished[-1][0] - finished[first][0] if len(finished) > first + 1 else 0.0
+    steady = sum(count for _, count in finished[first + 1:]) / span if span > 0 else float("nan")
+    return {"wall": wall, "frames": frames, "steady": steady, "clips": len(finished),
+            "disk": disk_use(out), **{k: v / 2**20 for k, v in peaks.items()}}
+
+
+def disk_use(out: Path) -> dict[str, int]:
+    """Bytes of the landmark CSVs and the thumbnail NPZs under FEATURES."""
+    return {kind: sum(path.stat().st_size for path in (out / folder).rglob(f"*.{ext}"))
+            for kind, folder, ext in (("csv", "landmarks", "csv"), ("npz", "frames", "npz"))}
+
+
+def link_copies(video: Path, root: Path, count: int) -> list[Path]:
+    """`count` UCF-named links to one real clip (each its own video to the command)."""
+    paths = []
+    for number in range(count):
+        target = root / "Real" / f"v_Real_g{number // 4 + 1:02d}_c{number % 4 + 1:02d}{video.suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.symlink_to(video.resolve())
+        paths.append(target)
+    return paths
 
 
 def link_subset(videos: list[Path], root: Path) -> Path:
@@ -131,60 +174,120 @@ def link_subset(videos: list[Path], root: Path) -> Path:
     return root
 
 
+UCF50_CLIPS = 6618
+UCF50_FRAMES = 1_200_000  # 320x240 at 25 fps, ~7 s per clip on average
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> None:
+    modes = [parse_mode(text) for text in args.modes.split(",") if text.strip()]
+    if args.video:
+        videos = link_copies(args.video, work / f"real_{args.videos}", args.videos)
+        source = f"{args.videos} links to {args.video.name}"
+    else:
+        print(f"rendering {args.videos} synthetic clips of {args.seconds:g} s at {args.size} ...",
+              flush=True)
+        videos = make_dataset(work / "videos", args.videos, args.seconds, size)
+        source = f"{args.videos} synthetic {args.size} clips of {args.seconds:g} s"
+        link_subset(videos, work / f"subset_{args.videos}")
+        videos = [work / f"subset_{args.videos}" / v.parent.name / v.name for v in videos]
+    root = videos[0].parents[1]
+    model = resolve_model(args.pose_model)
+    print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
+    detect_before, create_before, frames = bare_rates(videos, model)
+    results = {}
+    for mode in modes:
+        results[mode] = run_pipeline(root, work / f"features_{mode[0]}_{mode[1]}", mode,
+                                     args.pose_model)
+        print(f"  ran {mode[0]}:{mode[1]} ({results[mode]['wall']:.1f} s)", flush=True)
+    detect_after, create_after, _ = bare_rates(videos, model)
+    detect, with_create = (detect_before + detect_after) / 2, (create_before + create_after) / 2
+
+    print(f"\nthroughput on {source}, {frames} frames, pose model {args.pose_model}, "
+          f"{os.cpu_count()} cores, load average after {load_average()}")
+    print(f"  bare PoseLandmarker, detect calls only   {detect:7.1f} frames/s "
+          f"(before {detect_before:.1f}, after {detect_after:.1f})")
+    print(f"  bare, one landmarker created per clip    {with_create:7.1f} frames/s "
+          f"(before {create_before:.1f}, after {create_after:.1f})")
+    print(f"  {'mode':<9}{'end to end':>12}{'steady':>9}{'start-up':>10}{'/bare':>7}"
+          f"{'/bare/worker':>13}{'vs 1 worker':>12}   (frames/s; ratios of steady rates)")
+    single = next((r["steady"] for (kind, n), r in results.items() if n == 1), None)
+    for (kind, workers), result in results.items():
+        end_to_end = result["frames"] / result["wall"]
+        startup = result["wall"] - result["frames"] / result["steady"]
+        speedup = f"{result['steady'] / single:11.2f}x" if single else f"{'':>12}"
+        print(f"  {kind}:{workers:<7}{end_to_end:12.1f}{result['steady']:9.1f}{startup:9.1f}s"
+              f"{result['steady'] / with_create:7.2f}{result['steady'] / with_create / workers:13.2f}"
+              f"{speedup}")
+
+    best = max(results.values(), key=lambda r: r["steady"])
+    disk = best["disk"]
+    csv_per_frame = disk["csv"] / best["frames"]
+    npz_per_clip = disk["npz"] / best["clips"]
+    per_clip = (disk["csv"] + disk["npz"]) / best["clips"]
+    print(f"\ndisk per clip: {per_clip / 1e3:.0f} kB (landmark CSV {disk['csv'] / best['clips'] / 1e3:.0f} kB "
+          f"= {csv_per_frame:.0f} B per frame; thumbnails NPZ {npz_per_clip / 1e3:.0f} kB)")
+    ucf_disk = UCF50_FRAMES * csv_per_frame + UCF50_CLIPS * npz_per_clip
+    print(f"UCF50 extrapolation ({UCF50_CLIPS} clips, ~{UCF50_FRAMES / 1e6:.1f} M frames): "
+          f"{ucf_disk / 1e9:.1f} GB (CSV {UCF50_FRAMES * csv_per_frame / 1e9:.1f} GB, "
+          f"NPZ {UCF50_CLIPS * npz_per_clip / 1e9:.1f} GB)")
+    for (kind, workers), result in results.items():
+        hours = UCF50_FRAMES / result["steady"] / 3600
+        print(f"  {kind}:{workers}: {hours:5.1f} h at this rate "
+              f"({result['steady'] / workers:.1f} frames/s per worker process)")
+
+
+def memory(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> None:
+    counts = [int(n) for n in args.memory_videos.split(",") if n.strip()]
+    modes = [parse_mode(text) for text in args.memory_modes.split(",") if text.strip()]
+    print(f"rendering {max(counts)} synthetic clips of {args.memory_seconds:g} s at {args.size} ...",
+          flush=True)
+    videos = make_dataset(work / "memory_videos", max(counts), args.memory_seconds, size)
+    print(f"\npeak memory (RSS) of the extract process tree, clips of {args.memory_seconds:g} s "
+          f"at {args.size}; load average {load_average()}")
+    for mode in modes:
+        for count in counts:
+            root = link_subset(videos[:count], work / f"memory_subset_{count}")
+            result = run_pipeline(root, work / f"memory_features_{mode[0]}_{count}", mode,
+                                  args.pose_model, sample_memory=True)
+            print(f"  {mode[0]}:{mode[1]} {count:4d} videos: tree {result['tree']:7.1f} MiB, "
+                  f"parent {result['parent']:6.1f} MiB, largest worker {result['worker']:6.1f} MiB "
+                  f"({result['frames']} frames, {result['wall']:.1f} s)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=12, help="clips in the throughput run")
-    parser.add_argument("--seconds", type=float, default=6.0, help="length of each clip")
-    parser.add_argument("--size", default="320x240", help="frame size WxH (default 320x240)")
-    parser.add_argument("--workers", type=int, default=1, help="pipeline worker processes")
-    parser.add_argument("--memory-videos", default="4,16",
-                        help="video counts of the memory runs (default 4,16; '' skips)")
+    parser.add_argument("--part", choices=("all", "throughput", "memory"), default="all")
+    parser.add_argument("--modes", default="local:1,local:2,dask:2",
+                        help="throughput runs: local:N and/or dask:N (default %(default)s)")
+    parser.add_argument("--videos", type=int, default=12, help="clips in the throughput runs")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of each throughput clip")
+    parser.add_argument("--video", type=Path,
+                        help="throughput on --videos links to this real clip instead of synthetic ones")
+    parser.add_argument("--size", default="320x240", help="synthetic frame size WxH (default 320x240)")
+    parser.add_argument("--memory-videos", default="10,100",
+                        help="video counts of the memory runs (default %(default)s)")
+    parser.add_argument("--memory-seconds", type=float, default=1.0,
+                        help="length of each memory-run clip (default %(default)s)")
+    parser.add_argument("--memory-modes", default="local:2,dask:2",
+                        help="modes of the memory runs (default %(default)s)")
     parser.add_argument("--pose-model", default="lite")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
     size = synth.parse_size(args.size)
-    memory_counts = [int(n) for n in args.memory_videos.split(",") if n.strip()]
     os.environ.setdefault("GLOG_minloglevel", "2")
+    if args.video and not args.video.is_file():
+        raise SystemExit(f"{args.video}: no such video")
 
     with tempfile.TemporaryDirectory(prefix="bench_extract_") as temporary:
         work = args.keep or Path(temporary)
-        print(f"rendering {max([args.videos, *memory_counts])} synthetic clips of "
-              f"{args.seconds:g} s at {args.size} ...", flush=True)
-        videos = make_dataset(work / "videos", max([args.videos, *memory_counts]), args.seconds, size)
-        model = resolve_model(args.pose_model)
-        subset = link_subset(videos[: args.videos], work / f"subset_{args.videos}")
-
-        detect_before, with_create_before, frames = bare_rates(videos[: args.videos], model)
-        pipeline = run_pipeline(subset, work / "features", args.workers, args.pose_model)
-        detect_after, with_create_after, _ = bare_rates(videos[: args.videos], model)
-        detect = (detect_before + detect_after) / 2
-        with_create = (with_create_before + with_create_after) / 2
-        rate = pipeline["frames"] / pipeline["wall"]
-        print(f"\nthroughput on {args.videos} clips, {frames} frames, pose model {args.pose_model}, "
-              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-        print(f"  bare PoseLandmarker, detect calls only      {detect:8.1f} frames/s "
-              f"(before {detect_before:.1f}, after {detect_after:.1f})")
-        print(f"  bare, one landmarker created per clip       {with_create:8.1f} frames/s "
-              f"(before {with_create_before:.1f}, after {with_create_after:.1f})")
-        print(f"  pipeline, `extract --workers {args.workers}` end to end   {rate:8.1f} frames/s "
-              f"({pipeline['frames']} frames in {pipeline['wall']:.2f} s, incl. start-up)")
-        print(f"  pipeline, steady state (after the first clip) {pipeline['steady']:6.1f} frames/s")
-        startup = pipeline["wall"] - pipeline["frames"] / pipeline["steady"]
-        print(f"  fixed start-up of a run (wall - frames / steady rate)  {startup:5.1f} s")
-        print(f"  ratio end to end / bare with creation       {rate / with_create:8.2f}")
-        print(f"  ratio end to end / bare detect only         {rate / detect:8.2f}")
-        print(f"  ratio steady state / bare with creation     {pipeline['steady'] / with_create:8.2f}")
-        print(f"  ratio steady state / bare detect only       {pipeline['steady'] / detect:8.2f}")
-
-        if memory_counts:
-            print("\npeak memory (RSS) of the extract process tree")
-            for count in memory_counts:
-                root = link_subset(videos[:count], work / f"subset_{count}")
-                result = run_pipeline(root, work / f"features_{count}", args.workers, args.pose_model,
-                                      sample_memory=True)
-                print(f"  {count:4d} videos: tree {result['tree']:7.1f} MiB, parent "
-                      f"{result['parent']:6.1f} MiB, largest worker {result['worker']:6.1f} MiB "
-                      f"({result['frames']} frames, {result['wall']:.1f} s)")
+        if args.part in ("all", "throughput"):
+            throughput(args, work, size)
+        if args.part in ("all", "memory"):
+            memory(args, work, size)
 
 
 if __name__ == "__main__":
