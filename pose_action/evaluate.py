@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,19 @@ import numpy as np
 
 from pose_action import runs
 from pose_action.errors import InputError
+from pose_action.landmarks import LandmarkSequence
 from pose_action.reports import classification_metrics, mean_std, plot_confusion, write_report_csv
 from pose_action.sequences import FeatureConfig, appearance_path, clip_features, load_clip_sequence
 from pose_action.splits import Clip, read_clips
 
 log = logging.getLogger(__name__)
 
-# Landmark sequences kept in memory across epochs up to this size (they are ~1 KB per frame);
-# thumbnails are always streamed per batch, so UCF50 never needs them all in memory.
-SEQUENCE_CACHE_BYTES = 2 * 1024**3
+# Parsed landmark sequences (~1 KB per frame) kept in memory across epochs, at most this many
+# bytes: the first clips read fill it and later ones are parsed from their CSV every epoch.
+# A fixed cap, not a share of the dataset, so training memory does not grow with the number
+# of clips (UCF50's landmarks, over 1 GB, would otherwise all be held). Thumbnails and
+# embeddings are never cached: they are read from disk per batch.
+SEQUENCE_CACHE_BYTES = 256 * 1024**2
 
 
 def augment_thumbnails(frames: np.ndarray, rng: np.random.Generator, shift: float = 0.1) -> np.ndarray:
@@ -49,14 +54,17 @@ def augment_thumbnails(frames: np.ndarray, rng: np.random.Generator, shift: floa
 class ClipBatches:
     """Batches of model inputs read clip by clip (wrapped as a keras PyDataset by `keras_batches`).
 
-    Augmented batches draw their randomness from (seed, epoch, clip), so a run is reproducible
-    whatever the order in which loader threads ask for batches.
+    Streaming: a batch reads only its own clips' thumbnail/embedding files, so memory holds a
+    few batches (the loader's queue), not the dataset. Landmark sequences are cached up to
+    `cache_bytes` (see SEQUENCE_CACHE_BYTES). Augmented batches draw their randomness from
+    (seed, epoch, clip), so a run is reproducible whatever the order in which loader threads
+    ask for batches.
     """
 
     def __init__(self, features_root: str | Path, clips: list[Clip], labels: list[str], config: FeatureConfig,
                  input_names: list[str], batch_size: int, *, shuffle: bool = False, augment: bool = False,
                  seed: int = 0, class_weights: dict[int, float] | None = None,
-                 cache_sequences: bool = True) -> None:
+                 cache_sequences: bool = True, cache_bytes: int = SEQUENCE_CACHE_BYTES) -> None:
         if batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {batch_size}")
         self.features_root = Path(features_root)
@@ -71,8 +79,10 @@ class ClipBatches:
         self.class_weights = class_weights
         self.epoch = 0
         self.order = self._order()
-        estimated = sum((clip.frames_processed or 300) * 1100 for clip in self.clips)
-        self.cache: dict[str, Any] | None = {} if cache_sequences and estimated < SEQUENCE_CACHE_BYTES else None
+        self.cache_bytes = max(0, int(cache_bytes)) if cache_sequences else 0
+        self.cache: dict[str, LandmarkSequence] = {}
+        self.cached_bytes = 0
+        self._cache_lock = threading.Lock()  # loader threads fill the cache concurrently
 
     def _order(self) -> np.ndarray:
         if not self.shuffle:
@@ -89,18 +99,26 @@ class ClipBatches:
     def clip_inputs(self, position: int) -> dict[str, np.ndarray]:
         """The model inputs of one clip (by its position in `clips`)."""
         clip = self.clips[position]
-        sequence = None
-        if self.cache is not None:
-            sequence = self.cache.get(clip.key)
-            if sequence is None:
-                sequence = load_clip_sequence(self.features_root, clip.key, width=clip.width, height=clip.height)
-                self.cache[clip.key] = sequence
+        sequence = self.sequence(clip)
         rng = np.random.default_rng([self.seed, self.epoch, position]) if self.augment else None
         features = clip_features(self.features_root, clip.key, self.config, width=clip.width, height=clip.height,
                                  augment=self.augment, rng=rng, sequence=sequence)
         if self.augment and "frames" in features:
             features["frames"] = augment_thumbnails(features["frames"], rng)
         return {name: features[name] for name in self.input_names}
+
+    def sequence(self, clip: Clip) -> LandmarkSequence:
+        """A clip's landmarks: from the cache, else parsed (and kept while the cache has room)."""
+        cached = self.cache.get(clip.key)
+        if cached is not None:
+            return cached
+        sequence = load_clip_sequence(self.features_root, clip.key, width=clip.width, height=clip.height)
+        size = sequence.data.nbytes + sequence.frame.nbytes + sequence.timestamp_ms.nbytes
+        with self._cache_lock:
+            if clip.key not in self.cache and self.cached_bytes + size <= self.cache_bytes:
+                self.cache[clip.key] = sequence
+                self.cached_bytes += size
+        return sequence
 
     def batch(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """(inputs, class indices, sample weights) of batch `index`."""
@@ -153,8 +171,9 @@ def check_features(features_root: str | Path, clips: list[Clip], config: Feature
 
 def predict_clips(model: Any, features_root: str | Path, clips: list[Clip], labels: list[str],
                   config: FeatureConfig, input_names: list[str], batch_size: int = 16, workers: int = 1) -> np.ndarray:
-    """(clips, classes) probabilities, in the order of `clips`."""
-    batches = ClipBatches(features_root, clips, labels, config, input_names, batch_size)
+    """(clips, classes) probabilities, in the order of `clips` (one pass: nothing is cached)."""
+    batches = ClipBatches(features_root, clips, labels, config, input_names, batch_size,
+                          cache_sequences=False)
     probabilities = model.predict(keras_batches(batches, targets=False, workers=workers), verbose=0)
     return np.asarray(probabilities)
 

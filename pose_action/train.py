@@ -5,11 +5,16 @@ both sides of train|test), validation for early stopping comes from training gro
 augmentation touches training clips only, and the run directory holds everything inference
 needs to rebuild the input (see pose_action.runs). `--cv` trains every fold of a logo or
 groupkfold split and reports mean ± std.
+
+Memory stays flat as the dataset grows: clips are streamed from disk per batch (ClipBatches,
+a keras PyDataset), and only parsed landmarks are cached, up to `--cache-mb`. `--distribute
+mirrored` trains on every local GPU with tf.distribute.MirroredStrategy.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -23,8 +28,8 @@ import pandas as pd
 
 from pose_action import __version__, runs
 from pose_action.errors import InputError
-from pose_action.evaluate import (ClipBatches, check_features, evaluation_metrics, keras_batches, predict_clips,
-                                  summary_line, write_evaluation)
+from pose_action.evaluate import (SEQUENCE_CACHE_BYTES, ClipBatches, check_features, evaluation_metrics,
+                                  keras_batches, predict_clips, summary_line, write_evaluation)
 from pose_action.reports import mean_std, plot_curves, write_history_csv
 from pose_action.sequences import FeatureConfig
 from pose_action.splits import Clip, Split, fold_count, make_split, parse_kind, read_clips
@@ -32,6 +37,7 @@ from pose_action.splits import Clip, Split, fold_count, make_split, parse_kind, 
 log = logging.getLogger(__name__)
 
 MODEL_NAMES = ("pose", "rgb", "fusion", "lrcn", "convlstm")  # models.MODEL_NAMES; here so --help needs no TF
+DISTRIBUTE_CHOICES = ("none", "mirrored")
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class TrainOptions:
     augment: bool = True
     params: dict = field(default_factory=dict)
     workers: int = 1  # loader threads
+    distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over the local GPUs)
+    cache_mb: int = SEQUENCE_CACHE_BYTES // 2**20  # parsed landmarks kept across epochs (train + validation)
 
 
 def feature_config_for(options: TrainOptions, features_root: Path) -> FeatureConfig:
@@ -176,6 +184,52 @@ def _check_options(options: TrainOptions) -> None:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if options.patience < 0:
         raise InputError("--patience must be >= 0")
+    if options.distribute not in DISTRIBUTE_CHOICES:
+        raise InputError(f"--distribute {options.distribute!r}: choose one of {', '.join(DISTRIBUTE_CHOICES)}")
+    if options.cache_mb < 0:
+        raise InputError("--cache-mb must be >= 0")
+
+
+def distribution_strategy(name: str) -> tuple[Any, dict]:
+    """The tf.distribute strategy to build, compile and fit under, and what was used (for the run).
+
+    `mirrored` copies the model onto every local GPU and splits each batch between them
+    (--batch-size stays the global batch). With fewer than 2 GPUs there is nothing to mirror
+    onto, so one line says so and the default strategy trains exactly as `none` would.
+    """
+    import tensorflow as tf
+
+    gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+    if name == "mirrored" and len(gpus) >= 2:
+        strategy = mirrored_strategy(tuple(gpus))
+        return strategy, {"requested": name, "strategy": "mirrored", "replicas": strategy.num_replicas_in_sync,
+                          "devices": gpus}
+    if name == "mirrored":
+        log.warning("--distribute mirrored: %d GPU(s) visible, need at least 2; using the default strategy",
+                    len(gpus))
+    strategy = tf.distribute.get_strategy()
+    return strategy, {"requested": name, "strategy": "default", "replicas": strategy.num_replicas_in_sync,
+                      "devices": gpus[:1] or ["CPU"]}
+
+
+@functools.cache
+def mirrored_strategy(devices: tuple[str, ...]) -> Any:
+    """One MirroredStrategy per process and device set, re-used by every run (cross-validation folds).
+
+    A second MirroredStrategy in the same process re-uses the first one's collective instance
+    keys, and its first all-reduce then fails with "Shape mismatch in the collective instance
+    100" (tensorflow/tensorflow#62790).
+    """
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(list(devices))
+
+
+def cache_budgets(options: TrainOptions, n_train: int, n_val: int) -> tuple[int, int]:
+    """--cache-mb split between the training and validation loaders by their number of clips."""
+    total = options.cache_mb * 2**20
+    train = total * n_train // max(n_train + n_val, 1)
+    return train, total - train
 
 
 @dataclass(frozen=True)
@@ -214,7 +268,8 @@ def load_training_data(features_root: str | Path, options: TrainOptions) -> Trai
     return replace(data, embedding_dim=embedding_dim(features_root, clip_set.clips, config))
 
 
-def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: list[str]) -> dict:
+def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: list[str],
+               distribution: dict | None = None) -> dict:
     """config.json: everything inference needs to rebuild the input, and where the model came from."""
     split = data.split
     return {
@@ -232,6 +287,7 @@ def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: 
                   "n_test": len(data.test)},
         "seed": options.seed,
         "training": {**asdict(options), "params": params},
+        "distribution": distribution,
         "features_root": str(data.features_root),
     }
 
@@ -249,14 +305,18 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
 
     params = models.resolve_params(options.params)
     inputs = models.input_names(options.model, data.config)
-    model = models.build_model(options.model, data.config, len(data.labels), params,
-                               embedding_dim=data.embedding_dim)
-    models.compile_model(model, params)
+    strategy, distribution = distribution_strategy(options.distribute)
+    with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
+        model = models.build_model(options.model, data.config, len(data.labels), params,
+                                   embedding_dim=data.embedding_dim)
+        models.compile_model(model, params)
     weights = balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
+    train_cache, val_cache = cache_budgets(options, len(data.train), len(data.val))
     train_batches = ClipBatches(data.features_root, data.train, data.labels, data.config, inputs,
                                 options.batch_size, shuffle=True, augment=options.augment, seed=options.seed,
-                                class_weights=weights)
-    val_batches = (ClipBatches(data.features_root, data.val, data.labels, data.config, inputs, options.batch_size)
+                                class_weights=weights, cache_bytes=train_cache)
+    val_batches = (ClipBatches(data.features_root, data.val, data.labels, data.config, inputs, options.batch_size,
+                               cache_bytes=val_cache)
                    if data.val else None)
     history, seconds = fit(model, train_batches, val_batches, options, quiet)
 
@@ -270,7 +330,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         "best_epoch": int(history["val_loss" if "val_loss" in history else "loss"].idxmin()) + 1,
         "train_seconds": round(seconds, 2), "seconds_per_epoch": round(seconds / max(len(history), 1), 3),
         "seed": options.seed, "features_root": str(data.features_root), "clips": "test",
-        "parameters": int(model.count_params()),
+        "parameters": int(model.count_params()), "distribution": distribution,
     })
     fold = f" fold {data.split.fold}" if data.split.fold is not None else ""
     title = f"{options.model} — {data.split.kind}{fold}"
@@ -281,7 +341,8 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         write_history_csv(staging / "history.csv", history)
         plot_curves(staging / "curves.png", history, title)
         write_evaluation(staging, metrics, data.labels, title)
-        runs.write_json(staging / runs.CONFIG_NAME, run_config(options, data, params, inputs))  # last: complete
+        runs.write_json(staging / runs.CONFIG_NAME,
+                        run_config(options, data, params, inputs, distribution))  # last: complete
     return metrics
 
 
@@ -293,7 +354,8 @@ def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) ->
         return None
     if config.get("features_root") != str(features_root):
         return None
-    ignored = ("params", "workers")  # params compared below; loader threads do not change results
+    # params are compared below; how the work is spread (loader threads, devices, cache) is not
+    ignored = ("params", "workers", "distribute", "cache_mb")
     expected = {key: value for key, value in json.loads(json.dumps(asdict(options))).items() if key not in ignored}
     saved = {key: value for key, value in config.get("training", {}).items() if key not in ignored}
     expected_params = json.loads(json.dumps(options.params))
@@ -386,6 +448,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="model size/regularization, e.g. lstm_units=32, dropout=0.5 (repeatable)")
     parser.add_argument("--workers", type=int, default=1, help="loader threads")
+    parser.add_argument("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
+                        help="mirrored: tf.distribute.MirroredStrategy over every local GPU (the batch is split "
+                             "between them); with fewer than 2 GPUs it says so and trains as none")
+    parser.add_argument("--cache-mb", type=int, default=SEQUENCE_CACHE_BYTES // 2**20,
+                        help="parsed landmarks kept in memory across epochs, at most this many MB "
+                             "(thumbnails and embeddings are always streamed from disk; default %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run at --out")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
@@ -395,7 +463,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
                         val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs,
                         batch_size=args.batch_size, frames=args.frames, appearance=args.appearance,
                         backbone=args.backbone, patience=args.patience, augment=not args.no_augment,
-                        params=_parse_params(args.param), workers=args.workers)
+                        params=_parse_params(args.param), workers=args.workers, distribute=args.distribute,
+                        cache_mb=args.cache_mb)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ from features_fixture import make_features  # noqa: E402
 
 from pose_action import cli, runs  # noqa: E402
 from pose_action.errors import InputError  # noqa: E402
-from pose_action.evaluate import predict_clips  # noqa: E402
+from pose_action.evaluate import ClipBatches, predict_clips  # noqa: E402
+from pose_action.sequences import FeatureConfig  # noqa: E402
 from pose_action.splits import read_clips  # noqa: E402
 from pose_action.train import TrainOptions, balanced_class_weights, train_cv, train_run  # noqa: E402
 
@@ -47,6 +48,7 @@ def test_train_cli_writes_a_complete_run(fusion_run, features, capsys):
     assert config["features"]["frames"] == 6 and config["features"]["thumb_size"] == 16
     assert config["extraction"]["pose_model"]["file"] == "pose_landmarker_lite.task"
     assert config["window"]["frames"] > 0 and config["window"]["seconds"] > 0
+    assert config["training"]["distribute"] == "none" and config["distribution"]["strategy"] == "default"
     metrics = json.loads((fusion_run / "metrics.json").read_text())
     for key in ("accuracy", "macro_f1", "per_class", "split", "n_train", "n_test", "test_groups"):
         assert key in metrics
@@ -167,3 +169,59 @@ def test_fusion_trains_on_frozen_embeddings(tmp_path):
     missing = TrainOptions(model="rgb", appearance="embeddings", backbone="efficientnet_b0", frames=6, epochs=1)
     with pytest.raises(InputError, match="extract with --embed efficientnet_b0"):
         train_run(features, tmp_path / "other", missing, quiet=True)
+
+
+def test_distribute_mirrored_falls_back_on_cpu_and_records_the_strategy(features, tmp_path, caplog, capsys):
+    out = tmp_path / "mirrored"
+    with caplog.at_level(logging.WARNING):
+        code = cli.main(["train", str(features), "--out", str(out), "--model", "pose", "--distribute", "mirrored",
+                         "--quiet", *TINY, "--epochs", "1"])
+    assert code == 0
+    assert "--distribute mirrored: 0 GPU(s) visible" in caplog.text  # this machine has no GPU
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["distribute"] == "mirrored"
+    assert config["distribution"] == {"requested": "mirrored", "strategy": "default", "replicas": 1,
+                                      "devices": ["CPU"]}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["distribution"]["strategy"] == "default" and metrics["epochs_trained"] == 1
+    assert runs.load_run(out).model_name == "pose"
+    assert "pose: accuracy" in capsys.readouterr().out
+
+
+def test_bad_distribute_and_cache_options_are_usage_errors(features, tmp_path, capsys):
+    with pytest.raises(InputError, match="--distribute 'horovod'"):
+        train_run(features, tmp_path / "r", TrainOptions(model="pose", distribute="horovod"), quiet=True)
+    assert cli.main(["train", str(features), "--out", str(tmp_path / "r"), "--model", "pose",
+                     "--cache-mb", "-1"]) == 2
+    assert "--cache-mb must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_landmark_cache_stops_at_its_cap_and_batches_stay_the_same(features):
+    """Training memory must not grow with the dataset: the parsed-landmark cache has a fixed cap."""
+    clips = read_clips(features).clips[::4]
+    labels = sorted({clip.label for clip in read_clips(features).clips})
+    config = FeatureConfig(frames=6, appearance="thumbs", thumb_size=16)
+
+    def loader(**cache) -> ClipBatches:
+        return ClipBatches(features, clips, labels, config, ["pose", "mask", "frames"], 4, shuffle=True,
+                           augment=True, seed=3, **cache)
+
+    def two_epochs(batches: ClipBatches) -> list:
+        seen = []
+        for _ in range(2):
+            seen += [batches.batch(index) for index in range(len(batches))]
+            batches.on_epoch_end()
+        return seen
+
+    one_clip = loader().sequence(clips[0])
+    budget = 2 * (one_clip.data.nbytes + one_clip.frame.nbytes + one_clip.timestamp_ms.nbytes) + 100
+    capped, unlimited, uncached = loader(cache_bytes=budget), loader(), loader(cache_sequences=False)
+    results = [two_epochs(batches) for batches in (capped, unlimited, uncached)]
+    assert 0 < len(capped.cache) < len(clips) and capped.cached_bytes <= budget
+    assert len(unlimited.cache) == len(clips) and not uncached.cache
+    for other in results[1:]:  # what a model sees does not depend on what was cached
+        for (inputs, targets, weights), (other_inputs, other_targets, _) in zip(results[0], other):
+            np.testing.assert_array_equal(targets, other_targets)
+            for name in inputs:
+                np.testing.assert_array_equal(inputs[name], other_inputs[name])
