@@ -23,6 +23,7 @@ from tqdm import tqdm
 from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
 from pose_action.files import atomic_path
 from pose_action.landmarks import BODY_PARTS, INDEX, LANDMARK_NAMES, LandmarkSequence, load_sequence
+from pose_action.manifest import read_table
 
 log = logging.getLogger(__name__)
 
@@ -168,24 +169,16 @@ def format_summary(path: str | os.PathLike, summary: VideoSummary, problem: str 
 # --- manifest and features folder --------------------------------------------------------
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
-    """manifest.csv with a `key` ("<Class>/<clip>") for every row; errors name the file."""
-    path = Path(path)
-    try:
-        # A manifest being appended to by a running extraction may end in a torn line.
-        table = pd.read_csv(path, dtype={"group": str, "error": str, "note": str},
-                            on_bad_lines="skip")
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not a readable manifest ({error})") from None
-    missing = [c for c in ("video", "label", "status") if c not in table.columns]
-    if missing:
-        raise InputError(f"{path}: missing column {missing[0]!r}")
-    if "key" not in table.columns:
-        table["key"] = [f"{label}/{Path(str(video)).stem}"
-                        for label, video in zip(table["label"], table["video"])]
-    for column in ("error", "note"):
-        table[column] = table[column].fillna("") if column in table.columns else ""
-    # A rerun appends a video's new row; the last one is the current state.
-    return table.drop_duplicates("key", keep="last").reset_index(drop=True)
+    """manifest.csv with a `key` ("<Class>/<clip>") for every row; errors name the file.
+
+    A torn last line (an extraction still appending) is skipped and a rerun's later row wins,
+    exactly as extraction itself reads it.
+    """
+    table = read_table(path)
+    for column in ("error", "note"):  # manifests from older or other tools may lack them
+        if column not in table.columns:
+            table[column] = ""
+    return table
 
 
 def manifest_row_for(csv_path: str | os.PathLike) -> dict | None:

@@ -15,6 +15,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+import pandas as pd
+
+from pose_action.errors import InputError
 from pose_action.files import write_text_atomic
 
 # The contract columns (DESIGN.md), then the ones extraction needs to resume and explain.
@@ -27,6 +30,8 @@ COLUMNS: tuple[str, ...] = (
     "note",  # something worth knowing about a video that did not fail (truncated, no fps)
 )
 STATUSES: tuple[str, ...] = ("ok", "no_pose", "failed")
+NUMERIC_COLUMNS: tuple[str, ...] = (
+    "frames_total", "frames_processed", "frames_with_pose", "fps", "width", "height", "seconds", "stride")
 
 
 def _one_line(value: object) -> str:
@@ -54,21 +59,20 @@ def header() -> str:
     return buffer.getvalue()
 
 
-def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
-    """Rows of a manifest as strings, one per key (the last wins), in file order.
+def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows): one row per key (the last wins), in file order; [] for a missing file.
 
-    Tolerates what a crash can leave: a missing file, a torn last line, and repeated keys.
-    Rows whose cell count does not match the header are skipped.
+    Tolerates what a crash can leave: a torn last line and repeated keys. Rows whose cell
+    count does not match the header are skipped.
     """
-    path = Path(path)
     if not path.is_file():
-        return []
+        return [], []
     text = path.read_text(encoding="utf-8", errors="replace")
     if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # drop a torn last line
     lines = list(csv.reader(io.StringIO(text)))
     if not lines:
-        return []
+        return [], []
     names = lines[0]
     rows: dict[str, dict[str, str]] = {}
     for cells in lines[1:]:
@@ -79,7 +83,31 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
         row["key"] = key
         rows.pop(key, None)  # re-insert: order follows the latest write
         rows[key] = row
-    return list(rows.values())
+    return names, list(rows.values())
+
+
+def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
+    """Rows of a manifest as strings, one per key (the last wins), in file order."""
+    return _read(Path(path))[1]
+
+
+def read_table(path: str | os.PathLike,
+               required: tuple[str, ...] = ("video", "label", "status")) -> pd.DataFrame:
+    """The manifest as a DataFrame for reports and training: the same rows as read_rows,
+    numbers as numbers (NaN where empty), text columns as strings ("" where empty).
+
+    Raises InputError naming the file when it has none of the required columns.
+    """
+    path = Path(path)
+    names, rows = _read(path)
+    missing = [column for column in required if column not in names]
+    if missing:
+        raise InputError(f"{path}: not a manifest: missing column {missing[0]!r}")
+    table = pd.DataFrame(rows, columns=list(dict.fromkeys([*names, "key"])), dtype=str)
+    for column in NUMERIC_COLUMNS:
+        if column in table.columns:
+            table[column] = pd.to_numeric(table[column], errors="coerce")
+    return table
 
 
 class ManifestWriter:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pose_action.errors import InputError
+from pose_action.manifest import read_table
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,9 @@ def read_clips(features_root: str | Path) -> ClipSet:
     their test sets identical, so their accuracies compare. Reports list the excluded counts.
     """
     path = Path(features_root) / "manifest.csv"
-    try:
-        table = pd.read_csv(path, dtype={"group": str, "label": str})
-    except FileNotFoundError:
-        raise InputError(f"{path}: no manifest (run `pose-action extract VIDEOS --out {features_root}` first)") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not a readable manifest ({error})") from None
-    missing = [column for column in MANIFEST_COLUMNS if column not in table.columns]
-    if missing:
-        raise InputError(f"{path}: missing column {missing[0]!r}")
+    if not path.is_file():
+        raise InputError(f"{path}: no manifest (run `pose-action extract VIDEOS --out {features_root}` first)")
+    table = read_table(path, required=MANIFEST_COLUMNS)
     statuses = table["status"].astype(str)
     excluded = {status: int(count) for status, count in statuses[statuses != "ok"].value_counts().items()}
     clips = []
