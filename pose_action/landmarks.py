@@ -127,10 +127,26 @@ class LandmarkSequence:
         return table
 
 
+# Landmarks are stored with 6 significant digits (far below the model's pixel accuracy).
+CSV_FLOAT_FORMAT = "%.6g"
+
+
 def write_csv(path: str | os.PathLike, sequence: LandmarkSequence) -> None:
     """Write atomically: a crash mid-write leaves the old file or none, never half a CSV."""
     with atomic_path(path) as tmp:
-        sequence.to_dataframe().to_csv(tmp, index=False, float_format="%.6g")
+        sequence.to_dataframe().to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT)
+
+
+def as_stored(landmarks: np.ndarray | None) -> np.ndarray | None:
+    """The landmarks exactly as write_csv stores them and training reads them back.
+
+    Live inference rounds its landmarks with this, so its features are bit-identical to the
+    features built from extracted files: a model never sees a different number for a frame.
+    """
+    if landmarks is None:
+        return None
+    stored = [float(CSV_FLOAT_FORMAT % value) for value in landmarks.ravel().tolist()]
+    return np.array(stored, dtype=np.float64).astype(np.float32).reshape(landmarks.shape)
 
 
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.landmarks import LandmarkSequence
+from pose_action.landmarks import LandmarkSequence, as_stored
 from pose_action.sequences import FeatureConfig, build_features, nearest_rows, sample_indices
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
 
@@ -232,18 +232,6 @@ class LiteBackend:
 
 
 # ----------------------------------------------------------------------------- per-frame extraction
-
-
-def as_stored(landmarks: np.ndarray | None) -> np.ndarray | None:
-    """The landmarks as the CSV stores and training reads them (6 significant digits).
-
-    Rounding here makes the live features bit-identical to the features built from
-    extracted files, so a model never sees a different number for the same frame.
-    """
-    if landmarks is None:
-        return None
-    stored = [float("%.6g" % value) for value in landmarks.ravel().tolist()]
-    return np.array(stored, dtype=np.float64).astype(np.float32).reshape(landmarks.shape)
 
 
 @dataclass(frozen=True)
