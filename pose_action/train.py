@@ -31,7 +31,7 @@ from pose_action.errors import InputError
 from pose_action.evaluate import (SEQUENCE_CACHE_BYTES, ClipBatches, check_features, evaluation_metrics,
                                   keras_batches, predict_clips, summary_line, write_evaluation)
 from pose_action.reports import mean_std, plot_curves, write_history_csv
-from pose_action.sequences import FeatureConfig
+from pose_action.sequences import FeatureConfig, appearance_path
 from pose_action.splits import Clip, Split, fold_count, make_split, parse_kind, read_clips
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def stored_thumb_size(features_root: Path) -> int:
 def embedding_dim(features_root: Path, clips: list[Clip], config: FeatureConfig) -> int | None:
     if config.appearance != "embeddings":
         return None
-    path = features_root / "embeddings" / str(config.backbone) / f"{clips[0].key}.npz"
+    path = appearance_path(features_root, clips[0].key, config)
     if not path.is_file():
         raise InputError(f"{path}: no embeddings for backbone {config.backbone!r} "
                          f"(extract with --embed {config.backbone})")
