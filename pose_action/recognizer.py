@@ -275,6 +275,7 @@ class FrameExtractor:
 
 
 @functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=256)  # depends only on the two ints; called for every window
 def sampler_positions(available: int, count: int | None) -> tuple[int, ...]:
     """Which of `available` processed frames extraction keeps thumbnails of (its FrameSampler).
 
