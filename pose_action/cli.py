@@ -18,14 +18,14 @@ from pose_action.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, InputError
 
 # name: (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("pose_action.synth", "render a synthetic UCF50-style dataset of drawn actors"),
-    "extract": ("pose_action.extract", "videos -> landmark CSVs, thumbnails and a manifest (resumable)"),
-    "inspect": ("pose_action.inspection", "summarize, plot or render landmark CSVs"),
-    "train": ("pose_action.train", "train a pose, rgb, fusion, lrcn or convlstm model"),
-    "evaluate": ("pose_action.evaluate", "evaluate a trained run on its test split"),
-    "predict": ("pose_action.predict", "recognize the action in a video file"),
-    "live": ("pose_action.live", "recognize actions from a webcam"),
-    "export": ("pose_action.export", "export a run to TFLite for the TensorFlow-free runtime"),
+    "synth": ("pose_action.synth.dataset", "render a synthetic UCF50-style dataset of drawn actors"),
+    "extract": ("pose_action.extraction.run", "videos -> landmark CSVs, thumbnails and a manifest (resumable)"),
+    "inspect": ("pose_action.inspection.report", "summarize, plot or render landmark CSVs"),
+    "train": ("pose_action.training.train", "train a pose, rgb, fusion, lrcn or convlstm model"),
+    "evaluate": ("pose_action.training.evaluate", "evaluate a trained run on its test split"),
+    "predict": ("pose_action.inference.predict", "recognize the action in a video file"),
+    "live": ("pose_action.inference.live", "recognize actions from a webcam"),
+    "export": ("pose_action.inference.export", "export a run to TFLite for the TensorFlow-free runtime"),
     "demo": ("pose_action.demo", "the whole flow on the built-in synthetic dataset"),
 }
 

@@ -1,7 +1,7 @@
 """The run directory: a trained model with everything needed to rebuild its input.
 
     RUN/
-      model.keras                 the Keras model (custom layers from pose_action.models)
+      model.keras                 the Keras model (custom layers from pose_action.training.models)
       labels.json                 ["ClassA", "ClassB", ...]: output index -> class name
       split.json                  train/val/test keys and groups (splits.Split)
       history.csv                 loss/accuracy per epoch (train and val)
@@ -33,7 +33,7 @@ from typing import Any
 from pose_action import __version__
 from pose_action.errors import InputError
 from pose_action.files import atomic_path, write_text_atomic
-from pose_action.sequences import FeatureConfig
+from pose_action.features import FeatureConfig
 
 RUN_FORMAT = "pose_action.run/1"
 CONFIG_NAME = "config.json"
@@ -129,7 +129,7 @@ def load_run(path: str | os.PathLike, *, compile: bool = False) -> Run:
         raise InputError(f"{model_path}: missing model file")
     import keras
 
-    import pose_action.models  # noqa: F401  (registers the custom layers for deserialization)
+    import pose_action.training.models  # noqa: F401  (registers the custom layers for deserialization)
 
     try:
         model = keras.saving.load_model(model_path, compile=compile)

@@ -41,8 +41,9 @@ from pathlib import Path
 
 import psutil
 
-from pose_action import synth
-from pose_action.pose import PoseEstimator, resolve_model
+from pose_action.synth import dataset as synth
+from pose_action.synth.motions import ACTIONS
+from pose_action.extraction.pose import PoseEstimator, resolve_model
 from pose_action.video import read_frames
 
 
@@ -50,8 +51,8 @@ def make_dataset(root: Path, count: int, seconds: float, size: tuple[int, int]) 
     """`count` clips cycling through the synthetic actions and actors (UCF50 layout)."""
     paths = []
     for number in range(count):
-        action = synth.ACTIONS[number % len(synth.ACTIONS)]
-        actor = number // len(synth.ACTIONS)
+        action = ACTIONS[number % len(ACTIONS)]
+        actor = number // len(ACTIONS)
         path = root / action / synth.clip_name(action, actor, 0)
         if not path.is_file():
             synth.write_clip(path, action, actor=actor, seed=11, seconds=seconds, size=size)

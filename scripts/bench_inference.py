@@ -71,7 +71,7 @@ def per_frame_ms(step, frames: list[np.ndarray], repeat: int) -> Timing:
 
 
 def bench_pose(frames: list[np.ndarray], repeat: int) -> Timing:
-    from pose_action.pose import PoseEstimator, resolve_model
+    from pose_action.extraction.pose import PoseEstimator, resolve_model
 
     with PoseEstimator(resolve_model("lite")) as estimator:
         per_frame_ms(estimator.detect, frames[:10], 1)  # warm-up
@@ -81,7 +81,7 @@ def bench_pose(frames: list[np.ndarray], repeat: int) -> Timing:
 
 def bench_pipeline(run: Path, backend: str, frames: list[np.ndarray], fps: float, repeat: int,
                    threads: int | None) -> tuple[Timing, int, int]:
-    from pose_action.recognizer import Recognizer
+    from pose_action.inference.recognizer import Recognizer
 
     with Recognizer.load(run, backend, num_threads=threads) as recognizer:
         recognizer.reset(fps)
@@ -95,7 +95,7 @@ STARTUP = textwrap.dedent("""
     import os, sys, time
     started = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from pose_action.recognizer import Recognizer
+    from pose_action.inference.recognizer import Recognizer
     from pose_action.video import read_frames
     frame = next(read_frames(sys.argv[3]))[2]
     recognizer = Recognizer.load(sys.argv[1], sys.argv[2])
@@ -144,10 +144,10 @@ def main() -> None:
         print(f"training a throwaway run (T=32, 64 px thumbnails) in {workdir} ...", file=sys.stderr)
         run = make_run(workdir / "demo")
     if not (run / "model.tflite").is_file():
-        from pose_action.export import export_run
+        from pose_action.inference.export import export_run
 
         export_run(run)
-    from pose_action.synth import write_clip
+    from pose_action.synth.dataset import write_clip
 
     video = write_clip(workdir / "bench.mp4", "JumpingJack", actor=7, seed=3, size=(320, 240),
                        seconds=args.seconds)

@@ -17,7 +17,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2  # noqa: E402
 
-from pose_action import synth  # noqa: E402
+from pose_action.synth import dataset as synth  # noqa: E402
+from pose_action.synth.motions import ACTIONS  # noqa: E402
 
 
 def main() -> None:
@@ -29,11 +30,11 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(1)  # one core: the figure is drawn single-threaded anyway
 
-    synth.render_frames(synth.ACTIONS[0], size=args.size, seconds=0.2)  # warm up imports and caches
+    synth.render_frames(ACTIONS[0], size=args.size, seconds=0.2)  # warm up imports and caches
     frames = 0
     start, start_cpu = time.perf_counter(), time.process_time()
     for clip in range(args.clips):
-        action = synth.ACTIONS[clip % len(synth.ACTIONS)]
+        action = ACTIONS[clip % len(ACTIONS)]
         rendered, _ = synth.render_frames(action, actor=clip, clip=clip, size=args.size, fps=args.fps,
                                           seconds=args.seconds)
         frames += len(rendered)
@@ -45,7 +46,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        paths = synth.write_dataset(folder, classes=synth.ACTIONS, actors=1, clips=1, size=args.size,
+        paths = synth.write_dataset(folder, classes=ACTIONS, actors=1, clips=1, size=args.size,
                                     fps=args.fps, seconds=args.seconds, progress=False)
         write_seconds = time.perf_counter() - start
     written = len(paths) * max(1, round(args.seconds * args.fps))

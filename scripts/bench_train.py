@@ -36,10 +36,10 @@ def bench_model(name: str, features: Path, frames: int, epochs: int, batch_size:
     import keras
     import numpy as np
 
-    from pose_action import models
-    from pose_action.evaluate import ClipBatches, keras_batches
-    from pose_action.splits import make_split, read_clips
-    from pose_action.train import TrainOptions, feature_config_for
+    from pose_action.training import models
+    from pose_action.training.batches import ClipBatches, keras_batches
+    from pose_action.training.splits import make_split, read_clips
+    from pose_action.training.train import TrainOptions, feature_config_for
 
     clips = read_clips(features).clips
     labels = sorted({clip.label for clip in clips})

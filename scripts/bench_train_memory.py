@@ -50,7 +50,7 @@ def ground_truth_landmarks(joints: np.ndarray, width: int, height: int) -> np.nd
     (hip-centred, square units, about 2 m per image height, wz = 0). Joints the figure lacks
     take the hip midpoint; frames with no drawn joint stay NaN (no pose).
     """
-    from pose_action.sequences import LEFT_HIP, RIGHT_HIP
+    from pose_action.features import LEFT_HIP, RIGHT_HIP
 
     xy = joints[:, :, :2].astype(np.float64)
     drawn = ~np.isnan(xy).any(axis=2)
@@ -70,13 +70,14 @@ def ground_truth_landmarks(joints: np.ndarray, width: int, height: int) -> np.nd
 def render_sources(folder: Path, per_class: int, seconds: float, thumb_size: int, thumb_frames: int,
                    size: tuple[int, int], fps: float) -> dict[str, list[dict]]:
     """Render `per_class` distinct clips of every synthetic action into folder/<Class>/<n>.{csv,npz}."""
-    from pose_action import synth
-    from pose_action.appearance import FrameSampler, write_thumbnails
+    from pose_action.synth import dataset as synth
+    from pose_action.synth.motions import ACTIONS
+    from pose_action.extraction.appearance import FrameSampler, write_thumbnails
     from pose_action.landmarks import LandmarkSequence, write_csv
 
     width, height = size
     sources: dict[str, list[dict]] = {}
-    for label in synth.ACTIONS:
+    for label in ACTIONS:
         sources[label] = []
         for number in range(per_class):
             frames, joints = synth.render_frames(label, actor=number, clip=number, seed=11, size=size, fps=fps,
@@ -108,7 +109,7 @@ def build_features(root: Path, clips: int, sources: dict[str, list[dict]], *, th
                    size: tuple[int, int], fps: float) -> Path:
     """FEATURES with `clips` clips spread over the classes and GROUPS actors, in extraction's layout."""
     from pose_action.files import write_text_atomic
-    from pose_action.manifest import format_row, header
+    from pose_action.extraction.manifest import format_row, header
 
     labels = list(sources)
     per_class = max(1, clips // len(labels))
@@ -164,11 +165,11 @@ def child(args: argparse.Namespace) -> int:
     import keras  # noqa: F401  (imported before the baseline: TensorFlow's own memory is not the dataset's)
     import tensorflow  # noqa: F401
 
-    from pose_action.train import TrainOptions, train_run
+    from pose_action.training.train import TrainOptions, train_run
 
     after_setup = rss_mb()
     times = EpochTimes()
-    train_log = logging.getLogger("pose_action.train")
+    train_log = logging.getLogger("pose_action.training.train")
     train_log.addHandler(times)
     train_log.setLevel(logging.INFO)
     extra = {"distribute": args.distribute} if args.distribute else {}
@@ -216,7 +217,7 @@ BYTES_PER_FRAME = 33 * 8 * 4 + 8 + 8  # a parsed LandmarkSequence row: data floa
 
 def landmark_megabytes(features: Path) -> float:
     """Parsed size of every clip's landmarks (what an uncapped cache would hold), train + val + test."""
-    from pose_action.manifest import read_rows
+    from pose_action.extraction.manifest import read_rows
 
     frames = sum(int(row["frames_processed"]) for row in read_rows(features / "manifest.csv"))
     return frames * BYTES_PER_FRAME / 2**20
@@ -229,7 +230,7 @@ def cached_megabytes(row: dict, cap_mb: int) -> float:
 
 
 def print_table(rows: list[dict], args: argparse.Namespace, distinct: int) -> None:
-    from pose_action.evaluate import SEQUENCE_CACHE_BYTES
+    from pose_action.training.batches import SEQUENCE_CACHE_BYTES
 
     cap = args.cache_mb if args.cache_mb is not None else SEQUENCE_CACHE_BYTES // 2**20
     print(f"\nlandmark cache cap {cap} MB; T={args.frames}, batch {args.batch_size}, {args.epochs} epochs, "
@@ -290,13 +291,13 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-train-memory-"))
     work.mkdir(parents=True, exist_ok=True)
     size, fps = (320, 240), 25.0
-    from pose_action import synth
+    from pose_action.synth.motions import ACTIONS
 
-    per_class = max(1, args.distinct // len(synth.ACTIONS))
+    per_class = max(1, args.distinct // len(ACTIONS))
     started = time.perf_counter()
     sources = render_sources(work / "sources", per_class, args.seconds, args.thumb_size, args.thumb_frames,
                              size, fps)
-    print(f"rendered {per_class * len(synth.ACTIONS)} distinct clips in {time.perf_counter() - started:.0f} s "
+    print(f"rendered {per_class * len(ACTIONS)} distinct clips in {time.perf_counter() - started:.0f} s "
           f"(ground-truth landmarks, no MediaPipe)", file=sys.stderr)
     folders = []
     for clips in args.sizes:
@@ -313,7 +314,7 @@ def main() -> int:
                 rows.append(measure(folder, model, args, work))
     finally:
         if rows:
-            print_table(rows, args, per_class * len(synth.ACTIONS))
+            print_table(rows, args, per_class * len(ACTIONS))
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -27,7 +27,7 @@ class TinyRun:
 def make_tiny_run(base: Path) -> TinyRun:
     """Make (or reuse, within one session) the tiny run under `base`."""
     from pose_action.demo import QUICK, run_demo
-    from pose_action.synth import write_clip
+    from pose_action.synth.dataset import write_clip
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     tiny = TinyRun(base=base, videos=base / "videos", features=base / "features", run=base / "run",

@@ -8,7 +8,7 @@ import pytest
 
 from pose_action import landmarks
 from pose_action.errors import InputError
-from pose_action.pose import vision
+from pose_action.extraction.pose import vision
 
 
 def test_names_follow_mediapipe_enum():

@@ -1,0 +1,1 @@
+"""Extraction: videos -> FEATURES (landmark CSVs, thumbnails, embeddings, manifest), resumable and parallel."""

@@ -1,0 +1,317 @@
+"""One video's extraction job: landmarks, thumbnails (and embeddings) and its manifest row.
+
+`process_video` is a plain top-level function that loads what it needs itself, writes every
+output atomically and never raises for a bad video, so any executor can run it: the local
+worker processes (`pool`) or Dask workers (`dask`). `ExtractSettings` is everything a job
+depends on; its `config()` is what FEATURES/extract_config.json records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import hashlib
+import json
+import logging
+import os
+import platform
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pose_action import __version__
+from pose_action.errors import InputError
+from pose_action.extraction.discovery import VideoItem
+
+# OpenCV, NumPy, pandas and MediaPipe are imported where they are used, not here: the
+# command spawns its workers first, and their imports then overlap the parent's (about a
+# second of start-up saved per run; see pool.WorkerPool).
+if TYPE_CHECKING:
+    from pose_action.video import VideoInfo
+
+log = logging.getLogger(__name__)
+
+BACKBONES = ("mobilenet_v3_small", "mobilenet_v2", "efficientnet_b0")
+EXTRACTOR_VERSION = 1  # bump when the outputs change for the same settings
+# Test hook: a worker whose video's file name contains this text crashes in native code.
+CRASH_TEST_ENV = "POSE_ACTION_TEST_CRASH_ON"
+
+# ----------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """Everything a worker needs to process a video; picklable, and its config() is what
+    the outputs depend on (so two runs with equal configs make identical files)."""
+
+    model_path: Path
+    model_name: str = "lite"  # as given: lite | full | heavy | a path
+    model_sha256: str = ""
+    target_fps: float | None = None  # --fps: process about this many frames per second
+    stride: int | None = None  # --stride: process every stride-th frame
+    thumb_size: int = 64
+    thumb_frames: int = 64
+    embed: str | None = None  # backbone name, or None: no embeddings
+    embed_weights: str = "imagenet"  # imagenet | none | a weights file
+    embed_weights_sha256: str | None = None
+    embed_input_size: int | None = None  # the backbone's square input, as the Embedder says
+    embed_dim: int | None = None
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+
+    def config(self) -> dict:
+        """The settings that shape the outputs (no paths: the model is named by its hash)."""
+        return {
+            "extractor_version": EXTRACTOR_VERSION,
+            "pose_model": {"name": self.model_name, "file": self.model_path.name,
+                           "sha256": self.model_sha256},
+            "pose": {"running_mode": "VIDEO", "landmarker": "one per video",
+                     "min_detection_confidence": self.min_detection_confidence,
+                     "min_tracking_confidence": self.min_tracking_confidence},
+            "sampling": {"fps": self.target_fps, "stride": self.stride},
+            "thumbnails": {"size": self.thumb_size, "frames": self.thumb_frames,
+                           "resize": "whole frame squashed to a square, INTER_AREA, RGB",
+                           "choice": "uniform over the processed frames"},
+            "embeddings": None if self.embed is None else {
+                "backbone": self.embed, "weights": self.embed_weights,
+                "weights_sha256": self.embed_weights_sha256, "input_size": self.embed_input_size,
+                "dim": self.embed_dim, "dtype": "float16"},
+        }
+
+    @property
+    def config_id(self) -> str:
+        text = json.dumps(self.config(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
+                  stride: int | None = None, thumb_size: int = 64, thumb_frames: int = 64,
+                  embed: str | None = None, embed_weights: str = "imagenet") -> ExtractSettings:
+    """Resolve the pose model (and weights file) and check every option up front, so a bad
+    option stops the run with one line before any video is touched."""
+    from pose_action.extraction.pose import MODEL_NAMES, file_sha256, resolve_model
+    from pose_action.video import stride_for
+
+    stride_for(25.0, target_fps, stride)  # raises InputError for bad --fps/--stride
+    if thumb_size < 8:
+        raise InputError(f"--thumb-size must be at least 8 pixels, got {thumb_size}")
+    if thumb_frames < 1:
+        raise InputError(f"--thumb-frames must be at least 1, got {thumb_frames}")
+    if embed is not None and embed not in BACKBONES:
+        raise InputError(f"--embed must be one of {', '.join(BACKBONES)}, got {embed!r}")
+    weights_sha = None
+    if embed is not None and embed_weights not in ("imagenet", "none"):
+        weights_path = Path(embed_weights).expanduser()
+        if not weights_path.is_file():
+            raise InputError(f"{embed_weights}: embedding weights not found "
+                             f"(use imagenet, none or a weights file)")
+        embed_weights, weights_sha = str(weights_path.resolve()), file_sha256(weights_path)
+    model_path = resolve_model(pose_model)
+    input_size = dim = None
+    if embed is not None:  # load it once here: a missing download is a usage error, not N failures
+        embedder = _load_embedder(embed, embed_weights)
+        input_size, dim = int(embedder.input_size), int(embedder.dim)
+    return ExtractSettings(
+        model_path=model_path, model_name=pose_model if pose_model in MODEL_NAMES
+        else model_path.name, model_sha256=file_sha256(model_path), target_fps=target_fps,
+        stride=stride, thumb_size=thumb_size, thumb_frames=thumb_frames, embed=embed,
+        embed_weights=embed_weights, embed_weights_sha256=weights_sha,
+        embed_input_size=input_size, embed_dim=dim)
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version(), "pose_action": __version__}
+    for package in ("mediapipe", "opencv-contrib-python", "numpy", "pandas"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def output_paths(out_root: Path, key: str, settings: ExtractSettings) -> dict[str, Path]:
+    """Where one video's outputs go: FEATURES/<kind>/<Class>/<clip>.<ext>."""
+    paths = {"landmarks": out_root / "landmarks" / f"{key}.csv",
+             "frames": out_root / "frames" / f"{key}.npz"}
+    if settings.embed:
+        paths["embeddings"] = out_root / "embeddings" / settings.embed / f"{key}.npz"
+    return paths
+
+
+# ----------------------------------------------------------------------------- one video
+
+
+@functools.cache
+def _load_embedder(backbone: str, weights: str):
+    """One Embedder per worker process: building a CNN costs seconds, a video far less."""
+    from pose_action.extraction.embeddings import Embedder  # imports TensorFlow: only with --embed
+
+    return Embedder(backbone, weights)
+
+
+def _crash_if_asked(path: Path) -> None:
+    """Test hook: crash this worker in native code (a real segfault) on a chosen file."""
+    marker = os.environ.get(CRASH_TEST_ENV)
+    if marker and marker in path.name:
+        ctypes.string_at(0)
+
+
+def _problem(error: Exception, path: Path) -> str:
+    """The message without the path prefix (the manifest row already names the video)."""
+    return str(error).removeprefix(f"{path}: ")
+
+
+def new_row(item: VideoItem, settings: ExtractSettings) -> dict:
+    return {"video": str(item.path), "label": item.label, "group": item.group, "key": item.key,
+            "status": "failed", "frames_total": 0, "frames_processed": 0, "frames_with_pose": 0,
+            "fps": "", "width": "", "height": "", "seconds": "", "error": "",
+            "config_id": settings.config_id, "stride": "", "note": ""}
+
+
+def process_video(item: VideoItem, out_root: Path, settings: ExtractSettings) -> dict:
+    """Extract one video's outputs (atomically) and return its manifest row.
+
+    Never raises for a bad video: the row says `failed` and why. A plain top-level function
+    that loads what it needs itself, so any executor (processes, Dask) can run it.
+    """
+    _crash_if_asked(item.path)
+    row = new_row(item, settings)
+    try:
+        _extract_into(row, item, Path(out_root), settings)
+    except InputError as error:
+        row.update(status="failed", error=_problem(error, item.path))
+    except Exception as error:  # a bad video must cost only itself
+        log.debug("failed on %s", item.path, exc_info=True)
+        row.update(status="failed", error=f"{type(error).__name__}: {_problem(error, item.path)}")
+    finally:
+        _return_freed_memory()
+    return row
+
+
+def _return_freed_memory() -> None:
+    """Give freed heap back to the OS (glibc). Without this a worker's RSS creeps up by
+    ~2 MB per video (each landmarker's buffers fragment the heap), so it would grow with
+    the number of videos; measured flat with it (scripts/bench_extract.py)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractSettings) -> None:
+    from pose_action.extraction.appearance import FrameSampler, write_embeddings, write_thumbnails
+    from pose_action.landmarks import LandmarkSequence, write_csv
+    from pose_action.extraction.pose import PoseEstimator
+    from pose_action.video import probe, read_frames, stride_for
+
+    info = probe(item.path)
+    stride = stride_for(info.fps, settings.target_fps, settings.stride)
+    row.update(fps=round(info.fps, 3), width=info.width, height=info.height, stride=stride)
+    embedder = _load_embedder(settings.embed, settings.embed_weights) if settings.embed else None
+    sampler = FrameSampler(settings.thumb_frames,
+                           [settings.thumb_size] + ([embedder.input_size] if embedder else []))
+    frames = []
+    with PoseEstimator(settings.model_path,
+                       min_detection_confidence=settings.min_detection_confidence,
+                       min_tracking_confidence=settings.min_tracking_confidence) as estimator:
+        decoded = read_frames(item.path, stride, info)
+        # Thumbnails are made in the decoding thread, beside pose detection in this one.
+        for index, timestamp, frame in prefetched(decoded, also=lambda e: sampler.offer(e[0], e[2])):
+            frames.append((index, timestamp, estimator.detect(frame, timestamp)))
+    if not frames:
+        raise InputError(f"{item.path}: no frame could be decoded (damaged or unsupported codec)")
+    sequence = LandmarkSequence.from_frames(frames, fps=info.fps, width=info.width,
+                                            height=info.height)
+    sampled = sampler.result()
+    paths = output_paths(out_root, item.key, settings)
+    write_thumbnails(paths["frames"], sampled.images[settings.thumb_size], sampled.frame_index)
+    if embedder is not None:
+        vectors = embedder.embed(sampled.images[embedder.input_size])
+        write_embeddings(paths["embeddings"], vectors, sampled.frame_index)
+    write_csv(paths["landmarks"], sequence)  # last: the CSV is what a reader looks for first
+
+    frames_total, notes = _frame_total_and_notes(info, frames[-1][0], stride)
+    with_pose = int(sequence.detected.sum())
+    if not with_pose:
+        notes.insert(0, "no person detected in any processed frame")
+    row.update(status="ok" if with_pose else "no_pose", frames_total=frames_total,
+               frames_processed=len(sequence), frames_with_pose=with_pose,
+               seconds=round(frames_total / info.fps, 3), note="; ".join(notes))
+
+
+def prefetched(frames: Iterator, depth: int = 4,
+               also: Callable[[object], None] | None = None) -> Iterator:
+    """Decode ahead in a thread while the caller runs pose detection.
+
+    OpenCV's decoder and MediaPipe's graph both release the GIL, so with a spare core the
+    decoding of the next frames (and `also(entry)`, called in that thread for every entry
+    in order) is hidden behind detection of this one. At most `depth` frames wait in
+    memory; an error in decoding or in `also` is raised in the caller.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        outcome: object = end
+        try:
+            for entry in frames:
+                if also is not None:
+                    also(entry)
+                while not stop.is_set():
+                    try:
+                        buffer.put(entry, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+        except BaseException as error:  # handed to the consumer, raised there
+            outcome = error
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # releases the capture even when the consumer stopped early
+        while not stop.is_set():
+            try:
+                buffer.put(outcome, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=produce, name="decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            entry = buffer.get()
+            if entry is end:
+                return
+            if isinstance(entry, BaseException):
+                raise entry
+            yield entry
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _frame_total_and_notes(info: VideoInfo, last_index: int, stride: int) -> tuple[int, list[str]]:
+    """Frames in the video: the container's count when decoding reached its end, else the
+    frames that decoded (a truncated file keeps the frames before the damage)."""
+    from pose_action.video import DEFAULT_FPS
+
+    notes = []
+    if not info.fps_known:
+        notes.append(f"no usable frame rate in the container; timestamps assume {DEFAULT_FPS:g} fps")
+    decoded = last_index + 1
+    if info.frame_count and last_index + stride < info.frame_count - 1:
+        notes.append(f"decoding stopped after frame {last_index} of the {info.frame_count} the "
+                     f"container lists (truncated or damaged file); kept the frames before")
+        return decoded, notes
+    return max(info.frame_count, decoded), notes
+

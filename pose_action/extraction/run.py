@@ -1,0 +1,286 @@
+"""Turn a folder of labelled videos into landmark CSVs, thumbnails and a manifest.
+
+VIDEO_ROOT/<Class>/<clip>.avi (or a CSV list path,label[,group]) becomes
+FEATURES/landmarks/<Class>/<clip>.csv (one row per processed frame),
+FEATURES/frames/<Class>/<clip>.npz (thumbnails of frames spread over the clip),
+FEATURES/manifest.csv (one row per video: ok, no_pose or failed, with the reason) and
+FEATURES/extract_config.json (pose model and its SHA-256, sampling, thumbnails, versions).
+
+Resumable: every output is written to a temp file and renamed, and a video's manifest row
+is on disk before it counts as done, so a rerun after a crash or Ctrl-C skips finished
+videos and redoes the rest (failed ones included). Parallel: one process per worker, each
+video with a fresh PoseLandmarker (results never depend on which worker ran a video); a
+worker that dies in native code costs only the video it was on. A bad file never stops
+the run: it is recorded as failed and the exit code is 3.
+"""
+
+from __future__ import annotations
+import argparse
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN, VideoItem, discover
+from pose_action.extraction.job import BACKBONES, ExtractSettings, make_settings, output_paths, package_versions
+from pose_action.extraction.manifest import ManifestWriter, read_rows
+from pose_action.extraction.pool import WorkerPool, default_workers, run_local
+from pose_action.files import write_text_atomic
+from pose_action.layout import CONFIG_FILE, LOCK_FILE, MANIFEST_FILE, WORKER_LOG, remove_stale_temp_files
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class ExtractReport:
+    """What a run did: the rows of the videos it processed, and what it skipped or ignored."""
+
+    rows: list[dict] = field(default_factory=list)  # this run's videos, in finishing order
+    skipped: int = 0  # already done with the same settings
+    ignored: int = 0  # hidden or non-video files in VIDEO_ROOT
+    wall_seconds: float = 0.0
+    features: Path | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for row in self.rows if row["status"] == status)
+
+    @property
+    def frames(self) -> int:
+        return sum(int(row["frames_processed"] or 0) for row in self.rows)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.count("failed") else EXIT_OK
+
+
+@contextlib.contextmanager
+def _exclusive(out_root: Path) -> Iterator[None]:
+    """One run at a time per FEATURES folder (two would interleave the manifest)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; running twice is the user's call
+        yield
+        return
+    with open(out_root / LOCK_FILE, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"{out_root}: another `pose-action extract` is writing here") from None
+        yield
+
+
+def _check_config(out_root: Path, config: dict, overwrite: bool) -> None:
+    """Refuse to mix two extraction configs in one FEATURES folder (unless --overwrite)."""
+    path = out_root / CONFIG_FILE
+    if overwrite or not path.is_file():
+        return
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        previous = {k: v for k, v in previous.items() if k in config}
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        previous = {}
+    changed = [name for name in config if previous.get(name) != config[name]]
+    if changed:
+        raise InputError(
+            f"{out_root}: holds features extracted with other settings (changed: "
+            f"{', '.join(changed)}; see {CONFIG_FILE}); pass --overwrite to redo every video "
+            f"with the new settings, or choose another --out")
+
+
+def _is_done(row: dict | None, item: VideoItem, out_root: Path, settings: ExtractSettings) -> bool:
+    if row is None or row.get("config_id") != settings.config_id:
+        return False
+    if row.get("status") not in ("ok", "no_pose"):
+        return False  # failed videos are retried: the file may have been fixed
+    return all(path.is_file() for path in output_paths(out_root, item.key, settings).values())
+
+
+def _video_name(item: VideoItem, base: Path) -> str:
+    """The video as the manifest names it: relative to VIDEO_ROOT (or the CSV list's folder)."""
+    try:
+        return item.path.relative_to(base).as_posix()
+    except ValueError:
+        return str(item.path)
+
+
+def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings: ExtractSettings,
+            *, workers: int = 1, group_pattern: str = DEFAULT_GROUP_PATTERN,
+            overwrite: bool = False, progress: bool = False,
+            runner: Callable[..., None] = run_local) -> ExtractReport:
+    """Extract every video under video_root into out_root; see the module docstring.
+
+    `runner(items, out_root, settings, workers, on_row)` runs process_video over the items
+    (default: local worker processes); the manifest is written as rows arrive.
+    """
+    started = time.perf_counter()
+    video_root, out_root = Path(video_root), Path(out_root)
+    discovery = discover(video_root, group_pattern)
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    base = video_root.parent if video_root.is_file() else video_root
+    if out_root.exists() and not out_root.is_dir():
+        raise InputError(f"{out_root}: exists and is not a folder")
+    out_root.mkdir(parents=True, exist_ok=True)
+    report = ExtractReport(ignored=discovery.ignored, features=out_root)
+    with _exclusive(out_root):
+        config = settings.config()
+        _check_config(out_root, config, overwrite)
+        remove_stale_temp_files(out_root)
+        (out_root / WORKER_LOG).write_text("")  # this run's messages only
+        write_text_atomic(out_root / CONFIG_FILE, json.dumps(
+            {"config_id": settings.config_id, **config, "versions": package_versions()}, indent=2))
+        previous = {row["key"]: row for row in read_rows(out_root / MANIFEST_FILE)}
+        by_key = {item.key: item for item in discovery.items}
+        keep, todo = [], []
+        for item in discovery.items:
+            row = previous.get(item.key)
+            if not overwrite and _is_done(row, item, out_root, settings):
+                keep.append({**row, "video": _video_name(item, base), "label": item.label,
+                             "group": item.group})
+            else:
+                todo.append(item)
+        keep += [row for key, row in previous.items()
+                 if key not in by_key and row.get("config_id") == settings.config_id]
+        report.skipped = len(discovery.items) - len(todo)
+        if report.skipped:
+            log.info("%d of %d videos already extracted with these settings: skipped",
+                     report.skipped, len(discovery.items))
+        # Longest files first: the last video to finish is then a short one.
+        todo.sort(key=lambda item: (-_size(item.path), item.key))
+        with ManifestWriter(out_root / MANIFEST_FILE, keep) as writer:
+            _run_with_progress(todo, out_root, settings, workers, writer, report, progress,
+                               base, runner)
+    report.wall_seconds = time.perf_counter() - started
+    return report
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _run_with_progress(todo: list[VideoItem], out_root: Path, settings: ExtractSettings,
+                       workers: int, writer: ManifestWriter, report: ExtractReport,
+                       progress: bool, base: Path, runner: Callable[..., None]) -> None:
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    names = {item.key: _video_name(item, base) for item in todo}
+    started = time.perf_counter()
+    with tqdm(total=len(todo), desc="extract", unit="video", disable=not progress,
+              dynamic_ncols=True) as bar, logging_redirect_tqdm():
+        def on_row(row: dict) -> None:
+            row["video"] = names.get(row["key"], row["video"])
+            writer.append(row)
+            report.rows.append(row)
+            if row["status"] == "failed":
+                log.warning("failed: %s: %s", row["video"], row["error"])
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix(ok=report.count("ok"), no_pose=report.count("no_pose"),
+                            failed=report.count("failed"),
+                            frames_per_s=f"{report.frames / elapsed:.1f}", refresh=False)
+            bar.update(1)
+
+        if todo:
+            runner(todo, out_root, settings, workers, on_row)
+
+
+def format_summary(report: ExtractReport) -> str:
+    """The table printed at the end of a run."""
+    lines = [f"{'status':<10}{'videos':>8}{'frames':>10}"]
+    for status in ("ok", "no_pose", "failed"):
+        frames = sum(int(r["frames_processed"] or 0) for r in report.rows if r["status"] == status)
+        lines.append(f"{status:<10}{report.count(status):>8}{frames:>10}")
+    lines.append(f"{'skipped':<10}{report.skipped:>8}{'':>10}  (already done)")
+    rate = report.frames / report.wall_seconds if report.wall_seconds else 0.0
+    lines.append(f"{report.frames} frames in {report.wall_seconds:.1f} s ({rate:.1f} frames/s); "
+                 f"{report.ignored} non-video or hidden files ignored")
+    noted = sum(1 for row in report.rows if row.get("note") and row["status"] == "ok")
+    if noted:
+        lines.append(f"{noted} ok videos have a note (truncated file, no frame rate): see the manifest")
+    if report.count("failed"):
+        lines.append(f"failed videos are listed with the reason in {report.features / MANIFEST_FILE}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video_root", metavar="VIDEO_ROOT", type=Path,
+                        help="folder of <Class>/<clip> videos, or a CSV list path,label[,group]")
+    parser.add_argument("--out", required=True, type=Path, metavar="FEATURES",
+                        help="output folder (created; a rerun resumes)")
+    parser.add_argument("--pose-model", default="lite", metavar="lite|full|heavy|PATH",
+                        help="MediaPipe pose landmarker bundle (default: lite, shipped)")
+    parser.add_argument("--workers", type=int, default=default_workers(), metavar="N",
+                        help="worker processes (default: all cores, here %(default)s)")
+    parser.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
+                        help="run the videos on Dask: local starts a cluster here with --workers "
+                             "processes; tcp://HOST:PORT uses a running `dask scheduler` whose "
+                             "workers see VIDEO_ROOT and FEATURES at the same paths")
+    parser.add_argument("--group-pattern", default=DEFAULT_GROUP_PATTERN, metavar="REGEX",
+                        help="regex whose first group is a file's group/actor "
+                             "(default: UCF50 %(default)r)")
+    sampling = parser.add_mutually_exclusive_group()
+    sampling.add_argument("--fps", type=float, dest="target_fps", metavar="F",
+                          help="process about F frames per second (default: every frame)")
+    sampling.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
+    parser.add_argument("--thumb-size", type=int, default=64, metavar="S",
+                        help="side of the square RGB thumbnails (default: %(default)s)")
+    parser.add_argument("--thumb-frames", type=int, default=64, metavar="N",
+                        help="thumbnails per clip, spread uniformly (default: %(default)s)")
+    parser.add_argument("--embed", choices=BACKBONES,
+                        help="also store frozen CNN embeddings of the same frames (needs TensorFlow)")
+    parser.add_argument("--embed-weights", default="imagenet", metavar="imagenet|none|PATH",
+                        help="weights of the --embed backbone (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redo every video, also when FEATURES holds other settings")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    if not Path(args.video_root).exists():  # before spawning anything: one line, exit 2
+        raise InputError(f"{args.video_root}: no such folder or video list")
+    if args.scheduler is not None:
+        report = _run_on_dask(args)
+    else:
+        with WorkerPool(args.workers) as pool:  # first: their start-up overlaps ours
+            report = extract(args.video_root, args.out, _settings_of(args), workers=args.workers,
+                             group_pattern=args.group_pattern, overwrite=args.overwrite,
+                             progress=not args.quiet,
+                             runner=lambda items, out, settings, workers, on_row:
+                             pool.run(items, out, settings, on_row))
+    if not args.quiet:
+        print(format_summary(report))
+    return report.exit_code
+
+
+def _settings_of(args: argparse.Namespace) -> ExtractSettings:
+    return make_settings(args.pose_model, target_fps=args.target_fps, stride=args.stride,
+                         thumb_size=args.thumb_size, thumb_frames=args.thumb_frames,
+                         embed=args.embed, embed_weights=args.embed_weights)
+
+
+def _run_on_dask(args: argparse.Namespace) -> ExtractReport:
+    """--scheduler: the same extraction, its videos run by Dask workers (pose_action.extraction.dask)."""
+    from pose_action.extraction.dask import dask_runner, quiet_dask_logs
+
+    settings = _settings_of(args)  # a bad option fails before any cluster is started or reached
+    quiet_dask_logs()
+    with dask_runner(args.scheduler, workers=args.workers) as runner:
+        return extract(args.video_root, args.out, settings, workers=args.workers,
+                       group_pattern=args.group_pattern, overwrite=args.overwrite,
+                       progress=not args.quiet, runner=runner)

@@ -1,0 +1,598 @@
+"""Recognize actions in videos and streams with a trained run: Keras or the TensorFlow-free LiteRT runtime.
+
+Frames go through the SAME per-frame extractors as `extract` (PoseEstimator, appearance
+thumbnails or embeddings, landmarks rounded as the CSV stores them) and the SAME
+`features.build_features` as training, so a model sees on a laptop exactly the arrays it
+was trained on. A window is the run's training-clip duration ("window" seconds in
+config.json) of the most recent frames; build_features samples it to T frames like it
+samples a whole training clip.
+
+This module imports no TensorFlow: Keras is loaded only for backend="keras", and the
+"tflite" backend runs on `ai_edge_litert` (or `tensorflow.lite` where LiteRT has no wheel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pose_action.errors import InputError
+from pose_action.inference.backends import KERAS_FILE, TFLITE_FILE, KerasBackend, LiteBackend
+from pose_action.landmarks import LandmarkSequence, as_stored
+from pose_action.features import FeatureConfig, build_features, nearest_rows, sample_indices
+from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("keras", "tflite")
+UNKNOWN = "unknown"
+DEFAULT_THRESHOLD = 0.5  # smoothed top probability below this reads "unknown"
+DEFAULT_SMOOTHING = 3  # moving average over this many predictions
+PREDICT_BATCH = 32  # windows per model call in predict_video
+PREDICTIONS_PER_SECOND = 2.5  # default prediction rate: every 10th frame at 25 fps keeps the model's share small
+
+
+# ----------------------------------------------------------------------------- run directory
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What inference needs from a run directory, read without TensorFlow."""
+
+    path: Path
+    labels: tuple[str, ...]
+    features: FeatureConfig
+    model_name: str
+    model_params: dict | None
+    window_seconds: float  # duration of a typical training clip: the sliding window
+    extraction: dict  # the extract_config.json the training features were made with ({} if unknown)
+    embedding_dim: int | None
+
+    @property
+    def pose_model(self) -> str:
+        """lite | full | heavy | a .task path, as extraction used it."""
+        return str((self.extraction.get("pose_model") or {}).get("name") or "lite")
+
+    @property
+    def pose_model_sha256(self) -> str | None:
+        return (self.extraction.get("pose_model") or {}).get("sha256") or None
+
+    @property
+    def pose_options(self) -> dict[str, float]:
+        """PoseEstimator options extraction used (confidence thresholds)."""
+        pose = self.extraction.get("pose") or {}
+        return {name: float(pose[name]) for name in ("min_detection_confidence", "min_tracking_confidence")
+                if pose.get(name) is not None}
+
+    def stride(self, fps: float) -> int:
+        """Every how many frames extraction processed one, at this frame rate."""
+        from pose_action.video import stride_for
+
+        sampling = self.extraction.get("sampling") or {}
+        return stride_for(fps, sampling.get("fps"), sampling.get("stride"))
+
+    @property
+    def appearance_frames(self) -> int | None:
+        """Thumbnails/embeddings extraction kept per clip (uniform over it), or None: every frame."""
+        frames = (self.extraction.get("thumbnails") or {}).get("frames")
+        return int(frames) if frames else None
+
+
+def _window_seconds(config: dict, where: Path) -> float:
+    """The sliding window: the median duration of the training clips (config "window")."""
+    window = config.get("window")
+    try:
+        if isinstance(window, dict):
+            seconds = window.get("seconds")
+            if seconds is None and window.get("frames") and window.get("fps"):
+                seconds = float(window["frames"]) / float(window["fps"])
+        else:
+            seconds = window
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: missing or bad 'window' (the training clips' duration in seconds)") from None
+    if not seconds > 0:
+        raise InputError(f"{where}: 'window' must be a positive number of seconds, got {seconds}")
+    return seconds
+
+
+def read_run_info(run_dir: str | os.PathLike) -> RunInfo:
+    """Read and check labels.json and config.json; InputError names the file and the problem."""
+    from pose_action.runs import CONFIG_NAME, LABELS_NAME, feature_config, read_config, read_labels
+
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    where = run_dir / CONFIG_NAME
+    labels = read_labels(run_dir)
+    if labels != list(config["labels"]):
+        raise InputError(f"{run_dir}: {LABELS_NAME} and {CONFIG_NAME} disagree on the classes")
+    if len(labels) < 2:
+        raise InputError(f"{run_dir / LABELS_NAME}: a classifier needs at least 2 classes, got {len(labels)}")
+    try:
+        features = feature_config(config)
+    except InputError as error:
+        raise InputError(f"{where}: {error}") from None
+    except TypeError as error:
+        raise InputError(f"{where}: bad 'features' ({error})") from None
+    model = config["model"]
+    if not isinstance(model, dict) or not model.get("name"):
+        raise InputError(f"{where}: 'model' must name the model")
+    extraction = config.get("extraction") or {}
+    return RunInfo(path=run_dir, labels=tuple(labels), features=features, model_name=str(model["name"]),
+                   model_params=model.get("params") or None, window_seconds=_window_seconds(config, where),
+                   extraction=extraction if isinstance(extraction, dict) else {},
+                   embedding_dim=model.get("embedding_dim"))
+
+
+def expected_input_shapes(info: RunInfo) -> dict[str, tuple[int, ...]]:
+    """Per-example shapes of build_features' arrays under this run's feature config."""
+    config = info.features
+    shapes = {"pose": (config.frames, config.pose_dim), "mask": (config.frames,)}
+    if config.appearance == "thumbs":
+        shapes["frames"] = (config.frames, config.thumb_size, config.thumb_size, 3)
+    elif config.appearance == "embeddings" and info.embedding_dim:
+        shapes["embeddings"] = (config.frames, int(info.embedding_dim))
+    return shapes
+
+
+# ----------------------------------------------------------------------------- per-frame extraction
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One processed frame: what the window of a stream keeps."""
+
+    frame: int  # source frame index
+    timestamp_ms: int
+    landmarks: np.ndarray | None  # (33, 8) as the CSV stores them, or None: no pose
+    image: np.ndarray | None  # thumbnail (S, S, 3) uint8 RGB (at the embedder's size for embeddings)
+
+
+class FrameExtractor:
+    """The per-frame extractors of `extract` (pose + thumbnail) for one stream or video.
+
+    MediaPipe's VIDEO mode tracks the person across frames, so use one extractor per
+    video or stream, with strictly increasing timestamps, and close it.
+    """
+
+    def __init__(self, info: RunInfo, pose_model: Path, image_size: int | None) -> None:
+        from pose_action.extraction.pose import PoseEstimator
+
+        self.estimator = PoseEstimator(pose_model, **info.pose_options)
+        self.image_size = image_size
+
+    def process(self, frame_bgr: np.ndarray, frame_index: int, timestamp_ms: int) -> FrameRecord:
+        from pose_action.extraction.appearance import thumbnail
+
+        landmarks = as_stored(self.estimator.detect(frame_bgr, timestamp_ms))
+        image = thumbnail(frame_bgr, self.image_size) if self.image_size else None
+        return FrameRecord(int(frame_index), int(timestamp_ms), landmarks, image)
+
+    def close(self) -> None:
+        self.estimator.close()
+
+    def __enter__(self) -> "FrameExtractor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@functools.lru_cache(maxsize=256)  # depends only on the two ints; called for every window
+def sampler_positions(available: int, count: int | None) -> tuple[int, ...]:
+    """Which of `available` processed frames extraction keeps thumbnails of (its FrameSampler).
+
+    Asking the real sampler (with 1-pixel stand-in frames) keeps inference on the frames
+    training saw: build_features then picks the same nearest thumbnail for each sampled frame.
+    """
+    if not count:
+        return tuple(range(available))
+    from pose_action.extraction.appearance import FrameSampler
+
+    sampler = FrameSampler(count, sizes=(1,))
+    stand_in = np.zeros((1, 1, 3), dtype=np.uint8)
+    for position in range(available):
+        sampler.offer(position, stand_in)
+    return tuple(int(position) for position in sampler.result().frame_index)
+
+
+class EmbeddingCache:
+    """Frozen-CNN embeddings of window frames, computed once per frame and only when a window uses it."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder = embedder
+        self.vectors: dict[int, np.ndarray] = {}
+
+    def __call__(self, records: list[FrameRecord]) -> np.ndarray:
+        missing = [record for record in records if record.frame not in self.vectors]
+        if missing:
+            computed = self.embedder.embed(np.stack([record.image for record in missing]))
+            for record, vector in zip(missing, computed):
+                # stored as extraction stores them (float16), so training and inference agree
+                self.vectors[record.frame] = np.asarray(vector).astype(np.float16).astype(np.float32)
+        oldest = min(record.frame for record in records)
+        for frame in [frame for frame in self.vectors if frame < oldest]:
+            del self.vectors[frame]
+        return np.stack([self.vectors[record.frame] for record in records])
+
+
+def window_features(records: list[FrameRecord], info: RunInfo, *, width: int | None, height: int | None,
+                    embed: EmbeddingCache | None = None) -> dict[str, np.ndarray]:
+    """Model inputs of a window of processed frames: build_features on them, as on a training clip."""
+    features = info.features
+    sequence = LandmarkSequence.from_frames(
+        [(record.frame, record.timestamp_ms, record.landmarks) for record in records],
+        width=width, height=height)
+    if features.appearance == "none":
+        return build_features(sequence, features)
+    kept = [records[position] for position in sampler_positions(len(records), info.appearance_frames)]
+    kept_frames = np.array([record.frame for record in kept], dtype=np.int64)
+    if features.appearance == "thumbs":
+        return build_features(sequence, features, appearance=(kept_frames, np.stack([r.image for r in kept])))
+    if embed is None:
+        raise InputError("this model needs frozen CNN embeddings: load it with backend='keras'")
+    rows, _ = sample_indices(len(sequence), features.frames)
+    used = np.unique(nearest_rows(sequence.frame[rows], kept_frames))  # embed only what is picked
+    vectors = embed([kept[row] for row in used])
+    return build_features(sequence, features, appearance=(kept_frames[used], vectors))
+
+
+# ----------------------------------------------------------------------------- predictions
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One prediction of a stream: made after `frame`, over the window that ends there."""
+
+    frame: int  # source frame index of the window's last frame
+    timestamp_ms: int
+    window_start: int  # source frame index of the window's first frame
+    label: str  # top class of the smoothed probabilities, or "unknown" below the threshold
+    confidence: float  # smoothed top probability
+    probabilities: np.ndarray  # (C,) smoothed: moving average of the last predictions
+    raw: np.ndarray  # (C,) this window's own probabilities
+
+    def to_dict(self, labels: tuple[str, ...]) -> dict:
+        return {"frame": self.frame, "time_s": round(self.timestamp_ms / 1000.0, 3),
+                "window_start": self.window_start, "label": self.label,
+                "confidence": round(self.confidence, 6),
+                "probabilities": {name: round(float(p), 6) for name, p in zip(labels, self.probabilities)}}
+
+
+def label_for(probabilities: np.ndarray, labels: tuple[str, ...], threshold: float) -> tuple[str, float]:
+    best = int(np.argmax(probabilities))
+    confidence = float(probabilities[best])
+    return (labels[best] if confidence >= threshold else UNKNOWN), confidence
+
+
+class Smoother:
+    """Moving average of the last `size` probability vectors: a steadier label in a stream."""
+
+    def __init__(self, size: int) -> None:
+        self.history: deque[np.ndarray] = deque(maxlen=max(1, size))
+
+    def add(self, probabilities: np.ndarray) -> np.ndarray:
+        self.history.append(np.asarray(probabilities, dtype=np.float32))
+        return np.mean(np.stack(self.history), axis=0)
+
+
+@dataclass
+class VideoResult:
+    """predict_video's answer: the video's label, its probabilities and the timeline."""
+
+    path: Path
+    labels: tuple[str, ...]
+    label: str
+    probabilities: np.ndarray  # (C,) mean of the windows' own probabilities
+    timeline: list[Prediction]
+    landmarks: LandmarkSequence  # of the processed frames (for drawing)
+    fps: float
+    width: int
+    height: int
+    frames_read: int
+    window_frames: int
+    step: int
+    backend: str
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        order = np.argsort(-self.probabilities)[:max(1, k)]
+        return [(self.labels[i], float(self.probabilities[i])) for i in order]
+
+    def to_dict(self, top_k: int | None = None) -> dict:
+        return {
+            "video": str(self.path), "label": self.label,
+            "confidence": round(float(self.probabilities.max()), 6),
+            "top": [{"label": name, "probability": round(p, 6)} for name, p in self.top(top_k or len(self.labels))],
+            "probabilities": {name: round(float(p), 6) for name, p in zip(self.labels, self.probabilities)},
+            "fps": self.fps, "width": self.width, "height": self.height, "frames": self.frames_read,
+            "window_frames": self.window_frames, "step": self.step, "backend": self.backend,
+            "timeline": [prediction.to_dict(self.labels) for prediction in self.timeline],
+        }
+
+
+# ----------------------------------------------------------------------------- the recognizer
+
+
+class Recognizer:
+    """A trained run ready for inference: `predict_video(path)` or streaming `update(frame, t)`.
+
+    The streaming state (pose tracker, window ring buffer, smoother) belongs to the
+    recognizer; `reset(fps=...)` starts a new stream. `close()` (or a `with` block) frees
+    the pose tracker.
+    """
+
+    def __init__(self, info: RunInfo, backend: KerasBackend | LiteBackend, pose_model: Path, *,
+                 threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING) -> None:
+        self.info = info
+        self.backend = backend
+        self.pose_model = pose_model
+        self.threshold = threshold
+        self.smoothing = smoothing
+        self.embedder = None
+        self._stream: Stream | None = None
+        check_model_matches(info, backend)
+        if info.features.appearance == "embeddings":
+            self.embedder = _load_embedder(info, backend)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.labels
+
+    @property
+    def features(self) -> FeatureConfig:
+        return self.info.features
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike, backend: str = "keras", *, pose_model: str | None = None,
+             threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING,
+             num_threads: int | None = None) -> "Recognizer":
+        """Load a run directory; backend "tflite" needs `pose-action export` first and no TensorFlow."""
+        if backend not in BACKENDS:
+            raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if not 0.0 <= threshold <= 1.0:
+            raise InputError(f"threshold must be between 0 and 1, got {threshold}")
+        if smoothing < 1:
+            raise InputError(f"smoothing must be at least 1 prediction, got {smoothing}")
+        info = read_run_info(run_dir)
+        if backend == "tflite" and info.features.appearance == "embeddings":
+            raise InputError(f"{info.path}: a model on frozen CNN embeddings needs TensorFlow for the "
+                             "embeddings; use the keras backend (or a pose/thumbs model for the tflite runtime)")
+        model = LiteBackend(info.path, num_threads) if backend == "tflite" else KerasBackend(info.path)
+        return cls(info, model, _resolve_pose_model(info, pose_model), threshold=threshold, smoothing=smoothing)
+
+    # -- windows and batches
+
+    def window_frames(self, fps: float) -> int:
+        """Processed frames in one window: the training clips' duration at this frame rate."""
+        return max(2, int(round(self.info.window_seconds * fps / self.info.stride(fps))))
+
+    def default_step(self, fps: float) -> int:
+        """Processed frames between predictions: about PREDICTIONS_PER_SECOND a second."""
+        return max(1, int(round(fps / self.info.stride(fps) / PREDICTIONS_PER_SECOND)))
+
+    @property
+    def image_size(self) -> int | None:
+        """Thumbnail side a frame is kept at (the embedder's input size for embeddings)."""
+        if self.features.appearance == "thumbs":
+            return self.features.thumb_size
+        return self.embedder.input_size if self.embedder is not None else None
+
+    def new_extractor(self) -> FrameExtractor:
+        return FrameExtractor(self.info, self.pose_model, self.image_size)
+
+    def embedding_cache(self) -> EmbeddingCache | None:
+        return EmbeddingCache(self.embedder) if self.embedder is not None else None
+
+    def predict_features(self, windows: list[dict[str, np.ndarray]]) -> np.ndarray:
+        """(N, C) probabilities of N windows' build_features outputs."""
+        if not windows:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        batch = {name: np.stack([window[name] for window in windows]) for name in windows[0]}
+        return self.backend.predict(batch)
+
+    # -- whole videos
+
+    def extract_video(self, path: str | os.PathLike) -> tuple[list[FrameRecord], VideoInfo]:
+        """Every processed frame of a video through the extraction code (pose + thumbnail)."""
+        info = probe(path)
+        records = []
+        with self.new_extractor() as extractor:
+            for index, timestamp, frame in read_frames(path, stride=self.info.stride(info.fps), info=info):
+                records.append(extractor.process(frame, index, timestamp))
+        if not records:
+            raise InputError(f"{path}: no frame could be decoded (damaged or unsupported codec)")
+        return records, info
+
+    def predict_video(self, path: str | os.PathLike, *, step: int | None = None) -> VideoResult:
+        """Label, class probabilities and a timeline over sliding windows of the training duration.
+
+        Windows end every `step` processed frames once a full window is available; a video
+        shorter than one window gets one prediction over all of it (as in training). The
+        video's probabilities are the mean of its windows' own probabilities.
+        """
+        info = probe(path)
+        window = self.window_frames(info.fps)
+        step = step or self.default_step(info.fps)
+        embed = self.embedding_cache()
+        records: list[FrameRecord] = []
+        ends: list[int] = []  # exclusive end row of each window
+        pending: list[dict[str, np.ndarray]] = []
+        raw_parts: list[np.ndarray] = []
+
+        def add_window(end: int) -> None:
+            pending.append(window_features(records[max(0, end - window):end], self.info, width=info.width,
+                                           height=info.height, embed=embed))
+            ends.append(end)
+            if len(pending) >= PREDICT_BATCH:
+                raw_parts.append(self.predict_features(pending))
+                pending.clear()
+
+        with self.new_extractor() as extractor:
+            for index, timestamp, frame in read_frames(path, stride=self.info.stride(info.fps), info=info):
+                records.append(extractor.process(frame, index, timestamp))
+                count = len(records)
+                if count >= window and (count - window) % step == 0:
+                    add_window(count)
+                if count > window:  # a frame that left the window needs no thumbnail any more
+                    records[count - window - 1] = dataclasses.replace(records[count - window - 1], image=None)
+        if not records:
+            raise InputError(f"{path}: no frame could be decoded (damaged or unsupported codec)")
+        if not ends:  # shorter than one window: one prediction over all of it, as in training
+            add_window(len(records))
+        raw_parts.append(self.predict_features(pending))
+        raw = np.concatenate(raw_parts)
+        timeline = smoothed_timeline(records, ends, window, raw, self.labels, self.threshold, self.smoothing)
+        probabilities = raw.mean(axis=0)
+        label, _ = label_for(probabilities, self.labels, self.threshold)
+        sequence = LandmarkSequence.from_frames(
+            [(r.frame, r.timestamp_ms, r.landmarks) for r in records], fps=info.fps, width=info.width,
+            height=info.height)
+        return VideoResult(path=Path(path), labels=self.labels, label=label, probabilities=probabilities,
+                           timeline=timeline, landmarks=sequence, fps=info.fps, width=info.width,
+                           height=info.height, frames_read=records[-1].frame + 1, window_frames=window,
+                           step=step, backend=self.backend.name)
+
+    # -- streams
+
+    def reset(self, fps: float, *, step: int | None = None) -> "Stream":
+        """Start a new stream of `fps` frames per second (ends the previous one)."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        self._stream = Stream(self, fps, step=step)
+        return self._stream
+
+    def update(self, frame_bgr: np.ndarray, timestamp_ms: int) -> Prediction | None:
+        """Feed the next frame of the current stream; the latest prediction (None while warming up).
+
+        Starts a 25 fps stream if `reset` was not called. Timestamps must increase.
+        """
+        if self._stream is None:
+            self.reset(DEFAULT_FPS)
+        return self._stream.update(frame_bgr, timestamp_ms)
+
+    @property
+    def last_landmarks(self) -> np.ndarray | None:
+        """The current stream's newest (33, 8) landmarks (for drawing), or None."""
+        return self._stream.last_landmarks if self._stream is not None else None
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> "Recognizer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Stream:
+    """A live stream: ring buffer of the last window of processed frames, a prediction every `step`.
+
+    Frames are processed at the stride extraction used (every frame unless the run's
+    features were extracted with --fps/--stride), so windows look like training clips.
+    """
+
+    def __init__(self, recognizer: Recognizer, fps: float, *, step: int | None = None) -> None:
+        if not fps > 0:
+            raise InputError(f"fps must be positive, got {fps}")
+        self.recognizer = recognizer
+        self.fps = float(fps)
+        self.stride = recognizer.info.stride(fps)
+        self.window = recognizer.window_frames(fps)
+        self.step = step or recognizer.default_step(fps)
+        self.buffer: deque[FrameRecord] = deque(maxlen=self.window)
+        self.smoother = Smoother(recognizer.smoothing)
+        self.embed = recognizer.embedding_cache()
+        self.frames_seen = 0
+        self.processed = 0
+        self.latest: Prediction | None = None
+        self.last_landmarks: np.ndarray | None = None
+        self._extractor = recognizer.new_extractor()
+
+    def update(self, frame_bgr: np.ndarray, timestamp_ms: int) -> Prediction | None:
+        index = self.frames_seen
+        self.frames_seen += 1
+        if index % self.stride:
+            return self.latest
+        record = self._extractor.process(frame_bgr, index, timestamp_ms)
+        self.buffer.append(record)
+        self.last_landmarks = record.landmarks
+        self.processed += 1
+        if self.processed >= self.window and (self.processed - self.window) % self.step == 0:
+            records = list(self.buffer)
+            height, width = frame_bgr.shape[:2]
+            features = window_features(records, self.recognizer.info, width=width, height=height,
+                                       embed=self.embed)
+            raw = self.recognizer.predict_features([features])[0]
+            self.latest = make_prediction(records[0], record, raw, self.smoother.add(raw),
+                                          self.recognizer.labels, self.recognizer.threshold)
+        return self.latest
+
+    def close(self) -> None:
+        self._extractor.close()
+
+
+def make_prediction(first: FrameRecord, last: FrameRecord, raw: np.ndarray, smoothed: np.ndarray,
+                    labels: tuple[str, ...], threshold: float) -> Prediction:
+    label, confidence = label_for(smoothed, labels, threshold)
+    return Prediction(frame=last.frame, timestamp_ms=last.timestamp_ms, window_start=first.frame,
+                      label=label, confidence=confidence, probabilities=smoothed, raw=np.asarray(raw))
+
+
+def smoothed_timeline(records: list[FrameRecord], ends: list[int], window: int, raw: np.ndarray,
+                      labels: tuple[str, ...], threshold: float, smoothing: int) -> list[Prediction]:
+    smoother = Smoother(smoothing)
+    return [make_prediction(records[max(0, end - window)], records[end - 1], raw[row], smoother.add(raw[row]),
+                            labels, threshold) for row, end in enumerate(ends)]
+
+
+def _load_embedder(info: RunInfo, backend: KerasBackend | LiteBackend):
+    """The frozen CNN extraction embedded thumbnails with (same backbone and weights)."""
+    from pose_action.extraction.embeddings import Embedder
+
+    settings = info.extraction.get("embeddings") or {}
+    embedder = Embedder(info.features.backbone, settings.get("weights", "imagenet"))
+    expected = backend.input_shapes.get("embeddings")
+    if expected and int(expected[-1]) != int(embedder.dim):
+        raise InputError(f"{info.path}: the model reads {expected[-1]}-d embeddings but "
+                         f"{info.features.backbone} gives {embedder.dim}")
+    return embedder
+
+
+def _resolve_pose_model(info: RunInfo, override: str | None) -> Path:
+    """The pose model extraction used (by name, checked by SHA-256), or the one asked for."""
+    from pose_action.extraction.pose import file_sha256, resolve_model
+
+    path = resolve_model(override or info.pose_model)
+    if info.pose_model_sha256 and file_sha256(path) != info.pose_model_sha256:
+        log.warning("%s differs from the pose model the run was trained with (SHA-256 %s...); "
+                    "predictions may be less accurate", path, info.pose_model_sha256[:12])
+    return path
+
+
+def check_model_matches(info: RunInfo, backend: KerasBackend | LiteBackend) -> None:
+    """The model must take what build_features gives and name as many classes as labels.json."""
+    where = info.path / (TFLITE_FILE if backend.name == "tflite" else KERAS_FILE)
+    if backend.num_classes != len(info.labels):
+        raise InputError(f"{where}: the model predicts {backend.num_classes} classes but labels.json "
+                         f"names {len(info.labels)}")
+    expected = expected_input_shapes(info)
+    for name, shape in backend.input_shapes.items():
+        if name == "embeddings" and "embeddings" not in expected and info.features.appearance == "embeddings":
+            continue  # embedding size not recorded: the embedder's own size is checked when used
+        if name not in expected:
+            raise InputError(f"{where}: the model reads input {name!r}, which config.json's features "
+                             f"({info.features.appearance}) do not provide")
+        if tuple(shape) != expected[name]:
+            raise InputError(f"{where}: model input {name!r} has shape {tuple(shape)} but config.json's "
+                             f"features give {expected[name]}")

@@ -1,0 +1,1 @@
+"""Inspection: summaries, reports, plots and renderings of landmark CSVs before training."""

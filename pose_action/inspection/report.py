@@ -1,0 +1,323 @@
+"""Check landmark CSVs before training: per-video summaries, a whole-extraction report,
+joint trajectory plots and skeleton renderings (alone or drawn over the source video).
+
+`pose-action inspect CSV` summarizes one video; `pose-action inspect FEATURES` summarizes an
+extraction per class and per video (worst first), flags videos with no pose or a low
+detection rate, lists the failed ones from manifest.csv, and writes the table as CSV.
+"""
+
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from pose_action.extraction.manifest import read_table
+from pose_action.files import atomic_path
+from pose_action.inspection.plots import DEFAULT_JOINTS, parse_joints, parse_size, plot_sequence, render_sequence
+from pose_action.inspection.summary import (DEFAULT_MIN_DETECTION_RATE, format_number, format_summary, problem_of,
+                                            summarize)
+from pose_action.landmarks import BODY_PARTS, LandmarkSequence, load_sequence
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "inspect_report.csv"
+
+# Problems, worst first: the report sorts by this order, then by detection rate.
+PROBLEMS: tuple[str, ...] = ("failed", "unreadable", "missing csv", "no pose", "low detection", "")
+
+
+# --- manifest and features folder --------------------------------------------------------
+
+def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+    """manifest.csv with a `key` ("<Class>/<clip>") for every row; errors name the file.
+
+    A torn last line (an extraction still appending) is skipped and a rerun's later row wins,
+    exactly as extraction itself reads it.
+    """
+    table = read_table(path)
+    for column in ("error", "note"):  # manifests from older or other tools may lack them
+        if column not in table.columns:
+            table[column] = ""
+    return table
+
+
+def manifest_row_for(csv_path: str | os.PathLike) -> dict | None:
+    """The manifest row of FEATURES/landmarks/<Class>/<clip>.csv, or None outside that layout."""
+    csv_path = Path(csv_path).absolute()
+    if len(csv_path.parents) < 3 or csv_path.parents[1].name != "landmarks":
+        return None
+    manifest = csv_path.parents[2] / "manifest.csv"
+    if not manifest.is_file():
+        return None
+    try:
+        table = read_manifest(manifest)
+    except InputError as error:
+        log.warning("ignoring %s", error)
+        return None
+    rows = table[table["key"] == f"{csv_path.parent.name}/{csv_path.stem}"]
+    return rows.iloc[-1].to_dict() if len(rows) else None
+
+
+def _positive(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _recorded_video(manifest_row: dict) -> dict:
+    """fps, width and height of a manifest row as load_sequence keywords (None when unknown)."""
+    width, height = _positive(manifest_row.get("width")), _positive(manifest_row.get("height"))
+    return {"fps": _positive(manifest_row.get("fps")), "width": int(width) if width else None,
+            "height": int(height) if height else None}
+
+
+def load_with_context(csv_path: str | os.PathLike) -> LandmarkSequence:
+    """Load a CSV with the fps and frame size its manifest records (when there is one)."""
+    return load_sequence(csv_path, **_recorded_video(manifest_row_for(csv_path) or {}))
+
+
+@dataclass
+class FeaturesReport:
+    """An extraction's inspection: one row per video (worst first) and one per class."""
+
+    videos: pd.DataFrame
+    classes: pd.DataFrame
+    unreadable: int = 0  # CSVs that failed validation
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.videos[self.videos["problem"] == "failed"]
+
+
+def landmark_csvs(root: Path) -> tuple[Path, list[Path]]:
+    """(folder holding <Class>/<clip>.csv, the CSVs): FEATURES/landmarks, or the folder itself."""
+    folder = root / "landmarks" if (root / "landmarks").is_dir() else root
+    csvs = sorted(p for p in folder.rglob("*.csv")
+                  if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and p.name != "manifest.csv" and not p.name.startswith("inspect_report"))
+    return folder, csvs
+
+
+def _video_row(key: str, label: str, csv_path: Path, manifest_row: dict,
+               min_detection_rate: float) -> dict:
+    row = {"key": key, "label": label, "status": manifest_row.get("status", ""),
+           "video": manifest_row.get("video", ""), "error": manifest_row.get("error", ""),
+           "note": manifest_row.get("note", "")}
+    try:
+        sequence = load_sequence(csv_path, **_recorded_video(manifest_row))
+    except InputError as error:
+        row.update(problem="unreadable", error=str(error))
+        return row
+    summary = summarize(sequence)
+    row.update(summary.as_row())
+    row["problem"] = problem_of(summary, min_detection_rate)
+    return row
+
+
+def _sort_worst_first(videos: pd.DataFrame) -> pd.DataFrame:
+    rank = videos["problem"].map({p: i for i, p in enumerate(PROBLEMS)})
+    return (videos.assign(_rank=rank, _jitter=-videos["jitter"])
+            .sort_values(["_rank", "detection_rate", "_jitter", "key"], na_position="first")
+            .drop(columns=["_rank", "_jitter"]).reset_index(drop=True))
+
+
+def _class_table(videos: pd.DataFrame) -> pd.DataFrame:
+    groups = videos.groupby("label", sort=True)
+    visibility = [c for c in videos.columns if c.startswith("visibility_")]
+    classes = pd.DataFrame({
+        "videos": groups.size(),
+        "failed": groups["problem"].apply(lambda p: int((p == "failed").sum())),
+        "flagged": groups["problem"].apply(lambda p: int(p.isin(PROBLEMS[1:-1]).sum())),
+        "frames": groups["frames"].sum().astype(int),
+        "frames_with_pose": groups["frames_with_pose"].sum().astype(int),
+    })
+    classes["detection_rate"] = classes["frames_with_pose"] / classes["frames"].where(classes["frames"] > 0)
+    for column in visibility + ["jitter", "duration_s"]:
+        classes[column] = groups[column].mean()
+    classes = classes.reset_index()
+    return classes.sort_values(["detection_rate", "label"], na_position="first").reset_index(drop=True)
+
+
+VIDEO_COLUMNS: tuple[str, ...] = (
+    "key", "label", "problem", "status", "frames", "frames_with_pose", "detection_rate",
+    "longest_gap", *(f"visibility_{part}" for part in BODY_PARTS), "jitter", "duration_s",
+    "video", "error", "note")
+
+
+def inspect_features(root: str | os.PathLike, *,
+                     min_detection_rate: float = DEFAULT_MIN_DETECTION_RATE,
+                     quiet: bool = False) -> FeaturesReport:
+    """Summarize every landmark CSV of an extraction, joined with its manifest.
+
+    A CSV that fails validation is reported as 'unreadable' (the rest is still inspected);
+    manifest rows with status 'failed', or 'ok' without a CSV, are listed with their errors.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such file or folder")
+    folder, csvs = landmark_csvs(root)
+    manifest_path = root / "manifest.csv"
+    manifest = read_manifest(manifest_path) if manifest_path.is_file() else None
+    if not csvs and manifest is None:
+        raise InputError(f"{root}: no landmark CSVs (expected FEATURES/landmarks/<Class>/<clip>.csv)")
+    by_key = {} if manifest is None else {
+        row["key"]: row for row in manifest.to_dict("records")}
+    rows = []
+    seen = set()
+    for csv_path in tqdm(csvs, desc="inspect", unit="video", disable=quiet):
+        relative = csv_path.relative_to(folder).with_suffix("")
+        key = relative.as_posix()
+        seen.add(key)
+        manifest_row = by_key.get(key, {})
+        label = str(manifest_row.get("label", relative.parts[0] if len(relative.parts) > 1 else ""))
+        rows.append(_video_row(key, label, csv_path, manifest_row, min_detection_rate))
+    for key, manifest_row in by_key.items():
+        if key in seen:
+            continue
+        status = str(manifest_row.get("status", ""))
+        problem = {"failed": "failed", "no_pose": "no pose"}.get(status, "missing csv")
+        rows.append({"key": key, "label": str(manifest_row["label"]), "status": status,
+                     "problem": problem, "video": manifest_row.get("video", ""),
+                     "error": manifest_row.get("error", ""), "note": manifest_row.get("note", ""),
+                     "frames_with_pose": 0 if problem == "no pose" else math.nan})
+    videos = pd.DataFrame(rows).reindex(columns=list(VIDEO_COLUMNS))
+    videos["problem"] = videos["problem"].fillna("")
+    videos["status"] = videos["status"].fillna("")
+    for column in ("error", "note"):
+        videos[column] = videos[column].fillna("")
+    videos = _sort_worst_first(videos)
+    notes = [] if manifest is not None else [f"{manifest_path}: not found; failed videos are not listed"]
+    return FeaturesReport(videos=videos, classes=_class_table(videos),
+                          unreadable=int((videos["problem"] == "unreadable").sum()), notes=notes)
+
+
+def write_report(report: FeaturesReport, path: str | os.PathLike) -> tuple[Path, Path]:
+    """Write the per-video table to `path` and the per-class table beside it (`*_classes.csv`)."""
+    path = Path(path)
+    classes_path = path.with_name(f"{path.stem}_classes{path.suffix or '.csv'}")
+    with atomic_path(path) as tmp:
+        report.videos.to_csv(tmp, index=False, float_format="%.4g")
+    with atomic_path(classes_path) as tmp:
+        report.classes.to_csv(tmp, index=False, float_format="%.4g")
+    return path, classes_path
+
+
+_COUNT_COLUMNS = frozenset({"videos", "failed", "flagged", "frames", "frames_with_pose", "longest_gap"})
+
+
+def _formatter(column: str):
+    if column in _COUNT_COLUMNS:
+        return lambda value: "-" if not math.isfinite(value) else f"{int(value)}"
+    if column == "detection_rate":
+        return lambda value: "-" if not math.isfinite(value) else f"{value:.0%}"
+    digits = 3 if column == "jitter" else 2
+    return lambda value: format_number(value, digits)
+
+
+def _format_table(table: pd.DataFrame) -> str:
+    """Fixed-width text of a report table: counts as integers, rates in %, '-' for unknown."""
+    numeric = [c for c in table.columns if table[c].dtype.kind in "fiu"]
+    formatters = {c.replace("visibility_", "vis_"): _formatter(c) for c in numeric}
+    shown = table.rename(columns=lambda c: c.replace("visibility_", "vis_"))
+    return shown.to_string(index=False, formatters=formatters, na_rep="-")
+
+
+def format_report(report: FeaturesReport, limit: int = 20) -> str:
+    """Per-class table, the worst videos (all when limit is 0), and the failed ones with errors."""
+    videos = report.videos
+    counts = videos["problem"].value_counts()
+    flagged = ", ".join(f"{counts[p]} {p}" for p in PROBLEMS[:-1] if p in counts) or "none"
+    parts = [f"{len(videos)} videos in {len(report.classes)} classes; problems: {flagged}", "",
+             "per class (worst detection rate first):", _format_table(report.classes), ""]
+    columns = ["key", "problem", "frames", "frames_with_pose", "detection_rate", "longest_gap",
+               *(f"visibility_{part}" for part in BODY_PARTS), "jitter", "duration_s"]
+    shown = videos.drop(videos[videos["problem"] == "failed"].index)[columns]
+    title = "per video (worst first)"
+    if limit and len(shown) > limit:
+        title += f", first {limit} of {len(shown)}; all are in the report CSV"
+        shown = shown.head(limit)
+    parts += [title + ":", _format_table(shown)]
+    failed = report.failed
+    if len(failed):
+        parts += ["", f"failed in extraction ({len(failed)}):"]
+        parts += [f"  {row.key}: {row.error or 'no error recorded'}" for row in failed.itertuples()]
+    parts += [f"note: {note}" for note in report.notes]
+    return "\n".join(parts)
+
+
+# --- command line ------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="CSV|FEATURES",
+                        help="one landmark CSV, or an extraction folder (with landmarks/ and manifest.csv)")
+    parser.add_argument("--plot", metavar="PNG", help="CSV only: plot joint trajectories and visibility")
+    parser.add_argument("--joints", nargs="+", metavar="NAME",
+                        help=f"joints to plot (default: {' '.join(DEFAULT_JOINTS)})")
+    parser.add_argument("--render", metavar="MP4|GIF",
+                        help="CSV only: write a skeleton animation, one frame per CSV row")
+    parser.add_argument("--overlay", metavar="VIDEO",
+                        help="with --render: draw the landmarks on this source video instead")
+    parser.add_argument("--size", metavar="WxH",
+                        help="with --render and no --overlay: canvas size "
+                             "(default: the video's size from manifest.csv, else 640x480)")
+    parser.add_argument("--report", metavar="CSV",
+                        help=f"FEATURES only: where to write the per-video table (default: FEATURES/{REPORT_NAME})")
+    parser.add_argument("--min-detection-rate", type=float, default=DEFAULT_MIN_DETECTION_RATE,
+                        metavar="R", help="flag videos with a pose in fewer than this fraction of "
+                                          "frames (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=20, metavar="N",
+                        help="FEATURES only: print the N worst videos (0: all; default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_features(args: argparse.Namespace, root: Path) -> int:
+    if args.plot or args.render or args.overlay:
+        raise InputError(f"{root}: --plot, --render and --overlay take one landmark CSV, not a folder")
+    report = inspect_features(root, min_detection_rate=args.min_detection_rate, quiet=args.quiet)
+    videos_path, classes_path = write_report(report, args.report or root / REPORT_NAME)
+    print(format_report(report, limit=max(0, args.limit)))
+    log.info("report: %s (per class: %s)", videos_path, classes_path)
+    return EXIT_PARTIAL if report.unreadable else EXIT_OK
+
+
+def _run_csv(args: argparse.Namespace, path: Path) -> int:
+    if args.overlay and not args.render:
+        raise InputError("--overlay needs --render OUT (the video or GIF to write)")
+    if args.overlay and args.size:
+        raise InputError("--size is for renders without --overlay (an overlay keeps the video's size)")
+    joints = parse_joints(args.joints)
+    size = parse_size(args.size) if args.size else None
+    sequence = load_with_context(path)
+    summary = summarize(sequence)
+    print(format_summary(path, summary, problem_of(summary, args.min_detection_rate)))
+    if args.plot:
+        plot_sequence(sequence, args.plot, joints, title=path.name)
+        log.info("plot: %s", args.plot)
+    if args.render:
+        count = render_sequence(sequence, args.render, overlay=args.overlay, size=size,
+                                quiet=args.quiet)
+        log.info("render: %s (%d frames)", args.render, count)
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.min_detection_rate <= 1.0:
+        raise InputError(f"--min-detection-rate must be between 0 and 1, got {args.min_detection_rate}")
+    path = Path(args.path)
+    if path.is_dir():
+        return _run_features(args, path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    return _run_csv(args, path)

@@ -1,0 +1,1 @@
+"""Training: group-aware splits, models built by name, streamed batches, training, evaluation and reports."""

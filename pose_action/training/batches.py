@@ -1,0 +1,165 @@
+"""Training and evaluation batches streamed clip by clip from a FEATURES folder.
+
+A batch reads only its own clips' files, so memory holds a few batches, not the dataset;
+parsed landmarks are kept up to a fixed cap. Every clip goes through `features.clip_features`,
+the same feature function inference uses.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pose_action.errors import InputError
+from pose_action.features import FeatureConfig, appearance_path, clip_features, load_clip_sequence
+from pose_action.landmarks import LandmarkSequence
+from pose_action.training.splits import Clip
+
+
+# Parsed landmark sequences (~1 KB per frame) kept in memory across epochs, at most this many
+# bytes: the first clips read fill it and later ones are parsed from their CSV every epoch.
+# A fixed cap, not a share of the dataset, so training memory does not grow with the number
+# of clips (UCF50's landmarks, over 1 GB, would otherwise all be held). Thumbnails and
+# embeddings are never cached: they are read from disk per batch.
+SEQUENCE_CACHE_BYTES = 256 * 1024**2
+
+
+def augment_thumbnails(frames: np.ndarray, rng: np.random.Generator, shift: float = 0.1) -> np.ndarray:
+    """Training-only: flip a clip's thumbnails horizontally (p = 0.5) and shift them (edge-padded).
+
+    The same flip and shift for every frame of the clip, so the motion seen in the frames stays
+    intact. Done here in NumPy, not with Keras random layers, so the saved model has no
+    training-only layers and inference is deterministic.
+    """
+    frames = frames[:, :, ::-1] if rng.random() < 0.5 else frames
+    size = frames.shape[1]
+    limit = int(round(size * shift))
+    if limit < 1:
+        return np.ascontiguousarray(frames)
+    dy, dx = rng.integers(-limit, limit + 1, size=2)
+    padded = np.pad(frames, ((0, 0), (limit, limit), (limit, limit), (0, 0)), mode="edge")
+    return np.ascontiguousarray(padded[:, limit + dy:limit + dy + size, limit + dx:limit + dx + size])
+
+
+class ClipBatches:
+    """Batches of model inputs read clip by clip (wrapped as a keras PyDataset by `keras_batches`).
+
+    Streaming: a batch reads only its own clips' thumbnail/embedding files, so memory holds a
+    few batches (the loader's queue), not the dataset. Landmark sequences are cached up to
+    `cache_bytes` (see SEQUENCE_CACHE_BYTES). Augmented batches draw their randomness from
+    (seed, epoch, clip), so a run is reproducible whatever the order in which loader threads
+    ask for batches.
+    """
+
+    def __init__(self, features_root: str | Path, clips: list[Clip], labels: list[str], config: FeatureConfig,
+                 input_names: list[str], batch_size: int, *, shuffle: bool = False, augment: bool = False,
+                 seed: int = 0, class_weights: dict[int, float] | None = None,
+                 cache_sequences: bool = True, cache_bytes: int = SEQUENCE_CACHE_BYTES) -> None:
+        if batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+        self.features_root = Path(features_root)
+        self.clips = list(clips)
+        self.index_of = {label: index for index, label in enumerate(labels)}
+        self.config = config
+        self.input_names = list(input_names)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.augment = augment
+        self.seed = seed
+        self.class_weights = class_weights
+        self.epoch = 0
+        self.order = self._order()
+        self.cache_bytes = max(0, int(cache_bytes)) if cache_sequences else 0
+        self.cache: dict[str, LandmarkSequence] = {}
+        self.cached_bytes = 0
+        self._cache_lock = threading.Lock()  # loader threads fill the cache concurrently
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.clips))
+        return np.random.default_rng([self.seed, self.epoch, 7]).permutation(len(self.clips))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.clips) / self.batch_size)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = self._order()
+
+    def clip_inputs(self, position: int) -> dict[str, np.ndarray]:
+        """The model inputs of one clip (by its position in `clips`)."""
+        clip = self.clips[position]
+        sequence = self.sequence(clip)
+        rng = np.random.default_rng([self.seed, self.epoch, position]) if self.augment else None
+        features = clip_features(self.features_root, clip.key, self.config, width=clip.width, height=clip.height,
+                                 augment=self.augment, rng=rng, sequence=sequence)
+        if self.augment and "frames" in features:
+            features["frames"] = augment_thumbnails(features["frames"], rng)
+        return {name: features[name] for name in self.input_names}
+
+    def sequence(self, clip: Clip) -> LandmarkSequence:
+        """A clip's landmarks: from the cache, else parsed (and kept while the cache has room)."""
+        cached = self.cache.get(clip.key)
+        if cached is not None:
+            return cached
+        sequence = load_clip_sequence(self.features_root, clip.key, width=clip.width, height=clip.height)
+        size = sequence.data.nbytes + sequence.frame.nbytes + sequence.timestamp_ms.nbytes
+        with self._cache_lock:
+            if clip.key not in self.cache and self.cached_bytes + size <= self.cache_bytes:
+                self.cache[clip.key] = sequence
+                self.cached_bytes += size
+        return sequence
+
+    def batch(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """(inputs, class indices, sample weights) of batch `index`."""
+        positions = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        per_clip = [self.clip_inputs(int(position)) for position in positions]
+        inputs = {name: np.stack([clip[name] for clip in per_clip]) for name in self.input_names}
+        targets = np.array([self.index_of[self.clips[int(p)].label] for p in positions], dtype=np.int64)
+        if self.class_weights:
+            weights = np.array([self.class_weights[int(t)] for t in targets], dtype=np.float32)
+        else:
+            weights = np.ones(len(targets), dtype=np.float32)
+        return inputs, targets, weights
+
+
+def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1) -> Any:
+    """A keras.utils.PyDataset over ClipBatches (loader threads overlap reading with training)."""
+    import keras
+
+    class _PyDataset(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
+
+        def __len__(self) -> int:
+            return len(batches)
+
+        def __getitem__(self, index: int):
+            inputs, classes, weights = batches.batch(index)
+            return (inputs, classes, weights) if targets else (inputs,)
+
+        def on_epoch_end(self) -> None:
+            batches.on_epoch_end()
+
+    return _PyDataset()
+
+
+def check_features(features_root: str | Path, clips: list[Clip], config: FeatureConfig) -> None:
+    """Fail early, naming the file, when the stored appearance does not fit the feature config."""
+    if config.appearance == "none" or not clips:
+        return
+    path = appearance_path(features_root, clips[0].key, config)
+    if path is None or not path.is_file():
+        how = f"--embed {config.backbone}" if config.appearance == "embeddings" else "the same options"
+        raise InputError(f"{path}: missing {config.appearance} file (extract with {how})")
+    with np.load(path) as stored:
+        if config.appearance == "thumbs":
+            size = stored["thumbs"].shape[1]
+            if size != config.thumb_size:
+                raise InputError(f"{path}: thumbnails are {size}px but the model expects {config.thumb_size}px")
+
+

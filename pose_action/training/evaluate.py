@@ -1,0 +1,146 @@
+"""Evaluate a trained run on its held-out test clips (or every clip of another features folder).
+
+Reads the clips through the same feature function as training (`features.clip_features`,
+via ClipBatches), writes metrics.json, classification_report.csv and confusion_matrix.png,
+and prints accuracy and macro F1. A cross-validation run (`train --cv`) evaluates every fold
+and prints mean ± std.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pose_action import runs
+from pose_action.errors import InputError
+from pose_action.features import FeatureConfig
+from pose_action.training.batches import ClipBatches, check_features, keras_batches
+from pose_action.training.reports import classification_metrics, mean_std, plot_confusion, write_report_csv
+from pose_action.training.splits import Clip, read_clips
+
+log = logging.getLogger(__name__)
+
+
+def predict_clips(model: Any, features_root: str | Path, clips: list[Clip], labels: list[str],
+                  config: FeatureConfig, input_names: list[str], batch_size: int = 16, workers: int = 1) -> np.ndarray:
+    """(clips, classes) probabilities, in the order of `clips` (one pass: nothing is cached)."""
+    batches = ClipBatches(features_root, clips, labels, config, input_names, batch_size,
+                          cache_sequences=False)
+    probabilities = model.predict(keras_batches(batches, targets=False, workers=workers), verbose=0)
+    return np.asarray(probabilities)
+
+
+def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: list[str]) -> dict:
+    true = np.array([labels.index(clip.label) for clip in clips], dtype=np.int64)
+    predicted = probabilities.argmax(axis=1)
+    metrics = classification_metrics(true, predicted, labels)
+    metrics["n_test"] = len(clips)
+    metrics["test_groups"] = sorted({clip.group for clip in clips})
+    metrics["predictions"] = [{"key": clip.key, "label": clip.label, "predicted": labels[int(p)],
+                               "confidence": float(probabilities[i, p])}
+                              for i, (clip, p) in enumerate(zip(clips, predicted))]
+    return metrics
+
+
+def write_evaluation(out: str | Path, metrics: dict, labels: list[str], title: str) -> None:
+    """metrics.json, classification_report.csv and confusion_matrix.png into `out`."""
+    out = Path(out)
+    runs.write_json(out / "metrics.json", metrics)
+    write_report_csv(out / "classification_report.csv", metrics)
+    plot_confusion(out / "confusion_matrix.png", np.array(metrics["confusion_matrix"]), labels, title)
+
+
+def summary_line(metrics: dict) -> str:
+    return (f"accuracy {metrics['accuracy']:.3f}, macro F1 {metrics['macro_f1']:.3f} on {metrics['n_test']} "
+            f"test clips (groups {', '.join(metrics['test_groups'])})")
+
+
+def select_clips(run: runs.Run, features_root: Path, which: str) -> tuple[list[Clip], dict[str, int]]:
+    """The run's test clips (default) or all clips of `features_root` with a known label."""
+    clip_set = read_clips(features_root)
+    known = [clip for clip in clip_set.clips if clip.label in run.labels]
+    unknown = len(clip_set.clips) - len(known)
+    if unknown:
+        log.warning("%s: %d clips have labels this model does not know; skipped", features_root, unknown)
+    if which == "all":
+        return known, clip_set.excluded
+    split = runs.read_json(run.path / runs.SPLIT_NAME)
+    wanted = set(split["test"])
+    chosen = [clip for clip in known if clip.key in wanted]
+    missing = len(wanted) - len(chosen)
+    if missing == len(wanted):
+        raise InputError(f"{features_root}: none of the run's {len(wanted)} test clips are there "
+                         "(pass --clips all to evaluate every clip of this folder)")
+    if missing:
+        log.warning("%d of the run's test clips are missing from %s", missing, features_root)
+    return chosen, clip_set.excluded
+
+
+def evaluate_run(run_path: str | Path, *, features_root: str | Path | None = None, out: str | Path | None = None,
+                 which: str = "test", batch_size: int = 16) -> dict:
+    """Re-evaluate one run; write its reports into `out`.
+
+    Default `out`: the run itself for its own test split, else RUN/evaluations/<features folder>.
+    """
+    run = runs.load_run(run_path)
+    root = Path(features_root) if features_root else Path(run.config["features_root"])
+    clips, excluded = select_clips(run, root, which)
+    config = run.feature_config
+    check_features(root, clips, config)
+    probabilities = predict_clips(run.model, root, clips, run.labels, config, run.input_names, batch_size)
+    own_test = which == "test" and root.resolve() == Path(run.config["features_root"]).resolve()
+    if out is None:  # the run's own test metrics are replaced; other evaluations go beside them
+        out = run.path if own_test else run.path / "evaluations" / root.resolve().name
+    out = Path(out)
+    previous = {"model": run.model_name, "run": str(run.path)}
+    if own_test and (run.path / "metrics.json").is_file():  # keep the training facts (n_train, epochs...)
+        previous = runs.read_json(run.path / "metrics.json")
+    metrics = {**previous, **evaluation_metrics(probabilities, clips, run.labels),
+               "features_root": str(root), "clips": which, "excluded": excluded}
+    write_evaluation(out, metrics, run.labels, f"{run.model_name} — {run.config['split']['kind']}")
+    return metrics
+
+
+def evaluate_cv(run_path: Path, **options: Any) -> dict:
+    """Every fold of a cross-validation run, and mean ± std (folds write into their own folders)."""
+    summary = runs.read_json(run_path / runs.CV_NAME)
+    folds = []
+    for fold in summary["folds"]:
+        metrics = evaluate_run(run_path / fold["run"], **options)
+        print(f"fold {fold['fold']}: {summary_line(metrics)}")
+        folds.append(metrics)
+    accuracy = mean_std([m["accuracy"] for m in folds])
+    macro_f1 = mean_std([m["macro_f1"] for m in folds])
+    return {"accuracy_mean": accuracy[0], "accuracy_std": accuracy[1],
+            "macro_f1_mean": macro_f1[0], "macro_f1_std": macro_f1[1], "folds": len(folds)}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", type=Path, help="a run directory written by `pose-action train` (or its --cv folder)")
+    parser.add_argument("--features", type=Path, default=None,
+                        help="features folder (default: the one the run was trained on)")
+    parser.add_argument("--clips", choices=("test", "all"), default="test",
+                        help="the run's held-out test clips (default) or every clip of --features")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write the reports (default: the run for its own test split, "
+                             "else RUN/evaluations/<features folder name>)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    options = {"features_root": args.features, "which": args.clips, "batch_size": args.batch_size}
+    if (args.run / runs.CV_NAME).is_file():
+        if args.out:
+            raise InputError("--out is not supported for a cross-validation run (each fold writes its own reports)")
+        summary = evaluate_cv(args.run, **options)
+        print(f"{summary['folds']} folds: accuracy {summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f}, "
+              f"macro F1 {summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f}")
+        return 0
+    metrics = evaluate_run(args.run, out=args.out, **options)
+    print(summary_line(metrics))
+    return 0

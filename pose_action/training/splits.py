@@ -1,0 +1,244 @@
+"""Which clips train, validate and test: group-aware splits that never leak an actor into test.
+
+UCF50 clips of one group share actor and background; a split that puts one group in both
+train and test measures memory of the scene, not recognition of the action. Every split
+here except `random` (kept only to compare with published tutorials) keeps each group
+wholly on one side, and validation for early stopping comes from training groups only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pose_action.errors import InputError
+from pose_action.extraction.manifest import read_table
+
+log = logging.getLogger(__name__)
+
+SPLIT_KINDS = ("holdout", "logo", "groupkfold", "random")
+MANIFEST_COLUMNS = ("video", "label", "group", "status")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One extracted video, as listed in FEATURES/manifest.csv."""
+
+    key: str  # "<Class>/<clip>": where its features live under FEATURES/<kind>/
+    label: str
+    group: str
+    width: int | None = None
+    height: int | None = None
+    frames_processed: int | None = None
+    seconds: float | None = None
+    fps: float | None = None
+
+
+@dataclass(frozen=True)
+class ClipSet:
+    """The usable clips of a features folder and what was left out (and why)."""
+
+    clips: list[Clip]
+    excluded: dict[str, int] = field(default_factory=dict)  # status -> count
+
+
+def _optional_int(value: object) -> int | None:
+    return None if pd.isna(value) else int(value)
+
+
+def _optional_float(value: object) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+def read_clips(features_root: str | Path) -> ClipSet:
+    """Clips with status `ok` from FEATURES/manifest.csv.
+
+    `no_pose` clips (no person found in any frame) and `failed` clips are left out and
+    counted: a pose model cannot learn from them, and keeping one rule for every model keeps
+    their test sets identical, so their accuracies compare. Reports list the excluded counts.
+    """
+    path = Path(features_root) / "manifest.csv"
+    if not path.is_file():
+        raise InputError(f"{path}: no manifest (run `pose-action extract VIDEOS --out {features_root}` first)")
+    table = read_table(path, required=MANIFEST_COLUMNS)
+    statuses = table["status"].astype(str)
+    excluded = {status: int(count) for status, count in statuses[statuses != "ok"].value_counts().items()}
+    clips = []
+    for row in table[statuses == "ok"].itertuples(index=False):
+        row = row._asdict()
+        key = row.get("key")
+        if not isinstance(key, str) or not key:
+            key = f"{row['label']}/{Path(str(row['video'])).stem}"
+        clips.append(Clip(key=key, label=str(row["label"]), group=str(row["group"]),
+                          width=_optional_int(row.get("width")), height=_optional_int(row.get("height")),
+                          frames_processed=_optional_int(row.get("frames_processed")),
+                          seconds=_optional_float(row.get("seconds")), fps=_optional_float(row.get("fps"))))
+    if not clips:
+        raise InputError(f"{path}: no clip with status ok ({sum(excluded.values())} excluded)")
+    return ClipSet(clips=clips, excluded=excluded)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Keys of each side and the groups behind them; saved as split.json."""
+
+    kind: str  # holdout | logo | groupkfold:K | random
+    fold: int | None
+    folds: int | None
+    train: list[str]
+    val: list[str]
+    test: list[str]
+    train_groups: list[str]
+    val_groups: list[str]
+    test_groups: list[str]
+    seed: int
+    leaks_groups: bool = False  # True only for `random`
+    val_shares_groups: bool = False  # too few training groups: validation clips drawn from them
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Split":
+        return cls(**values)
+
+    def describe(self) -> str:
+        fold = f" fold {self.fold} (of 0..{self.folds - 1})" if self.fold is not None and self.folds else ""
+        return (f"{self.kind}{fold}: train {len(self.train)} clips ({len(self.train_groups)} groups), "
+                f"val {len(self.val)}, test {len(self.test)} clips (groups {', '.join(self.test_groups)})")
+
+
+def parse_kind(text: str) -> tuple[str, int | None]:
+    """'holdout' | 'logo' | 'random' | 'groupkfold:K' -> (kind, K)."""
+    name, _, count = text.partition(":")
+    if name not in SPLIT_KINDS:
+        raise InputError(f"--split {text!r}: choose holdout, logo, groupkfold:K or random")
+    if name == "groupkfold":
+        if not count.isdigit() or int(count) < 2:
+            raise InputError(f"--split {text!r}: groupkfold needs a fold count >= 2, e.g. groupkfold:5")
+        return name, int(count)
+    if count:
+        raise InputError(f"--split {text!r}: only groupkfold takes a count")
+    return name, None
+
+
+def sorted_groups(clips: list[Clip]) -> list[str]:
+    """Groups in natural order (numeric names by value: '2' before '10')."""
+    names = {clip.group for clip in clips}
+    return sorted(names, key=lambda name: (0, int(name), name) if name.isdigit() else (1, 0, name))
+
+
+def group_folds(clips: list[Clip], folds: int, seed: int) -> list[list[str]]:
+    """Groups dealt into `folds` folds of similar clip counts (largest group first, to the lightest fold)."""
+    groups = sorted_groups(clips)
+    if folds > len(groups):
+        raise InputError(f"{folds} folds need at least {folds} groups, but the clips have {len(groups)}")
+    sizes = {group: 0 for group in groups}
+    for clip in clips:
+        sizes[clip.group] += 1
+    order = list(np.random.default_rng(seed).permutation(groups))  # ties broken by seed, not by name
+    order.sort(key=lambda group: -sizes[group])
+    members: list[list[str]] = [[] for _ in range(folds)]
+    loads = [0] * folds
+    for group in order:
+        lightest = int(np.argmin(loads))
+        members[lightest].append(group)
+        loads[lightest] += sizes[group]
+    return [sorted(fold, key=groups.index) for fold in members]
+
+
+def fold_count(clips: list[Clip], kind: str, count: int | None) -> int:
+    """How many folds a kind has: logo = one per group; groupkfold = K; holdout/random = 1."""
+    if kind == "logo":
+        return len(sorted_groups(clips))
+    if kind == "groupkfold":
+        return int(count or 0)
+    return 1
+
+
+def _test_groups(clips: list[Clip], kind: str, count: int | None, fold: int, test_fraction: float,
+                 seed: int) -> list[str]:
+    groups = sorted_groups(clips)
+    if len(groups) < 2:
+        raise InputError(f"a group-aware split needs at least 2 groups, but all clips are in group {groups[0]!r} "
+                         "(check --group-pattern at extraction)")
+    if kind == "logo":
+        return [groups[fold]]
+    if kind == "groupkfold":
+        return group_folds(clips, int(count or 0), seed)[fold]
+    wanted = min(max(1, int(round(len(groups) * test_fraction))), len(groups) - 1)
+    chosen = set(np.random.default_rng(seed).permutation(groups)[:wanted])
+    return [group for group in groups if group in chosen]
+
+
+def _random_keys(keys: list[str], labels: list[str], fraction: float, rng: np.random.Generator) -> set[str]:
+    """About `fraction` of the keys, per label (so every class appears on both sides)."""
+    picked: set[str] = set()
+    for label in sorted(set(labels)):
+        members = [key for key, other in zip(keys, labels) if other == label]
+        take = int(round(len(members) * fraction))
+        if len(members) > 1:
+            take = min(max(take, 1), len(members) - 1)
+        else:
+            take = 0
+        picked.update(rng.permutation(members)[:take].tolist())
+    return picked
+
+
+def _validation(train: list[Clip], val_fraction: float, seed: int) -> tuple[set[str], list[str], bool]:
+    """Validation keys from training groups: whole groups when there are >= 3, else random clips."""
+    if val_fraction <= 0:
+        return set(), [], False
+    groups = sorted_groups(train)
+    rng = np.random.default_rng(seed + 1)
+    if len(groups) >= 3:
+        wanted = min(max(1, int(round(len(groups) * val_fraction))), len(groups) - 1)
+        chosen = set(rng.permutation(groups)[:wanted])
+        val_groups = [group for group in groups if group in chosen]
+        return {clip.key for clip in train if clip.group in chosen}, val_groups, False
+    keys = _random_keys([clip.key for clip in train], [clip.label for clip in train], val_fraction, rng)
+    return keys, groups, True
+
+
+def make_split(clips: list[Clip], kind_text: str = "holdout", *, fold: int | None = None,
+               test_fraction: float = 0.2, val_fraction: float = 0.15, seed: int = 0) -> Split:
+    """Train/val/test keys. Group-aware kinds keep every group on one side of train|test."""
+    kind, count = parse_kind(kind_text)
+    if not 0 < test_fraction < 1:
+        raise InputError(f"--test-fraction must be between 0 and 1, got {test_fraction}")
+    if not 0 <= val_fraction < 1:
+        raise InputError(f"validation fraction must be in [0, 1), got {val_fraction}")
+    folds = fold_count(clips, kind, count)
+    if kind in ("logo", "groupkfold"):
+        fold = 0 if fold is None else fold
+        if not 0 <= fold < folds:
+            raise InputError(f"--fold {fold}: {kind_text} has folds 0..{folds - 1}")
+    elif fold not in (None, 0):
+        raise InputError(f"--fold applies to logo and groupkfold splits, not {kind_text}")
+    else:
+        fold = None
+    if kind == "random":
+        log.warning("--split random puts clips of one group (same actor and background) into both train "
+                    "and test: its accuracy is inflated; use it only to compare with published tutorials")
+        test_keys = _random_keys([c.key for c in clips], [c.label for c in clips], test_fraction,
+                                 np.random.default_rng(seed))
+        test_groups = sorted_groups([c for c in clips if c.key in test_keys])
+    else:
+        test_groups = _test_groups(clips, kind, count, fold or 0, test_fraction, seed)
+        test_keys = {clip.key for clip in clips if clip.group in set(test_groups)}
+    train_pool = [clip for clip in clips if clip.key not in test_keys]
+    val_keys, val_groups, val_shares = _validation(train_pool, val_fraction, seed)
+    if val_shares and kind != "random" and val_keys:
+        log.warning("only %d training group(s): validation clips for early stopping are drawn from the "
+                    "training groups (the test groups stay unseen)", len(sorted_groups(train_pool)))
+    train = [clip for clip in train_pool if clip.key not in val_keys]
+    return Split(
+        kind=kind_text, fold=fold, folds=folds if kind in ("logo", "groupkfold") else None,
+        train=[c.key for c in train], val=[c.key for c in train_pool if c.key in val_keys],
+        test=[c.key for c in clips if c.key in test_keys],
+        train_groups=sorted_groups(train) if train else [], val_groups=val_groups if val_keys else [],
+        test_groups=test_groups, seed=seed, leaks_groups=kind == "random", val_shares_groups=val_shares)

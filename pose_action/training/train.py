@@ -1,0 +1,481 @@
+"""Train a pose, rgb, fusion, lrcn or convlstm model on an extracted features folder.
+
+The split is group-aware (a group's clips, one actor and background in UCF50, are never on
+both sides of train|test), validation for early stopping comes from training groups, pose
+augmentation touches training clips only, and the run directory holds everything inference
+needs to rebuild the input (see pose_action.runs). `--cv` trains every fold of a logo or
+groupkfold split and reports mean ± std.
+
+Memory stays flat as the dataset grows: clips are streamed from disk per batch (ClipBatches,
+a keras PyDataset), and only parsed landmarks are cached, up to `--cache-mb`. `--distribute
+mirrored` trains on every local GPU with tf.distribute.MirroredStrategy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pose_action import __version__, runs
+from pose_action.errors import InputError
+from pose_action.training.batches import SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches
+from pose_action.training.evaluate import evaluation_metrics, predict_clips, summary_line, write_evaluation
+from pose_action.training.reports import mean_std, plot_curves, write_history_csv
+from pose_action.features import FeatureConfig, appearance_path
+from pose_action.training.splits import Clip, Split, fold_count, make_split, parse_kind, read_clips
+
+log = logging.getLogger(__name__)
+
+MODEL_NAMES = ("pose", "rgb", "fusion", "lrcn", "convlstm")  # models.MODEL_NAMES; here so --help needs no TF
+DISTRIBUTE_CHOICES = ("none", "mirrored")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything a training run depends on (saved in config.json as `training`)."""
+
+    model: str = "fusion"
+    split: str = "holdout"
+    fold: int | None = None
+    test_fraction: float = 0.2
+    val_fraction: float = 0.15
+    seed: int = 0
+    epochs: int = 50
+    batch_size: int = 16
+    frames: int = 32
+    appearance: str = "thumbs"  # thumbs | embeddings (ignored by `pose`)
+    backbone: str | None = None
+    patience: int = 10
+    augment: bool = True
+    params: dict = field(default_factory=dict)
+    workers: int = 1  # loader threads
+    distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over the local GPUs)
+    cache_mb: int = SEQUENCE_CACHE_BYTES // 2**20  # parsed landmarks kept across epochs (train + validation)
+
+
+def feature_config_for(options: TrainOptions, features_root: Path) -> FeatureConfig:
+    """The model's FeatureConfig: T and appearance from options, thumbnail size from the extraction."""
+    appearance = "none" if options.model == "pose" else options.appearance
+    if options.model in ("lrcn", "convlstm") and appearance != "thumbs":
+        raise InputError(f"model {options.model!r} reads thumbnails; use --appearance thumbs")
+    thumb_size = FeatureConfig.thumb_size
+    if appearance == "thumbs":
+        thumb_size = stored_thumb_size(features_root)
+    backbone = options.backbone if appearance == "embeddings" else None
+    return FeatureConfig(frames=options.frames, appearance=appearance, thumb_size=thumb_size, backbone=backbone)
+
+
+def stored_thumb_size(features_root: Path) -> int:
+    """Side of the stored thumbnails: extract_config.json, else the first thumbnail file."""
+    thumbnails = extraction_config(features_root).get("thumbnails")
+    if isinstance(thumbnails, dict) and isinstance(thumbnails.get("size"), int):
+        return int(thumbnails["size"])
+    first = next((features_root / "frames").rglob("*.npz"), None)
+    if first is None:
+        raise InputError(f"{features_root / 'frames'}: no thumbnails (extract them, or train --model pose)")
+    with np.load(first) as stored:
+        return int(stored["thumbs"].shape[1])
+
+
+def embedding_dim(features_root: Path, clips: list[Clip], config: FeatureConfig) -> int | None:
+    if config.appearance != "embeddings":
+        return None
+    path = appearance_path(features_root, clips[0].key, config)
+    if not path.is_file():
+        raise InputError(f"{path}: no embeddings for backbone {config.backbone!r} "
+                         f"(extract with --embed {config.backbone})")
+    with np.load(path) as stored:
+        return int(stored["vectors"].shape[1])
+
+
+def extraction_config(features_root: Path) -> dict:
+    path = features_root / "extract_config.json"
+    if not path.is_file():
+        return {}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not valid JSON ({error})") from None
+    return values if isinstance(values, dict) else {}
+
+
+def balanced_class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
+    """n / (classes * n_c): every class contributes equally to the loss, however many clips it has."""
+    counts = np.bincount(labels, minlength=num_classes)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return {index: float(weight) for index, weight in enumerate(weights)}
+
+
+def training_window(clips: list[Clip]) -> dict:
+    """Median length of the training clips: live inference uses windows of the same duration."""
+    def median(values: list) -> float | None:
+        values = [v for v in values if v is not None]
+        return float(np.median(values)) if values else None
+
+    frames = median([clip.frames_processed for clip in clips])
+    return {"frames": int(round(frames)) if frames is not None else None,
+            "seconds": median([clip.seconds for clip in clips]), "fps": median([clip.fps for clip in clips])}
+
+
+def _epoch_logger(model_name: str, epochs: int, quiet: bool) -> Any:
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        """One line per epoch (logging), so long trainings show progress without a wall of bars."""
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if quiet:
+                return
+            logs = logs or {}
+            parts = [f"{name} {logs[name]:.3f}" for name in ("loss", "accuracy", "val_loss", "val_accuracy")
+                     if name in logs]
+            log.info("%s epoch %d/%d: %s (%.1f s)", model_name, epoch + 1, epochs, ", ".join(parts),
+                     time.perf_counter() - self.started)
+
+    return EpochLogger()
+
+
+def set_seeds(seed: int) -> None:
+    """Python, NumPy and TensorFlow seeds: the same seed gives the same split, init and augmentation."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainOptions,
+        quiet: bool) -> tuple[pd.DataFrame, float]:
+    """Fit with early stopping on validation loss (training loss when there is no validation set)."""
+    import keras
+
+    monitor = "val_loss" if val is not None else "loss"
+    callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, patience=options.patience,
+                                               restore_best_weights=True),
+                 _epoch_logger(options.model, options.epochs, quiet)]
+    started = time.perf_counter()
+    history = model.fit(keras_batches(train, targets=True, workers=options.workers),
+                        validation_data=keras_batches(val, targets=True, workers=options.workers) if val else None,
+                        epochs=options.epochs, callbacks=callbacks, verbose=0)
+    seconds = time.perf_counter() - started
+    table = pd.DataFrame(history.history)
+    table.insert(0, "epoch", np.arange(1, len(table) + 1))
+    return table, seconds
+
+
+def _check_options(options: TrainOptions) -> None:
+    if options.model not in MODEL_NAMES:
+        raise InputError(f"--model {options.model!r}: choose one of {', '.join(MODEL_NAMES)}")
+    for name in ("epochs", "batch_size", "workers"):
+        if getattr(options, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    if options.patience < 0:
+        raise InputError("--patience must be >= 0")
+    if options.distribute not in DISTRIBUTE_CHOICES:
+        raise InputError(f"--distribute {options.distribute!r}: choose one of {', '.join(DISTRIBUTE_CHOICES)}")
+    if options.cache_mb < 0:
+        raise InputError("--cache-mb must be >= 0")
+
+
+def distribution_strategy(name: str) -> tuple[Any, dict]:
+    """The tf.distribute strategy to build, compile and fit under, and what was used (for the run).
+
+    `mirrored` copies the model onto every local GPU and splits each batch between them
+    (--batch-size stays the global batch). With fewer than 2 GPUs there is nothing to mirror
+    onto, so one line says so and the default strategy trains exactly as `none` would.
+    """
+    import tensorflow as tf
+
+    gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+    if name == "mirrored" and len(gpus) >= 2:
+        strategy = mirrored_strategy(tuple(gpus))
+        return strategy, {"requested": name, "strategy": "mirrored", "replicas": strategy.num_replicas_in_sync,
+                          "devices": gpus}
+    if name == "mirrored":
+        log.warning("--distribute mirrored: %d GPU(s) visible, need at least 2; using the default strategy",
+                    len(gpus))
+    strategy = tf.distribute.get_strategy()
+    return strategy, {"requested": name, "strategy": "default", "replicas": strategy.num_replicas_in_sync,
+                      "devices": gpus[:1] or ["CPU"]}
+
+
+@functools.cache
+def mirrored_strategy(devices: tuple[str, ...]) -> Any:
+    """One MirroredStrategy per process and device set, re-used by every run (cross-validation folds).
+
+    A second MirroredStrategy in the same process re-uses the first one's collective instance
+    keys, and its first all-reduce then fails with "Shape mismatch in the collective instance
+    100" (tensorflow/tensorflow#62790).
+    """
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(list(devices))
+
+
+def cache_budgets(options: TrainOptions, n_train: int, n_val: int) -> tuple[int, int]:
+    """--cache-mb split between the training and validation loaders by their number of clips."""
+    total = options.cache_mb * 2**20
+    train = total * n_train // max(n_train + n_val, 1)
+    return train, total - train
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What one training run reads: the usable clips, the classes, the inputs and the split."""
+
+    features_root: Path
+    excluded: dict[str, int]
+    labels: list[str]
+    config: FeatureConfig
+    split: Split
+    train: list[Clip]
+    val: list[Clip]
+    test: list[Clip]
+    embedding_dim: int | None
+
+
+def load_training_data(features_root: str | Path, options: TrainOptions) -> TrainingData:
+    """Clips (status ok) and their split; fails early, naming the file, if the features do not fit."""
+    features_root = Path(features_root).resolve()
+    clip_set = read_clips(features_root)
+    labels = sorted({clip.label for clip in clip_set.clips})
+    if len(labels) < 2:
+        raise InputError(f"{features_root}: need at least 2 classes, found {labels}")
+    config = feature_config_for(options, features_root)
+    split = make_split(clip_set.clips, options.split, fold=options.fold, test_fraction=options.test_fraction,
+                       val_fraction=options.val_fraction, seed=options.seed)
+    by_key = {clip.key: clip for clip in clip_set.clips}
+    data = TrainingData(features_root=features_root, excluded=clip_set.excluded, labels=labels, config=config,
+                        split=split, train=[by_key[key] for key in split.train],
+                        val=[by_key[key] for key in split.val], test=[by_key[key] for key in split.test],
+                        embedding_dim=None)
+    if not data.train or not data.test:
+        raise InputError(f"{features_root}: split {options.split} left no training or no test clips")
+    check_features(features_root, clip_set.clips, config)
+    return replace(data, embedding_dim=embedding_dim(features_root, clip_set.clips, config))
+
+
+def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: list[str],
+               distribution: dict | None = None) -> dict:
+    """config.json: everything inference needs to rebuild the input, and where the model came from."""
+    split = data.split
+    return {
+        "format": runs.RUN_FORMAT,
+        "pose_action_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": {"name": options.model, "params": params, "inputs": inputs, "num_classes": len(data.labels),
+                  "embedding_dim": data.embedding_dim},
+        "features": data.config.to_dict(),
+        "labels": data.labels,
+        "extraction": extraction_config(data.features_root),
+        "window": training_window(data.train),
+        "split": {"kind": split.kind, "fold": split.fold, "folds": split.folds, "test_groups": split.test_groups,
+                  "leaks_groups": split.leaks_groups, "n_train": len(data.train), "n_val": len(data.val),
+                  "n_test": len(data.test)},
+        "seed": options.seed,
+        "training": {**asdict(options), "params": params},
+        "distribution": distribution,
+        "features_root": str(data.features_root),
+    }
+
+
+def train_run(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
+              quiet: bool = False) -> dict:
+    """Train one model on one split; write a complete run directory at `out`. Returns its metrics."""
+    _check_options(options)
+    runs.check_new_output(out, overwrite=overwrite)
+    data = load_training_data(features_root, options)
+    log.info("%s", data.split.describe())
+
+    set_seeds(options.seed)
+    from pose_action.training import models
+
+    params = models.resolve_params(options.params)
+    inputs = models.input_names(options.model, data.config)
+    strategy, distribution = distribution_strategy(options.distribute)
+    with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
+        model = models.build_model(options.model, data.config, len(data.labels), params,
+                                   embedding_dim=data.embedding_dim)
+        models.compile_model(model, params)
+    weights = balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
+    train_cache, val_cache = cache_budgets(options, len(data.train), len(data.val))
+    train_batches = ClipBatches(data.features_root, data.train, data.labels, data.config, inputs,
+                                options.batch_size, shuffle=True, augment=options.augment, seed=options.seed,
+                                class_weights=weights, cache_bytes=train_cache)
+    val_batches = (ClipBatches(data.features_root, data.val, data.labels, data.config, inputs, options.batch_size,
+                               cache_bytes=val_cache)
+                   if data.val else None)
+    history, seconds = fit(model, train_batches, val_batches, options, quiet)
+
+    probabilities = predict_clips(model, data.features_root, data.test, data.labels, data.config, inputs,
+                                  options.batch_size, options.workers)
+    metrics = evaluation_metrics(probabilities, data.test, data.labels)
+    metrics.update({
+        "model": options.model, "split": data.split.kind, "fold": data.split.fold, "n_train": len(data.train),
+        "n_val": len(data.val), "train_groups": data.split.train_groups, "val_groups": data.split.val_groups,
+        "excluded": data.excluded, "epochs_trained": len(history),
+        "best_epoch": int(history["val_loss" if "val_loss" in history else "loss"].idxmin()) + 1,
+        "train_seconds": round(seconds, 2), "seconds_per_epoch": round(seconds / max(len(history), 1), 3),
+        "seed": options.seed, "features_root": str(data.features_root), "clips": "test",
+        "parameters": int(model.count_params()), "distribution": distribution,
+    })
+    fold = f" fold {data.split.fold}" if data.split.fold is not None else ""
+    title = f"{options.model} — {data.split.kind}{fold}"
+    with runs.staged_directory(out, overwrite=overwrite) as staging:
+        runs.save_model(model, staging / runs.MODEL_NAME)
+        runs.write_json(staging / runs.LABELS_NAME, data.labels)
+        runs.write_json(staging / runs.SPLIT_NAME, data.split.to_dict())
+        write_history_csv(staging / "history.csv", history)
+        plot_curves(staging / "curves.png", history, title)
+        write_evaluation(staging, metrics, data.labels, title)
+        runs.write_json(staging / runs.CONFIG_NAME,
+                        run_config(options, data, params, inputs, distribution))  # last: complete
+    return metrics
+
+
+def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) -> dict | None:
+    """The metrics of an already complete fold trained with the same options (a rerun resumes)."""
+    try:
+        config = runs.read_config(fold_dir)
+    except InputError:
+        return None
+    if config.get("features_root") != str(features_root):
+        return None
+    # params are compared below; how the work is spread (loader threads, devices, cache) is not
+    ignored = ("params", "workers", "distribute", "cache_mb")
+    expected = {key: value for key, value in json.loads(json.dumps(asdict(options))).items() if key not in ignored}
+    saved = {key: value for key, value in config.get("training", {}).items() if key not in ignored}
+    expected_params = json.loads(json.dumps(options.params))
+    if expected != saved:
+        return None
+    if any(config["training"].get("params", {}).get(k) != v for k, v in expected_params.items()):
+        return None
+    return runs.read_json(fold_dir / "metrics.json")
+
+
+def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
+             quiet: bool = False) -> dict:
+    """Every fold of a logo/groupkfold split into OUT/fold-K/, then OUT/cv.json with mean ± std.
+
+    Each fold is a complete run on its own; rerunning the same command skips finished folds.
+    """
+    out = Path(out)
+    kind, _ = parse_kind(options.split)
+    if kind not in ("logo", "groupkfold"):
+        raise InputError(f"--cv needs --split logo or groupkfold:K, not {options.split}")
+    if options.fold is not None:
+        raise InputError("--cv trains every fold; drop --fold")
+    if (out / runs.CV_NAME).is_file() and not overwrite:
+        raise InputError(f"{out}: a finished cross-validation is already there (pass --overwrite to redo it)")
+    if (out / runs.CONFIG_NAME).is_file():
+        raise InputError(f"{out}: holds a single run; choose another --out for cross-validation")
+    folds = fold_count(read_clips(features_root).clips, kind, _)
+    results = []
+    for fold in range(folds):
+        fold_options = replace(options, fold=fold)
+        fold_dir = out / f"fold-{fold}"
+        metrics = None if overwrite else _fold_is_done(fold_dir, Path(features_root).resolve(), fold_options)
+        if metrics is not None:
+            log.info("fold %d (%d of %d): already trained, kept (%s)", fold, fold + 1, folds,
+                     summary_line(metrics))
+        else:
+            log.info("fold %d (%d of %d)", fold, fold + 1, folds)
+            metrics = train_run(features_root, fold_dir, fold_options, overwrite=True, quiet=quiet)
+            log.info("fold %d (%d of %d): %s", fold, fold + 1, folds, summary_line(metrics))
+        results.append({"fold": fold, "run": fold_dir.name, "test_groups": metrics["test_groups"],
+                        "n_test": metrics["n_test"], "accuracy": metrics["accuracy"],
+                        "macro_f1": metrics["macro_f1"]})
+    accuracy = mean_std([r["accuracy"] for r in results])
+    macro_f1 = mean_std([r["macro_f1"] for r in results])
+    summary = {"model": options.model, "split": options.split, "folds": results,
+               "accuracy_mean": accuracy[0], "accuracy_std": accuracy[1],
+               "macro_f1_mean": macro_f1[0], "macro_f1_std": macro_f1[1], "seed": options.seed,
+               "features_root": str(Path(features_root).resolve())}
+    runs.write_json(out / runs.CV_NAME, summary)
+    return summary
+
+
+def _parse_params(items: list[str]) -> dict:
+    params = {}
+    for item in items:
+        name, separator, text = item.partition("=")
+        if not separator:
+            raise InputError(f"--param {item!r}: expected NAME=VALUE, e.g. lstm_units=32")
+        try:
+            params[name] = json.loads(text)
+        except json.JSONDecodeError:
+            params[name] = text
+    return params
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("features", type=Path, help="features folder written by `pose-action extract`")
+    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
+    parser.add_argument("--model", choices=MODEL_NAMES, default="fusion",
+                        help="pose (skeleton LSTM), rgb (appearance LSTM), fusion (both, default), "
+                             "lrcn (TimeDistributed CNN + LSTM), convlstm (ConvLSTM2D)")
+    parser.add_argument("--split", default="holdout",
+                        help="holdout (default: a fraction of groups), logo (leave one group out), "
+                             "groupkfold:K, or random (LEAKS groups; only to compare with tutorials)")
+    parser.add_argument("--fold", type=int, default=None, help="logo/groupkfold: which fold is the test (0-based)")
+    parser.add_argument("--cv", action="store_true", help="train every fold; report mean ± std")
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="holdout/random: share of groups/clips")
+    parser.add_argument("--val-fraction", type=float, default=0.15,
+                        help="share of training groups used for early stopping (0: none)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=50, help="at most this many (early stopping may end sooner)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--frames", type=int, default=32, help="T: frames sampled uniformly over each clip")
+    parser.add_argument("--appearance", choices=("thumbs", "embeddings"), default="thumbs",
+                        help="rgb/fusion: thumbnails through a small CNN trained end to end, or frozen "
+                             "CNN embeddings computed at extraction (needs --backbone)")
+    parser.add_argument("--backbone", default=None, help="embeddings: the backbone used at extraction")
+    parser.add_argument("--patience", type=int, default=10, help="early stopping: epochs without improvement")
+    parser.add_argument("--no-augment", action="store_true", help="no pose augmentation of training clips")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="model size/regularization, e.g. lstm_units=32, dropout=0.5 (repeatable)")
+    parser.add_argument("--workers", type=int, default=1, help="loader threads")
+    parser.add_argument("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
+                        help="mirrored: tf.distribute.MirroredStrategy over every local GPU (the batch is split "
+                             "between them); with fewer than 2 GPUs it says so and trains as none")
+    parser.add_argument("--cache-mb", type=int, default=SEQUENCE_CACHE_BYTES // 2**20,
+                        help="parsed landmarks kept in memory across epochs, at most this many MB "
+                             "(thumbnails and embeddings are always streamed from disk; default %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run at --out")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+
+
+def options_from_args(args: argparse.Namespace) -> TrainOptions:
+    return TrainOptions(model=args.model, split=args.split, fold=args.fold, test_fraction=args.test_fraction,
+                        val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs,
+                        batch_size=args.batch_size, frames=args.frames, appearance=args.appearance,
+                        backbone=args.backbone, patience=args.patience, augment=not args.no_augment,
+                        params=_parse_params(args.param), workers=args.workers, distribute=args.distribute,
+                        cache_mb=args.cache_mb)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    options = options_from_args(args)
+    if args.cv:
+        summary = train_cv(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)
+        print(f"{options.model} {options.split} {len(summary['folds'])} folds: accuracy "
+              f"{summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f}, macro F1 "
+              f"{summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f} -> {args.out / runs.CV_NAME}")
+        return 0
+    metrics = train_run(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)
+    print(f"{options.model}: {summary_line(metrics)} -> {args.out}")
+    return 0

@@ -1,0 +1,65 @@
+"""TFLite export: the exported model gives the Keras model's probabilities on real video windows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from inference_fixture import make_tiny_run
+from pose_action.cli import main
+from pose_action.inference.backends import KerasBackend, LiteBackend
+from pose_action.inference.recognizer import Recognizer, window_features
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_tiny_run(tmp_path_factory.getbasetemp() / "tiny_run")
+
+
+@pytest.fixture(scope="module")
+def video_windows(tiny):
+    """Model inputs of every sliding window of a real 3 s video (as predict builds them)."""
+    with Recognizer.load(tiny.run, "keras") as recognizer:
+        records, info = recognizer.extract_video(tiny.long_video)
+        window = recognizer.window_frames(info.fps)
+        windows = [window_features(records[end - window:end], recognizer.info, width=info.width,
+                                   height=info.height) for end in range(window, len(records) + 1, 3)]
+    return {name: np.stack([w[name] for w in windows]) for name in windows[0]}
+
+
+@pytest.mark.parametrize("quantize, tolerance", [("none", 1e-4), ("float16", 1e-2), ("dynamic", 1e-2)])
+def test_exported_probabilities_agree_with_keras(tiny, video_windows, tmp_path, capsys, quantize, tolerance):
+    run = tmp_path / "run"
+    shutil.copytree(tiny.run, run)
+    (run / "model.tflite").unlink()
+    assert main(["export", str(run), "--format", "tflite", "--quantize", quantize]) == 0
+    assert f"quantize={quantize}" in capsys.readouterr().out
+    assert (run / "model.tflite").is_file() and (run / "model.keras").is_file()
+    lite, keras = LiteBackend(run).predict(video_windows), KerasBackend(run).predict(video_windows)
+    assert lite.shape == keras.shape == (len(video_windows["mask"]), 3)
+    assert np.abs(lite - keras).max() <= tolerance
+    np.testing.assert_allclose(lite.sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_export_refuses_a_model_that_does_not_match_its_config(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny.run, run)
+    (run / "model.tflite").unlink()
+    config = json.loads((run / "config.json").read_text())
+    config["features"]["thumb_size"] = 24
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["export", str(run)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.splitlines() == [error] and "model input 'frames' has shape" in error
+    assert not (run / "model.tflite").exists()
+
+
+def test_tflite_backend_needs_an_export_first(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny.run, run)
+    (run / "model.tflite").unlink()
+    assert main(["predict", str(run), str(tiny.clip()), "--backend", "tflite"]) == 2
+    assert "run `pose-action export" in capsys.readouterr().err

@@ -1,0 +1,120 @@
+"""The one feature function: whole-clip sampling, invariances, gaps, appearance matching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pose_action.errors import InputError
+from pose_action.landmarks import INDEX, LandmarkSequence
+from pose_action.features import (FeatureConfig, augment_sequence, build_features, fill_gaps,
+                                   mirror_points, sample_indices)
+
+
+def _walking_skeleton(frames: int = 60, seed: int = 0) -> np.ndarray:
+    """A plausible (T, 33, 8) pose track: a body whose arms swing, in normalized coordinates."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.4, 0.6, size=(33, 2))
+    base[INDEX["left_shoulder"]] = (0.45, 0.35)
+    base[INDEX["right_shoulder"]] = (0.55, 0.35)
+    base[INDEX["left_hip"]] = (0.47, 0.6)
+    base[INDEX["right_hip"]] = (0.53, 0.6)
+    points = np.zeros((frames, 33, 8), dtype=np.float32)
+    phase = np.linspace(0, 4 * np.pi, frames)
+    points[:, :, :2] = base
+    points[:, INDEX["left_wrist"], 1] += 0.1 * np.sin(phase)
+    points[:, INDEX["right_wrist"], 1] -= 0.1 * np.sin(phase)
+    points[:, :, 2] = rng.normal(0, 0.05, size=33)
+    points[:, :, 3:5] = 0.9
+    points[:, :, 5:] = rng.normal(0, 0.3, size=(33, 3))
+    return points
+
+
+def _sequence(points: np.ndarray, width: int = 320, height: int = 240) -> LandmarkSequence:
+    frames = np.arange(len(points)) * 2
+    return LandmarkSequence(frame=frames, timestamp_ms=frames * 40, data=points.astype(np.float32),
+                            fps=25.0, width=width, height=height)
+
+
+@pytest.mark.parametrize("available", [33, 100, 1000])
+def test_sampling_covers_the_whole_clip(available):
+    indices, valid = sample_indices(available, 32)
+    assert valid.all()
+    assert np.all(np.diff(indices) >= 0)
+    assert indices[0] < available / 32 and indices[-1] >= available - available / 32 - 1
+
+
+def test_short_clip_is_padded_and_masked():
+    indices, valid = sample_indices(5, 8)
+    assert indices.tolist() == [0, 1, 2, 3, 4, 4, 4, 4]
+    assert valid.tolist() == [1, 1, 1, 1, 1, 0, 0, 0]
+    features = build_features(_sequence(_walking_skeleton(5)), FeatureConfig(frames=8, appearance="none"))
+    assert features["mask"].tolist() == [1, 1, 1, 1, 1, 0, 0, 0]
+    assert not features["pose"][5:].any()
+
+
+def test_jitter_stays_inside_segments():
+    rng = np.random.default_rng(1)
+    indices, _ = sample_indices(320, 32, jitter=1.0, rng=rng)
+    assert np.all(indices // 10 == np.arange(32))
+
+
+def test_features_ignore_position_and_size_of_the_skeleton():
+    points = _walking_skeleton()
+    config = FeatureConfig(frames=16, appearance="none")
+    reference = build_features(_sequence(points), config)["pose"]
+    moved = points.copy()
+    moved[:, :, 0] = (moved[:, :, 0] - 0.5) * 0.6 + 0.3  # smaller and shifted left
+    moved[:, :, 1] = (moved[:, :, 1] - 0.5) * 0.6 + 0.6
+    moved[:, :, 2] *= 0.6
+    transformed = build_features(_sequence(moved), config)["pose"]
+    np.testing.assert_allclose(transformed, reference, atol=1e-4)
+    assert reference.shape == (16, config.pose_dim)
+    # ...but the motion itself shows: frames differ from each other
+    assert np.abs(np.diff(reference, axis=0)).max() > 0.05
+
+
+def test_short_gaps_are_interpolated_and_long_gaps_masked():
+    points = _walking_skeleton(20)
+    points[5:7] = np.nan  # 2 missing frames: filled
+    points[10:16] = np.nan  # 6 missing frames: masked
+    filled, usable = fill_gaps(points, max_gap=3)
+    np.testing.assert_allclose(filled[5], points[4] * 2 / 3 + points[7] / 3, atol=1e-6)
+    assert usable[5:7].all() and not usable[10:16].any() and usable[16:].all()
+    features = build_features(_sequence(points), FeatureConfig(frames=20, max_gap=3, appearance="none"))
+    assert not features["pose"][10:16].any()
+
+
+def test_thumbnails_follow_the_sampled_frames():
+    points = _walking_skeleton(40)
+    sequence = _sequence(points)  # source frames 0, 2, 4, ... 78
+    stored_index = np.arange(0, 80, 8)  # 10 thumbnails
+    thumbs = np.stack([np.full((8, 8, 3), i, np.uint8) for i in stored_index])
+    features = build_features(sequence, FeatureConfig(frames=4, appearance="thumbs", thumb_size=8),
+                              appearance=(stored_index, thumbs))
+    sampled_source_frames = sequence.frame[sample_indices(40, 4)[0]]
+    expected = [stored_index[np.argmin(np.abs(stored_index - f))] for f in sampled_source_frames]
+    assert features["frames"][:, 0, 0, 0].tolist() == expected
+    with pytest.raises(InputError, match="needs thumbs"):
+        build_features(sequence, FeatureConfig(frames=4, appearance="thumbs"))
+
+
+def test_mirror_twice_is_identity_and_swaps_sides():
+    points = _walking_skeleton(3)
+    flipped = mirror_points(points)
+    np.testing.assert_allclose(flipped[:, INDEX["left_wrist"], 0], 1 - points[:, INDEX["right_wrist"], 0])
+    np.testing.assert_allclose(mirror_points(flipped), points, atol=1e-6)
+
+
+def test_augmentation_changes_pose_but_keeps_shape():
+    sequence = _sequence(_walking_skeleton(30))
+    augmented = augment_sequence(sequence, np.random.default_rng(0), flip=1.0)
+    assert augmented.data.shape == sequence.data.shape
+    assert not np.allclose(augmented.data, sequence.data)
+
+
+def test_config_round_trip_and_unknown_keys():
+    config = FeatureConfig(frames=16, appearance="embeddings", backbone="mobilenet_v2")
+    assert FeatureConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(InputError, match="unknown keys"):
+        FeatureConfig.from_dict({**config.to_dict(), "future_option": 1})

@@ -1,0 +1,128 @@
+"""Every model gets the same smoke test: output shape, no NaNs, save and reload, static rebuild."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from pose_action.training import models  # noqa: E402
+from pose_action.errors import InputError  # noqa: E402
+from pose_action.features import FeatureConfig  # noqa: E402
+
+FRAMES, THUMB, CLASSES, EMBEDDING = 6, 16, 3, 12
+SMALL = {"lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters": [4, 8],
+         "lrcn_filters": [4, 8], "convlstm_filters": [4]}
+
+
+def _config(name: str, appearance: str = "thumbs") -> FeatureConfig:
+    if name == "pose":
+        appearance = "none"
+    return FeatureConfig(frames=FRAMES, appearance=appearance, thumb_size=THUMB,
+                         backbone="mobilenet_v3_small" if appearance == "embeddings" else None)
+
+
+def _inputs(config: FeatureConfig, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mask = np.ones((batch, FRAMES), np.float32)
+    mask[0, FRAMES - 2:] = 0  # the first clip is short: its last two frames are padding
+    return {"pose": rng.normal(size=(batch, FRAMES, config.pose_dim)).astype(np.float32), "mask": mask,
+            "frames": rng.integers(0, 256, (batch, FRAMES, THUMB, THUMB, 3)).astype(np.uint8),
+            "embeddings": rng.normal(size=(batch, FRAMES, EMBEDDING)).astype(np.float32)}
+
+
+CASES = [("pose", "none"), ("rgb", "thumbs"), ("rgb", "embeddings"), ("fusion", "thumbs"),
+         ("fusion", "embeddings"), ("lrcn", "thumbs"), ("convlstm", "thumbs")]
+
+
+@pytest.mark.parametrize("name,appearance", CASES)
+def test_model_smoke(name, appearance, tmp_path):
+    config = _config(name, appearance)
+    model = models.build_model(name, config, CLASSES, SMALL, embedding_dim=EMBEDDING)
+    assert sorted(model.input) == sorted(models.input_names(name, config))
+    inputs = _inputs(config, batch=3)
+    feed = {key: inputs[key] for key in models.input_names(name, config)}
+    probabilities = np.asarray(model.predict(feed, verbose=0))
+    # No training-only randomness (dropout would move outputs by far more than float noise).
+    np.testing.assert_allclose(np.asarray(model(feed)), probabilities, atol=1e-6, rtol=0)
+    assert probabilities.shape == (3, CLASSES)
+    assert np.isfinite(probabilities).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+    # Padding is invisible: changing what sits in the masked frames changes nothing.
+    changed = {key: value.copy() for key, value in feed.items()}
+    for key in changed:
+        if key != "mask":
+            changed[key][0, FRAMES - 2:] = changed[key][1, :2]
+    np.testing.assert_allclose(np.asarray(model.predict(changed, verbose=0)), probabilities, atol=1e-5)
+
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(np.asarray(reloaded.predict(feed, verbose=0)), probabilities, atol=1e-6)
+
+    # The TFLite form: batch 1, unrolled LSTMs, same weights, same answers.
+    static = models.static_copy(model, name, config, CLASSES, SMALL, embedding_dim=EMBEDDING)
+    assert all(tensor.shape[0] == 1 for tensor in static.inputs)
+    single = {key: value[:1] for key, value in feed.items()}
+    np.testing.assert_allclose(np.asarray(static(single)), probabilities[:1], atol=1e-5)
+
+
+def test_models_learn_a_trivial_task():
+    """A pose model separates two motions it sees: the graph is wired so gradients reach the LSTM."""
+    config = _config("pose")
+    model = models.compile_model(models.build_model("pose", config, 2, SMALL), {"learning_rate": 0.01})
+    rng = np.random.default_rng(0)
+    pose = rng.normal(0, 0.1, size=(40, FRAMES, config.pose_dim)).astype(np.float32)
+    labels = np.arange(40) % 2
+    pose[labels == 1, :, :5] += np.linspace(-1, 1, FRAMES)[None, :, None]  # class 1 moves
+    inputs = {"pose": pose, "mask": np.ones((40, FRAMES), np.float32)}
+    keras.utils.set_random_seed(0)
+    model.fit(inputs, labels, epochs=30, batch_size=8, verbose=0)
+    assert (np.asarray(model.predict(inputs, verbose=0)).argmax(axis=1) == labels).mean() >= 0.95
+
+
+def test_bad_names_and_params_are_input_errors():
+    with pytest.raises(InputError, match="unknown model"):
+        models.build_model("transformer", _config("pose"), 3)
+    with pytest.raises(InputError, match="unknown model params"):
+        models.build_model("pose", _config("pose"), 3, {"lstm_unit": 8})
+    with pytest.raises(InputError, match="thumbnails"):
+        models.build_model("lrcn", _config("lrcn", "embeddings"), 3, embedding_dim=EMBEDDING)
+    with pytest.raises(InputError, match="needs appearance"):
+        models.build_model("fusion", FeatureConfig(frames=FRAMES, appearance="none"), 3)
+
+
+def test_embedder_resizes_and_returns_one_vector_per_frame():
+    from pose_action.extraction.embeddings import Embedder
+
+    embedder = Embedder("mobilenet_v3_small", "none")
+    frames = np.random.default_rng(0).integers(0, 256, (5, 48, 64, 3)).astype(np.uint8)
+    vectors = embedder.embed(frames)
+    assert vectors.shape == (5, embedder.dim) and vectors.dtype == np.float32 and embedder.dim == 576
+    assert np.isfinite(vectors).all()
+    np.testing.assert_allclose(embedder.embed(frames[:2]), vectors[:2], atol=1e-4)  # frozen, batch-independent
+    assert embedder.embed(frames[:0]).shape == (0, 576)
+
+
+def test_embedder_weights_errors_say_what_to_do(tmp_path):
+    from pose_action.extraction.embeddings import BACKBONE_SPECS, Embedder, keras_cache_dir
+
+    with pytest.raises(InputError, match="not found"):
+        Embedder("mobilenet_v3_small", str(tmp_path / "missing.weights.h5"))
+    with pytest.raises(InputError, match="unknown backbone"):
+        Embedder("resnet9000", "none")
+    (tmp_path / "junk.weights.h5").write_bytes(b"not weights")
+    with pytest.raises(InputError, match="junk.weights.h5"):
+        Embedder("mobilenet_v3_small", str(tmp_path / "junk.weights.h5"))
+    weights_file = BACKBONE_SPECS["mobilenet_v3_small"].weights_file
+    if (keras_cache_dir() / weights_file).is_file():
+        pytest.skip("ImageNet weights are cached here; the offline message cannot be exercised")
+    try:
+        embedder = Embedder("mobilenet_v3_small", "imagenet")
+    except InputError as error:  # offline (as in CI): the message names the file and where it goes
+        assert weights_file in str(error) and str(keras_cache_dir()) in str(error)
+        assert "none" in str(error)
+    else:  # online: Keras downloaded the weights
+        assert embedder.dim == 576

@@ -1,0 +1,228 @@
+"""train + evaluate end to end on a tiny features folder; the run directory and its guarantees."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("keras")
+
+from features_fixture import make_features  # noqa: E402
+
+from pose_action import cli, runs  # noqa: E402
+from pose_action.errors import InputError  # noqa: E402
+from pose_action.training.batches import ClipBatches
+from pose_action.training.evaluate import predict_clips  # noqa: E402
+from pose_action.features import FeatureConfig  # noqa: E402
+from pose_action.training.splits import read_clips  # noqa: E402
+from pose_action.training.train import TrainOptions, balanced_class_weights, train_cv, train_run  # noqa: E402
+
+TINY = ["--frames", "6", "--epochs", "2", "--batch-size", "8", "--param", "lstm_units=8",
+        "--param", "pose_units=8", "--param", "appearance_units=8", "--param", "cnn_filters=[4,8]"]
+TINY_PARAMS = {"lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters": [4, 8]}
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory):
+    return make_features(tmp_path_factory.mktemp("features"), groups=3, clips=2, frames=24, thumb_size=16)
+
+
+@pytest.fixture(scope="module")
+def fusion_run(features, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "fusion"
+    code = cli.main(["train", str(features), "--out", str(out), "--model", "fusion", "--quiet", *TINY])
+    assert code == 0
+    return out
+
+
+def test_train_cli_writes_a_complete_run(fusion_run, features, capsys):
+    names = {path.name for path in fusion_run.iterdir()}
+    assert {"model.keras", "labels.json", "config.json", "split.json", "history.csv", "metrics.json",
+            "classification_report.csv", "confusion_matrix.png", "curves.png"} <= names
+    assert not list(fusion_run.parent.glob(".*partial*")), "no staging folder left behind"
+    config = json.loads((fusion_run / "config.json").read_text())
+    assert config["model"]["name"] == "fusion" and config["model"]["inputs"] == ["pose", "mask", "frames"]
+    assert config["features"]["frames"] == 6 and config["features"]["thumb_size"] == 16
+    assert config["extraction"]["pose_model"]["file"] == "pose_landmarker_lite.task"
+    assert config["window"]["frames"] > 0 and config["window"]["seconds"] > 0
+    assert config["training"]["distribute"] == "none" and config["distribution"]["strategy"] == "default"
+    metrics = json.loads((fusion_run / "metrics.json").read_text())
+    for key in ("accuracy", "macro_f1", "per_class", "split", "n_train", "n_test", "test_groups"):
+        assert key in metrics
+    assert metrics["excluded"] == {"no_pose": 1}
+    split = json.loads((fusion_run / "split.json").read_text())
+    groups = {clip.key: clip.group for clip in read_clips(features).clips}
+    assert not {groups[k] for k in split["train"] + split["val"]} & {groups[k] for k in split["test"]}
+    assert len(pd.read_csv(fusion_run / "history.csv")) == 2
+    report = pd.read_csv(fusion_run / "classification_report.csv")
+    assert set(report["class"]) >= {"Wave", "TennisSwing", "macro avg", "accuracy"}
+
+    # evaluate reproduces the training-time metrics from the saved run
+    assert cli.main(["evaluate", str(fusion_run)]) == 0
+    printed = capsys.readouterr().out
+    assert f"accuracy {metrics['accuracy']:.3f}" in printed
+    assert json.loads((fusion_run / "metrics.json").read_text())["predictions"] == metrics["predictions"]
+
+
+def test_saved_run_reloads_and_reproduces_predictions(fusion_run, features):
+    run = runs.load_run(fusion_run)
+    assert run.labels == ["ArmRaise", "BaseballSwing", "TennisSwing", "Wave"]
+    assert run.feature_config.frames == 6
+    clips = [clip for clip in read_clips(features).clips if clip.key in set(json.loads(
+        (fusion_run / "split.json").read_text())["test"])]
+    probabilities = predict_clips(run.model, features, clips, run.labels, run.feature_config, run.input_names)
+    saved = json.loads((fusion_run / "metrics.json").read_text())["predictions"]
+    assert [p["predicted"] for p in saved] == [run.labels[i] for i in probabilities.argmax(axis=1)]
+    np.testing.assert_allclose([p["confidence"] for p in saved], probabilities.max(axis=1), atol=1e-5)
+
+
+def test_existing_run_is_not_overwritten_by_accident(fusion_run, features, capsys):
+    code = cli.main(["train", str(features), "--out", str(fusion_run), "--model", "pose", "--quiet", *TINY])
+    assert code == 2
+    assert "already exists" in capsys.readouterr().err
+    assert runs.read_config(fusion_run)["model"]["name"] == "fusion"
+
+
+def test_interrupted_training_leaves_no_run(features, tmp_path, monkeypatch):
+    import pose_action.training.train as train_module
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "plot_curves", crash)  # dies while writing the run folder
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train_run(features, out, TrainOptions(model="pose", frames=6, epochs=1, params=TINY_PARAMS), quiet=True)
+    assert not out.exists()
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(InputError, match="no such run"):
+        runs.load_run(out)
+
+
+def test_load_run_explains_bad_runs(fusion_run, tmp_path):
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    (incomplete / "model.keras").write_bytes(b"")
+    with pytest.raises(InputError, match="not a complete run"):
+        runs.load_run(incomplete)
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    config = json.loads((fusion_run / "config.json").read_text())
+    (newer / "config.json").write_text(json.dumps({**config, "format": "pose_action.run/99"}))
+    with pytest.raises(InputError, match="run format"):
+        runs.load_run(newer)
+
+
+def test_cv_trains_every_group_as_test_and_resumes(features, tmp_path, caplog, capsys):
+    options = TrainOptions(model="pose", split="logo", frames=6, epochs=1, params=TINY_PARAMS)
+    summary = train_cv(features, tmp_path / "cv", options, quiet=True)
+    assert [fold["test_groups"] for fold in summary["folds"]] == [["01"], ["02"], ["03"]]
+    assert 0.0 <= summary["accuracy_mean"] <= 1.0 and summary["accuracy_std"] >= 0.0
+    assert runs.read_json(tmp_path / "cv" / "cv.json") == summary
+    with pytest.raises(InputError, match="cross-validation summary"):
+        runs.load_run(tmp_path / "cv")
+    # a rerun after an interruption keeps the finished folds
+    (tmp_path / "cv" / "cv.json").unlink()
+    with caplog.at_level(logging.INFO):
+        again = train_cv(features, tmp_path / "cv", options, quiet=True)
+    assert caplog.text.count("already trained") == 3 and again == summary
+    assert cli.main(["evaluate", str(tmp_path / "cv")]) == 0
+    assert "3 folds: accuracy" in capsys.readouterr().out
+
+
+def test_class_weights_balance_rare_classes():
+    weights = balanced_class_weights(np.array([0, 0, 0, 1]), 3)
+    assert weights[1] == 3 * weights[0] and weights[2] == 0.0
+    assert weights[0] * 3 + weights[1] * 1 == pytest.approx(4.0)
+
+
+def test_models_needing_thumbnails_reject_embeddings(features, tmp_path, capsys):
+    code = cli.main(["train", str(features), "--out", str(tmp_path / "r"), "--model", "lrcn",
+                     "--appearance", "embeddings", "--backbone", "mobilenet_v3_small", *TINY])
+    assert code == 2 and "thumbnails" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_on_another_features_folder_writes_beside_the_run(fusion_run, tmp_path, capsys):
+    other = make_features(tmp_path / "other", groups=2, clips=1, frames=20, thumb_size=16, seed=5,
+                          no_pose_clip=False)
+    assert cli.main(["evaluate", str(fusion_run), "--features", str(other), "--clips", "all"]) == 0
+    assert "on 8 test clips" in capsys.readouterr().out
+    written = json.loads((fusion_run / "evaluations" / "other" / "metrics.json").read_text())
+    assert written["n_test"] == 8 and written["clips"] == "all"
+    assert json.loads((fusion_run / "metrics.json").read_text())["clips"] == "test"  # untouched
+    assert cli.main(["evaluate", str(fusion_run), "--features", str(other)]) == 2  # its test clips are not there
+
+
+def test_fusion_trains_on_frozen_embeddings(tmp_path):
+    features = make_features(tmp_path / "features", groups=3, clips=1, frames=16, embeddings_dim=12)
+    options = TrainOptions(model="fusion", appearance="embeddings", backbone="mobilenet_v3_small", frames=6,
+                           epochs=1, params=TINY_PARAMS)
+    train_run(features, tmp_path / "run", options, quiet=True)
+    run = runs.load_run(tmp_path / "run")
+    assert run.input_names == ["pose", "mask", "embeddings"]
+    assert run.config["model"]["embedding_dim"] == 12
+    assert run.feature_config.backbone == "mobilenet_v3_small"
+    missing = TrainOptions(model="rgb", appearance="embeddings", backbone="efficientnet_b0", frames=6, epochs=1)
+    with pytest.raises(InputError, match="extract with --embed efficientnet_b0"):
+        train_run(features, tmp_path / "other", missing, quiet=True)
+
+
+def test_distribute_mirrored_falls_back_on_cpu_and_records_the_strategy(features, tmp_path, caplog, capsys):
+    out = tmp_path / "mirrored"
+    with caplog.at_level(logging.WARNING):
+        code = cli.main(["train", str(features), "--out", str(out), "--model", "pose", "--distribute", "mirrored",
+                         "--quiet", *TINY, "--epochs", "1"])
+    assert code == 0
+    assert "--distribute mirrored: 0 GPU(s) visible" in caplog.text  # this machine has no GPU
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["distribute"] == "mirrored"
+    assert config["distribution"] == {"requested": "mirrored", "strategy": "default", "replicas": 1,
+                                      "devices": ["CPU"]}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["distribution"]["strategy"] == "default" and metrics["epochs_trained"] == 1
+    assert runs.load_run(out).model_name == "pose"
+    assert "pose: accuracy" in capsys.readouterr().out
+
+
+def test_bad_distribute_and_cache_options_are_usage_errors(features, tmp_path, capsys):
+    with pytest.raises(InputError, match="--distribute 'horovod'"):
+        train_run(features, tmp_path / "r", TrainOptions(model="pose", distribute="horovod"), quiet=True)
+    assert cli.main(["train", str(features), "--out", str(tmp_path / "r"), "--model", "pose",
+                     "--cache-mb", "-1"]) == 2
+    assert "--cache-mb must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_landmark_cache_stops_at_its_cap_and_batches_stay_the_same(features):
+    """Training memory must not grow with the dataset: the parsed-landmark cache has a fixed cap."""
+    clips = read_clips(features).clips[::4]
+    labels = sorted({clip.label for clip in read_clips(features).clips})
+    config = FeatureConfig(frames=6, appearance="thumbs", thumb_size=16)
+
+    def loader(**cache) -> ClipBatches:
+        return ClipBatches(features, clips, labels, config, ["pose", "mask", "frames"], 4, shuffle=True,
+                           augment=True, seed=3, **cache)
+
+    def two_epochs(batches: ClipBatches) -> list:
+        seen = []
+        for _ in range(2):
+            seen += [batches.batch(index) for index in range(len(batches))]
+            batches.on_epoch_end()
+        return seen
+
+    one_clip = loader().sequence(clips[0])
+    budget = 2 * (one_clip.data.nbytes + one_clip.frame.nbytes + one_clip.timestamp_ms.nbytes) + 100
+    capped, unlimited, uncached = loader(cache_bytes=budget), loader(), loader(cache_sequences=False)
+    results = [two_epochs(batches) for batches in (capped, unlimited, uncached)]
+    assert 0 < len(capped.cache) < len(clips) and capped.cached_bytes <= budget
+    assert len(unlimited.cache) == len(clips) and not uncached.cache
+    for other in results[1:]:  # what a model sees does not depend on what was cached
+        for (inputs, targets, weights), (other_inputs, other_targets, _) in zip(results[0], other):
+            np.testing.assert_array_equal(targets, other_targets)
+            for name in inputs:
+                np.testing.assert_array_equal(inputs[name], other_inputs[name])
