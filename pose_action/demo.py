@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pose_action.errors import InputError
+from pose_action.files import read_json
+from pose_action.runs import CONFUSION_FILE, METRICS_FILE, SPLIT_FILE
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class DemoResult:
             f"  run        {self.run}  fusion model: accuracy {metrics['accuracy']:.3f}, macro F1 "
             f"{metrics['macro_f1']:.3f} on {metrics['n_test']} held-out clips "
             f"(actors {', '.join(map(str, metrics['test_groups']))})",
-            f"  reports    {self.run / 'metrics.json'}, {self.run / 'confusion_matrix.png'}",
+            f"  reports    {self.run / METRICS_FILE}, {self.run / CONFUSION_FILE}",
             f"  tflite     {self.tflite}  (max |tflite - keras| {self.tflite_difference:.1e})",
             f"  predicted  {self.clip} (a {self.clip.parent.name} clip) -> {self.predicted} "
             f"({self.top_label} {self.confidence:.0%}) with the TensorFlow-free runtime",
@@ -77,9 +79,7 @@ class DemoResult:
 
 def first_test_clip(videos: Path, run: Path) -> Path:
     """A video the model never saw in training: the first of the run's test split."""
-    from pose_action import runs
-
-    keys = runs.read_json(run / runs.SPLIT_NAME)["test"]
+    keys = read_json(run / SPLIT_FILE)["test"]
     for key in keys:
         matches = sorted((videos / key).parent.glob(f"{Path(key).name}.*"))
         matches = [path for path in matches if not path.name.endswith(".csv")]
@@ -93,6 +93,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, options: DemoOptions = DemoOptions()
     """Every step of the flow into OUT/{videos,features,run}, plus OUT/prediction.mp4."""
     from pose_action.training.evaluate import evaluate_run
     from pose_action.inference.export import export_run
+    from pose_action.layout import FeaturesLayout
     from pose_action.extraction.job import make_settings
     from pose_action.extraction.run import extract
     from pose_action.inference.predict import write_annotated
@@ -110,7 +111,8 @@ def run_demo(out: str | Path = DEFAULT_OUT, options: DemoOptions = DemoOptions()
     settings = make_settings("lite", thumb_size=options.thumb_size, thumb_frames=options.thumb_frames)
     report = extract(videos, features, settings, workers=options.workers, progress=progress)
     if report.count("failed"):
-        raise InputError(f"{features / 'manifest.csv'}: {report.count('failed')} synthetic clips failed to extract")
+        raise InputError(f"{FeaturesLayout(features).manifest}: {report.count('failed')} synthetic clips "
+                         "failed to extract")
     log.info("3/6 train: fusion model (pose + thumbnails) into %s", run)
     train_run(features, run, TrainOptions(model="fusion", epochs=options.epochs, frames=options.frames,
                                           seed=options.seed, batch_size=8), overwrite=True, quiet=not progress)

@@ -8,12 +8,13 @@ so the arrays a model sees in training are the arrays it sees on a laptop. A run
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import numpy as np
 
 from pose_action.errors import InputError
+from pose_action.extraction.appearance import read_appearance
 from pose_action.landmarks import INDEX, MIRROR, NUM_LANDMARKS, LandmarkSequence, load_sequence
+from pose_action.layout import FeaturesLayout
 
 LEFT_HIP, RIGHT_HIP = INDEX["left_hip"], INDEX["right_hip"]
 LEFT_SHOULDER, RIGHT_SHOULDER = INDEX["left_shoulder"], INDEX["right_shoulder"]
@@ -225,36 +226,13 @@ def augment_sequence(sequence: LandmarkSequence, rng: np.random.Generator, *, fl
                             fps=sequence.fps, width=sequence.width, height=sequence.height)
 
 
-def appearance_path(features_root: str | Path, key: str, config: FeatureConfig) -> Path | None:
-    """Where extraction stored a clip's thumbnails or embeddings (None: not used)."""
-    root = Path(features_root)
-    if config.appearance == "thumbs":
-        return root / "frames" / f"{key}.npz"
-    if config.appearance == "embeddings":
-        return root / "embeddings" / str(config.backbone) / f"{key}.npz"
-    return None
-
-
-def load_appearance(path: Path, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(frame_index, values) from a clip's thumbnail or embedding file."""
-    try:
-        with np.load(path) as stored:
-            values = stored["thumbs" if config.appearance == "thumbs" else "vectors"]
-            return stored["frame_index"], values
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing {config.appearance} file "
-                         "(re-run extract with the same options as the features used here)") from None
-    except (KeyError, ValueError, OSError) as error:
-        raise InputError(f"{path}: unreadable {config.appearance} file ({error})") from None
-
-
-def load_clip_sequence(features_root: str | Path, key: str, *, width: int | None = None,
+def load_clip_sequence(layout: FeaturesLayout, key: str, *, width: int | None = None,
                        height: int | None = None) -> LandmarkSequence:
     """The landmarks of one extracted clip `<Class>/<clip>`."""
-    return load_sequence(Path(features_root) / "landmarks" / f"{key}.csv", width=width, height=height)
+    return load_sequence(layout.landmarks(key), width=width, height=height)
 
 
-def clip_features(features_root: str | Path, key: str, config: FeatureConfig, *, width: int | None = None,
+def clip_features(layout: FeaturesLayout, key: str, config: FeatureConfig, *, width: int | None = None,
                   height: int | None = None, augment: bool = False,
                   rng: np.random.Generator | None = None,
                   sequence: LandmarkSequence | None = None) -> dict[str, np.ndarray]:
@@ -264,9 +242,9 @@ def clip_features(features_root: str | Path, key: str, config: FeatureConfig, *,
     keeps them in memory across epochs instead of re-parsing the CSV every epoch.
     """
     if sequence is None:
-        sequence = load_clip_sequence(features_root, key, width=width, height=height)
-    path = appearance_path(features_root, key, config)
-    appearance = load_appearance(path, config) if path is not None else None
+        sequence = load_clip_sequence(layout, key, width=width, height=height)
+    path = layout.appearance(key, config.appearance, config.backbone)
+    appearance = read_appearance(path, config.appearance) if path is not None else None
     jitter = 0.0
     if augment:
         rng = rng or np.random.default_rng()

@@ -1,12 +1,16 @@
-"""Atomic writes: a killed process never leaves a truncated file that a later run takes as done."""
+"""Atomic writes (a killed process never leaves a truncated file that a later run takes as done) and JSON files."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from pose_action.errors import InputError
 
 
 @contextlib.contextmanager
@@ -22,7 +26,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     # Hidden (dot) name: dataset discovery and globbing readers skip it if a crash leaves it.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{final_suffix}", dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes it private; give it normal rights
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private; give it normal rights
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -32,7 +36,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
-def _current_umask() -> int:
+def current_umask() -> int:
+    """The process umask (reading it means setting it: set it straight back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -46,3 +51,19 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def write_json(path: str | os.PathLike, values: Any) -> None:
+    """Indented JSON, written atomically."""
+    write_text_atomic(path, json.dumps(values, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """A JSON file; InputError naming the file when it is missing or not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not valid JSON ({error})") from None

@@ -1,20 +1,141 @@
-"""The FEATURES folder: the contract between extraction and training, and the only module that knows its paths."""
+"""The FEATURES folder: the contract between extraction and training, and the only module that knows its paths.
+
+    FEATURES/
+      landmarks/<Class>/<clip>.csv               one row per processed frame (pose_action.landmarks)
+      frames/<Class>/<clip>.npz                  thumbnails and the source frames they show
+      embeddings/<backbone>/<Class>/<clip>.npz   frozen CNN vectors of the same frames (--embed)
+      manifest.csv                               one row per video (extraction.manifest)
+      extract_config.json                        the settings every file was made with
+      extract_workers.log                        native messages of the extraction workers
+      .extract.lock                              one extraction at a time
+      inspect_report.csv, inspect_report_classes.csv   written by `pose-action inspect FEATURES`
+
+A clip's `key` is "<Class>/<clip>": the same relative path under every kind of output.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
-CONFIG_FILE = "extract_config.json"
+from pose_action.errors import InputError
+
+LANDMARKS_DIR = "landmarks"
+THUMBNAILS_DIR = "frames"
+EMBEDDINGS_DIR = "embeddings"
+OUTPUT_DIRS = (LANDMARKS_DIR, THUMBNAILS_DIR, EMBEDDINGS_DIR)
 MANIFEST_FILE = "manifest.csv"
+CONFIG_FILE = "extract_config.json"
+WORKER_LOG = "extract_workers.log"
 LOCK_FILE = ".extract.lock"
-WORKER_LOG = "extract_workers.log"  # native (C++) messages of the worker processes
-OUTPUT_KINDS = ("landmarks", "frames", "embeddings")
+REPORT_FILE = "inspect_report.csv"
+TEMP_PATTERN = ".*.tmp*"  # files.atomic_path's temp files: hidden, so no reader takes them
 
 
-def remove_stale_temp_files(out_root: Path) -> None:
-    """Temp files of writes a killed run never finished (hidden, so no reader takes them)."""
-    for kind in OUTPUT_KINDS:
-        for stale in (out_root / kind).rglob(".*.tmp*"):
+@dataclass(frozen=True)
+class FeaturesLayout:
+    """Paths inside one FEATURES folder (nothing is created or read by building one)."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))  # a str or PathLike is welcome
+
+    def landmarks(self, key: str) -> Path:
+        return self.root / LANDMARKS_DIR / f"{key}.csv"
+
+    def thumbnails(self, key: str) -> Path:
+        return self.root / THUMBNAILS_DIR / f"{key}.npz"
+
+    def embeddings(self, backbone: str, key: str) -> Path:
+        return self.root / EMBEDDINGS_DIR / backbone / f"{key}.npz"
+
+    def appearance(self, key: str, appearance: str, backbone: str | None) -> Path | None:
+        """A clip's thumbnails or embeddings file for a feature config's appearance kind (None: none)."""
+        if appearance == "thumbs":
+            return self.thumbnails(key)
+        if appearance == "embeddings":
+            return self.embeddings(str(backbone), key)
+        return None
+
+    def outputs(self, key: str, embed: str | None) -> dict[str, Path]:
+        """Every file extraction writes for one clip: landmarks, thumbnails (and embeddings)."""
+        paths = {"landmarks": self.landmarks(key), "thumbnails": self.thumbnails(key)}
+        if embed:
+            paths["embeddings"] = self.embeddings(embed, key)
+        return paths
+
+    @property
+    def landmarks_dir(self) -> Path:
+        return self.root / LANDMARKS_DIR
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.root / THUMBNAILS_DIR
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST_FILE
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def worker_log(self) -> Path:
+        return self.root / WORKER_LOG
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_FILE
+
+    @property
+    def report(self) -> Path:
+        return self.root / REPORT_FILE
+
+    def read_config(self) -> dict | None:
+        """extract_config.json, or None when there is none; InputError naming the file if it is unreadable.
+
+        The one reader of the file: extraction (is this folder made with the same settings?),
+        its Dask workers (do they see this folder?) and training (what made these features?).
+        """
+        path = self.config
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InputError(f"{path}: not a readable extraction config ({error})") from None
+        if not isinstance(values, dict):
+            raise InputError(f"{path}: not an extraction config (expected a JSON object)")
+        return values
+
+    def remove_stale_temp_files(self) -> None:
+        """Temp files of writes that a killed run never finished."""
+        for name in OUTPUT_DIRS:
+            for stale in (self.root / name).rglob(TEMP_PATTERN):
+                stale.unlink(missing_ok=True)
+        for stale in self.root.glob(TEMP_PATTERN):
             stale.unlink(missing_ok=True)
-    for stale in out_root.glob(".*.tmp*"):
-        stale.unlink(missing_ok=True)
+
+    def landmark_csvs(self) -> tuple[Path, list[Path]]:
+        """(folder holding <Class>/<clip>.csv, the CSVs): FEATURES/landmarks, or the folder itself.
+
+        Hidden files and what inspect and extract write beside the CSVs are left out.
+        """
+        folder = self.landmarks_dir if self.landmarks_dir.is_dir() else self.root
+        report_stem = Path(REPORT_FILE).stem
+        csvs = sorted(path for path in folder.rglob("*.csv")
+                      if not any(part.startswith(".") for part in path.relative_to(folder).parts)
+                      and path.name != MANIFEST_FILE and not path.name.startswith(report_stem))
+        return folder, csvs
+
+
+def clip_of_landmarks(csv_path: str | os.PathLike) -> tuple[FeaturesLayout, str] | None:
+    """(FEATURES, key) of a FEATURES/landmarks/<Class>/<clip>.csv path, or None outside that layout."""
+    csv_path = Path(csv_path).absolute()
+    if len(csv_path.parents) < 3 or csv_path.parents[1].name != LANDMARKS_DIR:
+        return None
+    return FeaturesLayout(csv_path.parents[2]), f"{csv_path.parent.name}/{csv_path.stem}"

@@ -2,143 +2,289 @@
 
     RUN/
       model.keras                 the Keras model (custom layers from pose_action.training.models)
+      model.tflite                after `pose-action export`: the same model for the LiteRT runtime
       labels.json                 ["ClassA", "ClassB", ...]: output index -> class name
-      split.json                  train/val/test keys and groups (splits.Split)
+      split.json                  train/val/test keys and groups (training.splits.Split)
       history.csv                 loss/accuracy per epoch (train and val)
       metrics.json                accuracy, macro_f1, per_class, split, n_train, n_test, test_groups, ...
       classification_report.csv   per-class precision/recall/F1/support
       confusion_matrix.png, curves.png
-      config.json                 written LAST: its presence marks a complete run
+      config.json                 written LAST: its presence marks a complete run (RunConfig)
 
 A run is trained in a hidden sibling folder and renamed into place only when complete, so an
 interrupted training leaves no half-valid run. A cross-validation run (`train --cv`) is a
 folder with `cv.json` and one complete run per fold in `fold-K/`.
 
-`read_config` and `read_labels` need no TensorFlow (the LiteRT runtime uses them);
-`load_run` imports Keras and the custom layers.
+`load_run` is the one loader of a run folder (evaluate, predict, live and export): it checks
+config.json and labels.json and needs no TensorFlow. The model itself is opened by
+`inference.backends.load_backend`, which checks it against this config.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pose_action import __version__
+from pose_action.catalog import MODEL_NAMES
 from pose_action.errors import InputError
-from pose_action.files import atomic_path, write_text_atomic
 from pose_action.features import FeatureConfig
+from pose_action.files import atomic_path, current_umask, read_json
 
 RUN_FORMAT = "pose_action.run/1"
-CONFIG_NAME = "config.json"
-MODEL_NAME = "model.keras"
-LABELS_NAME = "labels.json"
-SPLIT_NAME = "split.json"
-CV_NAME = "cv.json"
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.keras"
+TFLITE_FILE = "model.tflite"
+LABELS_FILE = "labels.json"
+SPLIT_FILE = "split.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+REPORT_FILE = "classification_report.csv"
+CONFUSION_FILE = "confusion_matrix.png"
+CURVES_FILE = "curves.png"
+CV_FILE = "cv.json"
+EVALUATIONS_DIR = "evaluations"  # evaluate on other features: RUN/evaluations/<features folder>/
 
 
-def write_json(path: str | os.PathLike, values: Any) -> None:
-    write_text_atomic(path, json.dumps(values, indent=2, sort_keys=False) + "\n")
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model a run holds: its name, resolved params, the inputs it reads, its outputs."""
+
+    name: str
+    params: dict
+    inputs: tuple[str, ...]
+    num_classes: int
+    embedding_dim: int | None = None
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    path = Path(path)
+@dataclass(frozen=True)
+class RunConfig:
+    """config.json: everything inference needs to rebuild a model's input, and where the model came from.
+
+    `window` is the median training clip ({"frames", "seconds", "fps"}): live inference uses
+    windows of the same duration. `extraction` is the extract_config.json the training
+    features were made with (pose model and its SHA-256, sampling, thumbnails).
+    """
+
+    model: ModelConfig
+    features: FeatureConfig
+    labels: tuple[str, ...]
+    window: dict
+    extraction: dict = field(default_factory=dict)
+    split: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    augmentation: dict | None = None  # training.augment.AugmentConfig, None when not augmented
+    seed: int | None = None
+    distribution: dict | None = None
+    features_root: str = ""
+    created: str = ""
+    pose_action_version: str = __version__
+
+    def to_dict(self) -> dict:
+        model = asdict(self.model)
+        model["inputs"] = list(self.model.inputs)
+        return {
+            "format": RUN_FORMAT, "pose_action_version": self.pose_action_version, "created": self.created,
+            "model": model, "features": self.features.to_dict(), "labels": list(self.labels),
+            "extraction": self.extraction, "window": self.window, "split": self.split, "seed": self.seed,
+            "training": self.training, "augmentation": self.augmentation, "distribution": self.distribution,
+            "features_root": self.features_root,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Any, where: str | os.PathLike = CONFIG_FILE) -> "RunConfig":
+        """A checked config; InputError names `where` and the first problem."""
+        if not isinstance(values, dict) or values.get("format") != RUN_FORMAT:
+            found = values.get("format") if isinstance(values, dict) else None
+            raise InputError(f"{where}: run format {found!r}, this pose_action ({__version__}) reads {RUN_FORMAT!r}")
+        for key in ("model", "features", "labels", "window"):
+            if key not in values:
+                raise InputError(f"{where}: missing {key!r}")
+        config = cls(model=_model_config(values["model"], where), features=_feature_config(values["features"], where),
+                     labels=_labels(values["labels"], where), window=_dict(values, "window", where),
+                     extraction=_dict(values, "extraction", where), split=_dict(values, "split", where),
+                     training=_dict(values, "training", where), augmentation=values.get("augmentation"),
+                     seed=values.get("seed"), distribution=values.get("distribution"),
+                     features_root=str(values.get("features_root") or ""), created=str(values.get("created") or ""),
+                     pose_action_version=str(values.get("pose_action_version") or ""))
+        if _window_seconds(config.window) is None:  # checked here, not when the first window is cut
+            raise InputError(f"{where}: missing or bad 'window' (the training clips' duration in seconds)")
+        return config
+
+    @property
+    def window_seconds(self) -> float:
+        """The sliding window of live inference: the median duration of the training clips."""
+        seconds = _window_seconds(self.window)
+        if seconds is None:
+            raise InputError("config.json: missing or bad 'window' (the training clips' duration in seconds)")
+        return seconds
+
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-example shapes of the build_features arrays this config gives (what the model must read)."""
+        features = self.features
+        shapes = {"pose": (features.frames, features.pose_dim), "mask": (features.frames,)}
+        if features.appearance == "thumbs":
+            shapes["frames"] = (features.frames, features.thumb_size, features.thumb_size, 3)
+        elif features.appearance == "embeddings" and self.model.embedding_dim:
+            shapes["embeddings"] = (features.frames, int(self.model.embedding_dim))
+        return shapes
+
+    # -- what extraction did (inference repeats it)
+
+    @property
+    def pose_model(self) -> str:
+        """lite | full | heavy | a .task path, as extraction used it."""
+        return str((self.extraction.get("pose_model") or {}).get("name") or "lite")
+
+    @property
+    def pose_model_sha256(self) -> str | None:
+        return (self.extraction.get("pose_model") or {}).get("sha256") or None
+
+    @property
+    def pose_options(self) -> dict[str, float]:
+        """PoseEstimator options extraction used (confidence thresholds)."""
+        pose = self.extraction.get("pose") or {}
+        return {name: float(pose[name]) for name in ("min_detection_confidence", "min_tracking_confidence")
+                if pose.get(name) is not None}
+
+    def stride(self, fps: float) -> int:
+        """Every how many frames extraction processed one, at this frame rate."""
+        from pose_action.video import stride_for
+
+        sampling = self.extraction.get("sampling") or {}
+        return stride_for(fps, sampling.get("fps"), sampling.get("stride"))
+
+    @property
+    def appearance_frames(self) -> int | None:
+        """Thumbnails/embeddings extraction kept per clip (uniform over it), or None: every frame."""
+        frames = (self.extraction.get("thumbnails") or {}).get("frames")
+        return int(frames) if frames else None
+
+    @property
+    def embedding_weights(self) -> str:
+        """The weights extraction's embedder used (imagenet, none or a file)."""
+        return str((self.extraction.get("embeddings") or {}).get("weights", "imagenet"))
+
+
+def _window_seconds(window: dict) -> float | None:
+    """Seconds of the window ({"seconds"} or {"frames", "fps"}); None when missing or not positive."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error})") from None
+        seconds = window.get("seconds")
+        if seconds is None and window.get("frames") and window.get("fps"):
+            seconds = float(window["frames"]) / float(window["fps"])
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _dict(values: dict, key: str, where: str | os.PathLike) -> dict:
+    value = values.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: {key!r} must be a JSON object")
+    return value
+
+
+def _model_config(values: Any, where: str | os.PathLike) -> ModelConfig:
+    if not isinstance(values, dict) or not values.get("name"):
+        raise InputError(f"{where}: 'model' must name the model")
+    if values["name"] not in MODEL_NAMES:
+        raise InputError(f"{where}: model {values['name']!r} is not one this pose_action builds "
+                         f"({', '.join(MODEL_NAMES)})")
+    inputs, params, dim = values.get("inputs"), values.get("params") or {}, values.get("embedding_dim")
+    if not isinstance(inputs, list) or not all(isinstance(name, str) for name in inputs):
+        raise InputError(f"{where}: 'model.inputs' must list the model's input names")
+    if not isinstance(params, dict) or (dim is not None and not isinstance(dim, int)):
+        raise InputError(f"{where}: bad 'model' (params must be an object, embedding_dim a number)")
+    try:
+        num_classes = int(values.get("num_classes") or 0)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: 'model.num_classes' must be a number") from None
+    return ModelConfig(name=str(values["name"]), params=params, inputs=tuple(inputs), num_classes=num_classes,
+                       embedding_dim=dim)
+
+
+def _feature_config(values: Any, where: str | os.PathLike) -> FeatureConfig:
+    if not isinstance(values, dict):
+        raise InputError(f"{where}: 'features' must be a JSON object")
+    try:
+        return FeatureConfig.from_dict(values)
+    except InputError as error:
+        raise InputError(f"{where}: {error}") from None
+    except TypeError as error:
+        raise InputError(f"{where}: bad 'features' ({error})") from None
+
+
+def _labels(values: Any, where: str | os.PathLike) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(label, str) for label in values):
+        raise InputError(f"{where}: 'labels' must be a JSON list of class names")
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A complete run folder: where it is and its checked config (the model is opened by a backend)."""
+
+    path: Path
+    config: RunConfig
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.config.labels)
+
+    @property
+    def feature_config(self) -> FeatureConfig:
+        return self.config.features
+
+    @property
+    def model_name(self) -> str:
+        return self.config.model.name
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.config.model.inputs)
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def tflite_path(self) -> Path:
+        return self.path / TFLITE_FILE
 
 
 def _not_a_run(path: Path) -> InputError:
-    if (path / CV_NAME).is_file():
-        folds = sorted(p.name for p in path.glob("fold-*") if (p / CONFIG_NAME).is_file())
+    if (path / CV_FILE).is_file():
+        folds = sorted(p.name for p in path.glob("fold-*") if (p / CONFIG_FILE).is_file())
         hint = f" (e.g. {path / folds[0]})" if folds else ""
         return InputError(f"{path}: a cross-validation summary, not one model; use one of its fold runs{hint}")
     if not path.exists():
         return InputError(f"{path}: no such run directory")
-    return InputError(f"{path}: not a complete run (no {CONFIG_NAME}; was training interrupted?)")
+    return InputError(f"{path}: not a complete run (no {CONFIG_FILE}; was training interrupted?)")
 
 
-def read_config(path: str | os.PathLike) -> dict:
-    """A run's config.json, checked: complete run, known format, all keys inference needs."""
+def load_run(path: str | os.PathLike) -> Run:
+    """The one loader of a run folder: a complete run whose config.json and labels.json are sound and agree."""
     path = Path(path)
-    if not (path / CONFIG_NAME).is_file():
+    if not (path / CONFIG_FILE).is_file():
         raise _not_a_run(path)
-    config = read_json(path / CONFIG_NAME)
-    if not isinstance(config, dict) or config.get("format") != RUN_FORMAT:
-        found = config.get("format") if isinstance(config, dict) else None
-        raise InputError(f"{path / CONFIG_NAME}: run format {found!r}, this pose_action "
-                         f"({__version__}) reads {RUN_FORMAT!r}")
-    for key in ("model", "features", "labels"):
-        if key not in config:
-            raise InputError(f"{path / CONFIG_NAME}: missing {key!r}")
-    return config
-
-
-def feature_config(config: dict) -> FeatureConfig:
-    """The FeatureConfig a run was trained with (inference rebuilds inputs from it, never from flags)."""
-    return FeatureConfig.from_dict(config["features"])
-
-
-def read_labels(path: str | os.PathLike) -> list[str]:
-    labels = read_json(Path(path) / LABELS_NAME)
+    config = RunConfig.from_dict(read_json(path / CONFIG_FILE), path / CONFIG_FILE)
+    labels = read_json(path / LABELS_FILE)
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
-        raise InputError(f"{Path(path) / LABELS_NAME}: expected a JSON list of class names")
-    return labels
-
-
-@dataclass
-class Run:
-    """A loaded run: where it is, its config, its labels and its Keras model."""
-
-    path: Path
-    config: dict
-    labels: list[str]
-    model: Any  # keras.Model
-
-    @property
-    def feature_config(self) -> FeatureConfig:
-        return feature_config(self.config)
-
-    @property
-    def model_name(self) -> str:
-        return str(self.config["model"]["name"])
-
-    @property
-    def input_names(self) -> list[str]:
-        return list(self.config["model"]["inputs"])
-
-
-def load_run(path: str | os.PathLike, *, compile: bool = False) -> Run:
-    """Load a complete run; InputError for a missing, interrupted or incompatible one."""
-    path = Path(path)
-    config = read_config(path)
-    labels = read_labels(path)
-    if labels != list(config["labels"]):
-        raise InputError(f"{path}: labels.json and config.json disagree on the classes")
-    model_path = path / MODEL_NAME
-    if not model_path.is_file():
-        raise InputError(f"{model_path}: missing model file")
-    import keras
-
-    import pose_action.training.models  # noqa: F401  (registers the custom layers for deserialization)
-
-    try:
-        model = keras.saving.load_model(model_path, compile=compile)
-    except (ValueError, OSError, TypeError, KeyError) as error:
-        raise InputError(f"{model_path}: cannot load the model ({str(error).splitlines()[0][:200]})") from None
-    outputs = int(model.output_shape[-1])
-    if outputs != len(labels):
-        raise InputError(f"{model_path}: model has {outputs} outputs but the run has {len(labels)} labels")
-    return Run(path=path, config=config, labels=labels, model=model)
+        raise InputError(f"{path / LABELS_FILE}: expected a JSON list of class names")
+    if tuple(labels) != config.labels:
+        raise InputError(f"{path}: {LABELS_FILE} and {CONFIG_FILE} disagree on the classes")
+    if len(labels) < 2:
+        raise InputError(f"{path / LABELS_FILE}: a classifier needs at least 2 classes, got {len(labels)}")
+    return Run(path=path, config=config)
 
 
 def save_model(model: Any, path: str | os.PathLike) -> None:
@@ -165,9 +311,7 @@ def staged_directory(out: str | os.PathLike, *, overwrite: bool = False) -> Iter
     check_new_output(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; a run folder is an ordinary folder
+    os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private; a run folder is an ordinary folder
     try:
         yield staging
         if out.exists():

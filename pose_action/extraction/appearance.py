@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pose_action.errors import InputError
 from pose_action.files import atomic_path
 
 # The grid holds up to this many times the wanted number of frames: exact uniform picks for
@@ -95,19 +96,35 @@ class FrameSampler:
         return SampledFrames(frame_index=frame_index, images=images)
 
 
+# The arrays in a clip's .npz file, by appearance kind; `frame_index` (N,) says which source frames they show.
+STORED_ARRAYS = {"thumbs": "thumbs", "embeddings": "vectors"}
+
+
 def write_thumbnails(path: str | os.PathLike, thumbs: np.ndarray, frame_index: np.ndarray) -> None:
-    """FEATURES/frames/<Class>/<clip>.npz: `thumbs` (N, S, S, 3) uint8 RGB, `frame_index` (N,) int64."""
+    """A clip's thumbnails: `thumbs` (N, S, S, 3) uint8 RGB, `frame_index` (N,) int64."""
     with atomic_path(path) as tmp:
         np.savez(tmp, thumbs=thumbs.astype(np.uint8), frame_index=frame_index.astype(np.int64))
 
 
 def write_embeddings(path: str | os.PathLike, vectors: np.ndarray, frame_index: np.ndarray) -> None:
-    """FEATURES/embeddings/<backbone>/<Class>/<clip>.npz: `vectors` (N, D) float16, `frame_index` (N,)."""
+    """A clip's embeddings: `vectors` (N, D) float16, `frame_index` (N,) int64."""
     with atomic_path(path) as tmp:
         np.savez(tmp, vectors=vectors.astype(np.float16), frame_index=frame_index.astype(np.int64))
 
 
+def read_appearance(path: str | os.PathLike, appearance: str) -> tuple[np.ndarray, np.ndarray]:
+    """(frame_index (N,), values) of a clip's thumbnails ("thumbs") or embeddings ("embeddings") file."""
+    path = Path(path)
+    try:
+        with np.load(path) as stored:
+            return stored["frame_index"], stored[STORED_ARRAYS[appearance]]
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing {appearance} file "
+                         "(re-run extract with the same options as the features used here)") from None
+    except (KeyError, ValueError, OSError) as error:
+        raise InputError(f"{path}: unreadable {appearance} file ({error})") from None
+
+
 def read_thumbnails(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(frame_index (N,), thumbs (N, S, S, 3)) of a thumbnails file."""
-    with np.load(Path(path)) as stored:
-        return stored["frame_index"], stored["thumbs"]
+    return read_appearance(path, "thumbs")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import logging
 import os
 import socket
@@ -36,7 +35,7 @@ from pose_action.extraction.discovery import VideoItem
 from pose_action.errors import InputError
 from pose_action.extraction.job import ExtractSettings, new_row, process_video
 from pose_action.extraction.pool import redirect_native_stderr
-from pose_action.layout import CONFIG_FILE, WORKER_LOG, remove_stale_temp_files
+from pose_action.layout import FeaturesLayout
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +69,10 @@ def _sees_features(out_root: str, config_id: str) -> bool:
     """Whether this machine sees the client's FEATURES folder: the config the client just
     wrote there names this run's settings (so a same-named private folder does not pass)."""
     try:
-        config = json.loads((Path(out_root) / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        config = FeaturesLayout(out_root).read_config()
+    except InputError:
         return False
-    return isinstance(config, dict) and config.get("config_id") == config_id
+    return config is not None and config.get("config_id") == config_id
 
 
 @functools.cache
@@ -106,7 +105,7 @@ def extract_on_worker(item: VideoItem, out_root: str, settings: ExtractSettings,
     """The Dask task: process_video with this worker's own model path; a worker that cannot
     see FEATURES or lacks the model returns a `failed` row instead of writing anywhere."""
     if native_log:
-        _native_log_to(str(Path(out_root) / WORKER_LOG))
+        _native_log_to(str(FeaturesLayout(out_root).worker_log))
     try:
         _confirmed_features(out_root, settings.config_id)
         model = _local_model(str(settings.model_path), settings.model_name, settings.model_sha256)
@@ -176,7 +175,7 @@ class DaskRunner:
             with contextlib.suppress(Exception):
                 self.client.cancel(list(submitted))
             raise
-        remove_stale_temp_files(out_root)  # of writes by workers that died mid-video
+        FeaturesLayout(out_root).remove_stale_temp_files()  # of writes by workers that died mid-video
 
     def _limit(self) -> int:
         if self.in_flight is not None:

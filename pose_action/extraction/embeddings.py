@@ -10,32 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from pose_action.catalog import BACKBONE_SPECS, BACKBONES
 from pose_action.errors import InputError
 
-BACKBONES = ("mobilenet_v3_small", "mobilenet_v2", "efficientnet_b0")
 INPUT_SIZE = 224  # what the ImageNet weights were trained at
-
-
-@dataclass(frozen=True)
-class _Backbone:
-    constructor: str  # keras.applications attribute
-    weights_file: str  # the no-top ImageNet weights file Keras downloads
-    scale: str  # "0-255": the model rescales itself; "-1-1": (x / 127.5) - 1 first
-
-
-BACKBONE_SPECS: dict[str, _Backbone] = {
-    "mobilenet_v3_small": _Backbone("MobileNetV3Small", "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
-                                    "0-255"),
-    "mobilenet_v2": _Backbone("MobileNetV2", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
-                              "-1-1"),
-    "efficientnet_b0": _Backbone("EfficientNetB0", "efficientnetb0_notop.h5", "0-255"),
-}
 
 
 def keras_cache_dir() -> Path:

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING
 
 from pose_action import __version__
 from pose_action.errors import InputError
+from pose_action.catalog import BACKBONES
 from pose_action.extraction.discovery import VideoItem
+from pose_action.layout import FeaturesLayout
 
 # OpenCV, NumPy, pandas and MediaPipe are imported where they are used, not here: the
 # command spawns its workers first, and their imports then overlap the parent's (about a
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BACKBONES = ("mobilenet_v3_small", "mobilenet_v2", "efficientnet_b0")
 EXTRACTOR_VERSION = 1  # bump when the outputs change for the same settings
 # Test hook: a worker whose video's file name contains this text crashes in native code.
 CRASH_TEST_ENV = "POSE_ACTION_TEST_CRASH_ON"
@@ -136,15 +137,6 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def output_paths(out_root: Path, key: str, settings: ExtractSettings) -> dict[str, Path]:
-    """Where one video's outputs go: FEATURES/<kind>/<Class>/<clip>.<ext>."""
-    paths = {"landmarks": out_root / "landmarks" / f"{key}.csv",
-             "frames": out_root / "frames" / f"{key}.npz"}
-    if settings.embed:
-        paths["embeddings"] = out_root / "embeddings" / settings.embed / f"{key}.npz"
-    return paths
-
-
 # ----------------------------------------------------------------------------- one video
 
 
@@ -229,8 +221,8 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
     sequence = LandmarkSequence.from_frames(frames, fps=info.fps, width=info.width,
                                             height=info.height)
     sampled = sampler.result()
-    paths = output_paths(out_root, item.key, settings)
-    write_thumbnails(paths["frames"], sampled.images[settings.thumb_size], sampled.frame_index)
+    paths = FeaturesLayout(out_root).outputs(item.key, settings.embed)
+    write_thumbnails(paths["thumbnails"], sampled.images[settings.thumb_size], sampled.frame_index)
     if embedder is not None:
         vectors = embedder.embed(sampled.images[embedder.input_size])
         write_embeddings(paths["embeddings"], vectors, sampled.frame_index)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pose_action.extraction.discovery import VideoItem
 from pose_action.extraction.job import ExtractSettings, new_row, process_video
-from pose_action.layout import WORKER_LOG
+from pose_action.layout import WORKER_LOG, FeaturesLayout
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def _worker_main(connection) -> None:
         if message is None:
             return
         item, out_root, settings = message
-        if log_path != out_root / WORKER_LOG:
-            log_path = out_root / WORKER_LOG
+        if log_path != FeaturesLayout(out_root).worker_log:
+            log_path = FeaturesLayout(out_root).worker_log
             redirect_native_stderr(log_path)
         connection.send(process_video(item, out_root, settings))
 

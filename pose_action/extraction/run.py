@@ -17,7 +17,6 @@ the run: it is recorded as failed and the exit code is 3.
 from __future__ import annotations
 import argparse
 import contextlib
-import json
 import logging
 import os
 import time
@@ -27,11 +26,12 @@ from pathlib import Path
 
 from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
 from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN, VideoItem, discover
-from pose_action.extraction.job import BACKBONES, ExtractSettings, make_settings, output_paths, package_versions
+from pose_action.catalog import BACKBONES
+from pose_action.extraction.job import ExtractSettings, make_settings, package_versions
 from pose_action.extraction.manifest import ManifestWriter, read_rows
 from pose_action.extraction.pool import WorkerPool, default_workers, run_local
-from pose_action.files import write_text_atomic
-from pose_action.layout import CONFIG_FILE, LOCK_FILE, MANIFEST_FILE, WORKER_LOG, remove_stale_temp_files
+from pose_action.files import write_json
+from pose_action.layout import CONFIG_FILE, FeaturesLayout
 
 log = logging.getLogger(__name__)
 
@@ -62,45 +62,40 @@ class ExtractReport:
 
 
 @contextlib.contextmanager
-def _exclusive(out_root: Path) -> Iterator[None]:
+def _exclusive(layout: FeaturesLayout) -> Iterator[None]:
     """One run at a time per FEATURES folder (two would interleave the manifest)."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; running twice is the user's call
         yield
         return
-    with open(out_root / LOCK_FILE, "w") as handle:
+    with open(layout.lock, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise InputError(f"{out_root}: another `pose-action extract` is writing here") from None
+            raise InputError(f"{layout.root}: another `pose-action extract` is writing here") from None
         yield
 
 
-def _check_config(out_root: Path, config: dict, overwrite: bool) -> None:
+def _check_config(layout: FeaturesLayout, config: dict, overwrite: bool) -> None:
     """Refuse to mix two extraction configs in one FEATURES folder (unless --overwrite)."""
-    path = out_root / CONFIG_FILE
-    if overwrite or not path.is_file():
+    previous = None if overwrite else layout.read_config()
+    if previous is None:
         return
-    try:
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        previous = {k: v for k, v in previous.items() if k in config}
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-        previous = {}
     changed = [name for name in config if previous.get(name) != config[name]]
     if changed:
         raise InputError(
-            f"{out_root}: holds features extracted with other settings (changed: "
+            f"{layout.root}: holds features extracted with other settings (changed: "
             f"{', '.join(changed)}; see {CONFIG_FILE}); pass --overwrite to redo every video "
             f"with the new settings, or choose another --out")
 
 
-def _is_done(row: dict | None, item: VideoItem, out_root: Path, settings: ExtractSettings) -> bool:
+def _is_done(row: dict | None, item: VideoItem, layout: FeaturesLayout, settings: ExtractSettings) -> bool:
     if row is None or row.get("config_id") != settings.config_id:
         return False
     if row.get("status") not in ("ok", "no_pose"):
         return False  # failed videos are retried: the file may have been fixed
-    return all(path.is_file() for path in output_paths(out_root, item.key, settings).values())
+    return all(path.is_file() for path in layout.outputs(item.key, settings.embed).values())
 
 
 def _video_name(item: VideoItem, base: Path) -> str:
@@ -130,19 +125,19 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
         raise InputError(f"{out_root}: exists and is not a folder")
     out_root.mkdir(parents=True, exist_ok=True)
     report = ExtractReport(ignored=discovery.ignored, features=out_root)
-    with _exclusive(out_root):
+    layout = FeaturesLayout(out_root)
+    with _exclusive(layout):
         config = settings.config()
-        _check_config(out_root, config, overwrite)
-        remove_stale_temp_files(out_root)
-        (out_root / WORKER_LOG).write_text("")  # this run's messages only
-        write_text_atomic(out_root / CONFIG_FILE, json.dumps(
-            {"config_id": settings.config_id, **config, "versions": package_versions()}, indent=2))
-        previous = {row["key"]: row for row in read_rows(out_root / MANIFEST_FILE)}
+        _check_config(layout, config, overwrite)
+        layout.remove_stale_temp_files()
+        layout.worker_log.write_text("")  # this run's messages only
+        write_json(layout.config, {"config_id": settings.config_id, **config, "versions": package_versions()})
+        previous = {row["key"]: row for row in read_rows(layout.manifest)}
         by_key = {item.key: item for item in discovery.items}
         keep, todo = [], []
         for item in discovery.items:
             row = previous.get(item.key)
-            if not overwrite and _is_done(row, item, out_root, settings):
+            if not overwrite and _is_done(row, item, layout, settings):
                 keep.append({**row, "video": _video_name(item, base), "label": item.label,
                              "group": item.group})
             else:
@@ -155,7 +150,7 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
                      report.skipped, len(discovery.items))
         # Longest files first: the last video to finish is then a short one.
         todo.sort(key=lambda item: (-_size(item.path), item.key))
-        with ManifestWriter(out_root / MANIFEST_FILE, keep) as writer:
+        with ManifestWriter(layout.manifest, keep) as writer:
             _run_with_progress(todo, out_root, settings, workers, writer, report, progress,
                                base, runner)
     report.wall_seconds = time.perf_counter() - started
@@ -209,7 +204,7 @@ def format_summary(report: ExtractReport) -> str:
     if noted:
         lines.append(f"{noted} ok videos have a note (truncated file, no frame rate): see the manifest")
     if report.count("failed"):
-        lines.append(f"failed videos are listed with the reason in {report.features / MANIFEST_FILE}")
+        lines.append(f"failed videos are listed with the reason in {FeaturesLayout(report.features).manifest}")
     return "\n".join(lines)
 
 

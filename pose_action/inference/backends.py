@@ -1,26 +1,74 @@
-"""The two model backends of a run: the Keras model, and the exported TFLite file on LiteRT (no TensorFlow)."""
+"""A run's model on one of two backends: the Keras model, or the exported TFLite file on LiteRT (no TensorFlow).
+
+`load_backend` opens the run's model file and checks it against the run's config.json (the
+inputs build_features gives, the number of classes), so every command that uses a model
+(evaluate, predict, live, export) stops with one line naming the file when they disagree.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from pose_action.errors import InputError
+from pose_action.runs import MODEL_FILE, TFLITE_FILE, Run
 
-KERAS_FILE = "model.keras"
-TFLITE_FILE = "model.tflite"
+BACKENDS = ("keras", "tflite")
+
+
+def choose_backend(run_path: str | os.PathLike, backend: str) -> str:
+    """"auto": the exported TFLite model when it is at least as new as model.keras, else Keras."""
+    if backend != "auto":
+        return backend
+    run_path = Path(run_path)
+    lite, keras_file = run_path / TFLITE_FILE, run_path / MODEL_FILE
+    if lite.is_file() and (not keras_file.is_file() or lite.stat().st_mtime >= keras_file.stat().st_mtime):
+        return "tflite"
+    return "keras"
+
+
+def load_backend(run: Run, backend: str, *, num_threads: int | None = None) -> "KerasBackend | LiteBackend":
+    """The run's model on `backend` ("keras" or "tflite"), checked against config.json."""
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "tflite":
+        if not run.tflite_path.is_file():
+            raise InputError(f"{run.tflite_path}: missing; run `pose-action export {run.path}` first")
+        model: KerasBackend | LiteBackend = LiteBackend(run.tflite_path, num_threads)
+    else:
+        if not run.model_path.is_file():
+            raise InputError(f"{run.model_path}: missing (not a complete run directory)")
+        model = KerasBackend(run.model_path)
+    check_model(run, model, run.tflite_path if backend == "tflite" else run.model_path)
+    return model
+
+
+def check_model(run: Run, backend: "KerasBackend | LiteBackend", where: Path) -> None:
+    """The model must read what build_features gives under config.json and name as many classes as labels.json."""
+    if backend.num_classes != len(run.labels):
+        raise InputError(f"{where}: the model predicts {backend.num_classes} classes but labels.json "
+                         f"names {len(run.labels)}")
+    expected = run.config.input_shapes()
+    appearance = run.feature_config.appearance
+    for name, shape in backend.input_shapes.items():
+        if name == "embeddings" and "embeddings" not in expected and appearance == "embeddings":
+            continue  # embedding size not recorded: the embedder's own size is checked when used
+        if name not in expected:
+            raise InputError(f"{where}: the model reads input {name!r}, which config.json's features "
+                             f"({appearance}) do not provide")
+        if tuple(shape) != expected[name]:
+            raise InputError(f"{where}: model input {name!r} has shape {tuple(shape)} but config.json's "
+                             f"features give {expected[name]}")
 
 
 class KerasBackend:
-    """The trained model.keras (needs TensorFlow/Keras)."""
+    """A trained model.keras (needs TensorFlow/Keras)."""
 
     name = "keras"
 
-    def __init__(self, run_dir: Path) -> None:
-        path = run_dir / KERAS_FILE
-        if not path.is_file():
-            raise InputError(f"{path}: missing (not a complete run directory)")
+    def __init__(self, path: Path) -> None:
         try:
             import keras
 
@@ -59,14 +107,11 @@ def lite_interpreter_class():
 
 
 class LiteBackend:
-    """The exported model.tflite on the LiteRT interpreter (batch size 1, static shapes)."""
+    """An exported .tflite model on the LiteRT interpreter (batch size 1, static shapes)."""
 
     name = "tflite"
 
-    def __init__(self, run_dir: Path, num_threads: int | None = None) -> None:
-        path = run_dir / TFLITE_FILE
-        if not path.is_file():
-            raise InputError(f"{path}: missing; run `pose-action export {run_dir}` first")
+    def __init__(self, path: Path, num_threads: int | None = None) -> None:
         interpreter_class = lite_interpreter_class()
         try:
             self.interpreter = interpreter_class(model_path=str(path), num_threads=num_threads)

@@ -19,8 +19,8 @@ import numpy as np
 
 from pose_action.errors import InputError
 from pose_action.files import atomic_path
-from pose_action.inference.backends import TFLITE_FILE, KerasBackend, lite_interpreter_class
-from pose_action.inference.recognizer import check_model_matches, expected_input_shapes, read_run_info
+from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
+from pose_action.runs import Run, load_run
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +54,17 @@ def sample_windows(shapes: dict[str, tuple[int, ...]], count: int, seed: int = 0
     return batch
 
 
-def _static_model(keras_backend: KerasBackend, info, params: dict | None):
+def _static_model(keras_backend: KerasBackend, run: Run):
     """The run's model rebuilt with batch size 1 and the trained weights."""
     from pose_action.training.models import static_copy
 
+    model = run.config.model
     try:
-        return static_copy(keras_backend.model, info.model_name, info.features, len(info.labels), params,
-                           embedding_dim=info.embedding_dim)
+        return static_copy(keras_backend.model, model.name, run.feature_config, len(run.labels), model.params or None,
+                           embedding_dim=model.embedding_dim)
     except ValueError as error:
-        raise InputError(f"{info.path}: the model does not match its config.json "
-                         f"(model {info.model_name!r}): {error}") from None
+        raise InputError(f"{run.path}: the model does not match its config.json "
+                         f"(model {model.name!r}): {error}") from None
 
 
 def convert(model, quantize: str) -> bytes:
@@ -88,37 +89,26 @@ def convert(model, quantize: str) -> bytes:
         return converter.convert()
 
 
-def lite_probabilities(path: Path, batch: dict[str, np.ndarray]) -> np.ndarray:
-    """Run a .tflite file window by window, as the runtime does."""
-    runner = lite_interpreter_class()(model_path=str(path)).get_signature_runner()
-    dtypes = {name: detail["dtype"] for name, detail in runner.get_input_details().items()}
-    output = next(iter(runner.get_output_details()))
-    rows = [runner(**{name: batch[name][i:i + 1].astype(dtypes[name]) for name in dtypes})[output][0]
-            for i in range(len(batch["mask"]))]
-    return np.asarray(rows, dtype=np.float32)
-
-
 def export_run(run_dir: str | os.PathLike, *, quantize: str = "none", format: str = "tflite") -> ExportResult:
     """Write RUN/model.tflite; nothing is replaced unless it agrees with the Keras model."""
     if format not in FORMATS:
         raise InputError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     if quantize not in QUANTIZATIONS:
         raise InputError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
-    info = read_run_info(run_dir)
-    keras_backend = KerasBackend(info.path)
-    check_model_matches(info, keras_backend)
-    static = _static_model(keras_backend, info, info.model_params)
+    run = load_run(run_dir)
+    keras_backend = load_backend(run, "keras")
+    static = _static_model(keras_backend, run)
     data = convert(static, quantize)
-    shapes = {name: expected_input_shapes(info).get(name, shape)
-              for name, shape in keras_backend.input_shapes.items()}
+    shapes = {name: run.config.input_shapes().get(name, shape) for name, shape in keras_backend.input_shapes.items()}
     batch = sample_windows(shapes, CHECK_WINDOWS)
     expected = keras_backend.predict(batch)
-    destination = info.path / TFLITE_FILE
+    destination = run.tflite_path
     with atomic_path(destination) as tmp:
         tmp.write_bytes(data)
-        difference = float(np.abs(lite_probabilities(tmp, batch) - expected).max())
+        # checked by the runtime's own backend: what passes here is what predict and live will run
+        difference = float(np.abs(LiteBackend(tmp).predict(batch) - expected).max())
         if not difference <= TOLERANCE[quantize]:
-            raise InputError(f"{destination}: exported model disagrees with {info.path / 'model.keras'} "
+            raise InputError(f"{destination}: exported model disagrees with {run.model_path} "
                              f"(max abs difference {difference:.2e} > {TOLERANCE[quantize]:g}); not written")
     log.info("wrote %s (%.1f KB, quantize=%s, max abs difference to Keras %.1e)",
              destination, len(data) / 1024, quantize, difference)

@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.inference.predict import choose_backend, draw_overlay
+from pose_action.inference.backends import choose_backend
+from pose_action.inference.predict import draw_overlay
 from pose_action.inference.recognizer import DEFAULT_SMOOTHING, DEFAULT_THRESHOLD, Recognizer
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.inference.backends import KERAS_FILE, TFLITE_FILE
+from pose_action.inference.backends import choose_backend
 from pose_action.inference.recognizer import (DEFAULT_SMOOTHING, DEFAULT_THRESHOLD, UNKNOWN, Prediction, Recognizer,
                                               VideoResult)
 from pose_action.inference.render import draw_caption, draw_skeleton
@@ -29,17 +29,6 @@ log = logging.getLogger(__name__)
 BAR_COLOR = (80, 200, 80)  # BGR green: a known label
 UNKNOWN_BAR_COLOR = (150, 150, 150)  # grey: below the confidence threshold
 WARMUP_TEXT = "collecting frames..."
-
-
-def choose_backend(run_dir: str | Path, backend: str) -> str:
-    """"auto": the exported TFLite model when it is at least as new as model.keras, else Keras."""
-    if backend != "auto":
-        return backend
-    run_dir = Path(run_dir)
-    lite, keras_file = run_dir / TFLITE_FILE, run_dir / KERAS_FILE
-    if lite.is_file() and (not keras_file.is_file() or lite.stat().st_mtime >= keras_file.stat().st_mtime):
-        return "tflite"
-    return "keras"
 
 
 def draw_confidence_bar(frame_bgr: np.ndarray, confidence: float, known: bool) -> np.ndarray:

@@ -24,122 +24,19 @@ from pathlib import Path
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.inference.backends import KERAS_FILE, TFLITE_FILE, KerasBackend, LiteBackend
+from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
 from pose_action.landmarks import LandmarkSequence, as_stored
+from pose_action.runs import RunConfig, Run, load_run
 from pose_action.features import FeatureConfig, build_features, nearest_rows, sample_indices
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("keras", "tflite")
 UNKNOWN = "unknown"
 DEFAULT_THRESHOLD = 0.5  # smoothed top probability below this reads "unknown"
 DEFAULT_SMOOTHING = 3  # moving average over this many predictions
 PREDICT_BATCH = 32  # windows per model call in predict_video
 PREDICTIONS_PER_SECOND = 2.5  # default prediction rate: every 10th frame at 25 fps keeps the model's share small
-
-
-# ----------------------------------------------------------------------------- run directory
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What inference needs from a run directory, read without TensorFlow."""
-
-    path: Path
-    labels: tuple[str, ...]
-    features: FeatureConfig
-    model_name: str
-    model_params: dict | None
-    window_seconds: float  # duration of a typical training clip: the sliding window
-    extraction: dict  # the extract_config.json the training features were made with ({} if unknown)
-    embedding_dim: int | None
-
-    @property
-    def pose_model(self) -> str:
-        """lite | full | heavy | a .task path, as extraction used it."""
-        return str((self.extraction.get("pose_model") or {}).get("name") or "lite")
-
-    @property
-    def pose_model_sha256(self) -> str | None:
-        return (self.extraction.get("pose_model") or {}).get("sha256") or None
-
-    @property
-    def pose_options(self) -> dict[str, float]:
-        """PoseEstimator options extraction used (confidence thresholds)."""
-        pose = self.extraction.get("pose") or {}
-        return {name: float(pose[name]) for name in ("min_detection_confidence", "min_tracking_confidence")
-                if pose.get(name) is not None}
-
-    def stride(self, fps: float) -> int:
-        """Every how many frames extraction processed one, at this frame rate."""
-        from pose_action.video import stride_for
-
-        sampling = self.extraction.get("sampling") or {}
-        return stride_for(fps, sampling.get("fps"), sampling.get("stride"))
-
-    @property
-    def appearance_frames(self) -> int | None:
-        """Thumbnails/embeddings extraction kept per clip (uniform over it), or None: every frame."""
-        frames = (self.extraction.get("thumbnails") or {}).get("frames")
-        return int(frames) if frames else None
-
-
-def _window_seconds(config: dict, where: Path) -> float:
-    """The sliding window: the median duration of the training clips (config "window")."""
-    window = config.get("window")
-    try:
-        if isinstance(window, dict):
-            seconds = window.get("seconds")
-            if seconds is None and window.get("frames") and window.get("fps"):
-                seconds = float(window["frames"]) / float(window["fps"])
-        else:
-            seconds = window
-        seconds = float(seconds)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: missing or bad 'window' (the training clips' duration in seconds)") from None
-    if not seconds > 0:
-        raise InputError(f"{where}: 'window' must be a positive number of seconds, got {seconds}")
-    return seconds
-
-
-def read_run_info(run_dir: str | os.PathLike) -> RunInfo:
-    """Read and check labels.json and config.json; InputError names the file and the problem."""
-    from pose_action.runs import CONFIG_NAME, LABELS_NAME, feature_config, read_config, read_labels
-
-    run_dir = Path(run_dir)
-    config = read_config(run_dir)
-    where = run_dir / CONFIG_NAME
-    labels = read_labels(run_dir)
-    if labels != list(config["labels"]):
-        raise InputError(f"{run_dir}: {LABELS_NAME} and {CONFIG_NAME} disagree on the classes")
-    if len(labels) < 2:
-        raise InputError(f"{run_dir / LABELS_NAME}: a classifier needs at least 2 classes, got {len(labels)}")
-    try:
-        features = feature_config(config)
-    except InputError as error:
-        raise InputError(f"{where}: {error}") from None
-    except TypeError as error:
-        raise InputError(f"{where}: bad 'features' ({error})") from None
-    model = config["model"]
-    if not isinstance(model, dict) or not model.get("name"):
-        raise InputError(f"{where}: 'model' must name the model")
-    extraction = config.get("extraction") or {}
-    return RunInfo(path=run_dir, labels=tuple(labels), features=features, model_name=str(model["name"]),
-                   model_params=model.get("params") or None, window_seconds=_window_seconds(config, where),
-                   extraction=extraction if isinstance(extraction, dict) else {},
-                   embedding_dim=model.get("embedding_dim"))
-
-
-def expected_input_shapes(info: RunInfo) -> dict[str, tuple[int, ...]]:
-    """Per-example shapes of build_features' arrays under this run's feature config."""
-    config = info.features
-    shapes = {"pose": (config.frames, config.pose_dim), "mask": (config.frames,)}
-    if config.appearance == "thumbs":
-        shapes["frames"] = (config.frames, config.thumb_size, config.thumb_size, 3)
-    elif config.appearance == "embeddings" and info.embedding_dim:
-        shapes["embeddings"] = (config.frames, int(info.embedding_dim))
-    return shapes
 
 
 # ----------------------------------------------------------------------------- per-frame extraction
@@ -162,10 +59,10 @@ class FrameExtractor:
     video or stream, with strictly increasing timestamps, and close it.
     """
 
-    def __init__(self, info: RunInfo, pose_model: Path, image_size: int | None) -> None:
+    def __init__(self, config: RunConfig, pose_model: Path, image_size: int | None) -> None:
         from pose_action.extraction.pose import PoseEstimator
 
-        self.estimator = PoseEstimator(pose_model, **info.pose_options)
+        self.estimator = PoseEstimator(pose_model, **config.pose_options)
         self.image_size = image_size
 
     def process(self, frame_bgr: np.ndarray, frame_index: int, timestamp_ms: int) -> FrameRecord:
@@ -223,16 +120,16 @@ class EmbeddingCache:
         return np.stack([self.vectors[record.frame] for record in records])
 
 
-def window_features(records: list[FrameRecord], info: RunInfo, *, width: int | None, height: int | None,
+def window_features(records: list[FrameRecord], config: RunConfig, *, width: int | None, height: int | None,
                     embed: EmbeddingCache | None = None) -> dict[str, np.ndarray]:
     """Model inputs of a window of processed frames: build_features on them, as on a training clip."""
-    features = info.features
+    features = config.features
     sequence = LandmarkSequence.from_frames(
         [(record.frame, record.timestamp_ms, record.landmarks) for record in records],
         width=width, height=height)
     if features.appearance == "none":
         return build_features(sequence, features)
-    kept = [records[position] for position in sampler_positions(len(records), info.appearance_frames)]
+    kept = [records[position] for position in sampler_positions(len(records), config.appearance_frames)]
     kept_frames = np.array([record.frame for record in kept], dtype=np.int64)
     if features.appearance == "thumbs":
         return build_features(sequence, features, appearance=(kept_frames, np.stack([r.image for r in kept])))
@@ -328,54 +225,53 @@ class Recognizer:
     the pose tracker.
     """
 
-    def __init__(self, info: RunInfo, backend: KerasBackend | LiteBackend, pose_model: Path, *,
+    def __init__(self, run: Run, backend: KerasBackend | LiteBackend, pose_model: Path, *,
                  threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING) -> None:
-        self.info = info
+        self.run = run
+        self.config = run.config
         self.backend = backend
         self.pose_model = pose_model
         self.threshold = threshold
         self.smoothing = smoothing
         self.embedder = None
         self._stream: Stream | None = None
-        check_model_matches(info, backend)
-        if info.features.appearance == "embeddings":
-            self.embedder = _load_embedder(info, backend)
+        if run.feature_config.appearance == "embeddings":
+            self.embedder = _load_embedder(run, backend)
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return self.info.labels
+        return self.config.labels
 
     @property
     def features(self) -> FeatureConfig:
-        return self.info.features
+        return self.config.features
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike, backend: str = "keras", *, pose_model: str | None = None,
              threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING,
              num_threads: int | None = None) -> "Recognizer":
         """Load a run directory; backend "tflite" needs `pose-action export` first and no TensorFlow."""
-        if backend not in BACKENDS:
-            raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be between 0 and 1, got {threshold}")
         if smoothing < 1:
             raise InputError(f"smoothing must be at least 1 prediction, got {smoothing}")
-        info = read_run_info(run_dir)
-        if backend == "tflite" and info.features.appearance == "embeddings":
-            raise InputError(f"{info.path}: a model on frozen CNN embeddings needs TensorFlow for the "
+        run = load_run(run_dir)
+        if backend == "tflite" and run.feature_config.appearance == "embeddings":
+            raise InputError(f"{run.path}: a model on frozen CNN embeddings needs TensorFlow for the "
                              "embeddings; use the keras backend (or a pose/thumbs model for the tflite runtime)")
-        model = LiteBackend(info.path, num_threads) if backend == "tflite" else KerasBackend(info.path)
-        return cls(info, model, _resolve_pose_model(info, pose_model), threshold=threshold, smoothing=smoothing)
+        model = load_backend(run, backend, num_threads=num_threads)
+        return cls(run, model, _resolve_pose_model(run.config, pose_model), threshold=threshold,
+                   smoothing=smoothing)
 
     # -- windows and batches
 
     def window_frames(self, fps: float) -> int:
         """Processed frames in one window: the training clips' duration at this frame rate."""
-        return max(2, int(round(self.info.window_seconds * fps / self.info.stride(fps))))
+        return max(2, int(round(self.config.window_seconds * fps / self.config.stride(fps))))
 
     def default_step(self, fps: float) -> int:
         """Processed frames between predictions: about PREDICTIONS_PER_SECOND a second."""
-        return max(1, int(round(fps / self.info.stride(fps) / PREDICTIONS_PER_SECOND)))
+        return max(1, int(round(fps / self.config.stride(fps) / PREDICTIONS_PER_SECOND)))
 
     @property
     def image_size(self) -> int | None:
@@ -385,7 +281,7 @@ class Recognizer:
         return self.embedder.input_size if self.embedder is not None else None
 
     def new_extractor(self) -> FrameExtractor:
-        return FrameExtractor(self.info, self.pose_model, self.image_size)
+        return FrameExtractor(self.config, self.pose_model, self.image_size)
 
     def embedding_cache(self) -> EmbeddingCache | None:
         return EmbeddingCache(self.embedder) if self.embedder is not None else None
@@ -404,7 +300,7 @@ class Recognizer:
         info = probe(path)
         records = []
         with self.new_extractor() as extractor:
-            for index, timestamp, frame in read_frames(path, stride=self.info.stride(info.fps), info=info):
+            for index, timestamp, frame in read_frames(path, stride=self.config.stride(info.fps), info=info):
                 records.append(extractor.process(frame, index, timestamp))
         if not records:
             raise InputError(f"{path}: no frame could be decoded (damaged or unsupported codec)")
@@ -427,7 +323,7 @@ class Recognizer:
         raw_parts: list[np.ndarray] = []
 
         def add_window(end: int) -> None:
-            pending.append(window_features(records[max(0, end - window):end], self.info, width=info.width,
+            pending.append(window_features(records[max(0, end - window):end], self.config, width=info.width,
                                            height=info.height, embed=embed))
             ends.append(end)
             if len(pending) >= PREDICT_BATCH:
@@ -435,7 +331,7 @@ class Recognizer:
                 pending.clear()
 
         with self.new_extractor() as extractor:
-            for index, timestamp, frame in read_frames(path, stride=self.info.stride(info.fps), info=info):
+            for index, timestamp, frame in read_frames(path, stride=self.config.stride(info.fps), info=info):
                 records.append(extractor.process(frame, index, timestamp))
                 count = len(records)
                 if count >= window and (count - window) % step == 0:
@@ -507,7 +403,7 @@ class Stream:
             raise InputError(f"fps must be positive, got {fps}")
         self.recognizer = recognizer
         self.fps = float(fps)
-        self.stride = recognizer.info.stride(fps)
+        self.stride = recognizer.config.stride(fps)
         self.window = recognizer.window_frames(fps)
         self.step = step or recognizer.default_step(fps)
         self.buffer: deque[FrameRecord] = deque(maxlen=self.window)
@@ -531,7 +427,7 @@ class Stream:
         if self.processed >= self.window and (self.processed - self.window) % self.step == 0:
             records = list(self.buffer)
             height, width = frame_bgr.shape[:2]
-            features = window_features(records, self.recognizer.info, width=width, height=height,
+            features = window_features(records, self.recognizer.config, width=width, height=height,
                                        embed=self.embed)
             raw = self.recognizer.predict_features([features])[0]
             self.latest = make_prediction(records[0], record, raw, self.smoother.add(raw),
@@ -556,43 +452,24 @@ def smoothed_timeline(records: list[FrameRecord], ends: list[int], window: int, 
                             labels, threshold) for row, end in enumerate(ends)]
 
 
-def _load_embedder(info: RunInfo, backend: KerasBackend | LiteBackend):
+def _load_embedder(run: Run, backend: KerasBackend | LiteBackend):
     """The frozen CNN extraction embedded thumbnails with (same backbone and weights)."""
     from pose_action.extraction.embeddings import Embedder
 
-    settings = info.extraction.get("embeddings") or {}
-    embedder = Embedder(info.features.backbone, settings.get("weights", "imagenet"))
+    embedder = Embedder(run.feature_config.backbone, run.config.embedding_weights)
     expected = backend.input_shapes.get("embeddings")
     if expected and int(expected[-1]) != int(embedder.dim):
-        raise InputError(f"{info.path}: the model reads {expected[-1]}-d embeddings but "
-                         f"{info.features.backbone} gives {embedder.dim}")
+        raise InputError(f"{run.path}: the model reads {expected[-1]}-d embeddings but "
+                         f"{run.feature_config.backbone} gives {embedder.dim}")
     return embedder
 
 
-def _resolve_pose_model(info: RunInfo, override: str | None) -> Path:
+def _resolve_pose_model(config: RunConfig, override: str | None) -> Path:
     """The pose model extraction used (by name, checked by SHA-256), or the one asked for."""
     from pose_action.extraction.pose import file_sha256, resolve_model
 
-    path = resolve_model(override or info.pose_model)
-    if info.pose_model_sha256 and file_sha256(path) != info.pose_model_sha256:
+    path = resolve_model(override or config.pose_model)
+    if config.pose_model_sha256 and file_sha256(path) != config.pose_model_sha256:
         log.warning("%s differs from the pose model the run was trained with (SHA-256 %s...); "
-                    "predictions may be less accurate", path, info.pose_model_sha256[:12])
+                    "predictions may be less accurate", path, config.pose_model_sha256[:12])
     return path
-
-
-def check_model_matches(info: RunInfo, backend: KerasBackend | LiteBackend) -> None:
-    """The model must take what build_features gives and name as many classes as labels.json."""
-    where = info.path / (TFLITE_FILE if backend.name == "tflite" else KERAS_FILE)
-    if backend.num_classes != len(info.labels):
-        raise InputError(f"{where}: the model predicts {backend.num_classes} classes but labels.json "
-                         f"names {len(info.labels)}")
-    expected = expected_input_shapes(info)
-    for name, shape in backend.input_shapes.items():
-        if name == "embeddings" and "embeddings" not in expected and info.features.appearance == "embeddings":
-            continue  # embedding size not recorded: the embedder's own size is checked when used
-        if name not in expected:
-            raise InputError(f"{where}: the model reads input {name!r}, which config.json's features "
-                             f"({info.features.appearance}) do not provide")
-        if tuple(shape) != expected[name]:
-            raise InputError(f"{where}: model input {name!r} has shape {tuple(shape)} but config.json's "
-                             f"features give {expected[name]}")

@@ -26,10 +26,10 @@ from pose_action.inspection.plots import DEFAULT_JOINTS, parse_joints, parse_siz
 from pose_action.inspection.summary import (DEFAULT_MIN_DETECTION_RATE, format_number, format_summary, problem_of,
                                             summarize)
 from pose_action.landmarks import BODY_PARTS, LandmarkSequence, load_sequence
+from pose_action.layout import REPORT_FILE, FeaturesLayout, clip_of_landmarks
 
 log = logging.getLogger(__name__)
 
-REPORT_NAME = "inspect_report.csv"
 
 # Problems, worst first: the report sorts by this order, then by detection rate.
 PROBLEMS: tuple[str, ...] = ("failed", "unreadable", "missing csv", "no pose", "low detection", "")
@@ -52,18 +52,16 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
 
 def manifest_row_for(csv_path: str | os.PathLike) -> dict | None:
     """The manifest row of FEATURES/landmarks/<Class>/<clip>.csv, or None outside that layout."""
-    csv_path = Path(csv_path).absolute()
-    if len(csv_path.parents) < 3 or csv_path.parents[1].name != "landmarks":
+    found = clip_of_landmarks(csv_path)
+    if found is None or not found[0].manifest.is_file():
         return None
-    manifest = csv_path.parents[2] / "manifest.csv"
-    if not manifest.is_file():
-        return None
+    layout, key = found
     try:
-        table = read_manifest(manifest)
+        table = read_manifest(layout.manifest)
     except InputError as error:
         log.warning("ignoring %s", error)
         return None
-    rows = table[table["key"] == f"{csv_path.parent.name}/{csv_path.stem}"]
+    rows = table[table["key"] == key]
     return rows.iloc[-1].to_dict() if len(rows) else None
 
 
@@ -99,15 +97,6 @@ class FeaturesReport:
     @property
     def failed(self) -> pd.DataFrame:
         return self.videos[self.videos["problem"] == "failed"]
-
-
-def landmark_csvs(root: Path) -> tuple[Path, list[Path]]:
-    """(folder holding <Class>/<clip>.csv, the CSVs): FEATURES/landmarks, or the folder itself."""
-    folder = root / "landmarks" if (root / "landmarks").is_dir() else root
-    csvs = sorted(p for p in folder.rglob("*.csv")
-                  if not any(part.startswith(".") for part in p.relative_to(folder).parts)
-                  and p.name != "manifest.csv" and not p.name.startswith("inspect_report"))
-    return folder, csvs
 
 
 def _video_row(key: str, label: str, csv_path: Path, manifest_row: dict,
@@ -167,8 +156,8 @@ def inspect_features(root: str | os.PathLike, *,
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: no such file or folder")
-    folder, csvs = landmark_csvs(root)
-    manifest_path = root / "manifest.csv"
+    folder, csvs = FeaturesLayout(root).landmark_csvs()
+    manifest_path = FeaturesLayout(root).manifest
     manifest = read_manifest(manifest_path) if manifest_path.is_file() else None
     if not csvs and manifest is None:
         raise InputError(f"{root}: no landmark CSVs (expected FEATURES/landmarks/<Class>/<clip>.csv)")
@@ -273,7 +262,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --render and no --overlay: canvas size "
                              "(default: the video's size from manifest.csv, else 640x480)")
     parser.add_argument("--report", metavar="CSV",
-                        help=f"FEATURES only: where to write the per-video table (default: FEATURES/{REPORT_NAME})")
+                        help=f"FEATURES only: where to write the per-video table (default: FEATURES/{REPORT_FILE})")
     parser.add_argument("--min-detection-rate", type=float, default=DEFAULT_MIN_DETECTION_RATE,
                         metavar="R", help="flag videos with a pose in fewer than this fraction of "
                                           "frames (default: %(default)s)")
@@ -286,7 +275,7 @@ def _run_features(args: argparse.Namespace, root: Path) -> int:
     if args.plot or args.render or args.overlay:
         raise InputError(f"{root}: --plot, --render and --overlay take one landmark CSV, not a folder")
     report = inspect_features(root, min_detection_rate=args.min_detection_rate, quiet=args.quiet)
-    videos_path, classes_path = write_report(report, args.report or root / REPORT_NAME)
+    videos_path, classes_path = write_report(report, args.report or FeaturesLayout(root).report)
     print(format_report(report, limit=max(0, args.limit)))
     log.info("report: %s (per class: %s)", videos_path, classes_path)
     return EXIT_PARTIAL if report.unreadable else EXIT_OK

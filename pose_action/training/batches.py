@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.features import FeatureConfig, appearance_path, clip_features, load_clip_sequence
+from pose_action.extraction.appearance import read_appearance
+from pose_action.features import FeatureConfig, clip_features, load_clip_sequence
 from pose_action.landmarks import LandmarkSequence
+from pose_action.layout import FeaturesLayout
 from pose_action.training.splits import Clip
 
 
@@ -55,13 +56,13 @@ class ClipBatches:
     ask for batches.
     """
 
-    def __init__(self, features_root: str | Path, clips: list[Clip], labels: list[str], config: FeatureConfig,
+    def __init__(self, layout: FeaturesLayout, clips: list[Clip], labels: list[str], config: FeatureConfig,
                  input_names: list[str], batch_size: int, *, shuffle: bool = False, augment: bool = False,
                  seed: int = 0, class_weights: dict[int, float] | None = None,
                  cache_sequences: bool = True, cache_bytes: int = SEQUENCE_CACHE_BYTES) -> None:
         if batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {batch_size}")
-        self.features_root = Path(features_root)
+        self.layout = layout
         self.clips = list(clips)
         self.index_of = {label: index for index, label in enumerate(labels)}
         self.config = config
@@ -95,7 +96,7 @@ class ClipBatches:
         clip = self.clips[position]
         sequence = self.sequence(clip)
         rng = np.random.default_rng([self.seed, self.epoch, position]) if self.augment else None
-        features = clip_features(self.features_root, clip.key, self.config, width=clip.width, height=clip.height,
+        features = clip_features(self.layout, clip.key, self.config, width=clip.width, height=clip.height,
                                  augment=self.augment, rng=rng, sequence=sequence)
         if self.augment and "frames" in features:
             features["frames"] = augment_thumbnails(features["frames"], rng)
@@ -106,7 +107,7 @@ class ClipBatches:
         cached = self.cache.get(clip.key)
         if cached is not None:
             return cached
-        sequence = load_clip_sequence(self.features_root, clip.key, width=clip.width, height=clip.height)
+        sequence = load_clip_sequence(self.layout, clip.key, width=clip.width, height=clip.height)
         size = sequence.data.nbytes + sequence.frame.nbytes + sequence.timestamp_ms.nbytes
         with self._cache_lock:
             if clip.key not in self.cache and self.cached_bytes + size <= self.cache_bytes:
@@ -148,18 +149,20 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1) -> A
     return _PyDataset()
 
 
-def check_features(features_root: str | Path, clips: list[Clip], config: FeatureConfig) -> None:
-    """Fail early, naming the file, when the stored appearance does not fit the feature config."""
+def check_features(layout: FeaturesLayout, clips: list[Clip], config: FeatureConfig) -> int | None:
+    """Fail early, naming the file, when the stored appearance does not fit the feature config.
+
+    Returns the stored embeddings' size (None without embeddings): the model's input needs it.
+    """
     if config.appearance == "none" or not clips:
-        return
-    path = appearance_path(features_root, clips[0].key, config)
-    if path is None or not path.is_file():
+        return None
+    path = layout.appearance(clips[0].key, config.appearance, config.backbone)
+    if not path.is_file():
         how = f"--embed {config.backbone}" if config.appearance == "embeddings" else "the same options"
         raise InputError(f"{path}: missing {config.appearance} file (extract with {how})")
-    with np.load(path) as stored:
-        if config.appearance == "thumbs":
-            size = stored["thumbs"].shape[1]
-            if size != config.thumb_size:
-                raise InputError(f"{path}: thumbnails are {size}px but the model expects {config.thumb_size}px")
-
-
+    _, values = read_appearance(path, config.appearance)
+    if config.appearance == "embeddings":
+        return int(values.shape[1])
+    if values.shape[1] != config.thumb_size:
+        raise InputError(f"{path}: thumbnails are {values.shape[1]}px but the model expects {config.thumb_size}px")
+    return None

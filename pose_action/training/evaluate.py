@@ -18,6 +18,9 @@ import numpy as np
 from pose_action import runs
 from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
+from pose_action.files import read_json, write_json
+from pose_action.inference.backends import load_backend
+from pose_action.layout import FeaturesLayout
 from pose_action.training.batches import ClipBatches, check_features, keras_batches
 from pose_action.training.reports import classification_metrics, mean_std, plot_confusion, write_report_csv
 from pose_action.training.splits import Clip, read_clips
@@ -25,10 +28,10 @@ from pose_action.training.splits import Clip, read_clips
 log = logging.getLogger(__name__)
 
 
-def predict_clips(model: Any, features_root: str | Path, clips: list[Clip], labels: list[str],
+def predict_clips(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str],
                   config: FeatureConfig, input_names: list[str], batch_size: int = 16, workers: int = 1) -> np.ndarray:
     """(clips, classes) probabilities, in the order of `clips` (one pass: nothing is cached)."""
-    batches = ClipBatches(features_root, clips, labels, config, input_names, batch_size,
+    batches = ClipBatches(layout, clips, labels, config, input_names, batch_size,
                           cache_sequences=False)
     probabilities = model.predict(keras_batches(batches, targets=False, workers=workers), verbose=0)
     return np.asarray(probabilities)
@@ -49,9 +52,9 @@ def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: lis
 def write_evaluation(out: str | Path, metrics: dict, labels: list[str], title: str) -> None:
     """metrics.json, classification_report.csv and confusion_matrix.png into `out`."""
     out = Path(out)
-    runs.write_json(out / "metrics.json", metrics)
-    write_report_csv(out / "classification_report.csv", metrics)
-    plot_confusion(out / "confusion_matrix.png", np.array(metrics["confusion_matrix"]), labels, title)
+    write_json(out / runs.METRICS_FILE, metrics)
+    write_report_csv(out / runs.REPORT_FILE, metrics)
+    plot_confusion(out / runs.CONFUSION_FILE, np.array(metrics["confusion_matrix"]), labels, title)
 
 
 def summary_line(metrics: dict) -> str:
@@ -59,24 +62,24 @@ def summary_line(metrics: dict) -> str:
             f"test clips (groups {', '.join(metrics['test_groups'])})")
 
 
-def select_clips(run: runs.Run, features_root: Path, which: str) -> tuple[list[Clip], dict[str, int]]:
-    """The run's test clips (default) or all clips of `features_root` with a known label."""
-    clip_set = read_clips(features_root)
+def select_clips(run: runs.Run, layout: FeaturesLayout, which: str) -> tuple[list[Clip], dict[str, int]]:
+    """The run's test clips (default) or all clips of the features folder with a known label."""
+    clip_set = read_clips(layout)
     known = [clip for clip in clip_set.clips if clip.label in run.labels]
     unknown = len(clip_set.clips) - len(known)
     if unknown:
-        log.warning("%s: %d clips have labels this model does not know; skipped", features_root, unknown)
+        log.warning("%s: %d clips have labels this model does not know; skipped", layout.root, unknown)
     if which == "all":
         return known, clip_set.excluded
-    split = runs.read_json(run.path / runs.SPLIT_NAME)
+    split = read_json(run.path / runs.SPLIT_FILE)
     wanted = set(split["test"])
     chosen = [clip for clip in known if clip.key in wanted]
     missing = len(wanted) - len(chosen)
     if missing == len(wanted):
-        raise InputError(f"{features_root}: none of the run's {len(wanted)} test clips are there "
+        raise InputError(f"{layout.root}: none of the run's {len(wanted)} test clips are there "
                          "(pass --clips all to evaluate every clip of this folder)")
     if missing:
-        log.warning("%d of the run's test clips are missing from %s", missing, features_root)
+        log.warning("%d of the run's test clips are missing from %s", missing, layout.root)
     return chosen, clip_set.excluded
 
 
@@ -85,29 +88,36 @@ def evaluate_run(run_path: str | Path, *, features_root: str | Path | None = Non
     """Re-evaluate one run; write its reports into `out`.
 
     Default `out`: the run itself for its own test split, else RUN/evaluations/<features folder>.
+    The model is opened through the one run loader and checked against config.json first, so a
+    run whose config disagrees with its model stops with one line before any clip is read.
     """
     run = runs.load_run(run_path)
-    root = Path(features_root) if features_root else Path(run.config["features_root"])
-    clips, excluded = select_clips(run, root, which)
+    trained_on = run.config.features_root
+    if not features_root and not trained_on:
+        raise InputError(f"{run.path / runs.CONFIG_FILE}: does not say which features the run was trained on; "
+                         "pass --features")
+    layout = FeaturesLayout(features_root or trained_on)
+    clips, excluded = select_clips(run, layout, which)
     config = run.feature_config
-    check_features(root, clips, config)
-    probabilities = predict_clips(run.model, root, clips, run.labels, config, run.input_names, batch_size)
-    own_test = which == "test" and root.resolve() == Path(run.config["features_root"]).resolve()
+    check_features(layout, clips, config)
+    model = load_backend(run, "keras").model
+    probabilities = predict_clips(model, layout, clips, run.labels, config, run.input_names, batch_size)
+    own_test = which == "test" and bool(trained_on) and layout.root.resolve() == Path(trained_on).resolve()
     if out is None:  # the run's own test metrics are replaced; other evaluations go beside them
-        out = run.path if own_test else run.path / "evaluations" / root.resolve().name
+        out = run.path if own_test else run.path / runs.EVALUATIONS_DIR / layout.root.resolve().name
     out = Path(out)
     previous = {"model": run.model_name, "run": str(run.path)}
-    if own_test and (run.path / "metrics.json").is_file():  # keep the training facts (n_train, epochs...)
-        previous = runs.read_json(run.path / "metrics.json")
+    if own_test and (run.path / runs.METRICS_FILE).is_file():  # keep the training facts (n_train, epochs...)
+        previous = read_json(run.path / runs.METRICS_FILE)
     metrics = {**previous, **evaluation_metrics(probabilities, clips, run.labels),
-               "features_root": str(root), "clips": which, "excluded": excluded}
-    write_evaluation(out, metrics, run.labels, f"{run.model_name} — {run.config['split']['kind']}")
+               "features_root": str(layout.root), "clips": which, "excluded": excluded}
+    write_evaluation(out, metrics, run.labels, f"{run.model_name} — {run.config.split.get('kind', '')}")
     return metrics
 
 
 def evaluate_cv(run_path: Path, **options: Any) -> dict:
     """Every fold of a cross-validation run, and mean ± std (folds write into their own folders)."""
-    summary = runs.read_json(run_path / runs.CV_NAME)
+    summary = read_json(run_path / runs.CV_FILE)
     folds = []
     for fold in summary["folds"]:
         metrics = evaluate_run(run_path / fold["run"], **options)
@@ -134,7 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     options = {"features_root": args.features, "which": args.clips, "batch_size": args.batch_size}
-    if (args.run / runs.CV_NAME).is_file():
+    if (args.run / runs.CV_FILE).is_file():
         if args.out:
             raise InputError("--out is not supported for a cross-validation run (each fold writes its own reports)")
         summary = evaluate_cv(args.run, **options)

@@ -1,4 +1,4 @@
-"""Sequence models, built by name: pose | rgb | fusion | lrcn | convlstm.
+"""Sequence models, built by name: pose | rgb | fusion | lrcn | convlstm (the names in pose_action.catalog).
 
 Every model takes named inputs that match `features.build_features` keys and uses the subset
 it needs: "pose" (T, P) float32, "mask" (T,) float32 (1 = real frame, 0 = padding),
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import keras
 from keras import layers, ops
 
+from pose_action.catalog import MODEL_NAMES
 from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
 
-MODEL_NAMES = ("pose", "rgb", "fusion", "lrcn", "convlstm")
 
 # Defaults are small on purpose: training runs on 2 CPU cores.
 DEFAULT_PARAMS: dict[str, object] = {
@@ -239,13 +239,6 @@ BUILDERS: dict[str, Callable[[ModelSpec], keras.Model]] = {
     "lrcn": build_lrcn_model,
     "convlstm": build_convlstm_model,
 }
-
-
-def input_names(name: str, feature_config: FeatureConfig) -> list[str]:
-    """The build_features keys a model reads (without building it, so without TensorFlow work)."""
-    appearance = {"thumbs": ["frames"], "embeddings": ["embeddings"], "none": []}[feature_config.appearance]
-    return {"pose": ["pose", "mask"], "rgb": appearance + ["mask"], "fusion": ["pose", "mask"] + appearance,
-            "lrcn": ["frames", "mask"], "convlstm": ["frames", "mask"]}[name]
 
 
 def build_model(name: str, feature_config: FeatureConfig, num_classes: int, params: dict | None = None, *,

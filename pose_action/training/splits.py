@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pose_action.errors import InputError
 from pose_action.extraction.manifest import read_table
+from pose_action.layout import FeaturesLayout
 
 log = logging.getLogger(__name__)
 
@@ -54,26 +54,23 @@ def _optional_float(value: object) -> float | None:
     return None if pd.isna(value) else float(value)
 
 
-def read_clips(features_root: str | Path) -> ClipSet:
+def read_clips(layout: FeaturesLayout) -> ClipSet:
     """Clips with status `ok` from FEATURES/manifest.csv.
 
     `no_pose` clips (no person found in any frame) and `failed` clips are left out and
     counted: a pose model cannot learn from them, and keeping one rule for every model keeps
     their test sets identical, so their accuracies compare. Reports list the excluded counts.
     """
-    path = Path(features_root) / "manifest.csv"
+    path = layout.manifest
     if not path.is_file():
-        raise InputError(f"{path}: no manifest (run `pose-action extract VIDEOS --out {features_root}` first)")
+        raise InputError(f"{path}: no manifest (run `pose-action extract VIDEOS --out {layout.root}` first)")
     table = read_table(path, required=MANIFEST_COLUMNS)
     statuses = table["status"].astype(str)
     excluded = {status: int(count) for status, count in statuses[statuses != "ok"].value_counts().items()}
     clips = []
     for row in table[statuses == "ok"].itertuples(index=False):
         row = row._asdict()
-        key = row.get("key")
-        if not isinstance(key, str) or not key:
-            key = f"{row['label']}/{Path(str(row['video'])).stem}"
-        clips.append(Clip(key=key, label=str(row["label"]), group=str(row["group"]),
+        clips.append(Clip(key=str(row["key"]), label=str(row["label"]), group=str(row["group"]),
                           width=_optional_int(row.get("width")), height=_optional_int(row.get("height")),
                           frames_processed=_optional_int(row.get("frames_processed")),
                           seconds=_optional_float(row.get("seconds")), fps=_optional_float(row.get("fps"))))

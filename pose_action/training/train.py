@@ -26,17 +26,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pose_action import __version__, runs
+from pose_action import runs
+from pose_action.catalog import MODEL_NAMES, input_names
 from pose_action.errors import InputError
+from pose_action.extraction.appearance import read_appearance
+from pose_action.features import FeatureConfig
+from pose_action.files import read_json, write_json
+from pose_action.layout import FeaturesLayout
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches
 from pose_action.training.evaluate import evaluation_metrics, predict_clips, summary_line, write_evaluation
 from pose_action.training.reports import mean_std, plot_curves, write_history_csv
-from pose_action.features import FeatureConfig, appearance_path
 from pose_action.training.splits import Clip, Split, fold_count, make_split, parse_kind, read_clips
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = ("pose", "rgb", "fusion", "lrcn", "convlstm")  # models.MODEL_NAMES; here so --help needs no TF
 DISTRIBUTE_CHOICES = ("none", "mirrored")
 
 
@@ -63,50 +66,27 @@ class TrainOptions:
     cache_mb: int = SEQUENCE_CACHE_BYTES // 2**20  # parsed landmarks kept across epochs (train + validation)
 
 
-def feature_config_for(options: TrainOptions, features_root: Path) -> FeatureConfig:
+def feature_config_for(options: TrainOptions, layout: FeaturesLayout) -> FeatureConfig:
     """The model's FeatureConfig: T and appearance from options, thumbnail size from the extraction."""
     appearance = "none" if options.model == "pose" else options.appearance
     if options.model in ("lrcn", "convlstm") and appearance != "thumbs":
         raise InputError(f"model {options.model!r} reads thumbnails; use --appearance thumbs")
     thumb_size = FeatureConfig.thumb_size
     if appearance == "thumbs":
-        thumb_size = stored_thumb_size(features_root)
+        thumb_size = stored_thumb_size(layout)
     backbone = options.backbone if appearance == "embeddings" else None
     return FeatureConfig(frames=options.frames, appearance=appearance, thumb_size=thumb_size, backbone=backbone)
 
 
-def stored_thumb_size(features_root: Path) -> int:
+def stored_thumb_size(layout: FeaturesLayout) -> int:
     """Side of the stored thumbnails: extract_config.json, else the first thumbnail file."""
-    thumbnails = extraction_config(features_root).get("thumbnails")
+    thumbnails = (layout.read_config() or {}).get("thumbnails")
     if isinstance(thumbnails, dict) and isinstance(thumbnails.get("size"), int):
         return int(thumbnails["size"])
-    first = next((features_root / "frames").rglob("*.npz"), None)
+    first = next(layout.thumbnails_dir.rglob("*.npz"), None)
     if first is None:
-        raise InputError(f"{features_root / 'frames'}: no thumbnails (extract them, or train --model pose)")
-    with np.load(first) as stored:
-        return int(stored["thumbs"].shape[1])
-
-
-def embedding_dim(features_root: Path, clips: list[Clip], config: FeatureConfig) -> int | None:
-    if config.appearance != "embeddings":
-        return None
-    path = appearance_path(features_root, clips[0].key, config)
-    if not path.is_file():
-        raise InputError(f"{path}: no embeddings for backbone {config.backbone!r} "
-                         f"(extract with --embed {config.backbone})")
-    with np.load(path) as stored:
-        return int(stored["vectors"].shape[1])
-
-
-def extraction_config(features_root: Path) -> dict:
-    path = features_root / "extract_config.json"
-    if not path.is_file():
-        return {}
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error})") from None
-    return values if isinstance(values, dict) else {}
+        raise InputError(f"{layout.thumbnails_dir}: no thumbnails (extract them, or train --model pose)")
+    return int(read_appearance(first, "thumbs")[1].shape[1])
 
 
 def balanced_class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -236,7 +216,7 @@ def cache_budgets(options: TrainOptions, n_train: int, n_val: int) -> tuple[int,
 class TrainingData:
     """What one training run reads: the usable clips, the classes, the inputs and the split."""
 
-    features_root: Path
+    layout: FeaturesLayout
     excluded: dict[str, int]
     labels: list[str]
     config: FeatureConfig
@@ -249,47 +229,38 @@ class TrainingData:
 
 def load_training_data(features_root: str | Path, options: TrainOptions) -> TrainingData:
     """Clips (status ok) and their split; fails early, naming the file, if the features do not fit."""
-    features_root = Path(features_root).resolve()
-    clip_set = read_clips(features_root)
+    layout = FeaturesLayout(Path(features_root).resolve())
+    clip_set = read_clips(layout)
     labels = sorted({clip.label for clip in clip_set.clips})
     if len(labels) < 2:
-        raise InputError(f"{features_root}: need at least 2 classes, found {labels}")
-    config = feature_config_for(options, features_root)
+        raise InputError(f"{layout.root}: need at least 2 classes, found {labels}")
+    config = feature_config_for(options, layout)
     split = make_split(clip_set.clips, options.split, fold=options.fold, test_fraction=options.test_fraction,
                        val_fraction=options.val_fraction, seed=options.seed)
     by_key = {clip.key: clip for clip in clip_set.clips}
-    data = TrainingData(features_root=features_root, excluded=clip_set.excluded, labels=labels, config=config,
-                        split=split, train=[by_key[key] for key in split.train],
-                        val=[by_key[key] for key in split.val], test=[by_key[key] for key in split.test],
-                        embedding_dim=None)
-    if not data.train or not data.test:
-        raise InputError(f"{features_root}: split {options.split} left no training or no test clips")
-    check_features(features_root, clip_set.clips, config)
-    return replace(data, embedding_dim=embedding_dim(features_root, clip_set.clips, config))
+    train, val, test = ([by_key[key] for key in keys] for keys in (split.train, split.val, split.test))
+    if not train or not test:
+        raise InputError(f"{layout.root}: split {options.split} left no training or no test clips")
+    return TrainingData(layout=layout, excluded=clip_set.excluded, labels=labels, config=config, split=split,
+                        train=train, val=val, test=test,
+                        embedding_dim=check_features(layout, clip_set.clips, config))
 
 
 def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: list[str],
-               distribution: dict | None = None) -> dict:
+               distribution: dict | None = None) -> runs.RunConfig:
     """config.json: everything inference needs to rebuild the input, and where the model came from."""
     split = data.split
-    return {
-        "format": runs.RUN_FORMAT,
-        "pose_action_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "model": {"name": options.model, "params": params, "inputs": inputs, "num_classes": len(data.labels),
-                  "embedding_dim": data.embedding_dim},
-        "features": data.config.to_dict(),
-        "labels": data.labels,
-        "extraction": extraction_config(data.features_root),
-        "window": training_window(data.train),
-        "split": {"kind": split.kind, "fold": split.fold, "folds": split.folds, "test_groups": split.test_groups,
-                  "leaks_groups": split.leaks_groups, "n_train": len(data.train), "n_val": len(data.val),
-                  "n_test": len(data.test)},
-        "seed": options.seed,
-        "training": {**asdict(options), "params": params},
-        "distribution": distribution,
-        "features_root": str(data.features_root),
-    }
+    return runs.RunConfig(
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        model=runs.ModelConfig(name=options.model, params=params, inputs=tuple(inputs), num_classes=len(data.labels),
+                               embedding_dim=data.embedding_dim),
+        features=data.config, labels=tuple(data.labels), extraction=data.layout.read_config() or {},
+        window=training_window(data.train),
+        split={"kind": split.kind, "fold": split.fold, "folds": split.folds, "test_groups": split.test_groups,
+               "leaks_groups": split.leaks_groups, "n_train": len(data.train), "n_val": len(data.val),
+               "n_test": len(data.test)},
+        seed=options.seed, training={**asdict(options), "params": params}, distribution=distribution,
+        features_root=str(data.layout.root))
 
 
 def train_run(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
@@ -304,7 +275,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     from pose_action.training import models
 
     params = models.resolve_params(options.params)
-    inputs = models.input_names(options.model, data.config)
+    inputs = input_names(options.model, data.config.appearance)
     strategy, distribution = distribution_strategy(options.distribute)
     with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
         model = models.build_model(options.model, data.config, len(data.labels), params,
@@ -312,15 +283,15 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         models.compile_model(model, params)
     weights = balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
     train_cache, val_cache = cache_budgets(options, len(data.train), len(data.val))
-    train_batches = ClipBatches(data.features_root, data.train, data.labels, data.config, inputs,
+    train_batches = ClipBatches(data.layout, data.train, data.labels, data.config, inputs,
                                 options.batch_size, shuffle=True, augment=options.augment, seed=options.seed,
                                 class_weights=weights, cache_bytes=train_cache)
-    val_batches = (ClipBatches(data.features_root, data.val, data.labels, data.config, inputs, options.batch_size,
+    val_batches = (ClipBatches(data.layout, data.val, data.labels, data.config, inputs, options.batch_size,
                                cache_bytes=val_cache)
                    if data.val else None)
     history, seconds = fit(model, train_batches, val_batches, options, quiet)
 
-    probabilities = predict_clips(model, data.features_root, data.test, data.labels, data.config, inputs,
+    probabilities = predict_clips(model, data.layout, data.test, data.labels, data.config, inputs,
                                   options.batch_size, options.workers)
     metrics = evaluation_metrics(probabilities, data.test, data.labels)
     metrics.update({
@@ -329,41 +300,41 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         "excluded": data.excluded, "epochs_trained": len(history),
         "best_epoch": int(history["val_loss" if "val_loss" in history else "loss"].idxmin()) + 1,
         "train_seconds": round(seconds, 2), "seconds_per_epoch": round(seconds / max(len(history), 1), 3),
-        "seed": options.seed, "features_root": str(data.features_root), "clips": "test",
+        "seed": options.seed, "features_root": str(data.layout.root), "clips": "test",
         "parameters": int(model.count_params()), "distribution": distribution,
     })
     fold = f" fold {data.split.fold}" if data.split.fold is not None else ""
     title = f"{options.model} — {data.split.kind}{fold}"
     with runs.staged_directory(out, overwrite=overwrite) as staging:
-        runs.save_model(model, staging / runs.MODEL_NAME)
-        runs.write_json(staging / runs.LABELS_NAME, data.labels)
-        runs.write_json(staging / runs.SPLIT_NAME, data.split.to_dict())
-        write_history_csv(staging / "history.csv", history)
-        plot_curves(staging / "curves.png", history, title)
+        runs.save_model(model, staging / runs.MODEL_FILE)
+        write_json(staging / runs.LABELS_FILE, data.labels)
+        write_json(staging / runs.SPLIT_FILE, data.split.to_dict())
+        write_history_csv(staging / runs.HISTORY_FILE, history)
+        plot_curves(staging / runs.CURVES_FILE, history, title)
         write_evaluation(staging, metrics, data.labels, title)
-        runs.write_json(staging / runs.CONFIG_NAME,
-                        run_config(options, data, params, inputs, distribution))  # last: complete
+        write_json(staging / runs.CONFIG_FILE,
+                   run_config(options, data, params, inputs, distribution).to_dict())  # last: complete
     return metrics
 
 
 def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) -> dict | None:
     """The metrics of an already complete fold trained with the same options (a rerun resumes)."""
     try:
-        config = runs.read_config(fold_dir)
+        config = runs.load_run(fold_dir).config
     except InputError:
         return None
-    if config.get("features_root") != str(features_root):
+    if config.features_root != str(features_root):
         return None
     # params are compared below; how the work is spread (loader threads, devices, cache) is not
     ignored = ("params", "workers", "distribute", "cache_mb")
     expected = {key: value for key, value in json.loads(json.dumps(asdict(options))).items() if key not in ignored}
-    saved = {key: value for key, value in config.get("training", {}).items() if key not in ignored}
+    saved = {key: value for key, value in config.training.items() if key not in ignored}
     expected_params = json.loads(json.dumps(options.params))
     if expected != saved:
         return None
-    if any(config["training"].get("params", {}).get(k) != v for k, v in expected_params.items()):
+    if any(config.training.get("params", {}).get(k) != v for k, v in expected_params.items()):
         return None
-    return runs.read_json(fold_dir / "metrics.json")
+    return read_json(fold_dir / runs.METRICS_FILE)
 
 
 def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
@@ -378,16 +349,17 @@ def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, 
         raise InputError(f"--cv needs --split logo or groupkfold:K, not {options.split}")
     if options.fold is not None:
         raise InputError("--cv trains every fold; drop --fold")
-    if (out / runs.CV_NAME).is_file() and not overwrite:
+    if (out / runs.CV_FILE).is_file() and not overwrite:
         raise InputError(f"{out}: a finished cross-validation is already there (pass --overwrite to redo it)")
-    if (out / runs.CONFIG_NAME).is_file():
+    if (out / runs.CONFIG_FILE).is_file():
         raise InputError(f"{out}: holds a single run; choose another --out for cross-validation")
-    folds = fold_count(read_clips(features_root).clips, kind, _)
+    root = Path(features_root).resolve()
+    folds = fold_count(read_clips(FeaturesLayout(root)).clips, kind, _)
     results = []
     for fold in range(folds):
         fold_options = replace(options, fold=fold)
         fold_dir = out / f"fold-{fold}"
-        metrics = None if overwrite else _fold_is_done(fold_dir, Path(features_root).resolve(), fold_options)
+        metrics = None if overwrite else _fold_is_done(fold_dir, root, fold_options)
         if metrics is not None:
             log.info("fold %d (%d of %d): already trained, kept (%s)", fold, fold + 1, folds,
                      summary_line(metrics))
@@ -403,8 +375,8 @@ def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, 
     summary = {"model": options.model, "split": options.split, "folds": results,
                "accuracy_mean": accuracy[0], "accuracy_std": accuracy[1],
                "macro_f1_mean": macro_f1[0], "macro_f1_std": macro_f1[1], "seed": options.seed,
-               "features_root": str(Path(features_root).resolve())}
-    runs.write_json(out / runs.CV_NAME, summary)
+               "features_root": str(root)}
+    write_json(out / runs.CV_FILE, summary)
     return summary
 
 
@@ -474,7 +446,7 @@ def run(args: argparse.Namespace) -> int:
         summary = train_cv(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)
         print(f"{options.model} {options.split} {len(summary['folds'])} folds: accuracy "
               f"{summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f}, macro F1 "
-              f"{summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f} -> {args.out / runs.CV_NAME}")
+              f"{summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f} -> {args.out / runs.CV_FILE}")
         return 0
     metrics = train_run(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)
     print(f"{options.model}: {summary_line(metrics)} -> {args.out}")

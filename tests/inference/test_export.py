@@ -25,7 +25,7 @@ def video_windows(tiny):
     with Recognizer.load(tiny.run, "keras") as recognizer:
         records, info = recognizer.extract_video(tiny.long_video)
         window = recognizer.window_frames(info.fps)
-        windows = [window_features(records[end - window:end], recognizer.info, width=info.width,
+        windows = [window_features(records[end - window:end], recognizer.config, width=info.width,
                                    height=info.height) for end in range(window, len(records) + 1, 3)]
     return {name: np.stack([w[name] for w in windows]) for name in windows[0]}
 
@@ -38,7 +38,8 @@ def test_exported_probabilities_agree_with_keras(tiny, video_windows, tmp_path, 
     assert main(["export", str(run), "--format", "tflite", "--quantize", quantize]) == 0
     assert f"quantize={quantize}" in capsys.readouterr().out
     assert (run / "model.tflite").is_file() and (run / "model.keras").is_file()
-    lite, keras = LiteBackend(run).predict(video_windows), KerasBackend(run).predict(video_windows)
+    lite = LiteBackend(run / "model.tflite").predict(video_windows)
+    keras = KerasBackend(run / "model.keras").predict(video_windows)
     assert lite.shape == keras.shape == (len(video_windows["mask"]), 3)
     assert np.abs(lite - keras).max() <= tolerance
     np.testing.assert_allclose(lite.sum(axis=1), 1.0, atol=1e-3)

@@ -17,6 +17,7 @@ from inference_fixture import make_tiny_run
 from pose_action.cli import main
 from pose_action.inference.recognizer import UNKNOWN, Recognizer, window_features
 from pose_action.features import clip_features
+from pose_action.layout import FeaturesLayout
 from pose_action.video import probe, read_frames
 
 
@@ -42,8 +43,8 @@ def test_features_are_identical_to_extracted_ones(tiny, recognizer):
     clip = tiny.clip()
     records, info = recognizer.extract_video(clip)
     assert recognizer.window_frames(info.fps) == len(records)  # the window is a training clip's duration
-    live = window_features(records, recognizer.info, width=info.width, height=info.height)
-    extracted = clip_features(tiny.features, f"{clip.parent.name}/{clip.stem}", recognizer.features,
+    live = window_features(records, recognizer.config, width=info.width, height=info.height)
+    extracted = clip_features(FeaturesLayout(tiny.features), f"{clip.parent.name}/{clip.stem}", recognizer.features,
                               width=info.width, height=info.height)
     assert sorted(live) == sorted(extracted) == ["frames", "mask", "pose"]
     for name in extracted:
@@ -197,17 +198,20 @@ def test_embeddings_are_computed_like_extraction_and_only_for_used_frames(tiny):
     from pose_action.extraction.embeddings import Embedder
     from pose_action.landmarks import LandmarkSequence
     from pose_action.extraction.pose import resolve_model
-    from pose_action.inference.recognizer import EmbeddingCache, FrameExtractor, RunInfo
     from pose_action.features import FeatureConfig, build_features
+    from pose_action.inference.recognizer import EmbeddingCache, FrameExtractor
+    from pose_action.runs import ModelConfig, RunConfig
 
     features = FeatureConfig(frames=8, appearance="embeddings", backbone="mobilenet_v3_small")
-    info = RunInfo(path=tiny.run, labels=("a", "b"), features=features, model_name="fusion", model_params=None,
-                   window_seconds=1.6, extraction={"thumbnails": {"frames": 12}}, embedding_dim=None)
+    config = RunConfig(model=ModelConfig(name="fusion", params={}, inputs=("pose", "mask", "embeddings"),
+                                         num_classes=2),
+                       features=features, labels=("a", "b"), window={"seconds": 1.6},
+                       extraction={"thumbnails": {"frames": 12}})
     embedder = Embedder("mobilenet_v3_small", "none")
     clip = tiny.clip()
     sampler = FrameSampler(12, [embedder.input_size])  # what extract does with --embed
     records = []
-    with FrameExtractor(info, resolve_model("lite"), embedder.input_size) as extractor:
+    with FrameExtractor(config, resolve_model("lite"), embedder.input_size) as extractor:
         for index, timestamp, frame in read_frames(clip):
             records.append(extractor.process(frame, index, timestamp))
             sampler.offer(index, frame)
@@ -217,7 +221,7 @@ def test_embeddings_are_computed_like_extraction_and_only_for_used_frames(tiny):
                                             width=320, height=240)
     expected = build_features(sequence, features, appearance=(sampled.frame_index, stored))
     cache = EmbeddingCache(embedder)
-    live = window_features(records, info, width=320, height=240, embed=cache)
+    live = window_features(records, config, width=320, height=240, embed=cache)
     np.testing.assert_array_equal(live["pose"], expected["pose"])
     np.testing.assert_allclose(live["embeddings"], expected["embeddings"], atol=2e-3, rtol=2e-3)
     assert 0 < len(cache.vectors) <= features.frames < len(sampled.frame_index)  # only the picked frames

@@ -16,7 +16,8 @@ from PIL import Image
 
 from pose_action import cli, landmarks
 from pose_action.extraction import pose
-from pose_action.inspection.report import REPORT_NAME, inspect_features, load_with_context, write_report
+from pose_action.inspection.report import inspect_features, load_with_context, write_report
+from pose_action.layout import REPORT_FILE
 from pose_action.inspection.summary import problem_of, summarize, torso_jitter
 from pose_action.landmarks import INDEX, LandmarkSequence
 from pose_action.video import probe, read_frames
@@ -180,7 +181,7 @@ def test_cli_features_prints_tables_and_writes_report(features, tmp_path):
     assert "4 videos in 3 classes; problems: 1 failed, 1 no pose" in out
     assert "low detection" not in out  # 9 of 21 frames pass a 0.3 threshold
     assert "A3/PS7A3P1T1: cannot be opened as a video" in out
-    report = pd.read_csv(features / REPORT_NAME, keep_default_na=False)
+    report = pd.read_csv(features / REPORT_FILE, keep_default_na=False)
     assert len(report) == 4 and report.loc[0, "problem"] == "failed"
     assert (features / "inspect_report_classes.csv").is_file()
 
@@ -197,7 +198,7 @@ def test_unreadable_csv_in_features_is_listed_and_exit_3(features, tmp_path):
     report = pd.read_csv(tmp_path / "out" / "report.csv", keep_default_na=False)
     row = report[report["key"] == "A1/broken"].iloc[0]
     assert row["problem"] == "unreadable" and "non-numeric value 'n/a?'" in row["error"]
-    assert not (copy / REPORT_NAME).exists()
+    assert not (copy / REPORT_FILE).exists()
 
 
 def test_manifest_of_a_running_or_rerun_extraction(features, tmp_path):

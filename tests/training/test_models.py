@@ -8,6 +8,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from pose_action.training import models  # noqa: E402
+from pose_action.catalog import BACKBONE_SPECS, MODEL_NAMES, input_names  # noqa: E402
 from pose_action.errors import InputError  # noqa: E402
 from pose_action.features import FeatureConfig  # noqa: E402
 
@@ -40,9 +41,9 @@ CASES = [("pose", "none"), ("rgb", "thumbs"), ("rgb", "embeddings"), ("fusion", 
 def test_model_smoke(name, appearance, tmp_path):
     config = _config(name, appearance)
     model = models.build_model(name, config, CLASSES, SMALL, embedding_dim=EMBEDDING)
-    assert sorted(model.input) == sorted(models.input_names(name, config))
+    assert sorted(model.input) == sorted(input_names(name, config.appearance))
     inputs = _inputs(config, batch=3)
-    feed = {key: inputs[key] for key in models.input_names(name, config)}
+    feed = {key: inputs[key] for key in input_names(name, config.appearance)}
     probabilities = np.asarray(model.predict(feed, verbose=0))
     # No training-only randomness (dropout would move outputs by far more than float noise).
     np.testing.assert_allclose(np.asarray(model(feed)), probabilities, atol=1e-6, rtol=0)
@@ -67,6 +68,11 @@ def test_model_smoke(name, appearance, tmp_path):
     assert all(tensor.shape[0] == 1 for tensor in static.inputs)
     single = {key: value[:1] for key, value in feed.items()}
     np.testing.assert_allclose(np.asarray(static(single)), probabilities[:1], atol=1e-5)
+
+
+def test_builders_are_exactly_the_catalogued_models():
+    """catalog.MODEL_NAMES (TensorFlow-free: --help, run checks) names what BUILDERS builds, in order."""
+    assert tuple(models.BUILDERS) == MODEL_NAMES
 
 
 def test_models_learn_a_trivial_task():
@@ -107,7 +113,7 @@ def test_embedder_resizes_and_returns_one_vector_per_frame():
 
 
 def test_embedder_weights_errors_say_what_to_do(tmp_path):
-    from pose_action.extraction.embeddings import BACKBONE_SPECS, Embedder, keras_cache_dir
+    from pose_action.extraction.embeddings import Embedder, keras_cache_dir
 
     with pytest.raises(InputError, match="not found"):
         Embedder("mobilenet_v3_small", str(tmp_path / "missing.weights.h5"))

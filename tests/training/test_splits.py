@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from pose_action.errors import InputError
+from pose_action.layout import FeaturesLayout
 from pose_action.training.splits import Clip, fold_count, group_folds, make_split, read_clips
 
 
@@ -109,9 +110,9 @@ def test_manifest_keeps_ok_clips_and_counts_the_rest(tmp_path):
          "height": None, "frames_processed": None, "seconds": None, "fps": None},
     ]
     pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
-    clip_set = read_clips(tmp_path)
+    clip_set = read_clips(FeaturesLayout(tmp_path))
     assert [clip.key for clip in clip_set.clips] == ["Wave/v_Wave_g01_c01"]  # key derived: label/stem
     assert clip_set.clips[0].group == "01" and clip_set.clips[0].width == 320
     assert clip_set.excluded == {"no_pose": 1, "failed": 1}
     with pytest.raises(InputError, match="no manifest"):
-        read_clips(tmp_path / "elsewhere")
+        read_clips(FeaturesLayout(tmp_path / "elsewhere"))

@@ -15,6 +15,9 @@ from features_fixture import make_features  # noqa: E402
 
 from pose_action import cli, runs  # noqa: E402
 from pose_action.errors import InputError  # noqa: E402
+from pose_action.files import read_json  # noqa: E402
+from pose_action.inference.backends import load_backend  # noqa: E402
+from pose_action.layout import FeaturesLayout  # noqa: E402
 from pose_action.training.batches import ClipBatches
 from pose_action.training.evaluate import predict_clips  # noqa: E402
 from pose_action.features import FeatureConfig  # noqa: E402
@@ -55,7 +58,7 @@ def test_train_cli_writes_a_complete_run(fusion_run, features, capsys):
         assert key in metrics
     assert metrics["excluded"] == {"no_pose": 1}
     split = json.loads((fusion_run / "split.json").read_text())
-    groups = {clip.key: clip.group for clip in read_clips(features).clips}
+    groups = {clip.key: clip.group for clip in read_clips(FeaturesLayout(features)).clips}
     assert not {groups[k] for k in split["train"] + split["val"]} & {groups[k] for k in split["test"]}
     assert len(pd.read_csv(fusion_run / "history.csv")) == 2
     report = pd.read_csv(fusion_run / "classification_report.csv")
@@ -72,9 +75,11 @@ def test_saved_run_reloads_and_reproduces_predictions(fusion_run, features):
     run = runs.load_run(fusion_run)
     assert run.labels == ["ArmRaise", "BaseballSwing", "TennisSwing", "Wave"]
     assert run.feature_config.frames == 6
-    clips = [clip for clip in read_clips(features).clips if clip.key in set(json.loads(
+    clips = [clip for clip in read_clips(FeaturesLayout(features)).clips if clip.key in set(json.loads(
         (fusion_run / "split.json").read_text())["test"])]
-    probabilities = predict_clips(run.model, features, clips, run.labels, run.feature_config, run.input_names)
+    model = load_backend(run, "keras").model
+    probabilities = predict_clips(model, FeaturesLayout(features), clips, run.labels, run.feature_config,
+                                  run.input_names)
     saved = json.loads((fusion_run / "metrics.json").read_text())["predictions"]
     assert [p["predicted"] for p in saved] == [run.labels[i] for i in probabilities.argmax(axis=1)]
     np.testing.assert_allclose([p["confidence"] for p in saved], probabilities.max(axis=1), atol=1e-5)
@@ -84,7 +89,7 @@ def test_existing_run_is_not_overwritten_by_accident(fusion_run, features, capsy
     code = cli.main(["train", str(features), "--out", str(fusion_run), "--model", "pose", "--quiet", *TINY])
     assert code == 2
     assert "already exists" in capsys.readouterr().err
-    assert runs.read_config(fusion_run)["model"]["name"] == "fusion"
+    assert runs.load_run(fusion_run).model_name == "fusion"
 
 
 def test_interrupted_training_leaves_no_run(features, tmp_path, monkeypatch):
@@ -117,12 +122,26 @@ def test_load_run_explains_bad_runs(fusion_run, tmp_path):
         runs.load_run(newer)
 
 
+def test_evaluate_checks_the_model_against_its_config_first(fusion_run, tmp_path, capsys):
+    """The one run loader checks model inputs against config.json: one line and exit 2, no Keras traceback."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(fusion_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["features"]["frames"] = 9
+    (run / "config.json").write_text(json.dumps(config))
+    assert cli.main(["evaluate", str(run)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.splitlines() == [error] and "model input 'pose' has shape" in error
+
+
 def test_cv_trains_every_group_as_test_and_resumes(features, tmp_path, caplog, capsys):
     options = TrainOptions(model="pose", split="logo", frames=6, epochs=1, params=TINY_PARAMS)
     summary = train_cv(features, tmp_path / "cv", options, quiet=True)
     assert [fold["test_groups"] for fold in summary["folds"]] == [["01"], ["02"], ["03"]]
     assert 0.0 <= summary["accuracy_mean"] <= 1.0 and summary["accuracy_std"] >= 0.0
-    assert runs.read_json(tmp_path / "cv" / "cv.json") == summary
+    assert read_json(tmp_path / "cv" / "cv.json") == summary
     with pytest.raises(InputError, match="cross-validation summary"):
         runs.load_run(tmp_path / "cv")
     # a rerun after an interruption keeps the finished folds
@@ -165,7 +184,7 @@ def test_fusion_trains_on_frozen_embeddings(tmp_path):
     train_run(features, tmp_path / "run", options, quiet=True)
     run = runs.load_run(tmp_path / "run")
     assert run.input_names == ["pose", "mask", "embeddings"]
-    assert run.config["model"]["embedding_dim"] == 12
+    assert run.config.model.embedding_dim == 12
     assert run.feature_config.backbone == "mobilenet_v3_small"
     missing = TrainOptions(model="rgb", appearance="embeddings", backbone="efficientnet_b0", frames=6, epochs=1)
     with pytest.raises(InputError, match="extract with --embed efficientnet_b0"):
@@ -200,12 +219,12 @@ def test_bad_distribute_and_cache_options_are_usage_errors(features, tmp_path, c
 
 def test_landmark_cache_stops_at_its_cap_and_batches_stay_the_same(features):
     """Training memory must not grow with the dataset: the parsed-landmark cache has a fixed cap."""
-    clips = read_clips(features).clips[::4]
-    labels = sorted({clip.label for clip in read_clips(features).clips})
+    clips = read_clips(FeaturesLayout(features)).clips[::4]
+    labels = sorted({clip.label for clip in read_clips(FeaturesLayout(features)).clips})
     config = FeatureConfig(frames=6, appearance="thumbs", thumb_size=16)
 
     def loader(**cache) -> ClipBatches:
-        return ClipBatches(features, clips, labels, config, ["pose", "mask", "frames"], 4, shuffle=True,
+        return ClipBatches(FeaturesLayout(features), clips, labels, config, ["pose", "mask", "frames"], 4, shuffle=True,
                            augment=True, seed=3, **cache)
 
     def two_epochs(batches: ClipBatches) -> list:
