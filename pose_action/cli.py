@@ -1,8 +1,8 @@
-"""The `pose-action` command: a thin dispatcher over one module per command.
+"""The `pose-action` command: a thin dispatcher over pose_action.commands, one module per command.
 
-Each command module has `add_arguments(parser)` and `run(args) -> exit code`; its work
-functions are importable without the CLI. Only the chosen command's module is imported, so
-`pose-action --help` and TensorFlow-free commands stay fast and never load TensorFlow.
+Each command module has `add_arguments(parser)` and `run(args) -> exit code`; the work
+functions it calls are importable without the CLI. Only the chosen command's module is
+imported, so `pose-action --help` and TensorFlow-free commands stay fast and never load TensorFlow.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import sys
 from pose_action import __version__
 from pose_action.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, InputError
 
-# name: (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("pose_action.synth.dataset", "render a synthetic UCF50-style dataset of drawn actors"),
-    "extract": ("pose_action.extraction.run", "videos -> landmark CSVs, thumbnails and a manifest (resumable)"),
-    "inspect": ("pose_action.inspection.report", "summarize, plot or render landmark CSVs"),
-    "train": ("pose_action.training.train", "train a pose, rgb, fusion, lrcn or convlstm model"),
-    "evaluate": ("pose_action.training.evaluate", "evaluate a trained run on its test split"),
-    "predict": ("pose_action.inference.predict", "recognize the action in a video file"),
-    "live": ("pose_action.inference.live", "recognize actions from a webcam"),
-    "export": ("pose_action.inference.export", "export a run to TFLite for the TensorFlow-free runtime"),
-    "demo": ("pose_action.demo", "the whole flow on the built-in synthetic dataset"),
+# name: one-line help; the command lives in pose_action.commands.<name>
+COMMANDS: dict[str, str] = {
+    "synth": "render a synthetic UCF50-style dataset of drawn actors",
+    "extract": "videos -> landmark CSVs, thumbnails and a manifest (resumable)",
+    "inspect": "summarize, plot or render landmark CSVs",
+    "train": "train a pose, rgb, fusion, lrcn or convlstm model",
+    "evaluate": "evaluate a trained run on its test split",
+    "predict": "recognize the action in a video file",
+    "live": "recognize actions from a webcam",
+    "export": "export a run to TFLite for the TensorFlow-free runtime",
+    "demo": "the whole flow on the built-in synthetic dataset",
 }
 
 EPILOG = f"""exit codes: {EXIT_OK} success; {EXIT_USAGE} usage or input error (one line on stderr);
@@ -48,16 +48,16 @@ def _top_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"pose-action {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (_, help_text) in COMMANDS.items():
+    for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def command_parser(name: str) -> argparse.ArgumentParser:
     """The full parser of one command (imports only that command's module)."""
-    module = importlib.import_module(COMMANDS[name][0])
+    module = importlib.import_module(f"pose_action.commands.{name}")
     parser = argparse.ArgumentParser(
-        prog=f"pose-action {name}", description=(module.__doc__ or COMMANDS[name][1]).strip(),
+        prog=f"pose-action {name}", description=(module.__doc__ or COMMANDS[name]).strip(),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     module.add_arguments(parser)
     parser.set_defaults(_run=module.run)

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import psutil
 
+from pose_action.commands.arguments import parse_size
 from pose_action.synth import dataset as synth
 from pose_action.synth.motions import ACTIONS
 from pose_action.extraction.pose import PoseEstimator, resolve_model
@@ -278,7 +279,7 @@ def main() -> None:
     parser.add_argument("--pose-model", default="lite")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
-    size = synth.parse_size(args.size)
+    size = parse_size(args.size)
     os.environ.setdefault("GLOG_minloglevel", "2")
     if args.video and not args.video.is_file():
         raise SystemExit(f"{args.video}: no such video")

@@ -17,17 +17,19 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2  # noqa: E402
 
+from pose_action.commands.arguments import parse_size  # noqa: E402
 from pose_action.synth import dataset as synth  # noqa: E402
 from pose_action.synth.motions import ACTIONS  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=synth.parse_size, default=synth.DEFAULT_SIZE)
+    parser.add_argument("--size", default="{}x{}".format(*synth.DEFAULT_SIZE), metavar="WxH")
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--fps", type=float, default=synth.DEFAULT_FPS)
     parser.add_argument("--clips", type=int, default=10, help="clips per measurement")
     args = parser.parse_args()
+    args.size = parse_size(args.size)
     cv2.setNumThreads(1)  # one core: the figure is drawn single-threaded anyway
 
     synth.render_frames(ACTIONS[0], size=args.size, seconds=0.2)  # warm up imports and caches

@@ -1,10 +1,4 @@
-"""Turn a folder of labelled videos into landmark CSVs, thumbnails and a manifest.
-
-VIDEO_ROOT/<Class>/<clip>.avi (or a CSV list path,label[,group]) becomes
-FEATURES/landmarks/<Class>/<clip>.csv (one row per processed frame),
-FEATURES/frames/<Class>/<clip>.npz (thumbnails of frames spread over the clip),
-FEATURES/manifest.csv (one row per video: ok, no_pose or failed, with the reason) and
-FEATURES/extract_config.json (pose model and its SHA-256, sampling, thumbnails, versions).
+"""The extract batch job: every video under VIDEO_ROOT into a FEATURES folder (see pose_action.layout).
 
 Resumable: every output is written to a temp file and renamed, and a video's manifest row
 is on disk before it counts as done, so a rerun after a crash or Ctrl-C skips finished
@@ -15,7 +9,7 @@ the run: it is recorded as failed and the exit code is 3.
 """
 
 from __future__ import annotations
-import argparse
+
 import contextlib
 import logging
 import os
@@ -26,10 +20,9 @@ from pathlib import Path
 
 from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
 from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN, VideoItem, discover
-from pose_action.catalog import BACKBONES
-from pose_action.extraction.job import ExtractSettings, make_settings, package_versions
+from pose_action.extraction.job import ExtractSettings, package_versions
 from pose_action.extraction.manifest import ManifestWriter, read_rows
-from pose_action.extraction.pool import WorkerPool, default_workers, run_local
+from pose_action.extraction.pool import WorkerPool, run_local
 from pose_action.files import write_json
 from pose_action.layout import CONFIG_FILE, FeaturesLayout
 
@@ -208,74 +201,28 @@ def format_summary(report: ExtractReport) -> str:
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- command line
+def extract_videos(video_root: str | os.PathLike, out_root: str | os.PathLike,
+                   settings: Callable[[], ExtractSettings], *, workers: int, scheduler: str | None = None,
+                   group_pattern: str = DEFAULT_GROUP_PATTERN, overwrite: bool = False,
+                   progress: bool = True) -> ExtractReport:
+    """The `extract` command: `extract` on local worker processes, or on Dask with `scheduler`.
 
+    `settings` is called once: after the worker processes are started (their imports overlap
+    resolving the pose model), and before a Dask cluster is started or reached (a bad option
+    fails first, with one line).
+    """
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    if not Path(video_root).exists():  # before spawning anything: one line, exit 2
+        raise InputError(f"{video_root}: no such folder or video list")
+    options = {"workers": workers, "group_pattern": group_pattern, "overwrite": overwrite, "progress": progress}
+    if scheduler is not None:
+        from pose_action.extraction.dask import dask_runner, quiet_dask_logs
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video_root", metavar="VIDEO_ROOT", type=Path,
-                        help="folder of <Class>/<clip> videos, or a CSV list path,label[,group]")
-    parser.add_argument("--out", required=True, type=Path, metavar="FEATURES",
-                        help="output folder (created; a rerun resumes)")
-    parser.add_argument("--pose-model", default="lite", metavar="lite|full|heavy|PATH",
-                        help="MediaPipe pose landmarker bundle (default: lite, shipped)")
-    parser.add_argument("--workers", type=int, default=default_workers(), metavar="N",
-                        help="worker processes (default: all cores, here %(default)s)")
-    parser.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
-                        help="run the videos on Dask: local starts a cluster here with --workers "
-                             "processes; tcp://HOST:PORT uses a running `dask scheduler` whose "
-                             "workers see VIDEO_ROOT and FEATURES at the same paths")
-    parser.add_argument("--group-pattern", default=DEFAULT_GROUP_PATTERN, metavar="REGEX",
-                        help="regex whose first group is a file's group/actor "
-                             "(default: UCF50 %(default)r)")
-    sampling = parser.add_mutually_exclusive_group()
-    sampling.add_argument("--fps", type=float, dest="target_fps", metavar="F",
-                          help="process about F frames per second (default: every frame)")
-    sampling.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
-    parser.add_argument("--thumb-size", type=int, default=64, metavar="S",
-                        help="side of the square RGB thumbnails (default: %(default)s)")
-    parser.add_argument("--thumb-frames", type=int, default=64, metavar="N",
-                        help="thumbnails per clip, spread uniformly (default: %(default)s)")
-    parser.add_argument("--embed", choices=BACKBONES,
-                        help="also store frozen CNN embeddings of the same frames (needs TensorFlow)")
-    parser.add_argument("--embed-weights", default="imagenet", metavar="imagenet|none|PATH",
-                        help="weights of the --embed backbone (default: %(default)s)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="redo every video, also when FEATURES holds other settings")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise InputError(f"--workers must be at least 1, got {args.workers}")
-    if not Path(args.video_root).exists():  # before spawning anything: one line, exit 2
-        raise InputError(f"{args.video_root}: no such folder or video list")
-    if args.scheduler is not None:
-        report = _run_on_dask(args)
-    else:
-        with WorkerPool(args.workers) as pool:  # first: their start-up overlaps ours
-            report = extract(args.video_root, args.out, _settings_of(args), workers=args.workers,
-                             group_pattern=args.group_pattern, overwrite=args.overwrite,
-                             progress=not args.quiet,
-                             runner=lambda items, out, settings, workers, on_row:
-                             pool.run(items, out, settings, on_row))
-    if not args.quiet:
-        print(format_summary(report))
-    return report.exit_code
-
-
-def _settings_of(args: argparse.Namespace) -> ExtractSettings:
-    return make_settings(args.pose_model, target_fps=args.target_fps, stride=args.stride,
-                         thumb_size=args.thumb_size, thumb_frames=args.thumb_frames,
-                         embed=args.embed, embed_weights=args.embed_weights)
-
-
-def _run_on_dask(args: argparse.Namespace) -> ExtractReport:
-    """--scheduler: the same extraction, its videos run by Dask workers (pose_action.extraction.dask)."""
-    from pose_action.extraction.dask import dask_runner, quiet_dask_logs
-
-    settings = _settings_of(args)  # a bad option fails before any cluster is started or reached
-    quiet_dask_logs()
-    with dask_runner(args.scheduler, workers=args.workers) as runner:
-        return extract(args.video_root, args.out, settings, workers=args.workers,
-                       group_pattern=args.group_pattern, overwrite=args.overwrite,
-                       progress=not args.quiet, runner=runner)
+        resolved = settings()
+        quiet_dask_logs()
+        with dask_runner(scheduler, workers=workers) as runner:
+            return extract(video_root, out_root, resolved, runner=runner, **options)
+    with WorkerPool(workers) as pool:  # first: their start-up overlaps ours
+        return extract(video_root, out_root, settings(), **options,
+                       runner=lambda items, out, chosen, count, on_row: pool.run(items, out, chosen, on_row))

@@ -2,13 +2,12 @@
 
 Keras LSTMs convert only with fully static shapes, so the model is rebuilt with batch size 1
 (`models.static_copy`) and its weights copied. The exported file is checked against the
-Keras model on sample windows before it replaces anything: max abs difference of the class
-probabilities <= 1e-4 unquantized, <= 1e-2 quantized.
+Keras model on sample windows, through the runtime's own LiteBackend, before it replaces
+anything: max abs difference of the class probabilities <= 1e-4 unquantized, <= 1e-2 quantized.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import tempfile
@@ -113,18 +112,3 @@ def export_run(run_dir: str | os.PathLike, *, quantize: str = "none", format: st
     log.info("wrote %s (%.1f KB, quantize=%s, max abs difference to Keras %.1e)",
              destination, len(data) / 1024, quantize, difference)
     return ExportResult(path=destination, size_bytes=len(data), quantize=quantize, max_abs_diff=difference)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", type=Path, help="run directory (from `pose-action train`)")
-    parser.add_argument("--format", default="tflite", choices=FORMATS, help="export format (default: tflite)")
-    parser.add_argument("--quantize", default="none", choices=QUANTIZATIONS,
-                        help="none: float32; float16: half-size weights; dynamic: int8 weights "
-                             "(default: none)")
-
-
-def run(args: argparse.Namespace) -> int:
-    result = export_run(args.run, quantize=args.quantize, format=args.format)
-    print(f"{result.path}  {result.size_bytes / 1024:.1f} KB  quantize={result.quantize}  "
-          f"max |tflite - keras| = {result.max_abs_diff:.1e}")
-    return 0

@@ -1,13 +1,9 @@
-"""Recognize actions from a webcam: a window with the skeleton, the current label and frames per second.
-
-Press q or Esc (or close the window) to stop. `--camera` takes a camera number or a video
-file / stream URL (handy to try the live view without a camera). With --backend tflite
-(the default when the run has an exported model.tflite) no TensorFlow is loaded.
+"""Live recognition: camera (or file / URL) frames through a Recognizer, shown in a window with the
+skeleton, the current label and frames per second. q or Esc (or closing the window) stops it.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -19,9 +15,8 @@ import cv2
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.inference.backends import choose_backend
 from pose_action.inference.predict import draw_overlay
-from pose_action.inference.recognizer import DEFAULT_SMOOTHING, DEFAULT_THRESHOLD, Recognizer
+from pose_action.inference.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -101,29 +96,13 @@ def show_in_window(frame: np.ndarray) -> bool:
     return cv2.getWindowProperty(WINDOW_TITLE, cv2.WND_PROP_VISIBLE) >= 1
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", type=Path, help="run directory (from `pose-action train`)")
-    parser.add_argument("--camera", default="0", help="camera number, or a video file / stream URL (default: 0)")
-    parser.add_argument("--backend", choices=("auto", "keras", "tflite"), default="auto",
-                        help="auto: the exported model.tflite when present and current, else Keras")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                        help=f"below this confidence the label is 'unknown' (default: {DEFAULT_THRESHOLD})")
-    parser.add_argument("--smoothing", type=int, default=DEFAULT_SMOOTHING,
-                        help=f"moving average over this many predictions (default: {DEFAULT_SMOOTHING})")
-    parser.add_argument("--pose-model", help="override the run's pose model (lite|full|heavy|PATH)")
-
-
-def run(args: argparse.Namespace) -> int:
-    backend = choose_backend(args.run, args.backend)
-    recognizer = Recognizer.load(args.run, backend, pose_model=args.pose_model, threshold=args.threshold,
-                                 smoothing=args.smoothing)
-    with recognizer:
-        capture = open_camera(camera_source(args.camera))
-        try:
-            check_display()
-            frames = run_live(recognizer, capture, show_in_window)
-            cv2.destroyAllWindows()
-        finally:
-            capture.release()
-    log.info("stopped after %d frames", frames)
-    return 0
+def show_live(recognizer: Recognizer, source: int | str) -> int:
+    """Recognize a camera (or a video file or URL) in a window until q, Esc or the end; returns frames seen."""
+    capture = open_camera(source)
+    try:
+        check_display()
+        frames = run_live(recognizer, capture, show_in_window)
+        cv2.destroyAllWindows()
+    finally:
+        capture.release()
+    return frames

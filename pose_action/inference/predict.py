@@ -1,28 +1,20 @@
-"""Recognize the action in a video file with a trained run: top classes, a timeline, an annotated video.
+"""What `predict` shows of a video's result: the annotated video (skeleton, label, confidence bar) and a summary.
 
-The run's config.json decides everything about the input (window length, T, thumbnails,
-pose model); only the output is chosen here. With --backend tflite (the default when the
-run has an exported model.tflite) no TensorFlow is loaded.
+`draw_overlay` is shared with `live`, so a prediction looks the same on a file and a webcam.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from pose_action.errors import InputError
-from pose_action.inference.backends import choose_backend
-from pose_action.inference.recognizer import (DEFAULT_SMOOTHING, DEFAULT_THRESHOLD, UNKNOWN, Prediction, Recognizer,
-                                              VideoResult)
+from pose_action.inference.recognizer import UNKNOWN, Prediction, VideoResult
 from pose_action.inference.render import draw_caption, draw_skeleton
-from pose_action.video import probe, read_frames, write_video
+from pose_action.video import read_frames, write_video
 
 log = logging.getLogger(__name__)
 
@@ -93,43 +85,3 @@ def format_summary(result: VideoResult, top_k: int) -> str:
     for name, probability in result.top(top_k):
         lines.append(f"  {name:<{width}}  {probability:6.1%}  {'#' * int(round(probability * 30))}")
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", type=Path, help="run directory (from `pose-action train`)")
-    parser.add_argument("video", type=Path, help="video file to recognize")
-    parser.add_argument("--out", type=Path, help="write the video with skeleton, label and confidence bar here")
-    parser.add_argument("--json", action="store_true", help="print machine-readable results (with the timeline)")
-    parser.add_argument("--top-k", type=int, default=3, help="classes to list (default: 3)")
-    parser.add_argument("--backend", choices=("auto", "keras", "tflite"), default="auto",
-                        help="auto: the exported model.tflite when present and current, else Keras")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                        help=f"below this confidence the label is 'unknown' (default: {DEFAULT_THRESHOLD})")
-    parser.add_argument("--step", type=int, help="predict every STEP processed frames (default: 2.5 per second)")
-    parser.add_argument("--smoothing", type=int, default=DEFAULT_SMOOTHING,
-                        help=f"moving average over this many predictions (default: {DEFAULT_SMOOTHING})")
-    parser.add_argument("--pose-model", help="override the run's pose model (lite|full|heavy|PATH)")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.top_k < 1:
-        raise InputError(f"--top-k must be at least 1, got {args.top_k}")
-    if args.step is not None and args.step < 1:
-        raise InputError(f"--step must be at least 1, got {args.step}")
-    probe(args.video)  # a bad video fails before the model loads
-    backend = choose_backend(args.run, args.backend)
-    with Recognizer.load(args.run, backend, pose_model=args.pose_model, threshold=args.threshold,
-                         smoothing=args.smoothing) as recognizer:
-        result = recognizer.predict_video(args.video, step=args.step)
-    if args.out:
-        count = write_annotated(result, args.out)
-        log.info("wrote %s (%d frames)", args.out, count)
-    if args.json:
-        payload = result.to_dict(args.top_k)
-        if args.out:
-            payload["annotated"] = str(args.out)
-        json.dump(payload, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        print(format_summary(result, args.top_k))
-    return 0

@@ -93,17 +93,6 @@ def plot_sequence(sequence: LandmarkSequence, path: str | os.PathLike,
     return path
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'640x480' -> (640, 480)."""
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--size must look like 640x480, got {text!r}") from None
-    if width < 16 or height < 16 or width > 8192 or height > 8192:
-        raise InputError(f"--size must be between 16x16 and 8192x8192, got {text!r}")
-    return width, height
-
-
 def render_sequence(sequence: LandmarkSequence, out: str | os.PathLike, *,
                     overlay: str | os.PathLike | None = None,
                     size: tuple[int, int] | None = None, quiet: bool = True) -> int:

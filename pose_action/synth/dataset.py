@@ -9,7 +9,6 @@ tests get labelled videos with known ground truth. The same seed gives the same 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import os
@@ -312,38 +311,3 @@ def write_dataset(out: str | os.PathLike, *, classes: Iterable[str] | None = Non
     if skipped:
         log.info("kept %d existing clips", skipped)
     return paths
-
-
-# ----------------------------------------------------------------------------- command line
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}") from None
-    return width, height
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", metavar="OUT", help="output folder (OUT/<Class>/v_<Class>_gNN_cNN.mp4)")
-    parser.add_argument("--classes", nargs="+", choices=ACTIONS, metavar="CLASS",
-                        help=f"classes to render (default: all): {', '.join(ACTIONS)}")
-    parser.add_argument("--actors", type=int, default=3, help="actors (groups g01..) per class (default 3)")
-    parser.add_argument("--clips", type=int, default=2, help="clips per actor and class (default 2)")
-    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same videos (default 0)")
-    parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="WxH",
-                        help="frame size (default 320x240)")
-    parser.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames per second (default 25)")
-    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="clip length (default 2)")
-    parser.add_argument("--occlusion", type=float, default=DEFAULT_OCCLUSION_RATE, metavar="RATE",
-                        help=f"share of clips with a partial occluder (default {DEFAULT_OCCLUSION_RATE})")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    paths = write_dataset(args.out, classes=args.classes, actors=args.actors, clips=args.clips,
-                          seed=args.seed, size=args.size, fps=args.fps, seconds=args.seconds,
-                          occlusion_rate=args.occlusion, progress=not args.quiet)
-    classes = len({path.parent.name for path in paths})
-    print(f"{len(paths)} clips of {classes} classes in {args.out}")
-    return 0

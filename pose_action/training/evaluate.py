@@ -1,14 +1,11 @@
 """Evaluate a trained run on its held-out test clips (or every clip of another features folder).
 
 Reads the clips through the same feature function as training (`features.clip_features`,
-via ClipBatches), writes metrics.json, classification_report.csv and confusion_matrix.png,
-and prints accuracy and macro F1. A cross-validation run (`train --cv`) evaluates every fold
-and prints mean ± std.
+via ClipBatches) and writes metrics.json, classification_report.csv and confusion_matrix.png.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 from typing import Any
@@ -116,41 +113,19 @@ def evaluate_run(run_path: str | Path, *, features_root: str | Path | None = Non
 
 
 def evaluate_cv(run_path: Path, **options: Any) -> dict:
-    """Every fold of a cross-validation run, and mean ± std (folds write into their own folders)."""
+    """Every fold of a cross-validation run, and mean ± std (folds write into their own folders).
+
+    `folds` holds each fold's metrics, in the order of cv.json.
+    """
     summary = read_json(run_path / runs.CV_FILE)
-    folds = []
-    for fold in summary["folds"]:
-        metrics = evaluate_run(run_path / fold["run"], **options)
-        print(f"fold {fold['fold']}: {summary_line(metrics)}")
-        folds.append(metrics)
+    folds = [{"fold": fold["fold"], **evaluate_run(run_path / fold["run"], **options)} for fold in summary["folds"]]
     accuracy = mean_std([m["accuracy"] for m in folds])
     macro_f1 = mean_std([m["macro_f1"] for m in folds])
     return {"accuracy_mean": accuracy[0], "accuracy_std": accuracy[1],
-            "macro_f1_mean": macro_f1[0], "macro_f1_std": macro_f1[1], "folds": len(folds)}
+            "macro_f1_mean": macro_f1[0], "macro_f1_std": macro_f1[1], "folds": folds}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", type=Path, help="a run directory written by `pose-action train` (or its --cv folder)")
-    parser.add_argument("--features", type=Path, default=None,
-                        help="features folder (default: the one the run was trained on)")
-    parser.add_argument("--clips", choices=("test", "all"), default="test",
-                        help="the run's held-out test clips (default) or every clip of --features")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="where to write the reports (default: the run for its own test split, "
-                             "else RUN/evaluations/<features folder name>)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-
-
-def run(args: argparse.Namespace) -> int:
-    options = {"features_root": args.features, "which": args.clips, "batch_size": args.batch_size}
-    if (args.run / runs.CV_FILE).is_file():
-        if args.out:
-            raise InputError("--out is not supported for a cross-validation run (each fold writes its own reports)")
-        summary = evaluate_cv(args.run, **options)
-        print(f"{summary['folds']} folds: accuracy {summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f}, "
-              f"macro F1 {summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f}")
-        return 0
-    metrics = evaluate_run(args.run, out=args.out, **options)
-    print(summary_line(metrics))
-    return 0
+def cv_summary_line(summary: dict) -> str:
+    """Mean ± std of a cross-validation (train --cv, evaluate of a --cv run)."""
+    return (f"{len(summary['folds'])} folds: accuracy {summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f}, "
+            f"macro F1 {summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f}")

@@ -13,11 +13,9 @@ mirrored` trains on every local GPU with tf.distribute.MirroredStrategy.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -378,76 +376,3 @@ def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, 
                "features_root": str(root)}
     write_json(out / runs.CV_FILE, summary)
     return summary
-
-
-def _parse_params(items: list[str]) -> dict:
-    params = {}
-    for item in items:
-        name, separator, text = item.partition("=")
-        if not separator:
-            raise InputError(f"--param {item!r}: expected NAME=VALUE, e.g. lstm_units=32")
-        try:
-            params[name] = json.loads(text)
-        except json.JSONDecodeError:
-            params[name] = text
-    return params
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("features", type=Path, help="features folder written by `pose-action extract`")
-    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
-    parser.add_argument("--model", choices=MODEL_NAMES, default="fusion",
-                        help="pose (skeleton LSTM), rgb (appearance LSTM), fusion (both, default), "
-                             "lrcn (TimeDistributed CNN + LSTM), convlstm (ConvLSTM2D)")
-    parser.add_argument("--split", default="holdout",
-                        help="holdout (default: a fraction of groups), logo (leave one group out), "
-                             "groupkfold:K, or random (LEAKS groups; only to compare with tutorials)")
-    parser.add_argument("--fold", type=int, default=None, help="logo/groupkfold: which fold is the test (0-based)")
-    parser.add_argument("--cv", action="store_true", help="train every fold; report mean ± std")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="holdout/random: share of groups/clips")
-    parser.add_argument("--val-fraction", type=float, default=0.15,
-                        help="share of training groups used for early stopping (0: none)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=50, help="at most this many (early stopping may end sooner)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--frames", type=int, default=32, help="T: frames sampled uniformly over each clip")
-    parser.add_argument("--appearance", choices=("thumbs", "embeddings"), default="thumbs",
-                        help="rgb/fusion: thumbnails through a small CNN trained end to end, or frozen "
-                             "CNN embeddings computed at extraction (needs --backbone)")
-    parser.add_argument("--backbone", default=None, help="embeddings: the backbone used at extraction")
-    parser.add_argument("--patience", type=int, default=10, help="early stopping: epochs without improvement")
-    parser.add_argument("--no-augment", action="store_true", help="no pose augmentation of training clips")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="model size/regularization, e.g. lstm_units=32, dropout=0.5 (repeatable)")
-    parser.add_argument("--workers", type=int, default=1, help="loader threads")
-    parser.add_argument("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
-                        help="mirrored: tf.distribute.MirroredStrategy over every local GPU (the batch is split "
-                             "between them); with fewer than 2 GPUs it says so and trains as none")
-    parser.add_argument("--cache-mb", type=int, default=SEQUENCE_CACHE_BYTES // 2**20,
-                        help="parsed landmarks kept in memory across epochs, at most this many MB "
-                             "(thumbnails and embeddings are always streamed from disk; default %(default)s)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing run at --out")
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
-
-
-def options_from_args(args: argparse.Namespace) -> TrainOptions:
-    return TrainOptions(model=args.model, split=args.split, fold=args.fold, test_fraction=args.test_fraction,
-                        val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs,
-                        batch_size=args.batch_size, frames=args.frames, appearance=args.appearance,
-                        backbone=args.backbone, patience=args.patience, augment=not args.no_augment,
-                        params=_parse_params(args.param), workers=args.workers, distribute=args.distribute,
-                        cache_mb=args.cache_mb)
-
-
-def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    options = options_from_args(args)
-    if args.cv:
-        summary = train_cv(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)
-        print(f"{options.model} {options.split} {len(summary['folds'])} folds: accuracy "
-              f"{summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f}, macro F1 "
-              f"{summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f} -> {args.out / runs.CV_FILE}")
-        return 0
-    metrics = train_run(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)
-    print(f"{options.model}: {summary_line(metrics)} -> {args.out}")
-    return 0

@@ -1,0 +1,48 @@
+"""Arguments that several commands share, parsed in one place."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pose_action.errors import InputError
+
+if TYPE_CHECKING:
+    from pose_action.inference.recognizer import Recognizer
+
+MIN_SIZE, MAX_SIZE = 16, 8192  # frame sizes a render or a synthetic video may have
+
+
+def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
+    """'640x480' -> (640, 480); InputError (one line, exit 2) for anything else."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"{option} must look like 640x480, got {text!r}") from None
+    if not (MIN_SIZE <= width <= MAX_SIZE and MIN_SIZE <= height <= MAX_SIZE):
+        raise InputError(f"{option} must be between {MIN_SIZE}x{MIN_SIZE} and {MAX_SIZE}x{MAX_SIZE}, got {text!r}")
+    return width, height
+
+
+def add_recognizer_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run and how to recognize with it: what `predict` and `live` both take."""
+    from pose_action.inference.recognizer import DEFAULT_SMOOTHING, DEFAULT_THRESHOLD
+
+    parser.add_argument("run", type=Path, help="run directory (from `pose-action train`)")
+    parser.add_argument("--backend", choices=("auto", "keras", "tflite"), default="auto",
+                        help="auto: the exported model.tflite when present and current, else Keras")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                        help=f"below this confidence the label is 'unknown' (default: {DEFAULT_THRESHOLD})")
+    parser.add_argument("--smoothing", type=int, default=DEFAULT_SMOOTHING,
+                        help=f"moving average over this many predictions (default: {DEFAULT_SMOOTHING})")
+    parser.add_argument("--pose-model", help="override the run's pose model (lite|full|heavy|PATH)")
+
+
+def open_recognizer(args: argparse.Namespace) -> Recognizer:
+    """The recognizer those arguments ask for (use it in a `with` block)."""
+    from pose_action.inference.backends import choose_backend
+    from pose_action.inference.recognizer import Recognizer
+
+    return Recognizer.load(args.run, choose_backend(args.run, args.backend), pose_model=args.pose_model,
+                           threshold=args.threshold, smoothing=args.smoothing)

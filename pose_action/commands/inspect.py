@@ -1,0 +1,86 @@
+"""Check landmark CSVs before training: per-video summaries, a whole-extraction report,
+joint trajectory plots and skeleton renderings (alone or drawn over the source video).
+
+`pose-action inspect CSV` summarizes one video; `pose-action inspect FEATURES` summarizes an
+extraction per class and per video (worst first), flags videos with no pose or a low
+detection rate, lists the failed ones from manifest.csv, and writes the table as CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from pose_action.commands.arguments import parse_size
+from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from pose_action.inspection.plots import DEFAULT_JOINTS, parse_joints, plot_sequence, render_sequence
+from pose_action.inspection.report import format_report, inspect_features, load_with_context, write_report
+from pose_action.inspection.summary import DEFAULT_MIN_DETECTION_RATE, format_summary, problem_of, summarize
+from pose_action.layout import REPORT_FILE, FeaturesLayout
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="CSV|FEATURES",
+                        help="one landmark CSV, or an extraction folder (with landmarks/ and manifest.csv)")
+    parser.add_argument("--plot", metavar="PNG", help="CSV only: plot joint trajectories and visibility")
+    parser.add_argument("--joints", nargs="+", metavar="NAME",
+                        help=f"joints to plot (default: {' '.join(DEFAULT_JOINTS)})")
+    parser.add_argument("--render", metavar="MP4|GIF",
+                        help="CSV only: write a skeleton animation, one frame per CSV row")
+    parser.add_argument("--overlay", metavar="VIDEO",
+                        help="with --render: draw the landmarks on this source video instead")
+    parser.add_argument("--size", metavar="WxH",
+                        help="with --render and no --overlay: canvas size "
+                             "(default: the video's size from manifest.csv, else 640x480)")
+    parser.add_argument("--report", metavar="CSV",
+                        help=f"FEATURES only: where to write the per-video table (default: FEATURES/{REPORT_FILE})")
+    parser.add_argument("--min-detection-rate", type=float, default=DEFAULT_MIN_DETECTION_RATE,
+                        metavar="R", help="flag videos with a pose in fewer than this fraction of "
+                                          "frames (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=20, metavar="N",
+                        help="FEATURES only: print the N worst videos (0: all; default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_features(args: argparse.Namespace, root: Path) -> int:
+    if args.plot or args.render or args.overlay:
+        raise InputError(f"{root}: --plot, --render and --overlay take one landmark CSV, not a folder")
+    report = inspect_features(root, min_detection_rate=args.min_detection_rate, quiet=args.quiet)
+    videos_path, classes_path = write_report(report, args.report or FeaturesLayout(root).report)
+    print(format_report(report, limit=max(0, args.limit)))
+    log.info("report: %s (per class: %s)", videos_path, classes_path)
+    return EXIT_PARTIAL if report.unreadable else EXIT_OK
+
+
+def _run_csv(args: argparse.Namespace, path: Path) -> int:
+    if args.overlay and not args.render:
+        raise InputError("--overlay needs --render OUT (the video or GIF to write)")
+    if args.overlay and args.size:
+        raise InputError("--size is for renders without --overlay (an overlay keeps the video's size)")
+    joints = parse_joints(args.joints)
+    size = parse_size(args.size) if args.size else None
+    sequence = load_with_context(path)
+    summary = summarize(sequence)
+    print(format_summary(path, summary, problem_of(summary, args.min_detection_rate)))
+    if args.plot:
+        plot_sequence(sequence, args.plot, joints, title=path.name)
+        log.info("plot: %s", args.plot)
+    if args.render:
+        count = render_sequence(sequence, args.render, overlay=args.overlay, size=size,
+                                quiet=args.quiet)
+        log.info("render: %s (%d frames)", args.render, count)
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.min_detection_rate <= 1.0:
+        raise InputError(f"--min-detection-rate must be between 0 and 1, got {args.min_detection_rate}")
+    path = Path(args.path)
+    if path.is_dir():
+        return _run_features(args, path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    return _run_csv(args, path)
