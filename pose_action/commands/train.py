@@ -3,8 +3,8 @@
 The split is group-aware (a group's clips, one actor and background in UCF50, are never on
 both sides of train|test), validation for early stopping comes from training groups, pose
 augmentation touches training clips only, and the run directory holds everything inference
-needs to rebuild the input. `--cv` trains every fold of a logo or groupkfold split and
-reports mean ± std.
+needs to rebuild the input. `--cv` trains every fold of a logo, groupkfold:K or
+stratifiedgroupkfold:K split and reports mean ± std.
 
 Memory stays flat as the dataset grows: clips are streamed from disk per batch, and only
 parsed landmarks are cached, up to `--cache-mb`. `--distribute mirrored` trains on every
@@ -47,8 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "lrcn (TimeDistributed CNN + LSTM), convlstm (ConvLSTM2D)")
     parser.add_argument("--split", default="holdout",
                         help="holdout (default: a fraction of groups), logo (leave one group out), "
-                             "groupkfold:K, or random (LEAKS groups; only to compare with tutorials)")
-    parser.add_argument("--fold", type=int, default=None, help="logo/groupkfold: which fold is the test (0-based)")
+                             "groupkfold:K, stratifiedgroupkfold:K (group folds with similar class mixes), "
+                             "or random (LEAKS groups; only to compare with tutorials)")
+    parser.add_argument("--fold", type=int, default=None,
+                        help="logo/(stratified)groupkfold: which fold is the test (0-based)")
     parser.add_argument("--cv", action="store_true", help="train every fold; report mean ± std")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="holdout/random: share of groups/clips")
     parser.add_argument("--val-fraction", type=float, default=0.15,

@@ -1,6 +1,6 @@
 """Metrics and plots of a run: accuracy, macro F1, per-class report, confusion matrix, curves.
 
-Plain NumPy (no scikit-learn dependency) and matplotlib's Agg backend (no display needed).
+Metrics come from scikit-learn; plots use matplotlib's Agg backend (no display needed).
 """
 
 from __future__ import annotations
@@ -11,36 +11,38 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import (accuracy_score, classification_report, confusion_matrix,
+                             precision_recall_fscore_support)
 
 from pose_action.files import write_bytes_atomic, write_text_atomic
 
 
-def confusion_matrix(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """(num_classes, num_classes) counts; rows = true class, columns = predicted class."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(true, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
-    return matrix
-
-
 def classification_metrics(true: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
-    """accuracy, macro_f1 (over classes present in the test set) and per-class precision/recall/F1."""
-    matrix = confusion_matrix(true, predicted, len(labels))
-    support = matrix.sum(axis=1)
-    predicted_counts = matrix.sum(axis=0)
-    hits = np.diag(matrix)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted_counts > 0, hits / np.maximum(predicted_counts, 1), 0.0)
-        recall = np.where(support > 0, hits / np.maximum(support, 1), 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
-    present = support > 0
-    total = int(support.sum())
-    per_class = {label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                         "support": int(support[i])} for i, label in enumerate(labels)}
+    """accuracy, macro F1, per-class precision/recall/F1/support and the confusion matrix (scikit-learn).
+
+    Macro averages are taken over the classes present in the test set (support > 0): a class
+    the test set does not hold has no recall to average, and counting it as 0 would punish
+    a split for its composition. Every class of `labels` still gets its per-class row.
+    `true` and `predicted` are indices into `labels`; confusion rows are true classes.
+    """
+    indices = list(range(len(labels)))
+    present = sorted({int(index) for index in true})
+    if not present:
+        return {"accuracy": 0.0, "macro_f1": 0.0, "macro_avg": {"precision": 0.0, "recall": 0.0, "f1": 0.0},
+                "per_class": {label: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for label in labels},
+                "confusion_matrix": np.zeros((len(labels), len(labels)), dtype=int).tolist()}
+    report = classification_report(true, predicted, labels=indices, target_names=labels, output_dict=True,
+                                   zero_division=0)
+    precision, recall, f1, _ = precision_recall_fscore_support(true, predicted, labels=present, average="macro",
+                                                               zero_division=0)
     return {
-        "accuracy": float(hits.sum() / total) if total else 0.0,
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-        "per_class": per_class,
-        "confusion_matrix": matrix.tolist(),
+        "accuracy": float(accuracy_score(true, predicted)),
+        "macro_f1": float(f1),
+        "macro_avg": {"precision": float(precision), "recall": float(recall), "f1": float(f1)},
+        "per_class": {label: {"precision": float(report[label]["precision"]), "recall": float(report[label]["recall"]),
+                              "f1": float(report[label]["f1-score"]), "support": int(report[label]["support"])}
+                      for label in labels},
+        "confusion_matrix": confusion_matrix(true, predicted, labels=indices).tolist(),
     }
 
 
@@ -48,10 +50,9 @@ def report_table(metrics: dict) -> pd.DataFrame:
     """The per-class report as a table (one row per class, then macro avg and accuracy)."""
     rows = [{"class": label, **values} for label, values in metrics["per_class"].items()]
     table = pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "support"])
-    present = table[table["support"] > 0]
     total = int(table["support"].sum())
-    table.loc[len(table)] = ["macro avg", present["precision"].mean(), present["recall"].mean(),
-                             metrics["macro_f1"], total]
+    macro = metrics["macro_avg"]
+    table.loc[len(table)] = ["macro avg", macro["precision"], macro["recall"], macro["f1"], total]
     table.loc[len(table)] = ["accuracy", np.nan, np.nan, metrics["accuracy"], total]
     return table
 

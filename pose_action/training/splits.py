@@ -9,10 +9,12 @@ wholly on one side, and validation for early stopping comes from training groups
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit, LeaveOneGroupOut, StratifiedGroupKFold
 
 from pose_action.errors import InputError
 from pose_action.extraction.manifest import read_table
@@ -20,7 +22,9 @@ from pose_action.layout import FeaturesLayout
 
 log = logging.getLogger(__name__)
 
-SPLIT_KINDS = ("holdout", "logo", "groupkfold", "random")
+SPLIT_KINDS = ("holdout", "logo", "groupkfold", "stratifiedgroupkfold", "random")
+COUNTED_KINDS = ("groupkfold", "stratifiedgroupkfold")  # take a fold count K
+FOLDED_KINDS = ("logo", *COUNTED_KINDS)  # --fold picks the test fold; --cv trains them all
 MANIFEST_COLUMNS = ("video", "label", "group", "status")
 
 
@@ -83,7 +87,7 @@ def read_clips(layout: FeaturesLayout) -> ClipSet:
 class Split:
     """Keys of each side and the groups behind them; saved as split.json."""
 
-    kind: str  # holdout | logo | groupkfold:K | random
+    kind: str  # holdout | logo | groupkfold:K | stratifiedgroupkfold:K | random
     fold: int | None
     folds: int | None
     train: list[str]
@@ -110,16 +114,16 @@ class Split:
 
 
 def parse_kind(text: str) -> tuple[str, int | None]:
-    """'holdout' | 'logo' | 'random' | 'groupkfold:K' -> (kind, K)."""
+    """'holdout' | 'logo' | 'random' | 'groupkfold:K' | 'stratifiedgroupkfold:K' -> (kind, K)."""
     name, _, count = text.partition(":")
     if name not in SPLIT_KINDS:
-        raise InputError(f"--split {text!r}: choose holdout, logo, groupkfold:K or random")
-    if name == "groupkfold":
+        raise InputError(f"--split {text!r}: choose holdout, logo, groupkfold:K, stratifiedgroupkfold:K or random")
+    if name in COUNTED_KINDS:
         if not count.isdigit() or int(count) < 2:
-            raise InputError(f"--split {text!r}: groupkfold needs a fold count >= 2, e.g. groupkfold:5")
+            raise InputError(f"--split {text!r}: {name} needs a fold count >= 2, e.g. {name}:5")
         return name, int(count)
     if count:
-        raise InputError(f"--split {text!r}: only groupkfold takes a count")
+        raise InputError(f"--split {text!r}: only {' and '.join(COUNTED_KINDS)} take a count")
     return name, None
 
 
@@ -129,32 +133,51 @@ def sorted_groups(clips: list[Clip]) -> list[str]:
     return sorted(names, key=lambda name: (0, int(name), name) if name.isdigit() else (1, 0, name))
 
 
-def group_folds(clips: list[Clip], folds: int, seed: int) -> list[list[str]]:
-    """Groups dealt into `folds` folds of similar clip counts (largest group first, to the lightest fold)."""
+def _group_codes(clips: list[Clip]) -> tuple[list[str], np.ndarray]:
+    """(groups in natural order, each clip's index into them): scikit-learn's splitters then number
+    folds in natural order (leave-one-group-out fold 1 holds out group '2', not '10')."""
     groups = sorted_groups(clips)
-    if folds > len(groups):
-        raise InputError(f"{folds} folds need at least {folds} groups, but the clips have {len(groups)}")
-    sizes = {group: 0 for group in groups}
-    for clip in clips:
-        sizes[clip.group] += 1
-    order = list(np.random.default_rng(seed).permutation(groups))  # ties broken by seed, not by name
-    order.sort(key=lambda group: -sizes[group])
-    members: list[list[str]] = [[] for _ in range(folds)]
-    loads = [0] * folds
-    for group in order:
-        lightest = int(np.argmin(loads))
-        members[lightest].append(group)
-        loads[lightest] += sizes[group]
-    return [sorted(fold, key=groups.index) for fold in members]
+    index = {group: number for number, group in enumerate(groups)}
+    return groups, np.array([index[clip.group] for clip in clips], dtype=np.int64)
+
+
+def fold_groups(clips: list[Clip], kind: str, count: int | None, seed: int) -> list[list[str]]:
+    """The test groups of every fold of a logo, groupkfold:K or stratifiedgroupkfold:K split.
+
+    logo holds out each group once; groupkfold deals the groups into K folds of similar clip
+    counts (largest group first); stratifiedgroupkfold also keeps each fold's class mix close
+    to the whole set's (seeded), which suits UCF50's 25 groups x 50 classes.
+    """
+    groups, codes = _group_codes(clips)
+    if count is not None and count > len(groups):
+        raise InputError(f"{count} folds need at least {count} groups, but the clips have {len(groups)}")
+    if kind == "logo":
+        splitter = LeaveOneGroupOut()
+    elif kind == "groupkfold":
+        splitter = GroupKFold(n_splits=count)
+    else:
+        splitter = StratifiedGroupKFold(n_splits=count, shuffle=True, random_state=seed)
+    labels = [clip.label for clip in clips]
+    return [[groups[code] for code in np.unique(codes[test])]
+            for _, test in splitter.split(np.zeros(len(clips)), labels, codes)]
 
 
 def fold_count(clips: list[Clip], kind: str, count: int | None) -> int:
-    """How many folds a kind has: logo = one per group; groupkfold = K; holdout/random = 1."""
+    """How many folds a kind has: logo = one per group; (stratified)groupkfold = K; holdout/random = 1."""
     if kind == "logo":
         return len(sorted_groups(clips))
-    if kind == "groupkfold":
+    if kind in COUNTED_KINDS:
         return int(count or 0)
     return 1
+
+
+def _held_out_groups(clips: list[Clip], fraction: float, seed: int) -> list[str]:
+    """About `fraction` of the groups (at least one, never all), drawn with GroupShuffleSplit."""
+    groups, codes = _group_codes(clips)
+    wanted = min(max(1, int(round(len(groups) * fraction))), len(groups) - 1)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=wanted, random_state=seed)
+    _, test = next(splitter.split(np.zeros(len(clips)), groups=codes))
+    return [groups[code] for code in np.unique(codes[test])]
 
 
 def _test_groups(clips: list[Clip], kind: str, count: int | None, fold: int, test_fraction: float,
@@ -163,13 +186,21 @@ def _test_groups(clips: list[Clip], kind: str, count: int | None, fold: int, tes
     if len(groups) < 2:
         raise InputError(f"a group-aware split needs at least 2 groups, but all clips are in group {groups[0]!r} "
                          "(check --group-pattern at extraction)")
-    if kind == "logo":
-        return [groups[fold]]
-    if kind == "groupkfold":
-        return group_folds(clips, int(count or 0), seed)[fold]
-    wanted = min(max(1, int(round(len(groups) * test_fraction))), len(groups) - 1)
-    chosen = set(np.random.default_rng(seed).permutation(groups)[:wanted])
-    return [group for group in groups if group in chosen]
+    if kind in FOLDED_KINDS:
+        return fold_groups(clips, kind, count, seed)[fold]
+    return _held_out_groups(clips, test_fraction, seed)
+
+
+def warn_if_groups_are_clips(clips: list[Clip]) -> None:
+    """Loudly: when most groups hold one clip, --group-pattern probably matched nothing at extraction."""
+    sizes = Counter(clip.group for clip in clips)
+    single = sum(1 for size in sizes.values() if size == 1)
+    if single > len(sizes) / 2:
+        log.warning("WARNING: %d of %d groups hold a single clip. The file names probably did not match "
+                    "--group-pattern at extraction, so every clip became its own group and this group-aware "
+                    "split is in effect a per-clip split: clips of one actor and background can land in both "
+                    "train and test, which inflates accuracy. Re-extract with the right --group-pattern "
+                    "(see the manifest's group_from column).", single, len(sizes))
 
 
 def _random_keys(keys: list[str], labels: list[str], fraction: float, rng: np.random.Generator) -> set[str]:
@@ -191,13 +222,11 @@ def _validation(train: list[Clip], val_fraction: float, seed: int) -> tuple[set[
     if val_fraction <= 0:
         return set(), [], False
     groups = sorted_groups(train)
-    rng = np.random.default_rng(seed + 1)
     if len(groups) >= 3:
-        wanted = min(max(1, int(round(len(groups) * val_fraction))), len(groups) - 1)
-        chosen = set(rng.permutation(groups)[:wanted])
-        val_groups = [group for group in groups if group in chosen]
-        return {clip.key for clip in train if clip.group in chosen}, val_groups, False
-    keys = _random_keys([clip.key for clip in train], [clip.label for clip in train], val_fraction, rng)
+        val_groups = _held_out_groups(train, val_fraction, seed + 1)
+        return {clip.key for clip in train if clip.group in set(val_groups)}, val_groups, False
+    keys = _random_keys([clip.key for clip in train], [clip.label for clip in train], val_fraction,
+                        np.random.default_rng(seed + 1))
     return keys, groups, True
 
 
@@ -210,12 +239,12 @@ def make_split(clips: list[Clip], kind_text: str = "holdout", *, fold: int | Non
     if not 0 <= val_fraction < 1:
         raise InputError(f"validation fraction must be in [0, 1), got {val_fraction}")
     folds = fold_count(clips, kind, count)
-    if kind in ("logo", "groupkfold"):
+    if kind in FOLDED_KINDS:
         fold = 0 if fold is None else fold
         if not 0 <= fold < folds:
             raise InputError(f"--fold {fold}: {kind_text} has folds 0..{folds - 1}")
     elif fold not in (None, 0):
-        raise InputError(f"--fold applies to logo and groupkfold splits, not {kind_text}")
+        raise InputError(f"--fold applies to logo, groupkfold and stratifiedgroupkfold splits, not {kind_text}")
     else:
         fold = None
     if kind == "random":
@@ -225,6 +254,7 @@ def make_split(clips: list[Clip], kind_text: str = "holdout", *, fold: int | Non
                                  np.random.default_rng(seed))
         test_groups = sorted_groups([c for c in clips if c.key in test_keys])
     else:
+        warn_if_groups_are_clips(clips)
         test_groups = _test_groups(clips, kind, count, fold or 0, test_fraction, seed)
         test_keys = {clip.key for clip in clips if clip.group in set(test_groups)}
     train_pool = [clip for clip in clips if clip.key not in test_keys]
@@ -234,7 +264,7 @@ def make_split(clips: list[Clip], kind_text: str = "holdout", *, fold: int | Non
                     "training groups (the test groups stay unseen)", len(sorted_groups(train_pool)))
     train = [clip for clip in train_pool if clip.key not in val_keys]
     return Split(
-        kind=kind_text, fold=fold, folds=folds if kind in ("logo", "groupkfold") else None,
+        kind=kind_text, fold=fold, folds=folds if kind in FOLDED_KINDS else None,
         train=[c.key for c in train], val=[c.key for c in train_pool if c.key in val_keys],
         test=[c.key for c in clips if c.key in test_keys],
         train_groups=sorted_groups(train) if train else [], val_groups=val_groups if val_keys else [],

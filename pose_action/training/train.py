@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.class_weight import compute_class_weight
 
 from pose_action import runs
 from pose_action.catalog import MODEL_NAMES, input_names
@@ -34,7 +35,7 @@ from pose_action.layout import FeaturesLayout
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches
 from pose_action.training.evaluate import evaluation_metrics, predict_clips, summary_line, write_evaluation
 from pose_action.training.reports import mean_std, plot_curves, write_history_csv
-from pose_action.training.splits import Clip, Split, fold_count, make_split, parse_kind, read_clips
+from pose_action.training.splits import FOLDED_KINDS, Clip, Split, fold_count, make_split, parse_kind, read_clips
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +89,11 @@ def stored_thumb_size(layout: FeaturesLayout) -> int:
 
 
 def balanced_class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
-    """n / (classes * n_c): every class contributes equally to the loss, however many clips it has."""
-    counts = np.bincount(labels, minlength=num_classes)
-    present = counts > 0
-    weights = np.zeros(num_classes)
-    weights[present] = len(labels) / (present.sum() * counts[present])
-    return {index: float(weight) for index, weight in enumerate(weights)}
+    """n / (classes * n_c) (scikit-learn's "balanced"): every class weighs the same in the loss, however
+    many clips it has; classes without training clips get 0."""
+    present = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=present, y=labels)
+    return {index: 0.0 for index in range(num_classes)} | {int(c): float(w) for c, w in zip(present, weights)}
 
 
 def training_window(clips: list[Clip]) -> dict:
@@ -337,14 +337,14 @@ def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) ->
 
 def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
              quiet: bool = False) -> dict:
-    """Every fold of a logo/groupkfold split into OUT/fold-K/, then OUT/cv.json with mean ± std.
+    """Every fold of a logo or (stratified)groupkfold split into OUT/fold-K/, then OUT/cv.json with mean ± std.
 
     Each fold is a complete run on its own; rerunning the same command skips finished folds.
     """
     out = Path(out)
-    kind, _ = parse_kind(options.split)
-    if kind not in ("logo", "groupkfold"):
-        raise InputError(f"--cv needs --split logo or groupkfold:K, not {options.split}")
+    kind, count = parse_kind(options.split)
+    if kind not in FOLDED_KINDS:
+        raise InputError(f"--cv needs --split logo, groupkfold:K or stratifiedgroupkfold:K, not {options.split}")
     if options.fold is not None:
         raise InputError("--cv trains every fold; drop --fold")
     if (out / runs.CV_FILE).is_file() and not overwrite:
@@ -352,7 +352,7 @@ def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, 
     if (out / runs.CONFIG_FILE).is_file():
         raise InputError(f"{out}: holds a single run; choose another --out for cross-validation")
     root = Path(features_root).resolve()
-    folds = fold_count(read_clips(FeaturesLayout(root)).clips, kind, _)
+    folds = fold_count(read_clips(FeaturesLayout(root)).clips, kind, count)
     results = []
     for fold in range(folds):
         fold_options = replace(options, fold=fold)

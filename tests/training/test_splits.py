@@ -9,7 +9,7 @@ import pytest
 
 from pose_action.errors import InputError
 from pose_action.layout import FeaturesLayout
-from pose_action.training.splits import Clip, fold_count, group_folds, make_split, read_clips
+from pose_action.training.splits import Clip, fold_count, fold_groups, make_split, read_clips
 
 
 def _clips(groups: int = 6, classes: int = 3, per_group: int = 2, uneven: bool = False) -> list[Clip]:
@@ -36,7 +36,7 @@ def _check_disjoint(clips: list[Clip], split) -> None:
 
 
 @pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize("kind", ["holdout", "logo", "groupkfold:3"])
+@pytest.mark.parametrize("kind", ["holdout", "logo", "groupkfold:3", "stratifiedgroupkfold:3"])
 def test_group_splits_never_share_a_group(kind, seed):
     clips = _clips(uneven=True)
     for fold in range(fold_count(clips, kind.split(":")[0], 3 if ":" in kind else None)):
@@ -55,10 +55,36 @@ def test_logo_folds_test_each_group_once():
 
 def test_groupkfold_balances_clip_counts():
     clips = _clips(groups=9, uneven=True)
-    folds = group_folds(clips, 3, seed=0)
+    folds = fold_groups(clips, "groupkfold", 3, seed=0)
     sizes = [sum(1 for clip in clips if clip.group in fold) for fold in folds]
     assert sorted(g for fold in folds for g in fold) == sorted({c.group for c in clips})
     assert max(sizes) - min(sizes) <= 3 * 2  # within one (largest) group's size
+
+
+def test_stratified_group_folds_keep_the_class_mix():
+    """Every group holds one class here: a stratified fold takes one group of each class, a plain one need not."""
+    clips = [Clip(key=f"C{label}/g{group}_{clip}", label=f"C{label}", group=f"{label}{group}")
+             for label in range(3) for group in range(3) for clip in range(2)]
+    for seed in range(3):
+        folds = fold_groups(clips, "stratifiedgroupkfold", 3, seed=seed)
+        assert sorted(g for fold in folds for g in fold) == sorted({c.group for c in clips})
+        assert all(sorted(group[0] for group in fold) == ["0", "1", "2"] for fold in folds)
+    split = make_split(clips, "stratifiedgroupkfold:3", fold=2, seed=1)
+    _check_disjoint(clips, split)
+    assert split.folds == 3 and {key.split("/")[0] for key in split.test} == {"C0", "C1", "C2"}
+
+
+def test_most_groups_of_one_clip_warn_loudly(caplog):
+    """A --group-pattern that matched nothing makes every clip its own group: train must say so."""
+    clips = [Clip(key=f"C{label}/clip{n}", label=f"C{label}", group=f"clip{label}{n}")
+             for label in range(2) for n in range(5)]
+    with caplog.at_level(logging.WARNING):
+        make_split(clips, "holdout")
+    assert "10 of 10 groups hold a single clip" in caplog.text and "--group-pattern" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        make_split(_clips(), "holdout")
+    assert "single clip" not in caplog.text
 
 
 def test_holdout_is_reproducible_and_seed_dependent():

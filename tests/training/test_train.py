@@ -153,8 +153,16 @@ def test_cv_trains_every_group_as_test_and_resumes(features, tmp_path, caplog, c
     assert "3 folds: accuracy" in capsys.readouterr().out
 
 
+def test_cv_with_stratified_group_folds(features, tmp_path):
+    options = TrainOptions(model="pose", split="stratifiedgroupkfold:3", frames=6, epochs=1, params=TINY_PARAMS)
+    summary = train_cv(features, tmp_path / "cv", options, quiet=True)
+    assert sorted(group for fold in summary["folds"] for group in fold["test_groups"]) == ["01", "02", "03"]
+    assert (tmp_path / "cv" / "fold-2" / "config.json").is_file()
+
+
 def test_class_weights_balance_rare_classes():
     weights = balanced_class_weights(np.array([0, 0, 0, 1]), 3)
+    assert weights == pytest.approx({0: 4 / (2 * 3), 1: 4 / (2 * 1), 2: 0.0})  # n / (present classes * n_c)
     assert weights[1] == 3 * weights[0] and weights[2] == 0.0
     assert weights[0] * 3 + weights[1] * 1 == pytest.approx(4.0)
 
