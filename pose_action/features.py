@@ -13,7 +13,8 @@ import numpy as np
 
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import read_appearance
-from pose_action.landmarks import INDEX, MIRROR, NUM_LANDMARKS, LandmarkSequence, load_sequence
+from pose_action.landmarks import (INDEX, NUM_LANDMARKS, VISIBILITY, X, XY, XYZ, Z, LandmarkSequence, detected_rows,
+                                   load_sequence)
 from pose_action.layout import FeaturesLayout
 
 LEFT_HIP, RIGHT_HIP = INDEX["left_hip"], INDEX["right_hip"]
@@ -88,7 +89,7 @@ def fill_gaps(points: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]
     Interior gaps are interpolated linearly between the poses on both sides; a short gap at
     either end takes the nearest pose. Longer gaps stay NaN and are masked.
     """
-    detected = ~np.isnan(points[:, :, 0]).all(axis=1)
+    detected = detected_rows(points)
     filled = points.copy()
     count = len(points)
     start = 0
@@ -108,31 +109,30 @@ def fill_gaps(points: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]
             else:
                 filled[start:end] = points[before if before >= 0 else after]
         start = end
-    usable = ~np.isnan(filled[:, :, 0]).all(axis=1)
-    return filled, usable.astype(np.float32)
+    return filled, detected_rows(filled).astype(np.float32)
 
 
 def normalize_pose(points: np.ndarray, usable: np.ndarray, aspect: float, velocities: bool) -> np.ndarray:
     """Hip-centred, torso-scaled pose vectors: position and distance to the camera drop out.
 
-    x is multiplied by width/height so that image units are square. The scale is the median
+    x (and z) are multiplied by width/height so that image units are square. The scale is the median
     torso length (shoulder midpoint to hip midpoint) over the window, so bending does not
     rescale single frames. Root motion (hip midpoint relative to its window mean) is kept,
     so jumps stay visible after centring.
     """
-    xyz = points[:, :, :3].astype(np.float64)
-    xyz[:, :, 0] *= aspect
-    xyz[:, :, 2] *= aspect  # MediaPipe's z uses roughly the scale of x
-    visibility = np.nan_to_num(points[:, :, 3].astype(np.float64))
+    xyz = points[:, :, XYZ].astype(np.float64)
+    xyz[:, :, X] *= aspect
+    xyz[:, :, Z] *= aspect  # MediaPipe's z uses roughly the scale of x
+    visibility = np.nan_to_num(points[:, :, VISIBILITY].astype(np.float64))
     valid = usable > 0
     hip = (xyz[:, LEFT_HIP] + xyz[:, RIGHT_HIP]) / 2.0
     shoulder = (xyz[:, LEFT_SHOULDER] + xyz[:, RIGHT_SHOULDER]) / 2.0
-    torso = np.linalg.norm((shoulder - hip)[:, :2], axis=1)
+    torso = np.linalg.norm((shoulder - hip)[:, XY], axis=1)
     scale = float(np.median(torso[valid])) if valid.any() else 1.0
     if not np.isfinite(scale) or scale < 1e-6:
         scale = 1.0
     centred = (xyz - hip[:, None, :]) / scale
-    root = hip[:, :2] - (hip[valid, :2].mean(axis=0) if valid.any() else 0.0)
+    root = hip[:, XY] - (hip[valid][:, XY].mean(axis=0) if valid.any() else 0.0)
     root = root / scale
     parts = [centred.reshape(len(points), -1), visibility, root]
     if velocities:
@@ -157,8 +157,7 @@ def nearest_rows(wanted: np.ndarray, available: np.ndarray) -> np.ndarray:
 
 
 def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
-                   appearance: tuple[np.ndarray, np.ndarray] | None = None,
-                   aspect: float | None = None, jitter: float = 0.0,
+                   appearance: tuple[np.ndarray, np.ndarray] | None = None, jitter: float = 0.0,
                    rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
     """Model inputs for one clip (training) or one window of frames (inference).
 
@@ -166,9 +165,8 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
     embeddings (N, D); each sampled frame takes the stored frame nearest to it. Returns
     `pose` (T, pose_dim) float32, `mask` (T,) float32 (1 = real frame, 0 = padding or a
     long gap) and, when configured, `frames` (T, S, S, 3) uint8 or `embeddings` (T, D) float32.
+    `jitter` (training only) moves each sampled frame randomly inside its segment.
     """
-    if aspect is None:
-        aspect = (sequence.width / sequence.height) if sequence.width and sequence.height else 1.0
     rows, present = sample_indices(len(sequence), config.frames, jitter, rng)
     if len(sequence):
         points = sequence.data[rows]
@@ -179,7 +177,7 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
     points[present == 0] = np.nan  # padding counts as missing, never as a pose
     points, usable = fill_gaps(points, config.max_gap)
     usable = usable * present  # padding is never filled from a neighbouring pose
-    pose = normalize_pose(points, usable, aspect, config.velocities)
+    pose = normalize_pose(points, usable, sequence.aspect, config.velocities)
     features: dict[str, np.ndarray] = {"pose": pose, "mask": present.astype(np.float32)}
     if config.appearance != "none":
         if appearance is None:
@@ -194,60 +192,18 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
     return features
 
 
-def mirror_points(points: np.ndarray) -> np.ndarray:
-    """Horizontal flip of (T, 33, 8) landmarks: x -> 1 - x, world x negated, left/right swapped."""
-    flipped = points[:, list(MIRROR)].copy()
-    flipped[:, :, 0] = 1.0 - flipped[:, :, 0]
-    flipped[:, :, 5] = -flipped[:, :, 5]
-    return flipped
+def load_clip_sequence(layout: FeaturesLayout, key: str, *, fps: float, width: int, height: int) -> LandmarkSequence:
+    """The landmarks of one extracted clip `<Class>/<clip>`, with its video's rate and size (manifest.csv)."""
+    return load_sequence(layout.landmarks(key), fps=fps, width=width, height=height)
 
 
-def augment_sequence(sequence: LandmarkSequence, rng: np.random.Generator, *, flip: float = 0.5,
-                     scale: float = 0.1, rotate_degrees: float = 10.0) -> LandmarkSequence:
-    """Training-time pose augmentation: mirrored performance, small stretch and rotation.
-
-    Uniform scale is normalized away, so the stretch is anisotropic (x vs y), like a change of
-    camera aspect or body build. Rotation is about the image centre in square units.
-    """
-    points = sequence.data.copy()
-    if rng.random() < flip:
-        points = mirror_points(points)
-    aspect = (sequence.width / sequence.height) if sequence.width and sequence.height else 1.0
-    x = (points[:, :, 0] - 0.5) * aspect
-    y = points[:, :, 1] - 0.5
-    angle = np.deg2rad(rng.uniform(-rotate_degrees, rotate_degrees))
-    stretch_x, stretch_y = 1.0 + rng.uniform(-scale, scale, size=2)
-    cos, sin = np.cos(angle), np.sin(angle)
-    new_x = (cos * x - sin * y) * stretch_x
-    new_y = (sin * x + cos * y) * stretch_y
-    points[:, :, 0] = new_x / aspect + 0.5
-    points[:, :, 1] = new_y + 0.5
-    return LandmarkSequence(frame=sequence.frame, timestamp_ms=sequence.timestamp_ms, data=points,
-                            fps=sequence.fps, width=sequence.width, height=sequence.height)
-
-
-def load_clip_sequence(layout: FeaturesLayout, key: str, *, width: int | None = None,
-                       height: int | None = None) -> LandmarkSequence:
-    """The landmarks of one extracted clip `<Class>/<clip>`."""
-    return load_sequence(layout.landmarks(key), width=width, height=height)
-
-
-def clip_features(layout: FeaturesLayout, key: str, config: FeatureConfig, *, width: int | None = None,
-                  height: int | None = None, augment: bool = False,
-                  rng: np.random.Generator | None = None,
-                  sequence: LandmarkSequence | None = None) -> dict[str, np.ndarray]:
+def clip_features(layout: FeaturesLayout, key: str, config: FeatureConfig, sequence: LandmarkSequence, *,
+                  jitter: float = 0.0, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
     """Model inputs of one extracted clip `<Class>/<clip>` (training and evaluation path).
 
-    `sequence`: this clip's landmarks if already loaded (with width/height set): training
-    keeps them in memory across epochs instead of re-parsing the CSV every epoch.
+    `sequence` is the clip's landmarks (load_clip_sequence; training keeps them in memory
+    across epochs, and augments them); its thumbnails or embeddings are read here.
     """
-    if sequence is None:
-        sequence = load_clip_sequence(layout, key, width=width, height=height)
     path = layout.appearance(key, config.appearance, config.backbone)
     appearance = read_appearance(path, config.appearance) if path is not None else None
-    jitter = 0.0
-    if augment:
-        rng = rng or np.random.default_rng()
-        sequence = augment_sequence(sequence, rng)
-        jitter = 0.8
     return build_features(sequence, config, appearance=appearance, jitter=jitter, rng=rng)

@@ -8,6 +8,7 @@ A CSV has one row per processed frame: `frame` (source frame index), `timestamp_
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +35,16 @@ INDEX = {name: i for i, name in enumerate(LANDMARK_NAMES)}
 IMAGE_CHANNELS: tuple[str, ...] = ("x", "y", "z", "visibility", "presence")
 WORLD_CHANNELS: tuple[str, ...] = ("wx", "wy", "wz")
 CHANNELS: tuple[str, ...] = IMAGE_CHANNELS + WORLD_CHANNELS
+# The channels by name: index the last axis of a (..., 33, 8) landmark array with these, never with bare numbers.
+X, Y, Z, VISIBILITY, PRESENCE, WX, WY, WZ = (
+    CHANNELS.index(name) for name in ("x", "y", "z", "visibility", "presence", "wx", "wy", "wz"))
+XY = slice(X, Y + 1)  # image-normalized position (0..1 across width and height)
+XYZ = slice(X, Z + 1)
+IMAGE = slice(X, PRESENCE + 1)  # x, y, z, visibility, presence
+WORLD = slice(WX, WZ + 1)  # metres, hip-centred
 META_COLUMNS: tuple[str, ...] = ("frame", "timestamp_ms", "pose_detected")
 LANDMARK_COLUMNS: tuple[str, ...] = tuple(f"{n}_{c}" for n in LANDMARK_NAMES for c in CHANNELS)
 COLUMNS: tuple[str, ...] = META_COLUMNS + LANDMARK_COLUMNS
-
 
 
 def _twin(name: str) -> str:
@@ -70,44 +77,74 @@ CONNECTIONS: tuple[tuple[int, int], ...] = (
 )
 
 
+def detected_rows(points: np.ndarray) -> np.ndarray:
+    """(T,) bool of a (T, 33, C) landmark array: rows with a pose (a missing pose is all NaN)."""
+    return ~np.isnan(points[:, :, X]).all(axis=1)
+
+
 @dataclass(frozen=True)
 class LandmarkSequence:
-    """Pose landmarks of one video over its processed frames.
+    """Pose landmarks of one video over its processed frames, with the video's frame rate and size.
 
-    `data` is (frames, 33, 8): x, y, z, visibility, presence (image-normalized) and wx, wy, wz
-    (world metres); rows where `detected` is False are NaN, never zeros, so a missing pose is
-    never mistaken for a pose at the image corner.
+    `data` is (frames, 33, 8), channels named by X, Y, Z, VISIBILITY, PRESENCE (image-normalized)
+    and WX, WY, WZ (world metres); rows where `detected` is False are NaN, never zeros, so a
+    missing pose is never mistaken for a pose at the image corner. fps, width and height are
+    always known (from the video, or from the manifest row of an extracted clip): x and y are
+    fractions of the width and height, so the frame's aspect ratio is part of their meaning.
     """
 
     frame: np.ndarray  # (T,) int64, source frame index
     timestamp_ms: np.ndarray  # (T,) int64, strictly increasing
     data: np.ndarray  # (T, 33, 8) float32, NaN where not detected
-    fps: float | None = None
-    width: int | None = None
-    height: int | None = None
+    fps: float
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        try:
+            sound = self.fps > 0 and math.isfinite(self.fps) and self.width >= 1 and self.height >= 1
+        except TypeError:
+            sound = False
+        if not sound:
+            raise InputError(f"a landmark sequence needs its video's frame rate and frame size, got "
+                             f"fps={self.fps!r}, width={self.width!r}, height={self.height!r}")
 
     @property
     def detected(self) -> np.ndarray:
         """(T,) bool: a pose was found in this frame."""
-        return ~np.isnan(self.data[:, :, 0]).all(axis=1)
+        return detected_rows(self.data)
+
+    @property
+    def xy(self) -> np.ndarray:
+        """(T, 33, 2): image-normalized x, y."""
+        return self.data[:, :, XY]
+
+    @property
+    def visibility(self) -> np.ndarray:
+        """(T, 33): MediaPipe's visibility of each landmark."""
+        return self.data[:, :, VISIBILITY]
 
     @property
     def image(self) -> np.ndarray:
         """(T, 33, 5): x, y, z, visibility, presence."""
-        return self.data[:, :, :5]
+        return self.data[:, :, IMAGE]
 
     @property
     def world(self) -> np.ndarray:
         """(T, 33, 3): world coordinates in metres."""
-        return self.data[:, :, 5:]
+        return self.data[:, :, WORLD]
+
+    @property
+    def aspect(self) -> float:
+        """width / height: what makes image-normalized x and y the same unit."""
+        return self.width / self.height
 
     def __len__(self) -> int:
         return len(self.frame)
 
     @classmethod
-    def from_frames(cls, frames: list[tuple[int, int, np.ndarray | None]], *,
-                    fps: float | None = None, width: int | None = None,
-                    height: int | None = None) -> "LandmarkSequence":
+    def from_frames(cls, frames: list[tuple[int, int, np.ndarray | None]], *, fps: float, width: int,
+                    height: int) -> "LandmarkSequence":
         """Build from (frame index, timestamp ms, (33, 8) landmarks or None) per processed frame."""
         data = np.full((len(frames), NUM_LANDMARKS, len(CHANNELS)), np.nan, dtype=np.float32)
         for row, (_, _, landmarks) in enumerate(frames):
@@ -199,12 +236,23 @@ def to_array(table: pd.DataFrame, channels: tuple[str, ...] = CHANNELS) -> np.nd
     return values.reshape(len(table), NUM_LANDMARKS, len(channels))
 
 
-def load_sequence(path: str | os.PathLike, *, fps: float | None = None,
-                  width: int | None = None, height: int | None = None) -> LandmarkSequence:
-    """Read and validate a landmark CSV into a LandmarkSequence."""
-    table = read_csv(path)
+def to_sequence(table: pd.DataFrame, *, fps: float, width: int, height: int) -> LandmarkSequence:
+    """A validated landmark table (read_csv) as a LandmarkSequence of a video with this rate and size."""
     return LandmarkSequence(
         frame=table["frame"].to_numpy(dtype=np.int64),
         timestamp_ms=table["timestamp_ms"].to_numpy(dtype=np.int64),
         data=to_array(table), fps=fps, width=width, height=height,
     )
+
+
+def load_sequence(path: str | os.PathLike, *, fps: float, width: int, height: int) -> LandmarkSequence:
+    """Read and validate a landmark CSV of a video with this frame rate and size."""
+    return to_sequence(read_csv(path), fps=fps, width=width, height=height)
+
+
+def fps_from_timestamps(table: pd.DataFrame) -> float | None:
+    """The frame rate a CSV's frame numbers and timestamps imply (timestamp = frame / fps), or None for one frame."""
+    frames, times = table["frame"].to_numpy(), table["timestamp_ms"].to_numpy()
+    if len(frames) < 2 or frames[-1] <= frames[0] or times[-1] <= times[0]:
+        return None
+    return 1000.0 * float(frames[-1] - frames[0]) / float(times[-1] - times[0])

@@ -35,6 +35,18 @@ TEMP_PATTERN = ".*.tmp*"  # files.atomic_path's temp files: hidden, so no reader
 
 
 @dataclass(frozen=True)
+class ClipFiles:
+    """The files of one extracted clip."""
+
+    landmarks: Path
+    thumbnails: Path
+    embeddings: Path | None
+
+    def all(self) -> list[Path]:
+        return [path for path in (self.landmarks, self.thumbnails, self.embeddings) if path is not None]
+
+
+@dataclass(frozen=True)
 class FeaturesLayout:
     """Paths inside one FEATURES folder (nothing is created or read by building one)."""
 
@@ -60,12 +72,10 @@ class FeaturesLayout:
             return self.embeddings(str(backbone), key)
         return None
 
-    def outputs(self, key: str, embed: str | None) -> dict[str, Path]:
-        """Every file extraction writes for one clip: landmarks, thumbnails (and embeddings)."""
-        paths = {"landmarks": self.landmarks(key), "thumbnails": self.thumbnails(key)}
-        if embed:
-            paths["embeddings"] = self.embeddings(embed, key)
-        return paths
+    def clip_files(self, key: str, embed: str | None) -> ClipFiles:
+        """Every file extraction writes for one clip (embeddings only with `embed`, a backbone)."""
+        return ClipFiles(landmarks=self.landmarks(key), thumbnails=self.thumbnails(key),
+                         embeddings=self.embeddings(embed, key) if embed else None)
 
     @property
     def landmarks_dir(self) -> Path:

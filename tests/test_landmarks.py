@@ -37,7 +37,7 @@ def _sequence(frames: int = 5) -> landmarks.LandmarkSequence:
     for i in range(frames):
         points = None if i == 2 else rng.random((33, 8)).astype(np.float32)
         rows.append((i * 2, i * 80, points))
-    return landmarks.LandmarkSequence.from_frames(rows, fps=12.5)
+    return landmarks.LandmarkSequence.from_frames(rows, fps=12.5, width=640, height=480)
 
 
 def test_round_trip_keeps_values_and_missing_frames(tmp_path):
@@ -48,7 +48,8 @@ def test_round_trip_keeps_values_and_missing_frames(tmp_path):
     assert list(table.columns) == list(landmarks.COLUMNS)
     assert table["pose_detected"].tolist() == [1, 1, 0, 1, 1]
     assert table.loc[2, "nose_x"] != table.loc[2, "nose_x"]  # empty cell -> NaN
-    loaded = landmarks.load_sequence(path)
+    loaded = landmarks.load_sequence(path, fps=12.5, width=640, height=480)
+    assert landmarks.fps_from_timestamps(table) == pytest.approx(25.0)  # every 2nd frame, 80 ms apart
     np.testing.assert_array_equal(loaded.frame, sequence.frame)
     np.testing.assert_allclose(loaded.data, sequence.data, rtol=1e-5, equal_nan=True)
     assert landmarks.to_array(table).shape == (5, 33, 8)
@@ -84,3 +85,22 @@ def test_written_files_get_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_sequence_always_knows_its_video():
+    """x and y are fractions of the frame: a sequence without frame size or fps is refused."""
+    data = np.zeros((2, 33, 8), np.float32)
+    frames = np.arange(2)
+    with pytest.raises(TypeError):
+        landmarks.LandmarkSequence(frame=frames, timestamp_ms=frames * 40, data=data)  # type: ignore[call-arg]
+    with pytest.raises(InputError, match="frame rate and frame size"):
+        landmarks.LandmarkSequence(frame=frames, timestamp_ms=frames * 40, data=data, fps=25.0, width=0, height=240)
+    sequence = landmarks.LandmarkSequence(frame=frames, timestamp_ms=frames * 40, data=data, fps=25.0, width=320,
+                                          height=240)
+    assert sequence.aspect == pytest.approx(4 / 3) and sequence.xy.shape == (2, 33, 2)
+    assert sequence.visibility.shape == (2, 33) and sequence.world.shape == (2, 33, 3)
+
+
+def test_channels_are_named_in_csv_order():
+    assert [landmarks.CHANNELS[i] for i in (landmarks.X, landmarks.Y, landmarks.VISIBILITY, landmarks.WZ)] == [
+        "x", "y", "visibility", "wz"]

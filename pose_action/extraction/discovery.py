@@ -18,12 +18,19 @@ VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg"})
 DEFAULT_GROUP_PATTERN = r"_g(\d+)_c"
 
 
+# Where a video's group came from (the manifest's group_from column).
+GROUP_FROM_PATTERN = "pattern"  # --group-pattern matched the file name
+GROUP_FROM_LIST = "list"  # the CSV video list's group column
+GROUP_FROM_STEM = "stem"  # nothing matched: the clip is its own group (cannot protect a shared actor)
+
+
 @dataclass(frozen=True)
 class VideoItem:
     path: Path
     label: str
     group: str
     key: str  # "<label>/<stem>": where this video's outputs live under FEATURES/<kind>/
+    group_from: str = GROUP_FROM_PATTERN
 
 
 @dataclass
@@ -50,13 +57,14 @@ def _compile(group_pattern: str) -> re.Pattern[str]:
 def _item(path: Path, label: str, group: str | None, pattern: re.Pattern[str],
           ungrouped: list[str]) -> VideoItem:
     key = f"{label}/{path.stem}"
+    group_from = GROUP_FROM_LIST
     if group is None:
-        group = group_of(path.name, pattern)
+        group, group_from = group_of(path.name, pattern), GROUP_FROM_PATTERN
     if group is None:
         # Its own group: never split across train/test, but cannot protect a shared actor.
         ungrouped.append(key)
-        group = path.stem
-    return VideoItem(path=path, label=label, group=group, key=key)
+        group, group_from = path.stem, GROUP_FROM_STEM
+    return VideoItem(path=path, label=label, group=group, key=key, group_from=group_from)
 
 
 def is_video(path: Path) -> bool:

@@ -164,7 +164,7 @@ def new_row(item: VideoItem, settings: ExtractSettings) -> dict:
     return {"video": str(item.path), "label": item.label, "group": item.group, "key": item.key,
             "status": "failed", "frames_total": 0, "frames_processed": 0, "frames_with_pose": 0,
             "fps": "", "width": "", "height": "", "seconds": "", "error": "",
-            "config_id": settings.config_id, "stride": "", "note": ""}
+            "config_id": settings.config_id, "stride": "", "note": "", "group_from": item.group_from}
 
 
 def process_video(item: VideoItem, out_root: Path, settings: ExtractSettings) -> dict:
@@ -221,12 +221,12 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
     sequence = LandmarkSequence.from_frames(frames, fps=info.fps, width=info.width,
                                             height=info.height)
     sampled = sampler.result()
-    paths = FeaturesLayout(out_root).outputs(item.key, settings.embed)
-    write_thumbnails(paths["thumbnails"], sampled.images[settings.thumb_size], sampled.frame_index)
+    files = FeaturesLayout(out_root).clip_files(item.key, settings.embed)
+    write_thumbnails(files.thumbnails, sampled.images[settings.thumb_size], sampled.frame_index)
     if embedder is not None:
         vectors = embedder.embed(sampled.images[embedder.input_size])
-        write_embeddings(paths["embeddings"], vectors, sampled.frame_index)
-    write_csv(paths["landmarks"], sequence)  # last: the CSV is what a reader looks for first
+        write_embeddings(files.embeddings, vectors, sampled.frame_index)
+    write_csv(files.landmarks, sequence)  # last: the CSV is what a reader looks for first
 
     frames_total, notes = _frame_total_and_notes(info, frames[-1][0], stride)
     with_pose = int(sequence.detected.sum())

@@ -28,6 +28,7 @@ COLUMNS: tuple[str, ...] = (
     "config_id",  # the extraction settings that made the outputs (extract_config.json)
     "stride",  # every stride-th frame was processed
     "note",  # something worth knowing about a video that did not fail (truncated, no fps)
+    "group_from",  # pattern (--group-pattern matched), list (the CSV list's column) or stem (its own group)
 )
 STATUSES: tuple[str, ...] = ("ok", "no_pose", "failed")
 NUMERIC_COLUMNS: tuple[str, ...] = (

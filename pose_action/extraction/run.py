@@ -39,6 +39,7 @@ class ExtractReport:
     rows: list[dict] = field(default_factory=list)  # this run's videos, in finishing order
     skipped: int = 0  # already done with the same settings
     ignored: int = 0  # hidden or non-video files in VIDEO_ROOT
+    ungrouped: list[str] = field(default_factory=list)  # keys whose file name --group-pattern did not match
     wall_seconds: float = 0.0
     features: Path | None = None
 
@@ -88,7 +89,7 @@ def _is_done(row: dict | None, item: VideoItem, layout: FeaturesLayout, settings
         return False
     if row.get("status") not in ("ok", "no_pose"):
         return False  # failed videos are retried: the file may have been fixed
-    return all(path.is_file() for path in layout.outputs(item.key, settings.embed).values())
+    return all(path.is_file() for path in layout.clip_files(item.key, settings.embed).all())
 
 
 def _video_name(item: VideoItem, base: Path) -> str:
@@ -117,7 +118,8 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     out_root.mkdir(parents=True, exist_ok=True)
-    report = ExtractReport(ignored=discovery.ignored, features=out_root)
+    report = ExtractReport(ignored=discovery.ignored, ungrouped=discovery.ungrouped, features=out_root)
+    _warn_ungrouped(discovery.ungrouped, len(discovery.items), group_pattern)
     layout = FeaturesLayout(out_root)
     with _exclusive(layout):
         config = settings.config()
@@ -132,7 +134,7 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
             row = previous.get(item.key)
             if not overwrite and _is_done(row, item, layout, settings):
                 keep.append({**row, "video": _video_name(item, base), "label": item.label,
-                             "group": item.group})
+                             "group": item.group, "group_from": item.group_from})
             else:
                 todo.append(item)
         keep += [row for key, row in previous.items()
@@ -148,6 +150,16 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
                                base, runner)
     report.wall_seconds = time.perf_counter() - started
     return report
+
+
+def _warn_ungrouped(ungrouped: list[str], total: int, group_pattern: str) -> None:
+    """A --group-pattern that does not fit the names makes clips their own groups: say so, with examples."""
+    if not ungrouped:
+        return
+    examples = ", ".join(ungrouped[:3]) + (", ..." if len(ungrouped) > 3 else "")
+    log.warning("%d of %d file names do not match --group-pattern %r (%s): each of these clips is its own group, "
+                "so group-aware splits cannot keep one actor's clips together", len(ungrouped), total,
+                group_pattern, examples)
 
 
 def _size(path: Path) -> int:
@@ -193,6 +205,9 @@ def format_summary(report: ExtractReport) -> str:
     rate = report.frames / report.wall_seconds if report.wall_seconds else 0.0
     lines.append(f"{report.frames} frames in {report.wall_seconds:.1f} s ({rate:.1f} frames/s); "
                  f"{report.ignored} non-video or hidden files ignored")
+    if report.ungrouped:
+        lines.append(f"{len(report.ungrouped)} clips matched no group in their file name (--group-pattern): each "
+                     "is its own group (group_from = stem in the manifest)")
     noted = sum(1 for row in report.rows if row.get("note") and row["status"] == "ok")
     if noted:
         lines.append(f"{noted} ok videos have a note (truncated file, no frame rate): see the manifest")

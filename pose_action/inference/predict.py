@@ -14,6 +14,7 @@ import numpy as np
 
 from pose_action.inference.recognizer import UNKNOWN, Prediction, VideoResult
 from pose_action.inference.render import draw_caption, draw_skeleton
+from pose_action.landmarks import VISIBILITY, XY
 from pose_action.video import read_frames, write_video
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def draw_overlay(frame_bgr: np.ndarray, landmarks: np.ndarray | None, prediction
                  extra: str | None = None) -> np.ndarray:
     """Skeleton, current label with its confidence and a confidence bar (shared with `live`)."""
     if landmarks is not None:
-        draw_skeleton(frame_bgr, landmarks[:, :2], landmarks[:, 3])
+        draw_skeleton(frame_bgr, landmarks[:, XY], landmarks[:, VISIBILITY])
     if prediction is None:
         draw_caption(frame_bgr, WARMUP_TEXT)
     else:

@@ -120,13 +120,17 @@ class EmbeddingCache:
         return np.stack([self.vectors[record.frame] for record in records])
 
 
-def window_features(records: list[FrameRecord], config: RunConfig, *, width: int | None, height: int | None,
+def records_sequence(records: list[FrameRecord], *, fps: float, width: int, height: int) -> LandmarkSequence:
+    """The landmarks of processed frames as a sequence of a video with this rate and size."""
+    return LandmarkSequence.from_frames([(record.frame, record.timestamp_ms, record.landmarks) for record in records],
+                                        fps=fps, width=width, height=height)
+
+
+def window_features(records: list[FrameRecord], config: RunConfig, *, fps: float, width: int, height: int,
                     embed: EmbeddingCache | None = None) -> dict[str, np.ndarray]:
     """Model inputs of a window of processed frames: build_features on them, as on a training clip."""
     features = config.features
-    sequence = LandmarkSequence.from_frames(
-        [(record.frame, record.timestamp_ms, record.landmarks) for record in records],
-        width=width, height=height)
+    sequence = records_sequence(records, fps=fps, width=width, height=height)
     if features.appearance == "none":
         return build_features(sequence, features)
     kept = [records[position] for position in sampler_positions(len(records), config.appearance_frames)]
@@ -323,8 +327,8 @@ class Recognizer:
         raw_parts: list[np.ndarray] = []
 
         def add_window(end: int) -> None:
-            pending.append(window_features(records[max(0, end - window):end], self.config, width=info.width,
-                                           height=info.height, embed=embed))
+            pending.append(window_features(records[max(0, end - window):end], self.config, fps=info.fps,
+                                           width=info.width, height=info.height, embed=embed))
             ends.append(end)
             if len(pending) >= PREDICT_BATCH:
                 raw_parts.append(self.predict_features(pending))
@@ -347,9 +351,7 @@ class Recognizer:
         timeline = smoothed_timeline(records, ends, window, raw, self.labels, self.threshold, self.smoothing)
         probabilities = raw.mean(axis=0)
         label, _ = label_for(probabilities, self.labels, self.threshold)
-        sequence = LandmarkSequence.from_frames(
-            [(r.frame, r.timestamp_ms, r.landmarks) for r in records], fps=info.fps, width=info.width,
-            height=info.height)
+        sequence = records_sequence(records, fps=info.fps, width=info.width, height=info.height)
         return VideoResult(path=Path(path), labels=self.labels, label=label, probabilities=probabilities,
                            timeline=timeline, landmarks=sequence, fps=info.fps, width=info.width,
                            height=info.height, frames_read=records[-1].frame + 1, window_frames=window,
@@ -427,7 +429,7 @@ class Stream:
         if self.processed >= self.window and (self.processed - self.window) % self.step == 0:
             records = list(self.buffer)
             height, width = frame_bgr.shape[:2]
-            features = window_features(records, self.recognizer.config, width=width, height=height,
+            features = window_features(records, self.recognizer.config, fps=self.fps, width=width, height=height,
                                        embed=self.embed)
             raw = self.recognizer.predict_features([features])[0]
             self.latest = make_prediction(records[0], record, raw, self.smoother.add(raw),

@@ -17,7 +17,7 @@ import numpy as np
 
 from pose_action.errors import InputError
 from pose_action.files import atomic_path
-from pose_action.landmarks import CONNECTIONS, LANDMARK_NAMES, NUM_LANDMARKS, LandmarkSequence
+from pose_action.landmarks import CONNECTIONS, LANDMARK_NAMES, NUM_LANDMARKS, XY, LandmarkSequence
 from pose_action.video import DEFAULT_FPS, probe, read_frames, write_video
 
 # BGR colours.
@@ -68,7 +68,7 @@ def draw_skeleton(frame_bgr: np.ndarray, points: np.ndarray, visibility: np.ndar
     if points.ndim != 2 or points.shape[0] != NUM_LANDMARKS or points.shape[1] < 2:
         raise ValueError(f"points must be ({NUM_LANDMARKS}, >=2), got {points.shape}")
     height, width = frame_bgr.shape[:2]
-    xy = np.clip(points[:, :2], -_CLIP_NORMALIZED, 1.0 + _CLIP_NORMALIZED) * (width, height)
+    xy = np.clip(points[:, XY], -_CLIP_NORMALIZED, 1.0 + _CLIP_NORMALIZED) * (width, height)
     shown = np.isfinite(xy).all(axis=1)
     if visibility is not None:
         visibility = np.asarray(visibility, dtype=np.float64)
@@ -126,7 +126,7 @@ def draw_side_legend(frame_bgr: np.ndarray) -> np.ndarray:
 def _annotate(frame_bgr: np.ndarray, sequence: LandmarkSequence, row: int,
               min_visibility: float) -> np.ndarray:
     """Skeleton, 'frame N  t s', a 'no pose' warning and a colour legend: each frame says what it is."""
-    draw_skeleton(frame_bgr, sequence.image[row, :, :2], sequence.image[row, :, 3],
+    draw_skeleton(frame_bgr, sequence.xy[row], sequence.visibility[row],
                   min_visibility=min_visibility)
     seconds = sequence.timestamp_ms[row] / 1000.0
     draw_caption(frame_bgr, f"frame {sequence.frame[row]}  {seconds:.2f} s")

@@ -12,11 +12,10 @@ from tqdm import tqdm
 from pose_action.errors import InputError
 from pose_action.files import atomic_path
 from pose_action.inspection.summary import runs_of
-from pose_action.landmarks import INDEX, LANDMARK_NAMES, LandmarkSequence
+from pose_action.landmarks import INDEX, LANDMARK_NAMES, X, Y, LandmarkSequence
 
 DEFAULT_JOINTS: tuple[str, ...] = (
     "left_wrist", "right_wrist", "left_ankle", "right_ankle", "left_hip", "right_hip")
-DEFAULT_RENDER_SIZE = (640, 480)
 PLOT_SIZE_INCHES = (12.0, 9.0)
 PLOT_DPI = 100  # 1200x900 pixels
 RENDER_SUFFIXES = frozenset({".gif", ".mp4", ".avi", ".mov", ".mkv"})
@@ -57,8 +56,8 @@ def plot_sequence(sequence: LandmarkSequence, path: str | os.PathLike,
     for number, name in enumerate(joints):
         index = INDEX[name]
         style = "--" if name.startswith("right") else "-"
-        for axis, channel in zip(axes[:2], (0, 1)):
-            axis.plot(seconds, sequence.image[:, index, channel], style, color=palette(number % 10),
+        for axis, channel in zip(axes[:2], (X, Y)):
+            axis.plot(seconds, sequence.data[:, index, channel], style, color=palette(number % 10),
                       label=name, linewidth=1.5)
     axes[0].set_title(f"{title or 'joint trajectories'} (dashed: right side; grey: frames without "
                       f"a pose; dotted: the frame's edges)", fontsize=10)
@@ -78,7 +77,7 @@ def plot_sequence(sequence: LandmarkSequence, path: str | os.PathLike,
     colormap = colormaps["viridis"].copy()
     colormap.set_bad("0.8")
     image = axes[2].imshow(
-        np.ma.masked_invalid(sequence.image[:, :, 3].T), aspect="auto", cmap=colormap,
+        np.ma.masked_invalid(sequence.visibility.T), aspect="auto", cmap=colormap,
         vmin=0.0, vmax=1.0, interpolation="nearest",
         extent=(seconds[0] - step / 2, seconds[-1] + step / 2, len(LANDMARK_NAMES) - 0.5, -0.5))
     axes[2].set_yticks(range(len(LANDMARK_NAMES)), LANDMARK_NAMES, fontsize=6)
@@ -99,7 +98,7 @@ def render_sequence(sequence: LandmarkSequence, out: str | os.PathLike, *,
     """Write the skeleton animation (or the overlay on `overlay`) as MP4/AVI/GIF; returns frames.
 
     One output frame per CSV row, played at the rate the rows were processed. Without an
-    overlay the canvas is `size`, else the CSV's recorded frame size, else 640x480.
+    overlay the canvas is `size`, else the sequence's frame size.
     """
     from pose_action.inference import render
 
@@ -109,10 +108,7 @@ def render_sequence(sequence: LandmarkSequence, out: str | os.PathLike, *,
     if overlay is not None:
         frames = render.overlay_frames(sequence, overlay)
     else:
-        if size is None:
-            size = (sequence.width, sequence.height) if sequence.width and sequence.height \
-                else DEFAULT_RENDER_SIZE
-        frames = render.render_skeleton_frames(sequence, size)
+        frames = render.render_skeleton_frames(sequence, size or (sequence.width, sequence.height))
     frames = tqdm(frames, total=len(sequence), desc="render", unit="frame", disable=quiet)
     return render.write_animation(out, frames, render.playback_fps(sequence))
 

@@ -17,10 +17,15 @@ from pose_action.errors import InputError
 from pose_action.extraction.manifest import read_table
 from pose_action.files import atomic_path
 from pose_action.inspection.summary import DEFAULT_MIN_DETECTION_RATE, format_number, problem_of, summarize
-from pose_action.landmarks import BODY_PARTS, LandmarkSequence, load_sequence
+from pose_action.landmarks import BODY_PARTS, LandmarkSequence, fps_from_timestamps, read_csv, to_sequence
 from pose_action.layout import FeaturesLayout, clip_of_landmarks
+from pose_action.video import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
+
+# The frame size assumed for a CSV whose manifest records none (a lone CSV): x and y are
+# fractions of the frame, so jitter and renders need some size; the output says so.
+STAND_IN_SIZE = (640, 480)
 
 
 # Problems, worst first: the report sorts by this order, then by detection rate.
@@ -65,16 +70,27 @@ def _positive(value) -> float | None:
     return number if math.isfinite(number) and number > 0 else None
 
 
-def _recorded_video(manifest_row: dict) -> dict:
-    """fps, width and height of a manifest row as load_sequence keywords (None when unknown)."""
+def _video_of(table: pd.DataFrame, manifest_row: dict) -> tuple[dict, bool]:
+    """to_sequence's fps, width and height for a CSV, and whether the frame size is recorded.
+
+    The manifest's values when it has them; else the fps the CSV's timestamps imply and the
+    STAND_IN_SIZE frame (x and y are fractions of a frame size nobody wrote down).
+    """
+    fps = _positive(manifest_row.get("fps")) or fps_from_timestamps(table) or DEFAULT_FPS
     width, height = _positive(manifest_row.get("width")), _positive(manifest_row.get("height"))
-    return {"fps": _positive(manifest_row.get("fps")), "width": int(width) if width else None,
-            "height": int(height) if height else None}
+    known = bool(width and height)
+    width, height = (int(width), int(height)) if known else STAND_IN_SIZE
+    return {"fps": fps, "width": width, "height": height}, known
 
 
 def load_with_context(csv_path: str | os.PathLike) -> LandmarkSequence:
-    """Load a CSV with the fps and frame size its manifest records (when there is one)."""
-    return load_sequence(csv_path, **_recorded_video(manifest_row_for(csv_path) or {}))
+    """Load a CSV with the fps and frame size its manifest records (a log line says when it has none)."""
+    table = read_csv(csv_path)
+    video, known = _video_of(table, manifest_row_for(csv_path) or {})
+    if not known:
+        log.info("%s: no manifest row records the video's frame size; measuring as if %dx%d", csv_path,
+                 *STAND_IN_SIZE)
+    return to_sequence(table, **video)
 
 
 @dataclass
@@ -97,7 +113,8 @@ def _video_row(key: str, label: str, csv_path: Path, manifest_row: dict,
            "video": manifest_row.get("video", ""), "error": manifest_row.get("error", ""),
            "note": manifest_row.get("note", "")}
     try:
-        sequence = load_sequence(csv_path, **_recorded_video(manifest_row))
+        table = read_csv(csv_path)
+        sequence = to_sequence(table, **_video_of(table, manifest_row)[0])
     except InputError as error:
         row.update(problem="unreadable", error=str(error))
         return row
@@ -152,7 +169,7 @@ def inspect_features(root: str | os.PathLike, *,
     manifest_path = FeaturesLayout(root).manifest
     manifest = read_manifest(manifest_path) if manifest_path.is_file() else None
     if not csvs and manifest is None:
-        raise InputError(f"{root}: no landmark CSVs (expected FEATURES/landmarks/<Class>/<clip>.csv)")
+        raise InputError(f"{root}: no landmark CSVs (expected {FeaturesLayout(root).landmarks('<Class>/<clip>')})")
     by_key = {} if manifest is None else {
         row["key"]: row for row in manifest.to_dict("records")}
     rows = []
@@ -179,7 +196,9 @@ def inspect_features(root: str | os.PathLike, *,
     for column in ("error", "note"):
         videos[column] = videos[column].fillna("")
     videos = _sort_worst_first(videos)
-    notes = [] if manifest is not None else [f"{manifest_path}: not found; failed videos are not listed"]
+    notes = [] if manifest is not None else [
+        f"{manifest_path}: not found; failed videos are not listed, and jitter is measured as if every "
+        f"video were {STAND_IN_SIZE[0]}x{STAND_IN_SIZE[1]}"]
     return FeaturesReport(videos=videos, classes=_class_table(videos),
                           unreadable=int((videos["problem"] == "unreadable").sum()), notes=notes)
 

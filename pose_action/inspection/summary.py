@@ -59,7 +59,7 @@ def part_visibility(sequence: LandmarkSequence) -> dict[str, float]:
 
     Low values mean the part is off-screen or occluded: e.g. legs in upper-body clips.
     """
-    visibility = sequence.image[sequence.detected, :, 3]
+    visibility = sequence.visibility[sequence.detected]
     result = {}
     for part, indices in BODY_PARTS.items():
         values = visibility[:, list(indices)]
@@ -67,15 +67,15 @@ def part_visibility(sequence: LandmarkSequence) -> dict[str, float]:
     return result
 
 
-def torso_jitter(sequence: LandmarkSequence, aspect: float = 1.0) -> float:
+def torso_jitter(sequence: LandmarkSequence, aspect: float | None = None) -> float:
     """Mean frame-to-frame movement of the shoulders and hips, in torso heights.
 
     Measured between consecutive CSV rows that both have a pose; the torso height is the
     distance from mid-shoulders to mid-hips, so the figure does not depend on how large the
-    person appears. `aspect` (width / height) puts x and y in the same units: the landmarks
-    are normalized per axis. High values mean a shaky detection or a fast-moving body.
+    person appears. `aspect` (width / height; default the sequence's own) puts x and y in the
+    same units: the landmarks are normalized per axis. High values mean a shaky detection or a fast-moving body.
     """
-    xy = sequence.image[:, :, :2].astype(np.float64) * (aspect, 1.0)
+    xy = sequence.xy.astype(np.float64) * (sequence.aspect if aspect is None else aspect, 1.0)
     torso = xy[:, _SHOULDERS + _HIPS]  # (T, 4, 2)
     height = np.linalg.norm(xy[:, _SHOULDERS].mean(axis=1) - xy[:, _HIPS].mean(axis=1), axis=1)
     movement = np.linalg.norm(np.diff(torso, axis=0), axis=2).mean(axis=1)  # (T-1,)
@@ -88,25 +88,24 @@ def duration_seconds(sequence: LandmarkSequence) -> float:
     """Time from the start of the first processed frame to the end of the last one.
 
     One source frame lasts (timestamp span) / (frame-index span), which holds whatever
-    stride the extraction used; a single row lasts 1/fps when the fps is known.
+    stride the extraction used; a single row lasts 1/fps.
     """
     timestamps, frames = sequence.timestamp_ms, sequence.frame
     span_ms = float(timestamps[-1] - timestamps[0])
     if frames[-1] > frames[0]:
         frame_ms = span_ms / float(frames[-1] - frames[0])
     else:
-        frame_ms = 1000.0 / sequence.fps if sequence.fps else 0.0
+        frame_ms = 1000.0 / sequence.fps
     return (span_ms + frame_ms) / 1000.0
 
 
 def summarize(sequence: LandmarkSequence) -> VideoSummary:
-    """Summary of one video's landmarks (uses the frame size for jitter when it is known)."""
-    aspect = sequence.width / sequence.height if sequence.width and sequence.height else 1.0
+    """Summary of one video's landmarks."""
     detected = sequence.detected
     return VideoSummary(
         frames=len(sequence), frames_with_pose=int(detected.sum()),
         longest_gap=longest_gap(detected), visibility=part_visibility(sequence),
-        jitter=torso_jitter(sequence, aspect), duration_s=duration_seconds(sequence))
+        jitter=torso_jitter(sequence), duration_s=duration_seconds(sequence))
 
 
 def problem_of(summary: VideoSummary, min_detection_rate: float) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from pose_action.errors import InputError
 from pose_action.files import atomic_path
-from pose_action.landmarks import LANDMARK_NAMES, NUM_LANDMARKS
+from pose_action.landmarks import LANDMARK_NAMES, NUM_LANDMARKS, X, Y
 from pose_action.synth.figure import Body, View, draw_figure, mirror_points, project, skeleton
 from pose_action.synth.motions import ACTION_TABLE, ACTIONS, Action
 from pose_action.synth.scenes import SHAKE_MARGIN, draw_occluder, hsv_color, jitter_color, keyed_rng, make_background, pick_color
@@ -35,6 +35,7 @@ DEFAULT_FPS = 25.0
 DEFAULT_SECONDS = 2.0
 DEFAULT_OCCLUSION_RATE = 0.15
 JOINTS_SUFFIX = ".joints.csv"
+DRAWN = 2  # ground-truth joints are (frames, 33, 3): X, Y as in landmarks, then 1 where the joint is drawn
 
 # Joints that exist on the drawn figure (all of MediaPipe's: face points, hands and feet are drawn).
 DRAWN_LANDMARKS: tuple[str, ...] = LANDMARK_NAMES
@@ -204,9 +205,9 @@ def render_plan(plan: ClipPlan, *, fps: float, seconds: float) -> tuple[list[np.
             draw_occluder(frame, performance.occluder, view.x - dx, view.y - dy, view.scale)
         frames.append(frame)
         # Pixel centres sit at integer coordinates in OpenCV, at +0.5 in MediaPipe's [0, 1].
-        joints[index, drawn, 0] = (pixels[:NUM_LANDMARKS][drawn, 0] + 0.5) / width
-        joints[index, drawn, 1] = (pixels[:NUM_LANDMARKS][drawn, 1] + 0.5) / height
-        joints[index, drawn, 2] = 1.0
+        joints[index, drawn, X] = (pixels[:NUM_LANDMARKS][drawn, 0] + 0.5) / width
+        joints[index, drawn, Y] = (pixels[:NUM_LANDMARKS][drawn, 1] + 0.5) / height
+        joints[index, drawn, DRAWN] = 1.0
     return frames, joints
 
 
@@ -231,10 +232,10 @@ def joints_table(joints: np.ndarray) -> pd.DataFrame:
     """`frame`, then `<name>_x`, `<name>_y` for every joint the figure has."""
     columns: dict[str, np.ndarray] = {"frame": np.arange(len(joints))}
     for index, name in enumerate(LANDMARK_NAMES):
-        if np.all(np.isnan(joints[:, index, 0])):
+        if np.all(np.isnan(joints[:, index, X])):
             continue
-        columns[f"{name}_x"] = joints[:, index, 0]
-        columns[f"{name}_y"] = joints[:, index, 1]
+        columns[f"{name}_x"] = joints[:, index, X]
+        columns[f"{name}_y"] = joints[:, index, Y]
     return pd.DataFrame(columns)
 
 
@@ -250,9 +251,9 @@ def read_joints(path: str | os.PathLike) -> np.ndarray:
     joints = np.full((len(table), NUM_LANDMARKS, 3), np.nan, dtype=np.float32)
     for index, name in enumerate(LANDMARK_NAMES):
         if f"{name}_x" in table.columns:
-            joints[:, index, 0] = table[f"{name}_x"].to_numpy()
-            joints[:, index, 1] = table[f"{name}_y"].to_numpy()
-            joints[:, index, 2] = 1.0
+            joints[:, index, X] = table[f"{name}_x"].to_numpy()
+            joints[:, index, Y] = table[f"{name}_y"].to_numpy()
+            joints[:, index, DRAWN] = 1.0
     return joints
 
 

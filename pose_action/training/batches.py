@@ -18,6 +18,7 @@ from pose_action.extraction.appearance import read_appearance
 from pose_action.features import FeatureConfig, clip_features, load_clip_sequence
 from pose_action.landmarks import LandmarkSequence
 from pose_action.layout import FeaturesLayout
+from pose_action.training.augment import AugmentConfig, augment_sequence, augment_thumbnails
 from pose_action.training.splits import Clip
 
 
@@ -29,35 +30,18 @@ from pose_action.training.splits import Clip
 SEQUENCE_CACHE_BYTES = 256 * 1024**2
 
 
-def augment_thumbnails(frames: np.ndarray, rng: np.random.Generator, shift: float = 0.1) -> np.ndarray:
-    """Training-only: flip a clip's thumbnails horizontally (p = 0.5) and shift them (edge-padded).
-
-    The same flip and shift for every frame of the clip, so the motion seen in the frames stays
-    intact. Done here in NumPy, not with Keras random layers, so the saved model has no
-    training-only layers and inference is deterministic.
-    """
-    frames = frames[:, :, ::-1] if rng.random() < 0.5 else frames
-    size = frames.shape[1]
-    limit = int(round(size * shift))
-    if limit < 1:
-        return np.ascontiguousarray(frames)
-    dy, dx = rng.integers(-limit, limit + 1, size=2)
-    padded = np.pad(frames, ((0, 0), (limit, limit), (limit, limit), (0, 0)), mode="edge")
-    return np.ascontiguousarray(padded[:, limit + dy:limit + dy + size, limit + dx:limit + dx + size])
-
-
 class ClipBatches:
     """Batches of model inputs read clip by clip (wrapped as a keras PyDataset by `keras_batches`).
 
     Streaming: a batch reads only its own clips' thumbnail/embedding files, so memory holds a
     few batches (the loader's queue), not the dataset. Landmark sequences are cached up to
-    `cache_bytes` (see SEQUENCE_CACHE_BYTES). Augmented batches draw their randomness from
-    (seed, epoch, clip), so a run is reproducible whatever the order in which loader threads
-    ask for batches.
+    `cache_bytes` (see SEQUENCE_CACHE_BYTES). With `augment` (training batches), each clip is
+    varied by training.augment with randomness drawn from (seed, epoch, clip), so a run is
+    reproducible whatever the order in which loader threads ask for batches.
     """
 
     def __init__(self, layout: FeaturesLayout, clips: list[Clip], labels: list[str], config: FeatureConfig,
-                 input_names: list[str], batch_size: int, *, shuffle: bool = False, augment: bool = False,
+                 input_names: list[str], batch_size: int, *, shuffle: bool = False, augment: AugmentConfig | None = None,
                  seed: int = 0, class_weights: dict[int, float] | None = None,
                  cache_sequences: bool = True, cache_bytes: int = SEQUENCE_CACHE_BYTES) -> None:
         if batch_size < 1:
@@ -95,11 +79,15 @@ class ClipBatches:
         """The model inputs of one clip (by its position in `clips`)."""
         clip = self.clips[position]
         sequence = self.sequence(clip)
-        rng = np.random.default_rng([self.seed, self.epoch, position]) if self.augment else None
-        features = clip_features(self.layout, clip.key, self.config, width=clip.width, height=clip.height,
-                                 augment=self.augment, rng=rng, sequence=sequence)
-        if self.augment and "frames" in features:
-            features["frames"] = augment_thumbnails(features["frames"], rng)
+        if self.augment is None:
+            features = clip_features(self.layout, clip.key, self.config, sequence)
+        else:
+            rng = np.random.default_rng([self.seed, self.epoch, position])
+            sequence = augment_sequence(sequence, rng, self.augment)
+            features = clip_features(self.layout, clip.key, self.config, sequence,
+                                     jitter=self.augment.temporal_jitter, rng=rng)
+            if "frames" in features:
+                features["frames"] = augment_thumbnails(features["frames"], rng, self.augment)
         return {name: features[name] for name in self.input_names}
 
     def sequence(self, clip: Clip) -> LandmarkSequence:
@@ -107,7 +95,7 @@ class ClipBatches:
         cached = self.cache.get(clip.key)
         if cached is not None:
             return cached
-        sequence = load_clip_sequence(self.layout, clip.key, width=clip.width, height=clip.height)
+        sequence = load_clip_sequence(self.layout, clip.key, fps=clip.fps, width=clip.width, height=clip.height)
         size = sequence.data.nbytes + sequence.frame.nbytes + sequence.timestamp_ms.nbytes
         with self._cache_lock:
             if clip.key not in self.cache and self.cached_bytes + size <= self.cache_bytes:

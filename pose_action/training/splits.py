@@ -74,10 +74,13 @@ def read_clips(layout: FeaturesLayout) -> ClipSet:
     clips = []
     for row in table[statuses == "ok"].itertuples(index=False):
         row = row._asdict()
-        clips.append(Clip(key=str(row["key"]), label=str(row["label"]), group=str(row["group"]),
-                          width=_optional_int(row.get("width")), height=_optional_int(row.get("height")),
-                          frames_processed=_optional_int(row.get("frames_processed")),
-                          seconds=_optional_float(row.get("seconds")), fps=_optional_float(row.get("fps"))))
+        clip = Clip(key=str(row["key"]), label=str(row["label"]), group=str(row["group"]),
+                    width=_optional_int(row.get("width")), height=_optional_int(row.get("height")),
+                    frames_processed=_optional_int(row.get("frames_processed")),
+                    seconds=_optional_float(row.get("seconds")), fps=_optional_float(row.get("fps")))
+        if not (clip.fps and clip.width and clip.height):  # landmarks are fractions of the frame
+            raise InputError(f"{path}: clip {clip.key} has no fps or frame size; extract it again")
+        clips.append(clip)
     if not clips:
         raise InputError(f"{path}: no clip with status ok ({sum(excluded.values())} excluded)")
     return ClipSet(clips=clips, excluded=excluded)

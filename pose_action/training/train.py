@@ -32,6 +32,7 @@ from pose_action.extraction.appearance import read_appearance
 from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.layout import FeaturesLayout
+from pose_action.training.augment import AugmentConfig
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches
 from pose_action.training.evaluate import evaluation_metrics, predict_clips, summary_line, write_evaluation
 from pose_action.training.reports import mean_std, plot_curves, write_history_csv
@@ -59,10 +60,16 @@ class TrainOptions:
     backbone: str | None = None
     patience: int = 10
     augment: bool = True
+    augmentation: AugmentConfig = field(default_factory=AugmentConfig)  # its settings, used when `augment`
     params: dict = field(default_factory=dict)
     workers: int = 1  # loader threads
     distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over the local GPUs)
     cache_mb: int = SEQUENCE_CACHE_BYTES // 2**20  # parsed landmarks kept across epochs (train + validation)
+
+
+def augmentation(options: TrainOptions) -> AugmentConfig | None:
+    """The augmentation training clips get (None: --no-augment)."""
+    return options.augmentation if options.augment else None
 
 
 def feature_config_for(options: TrainOptions, layout: FeaturesLayout) -> FeatureConfig:
@@ -258,6 +265,7 @@ def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: 
                "leaks_groups": split.leaks_groups, "n_train": len(data.train), "n_val": len(data.val),
                "n_test": len(data.test)},
         seed=options.seed, training={**asdict(options), "params": params}, distribution=distribution,
+        augmentation=options.augmentation.to_dict() if options.augment else None,
         features_root=str(data.layout.root))
 
 
@@ -282,7 +290,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     weights = balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
     train_cache, val_cache = cache_budgets(options, len(data.train), len(data.val))
     train_batches = ClipBatches(data.layout, data.train, data.labels, data.config, inputs,
-                                options.batch_size, shuffle=True, augment=options.augment, seed=options.seed,
+                                options.batch_size, shuffle=True, augment=augmentation(options), seed=options.seed,
                                 class_weights=weights, cache_bytes=train_cache)
     val_batches = (ClipBatches(data.layout, data.val, data.labels, data.config, inputs, options.batch_size,
                                cache_bytes=val_cache)

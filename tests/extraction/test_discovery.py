@@ -25,6 +25,7 @@ def test_ucf_layout_labels_groups_and_ignored_files(tmp_path):
     ]
     assert found.ignored == 2
     assert found.ungrouped == ["Jump/no_group_here"]
+    assert [item.group_from for item in found.items] == ["stem", "pattern", "pattern", "pattern"]
 
 
 def test_csv_list_input(tmp_path):
@@ -32,7 +33,7 @@ def test_csv_list_input(tmp_path):
     listing = tmp_path / "list.csv"
     listing.write_text("path,label,group\na.avi,Wave,7\n")
     item = discover(listing).items[0]
-    assert (item.path, item.label, item.group) == (tmp_path / "a.avi", "Wave", "7")
+    assert (item.path, item.label, item.group, item.group_from) == (tmp_path / "a.avi", "Wave", "7", "list")
 
 
 def test_shared_ud810_groups_are_people(shared_videos):

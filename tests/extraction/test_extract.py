@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -15,8 +16,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from pose_action.extraction.job import CRASH_TEST_ENV, ExtractSettings, make_settings, prefetched, process_video
-from pose_action.extraction.run import extract
+from pose_action.extraction.job import (CRASH_TEST_ENV, ExtractSettings, make_settings, new_row, prefetched,
+                                        process_video)
+from pose_action.extraction.run import extract, format_summary
 from pose_action.layout import LOCK_FILE
 from pose_action.synth import dataset as synth
 from pose_action.extraction.appearance import FrameSampler, read_thumbnails, thumbnail
@@ -57,7 +59,7 @@ def test_landmarks_land_on_the_drawn_joints(extracted):
     assert report.exit_code == 0 and report.count("ok") == 2
     for video in videos:
         key = f"{video.parent.name}/{video.stem}"
-        sequence = load_sequence(out / "landmarks" / f"{key}.csv")
+        sequence = load_sequence(out / "landmarks" / f"{key}.csv", fps=25.0, width=320, height=240)
         truth = synth.read_joints(video)
         assert list(sequence.frame) == list(range(len(truth)))  # every frame, source indices
         assert sequence.detected.mean() > 0.9
@@ -75,7 +77,7 @@ def test_manifest_and_config_describe_the_run(extracted, lite):
         "video", "label", "group", "status", "frames_total", "frames_processed",
         "frames_with_pose", "fps", "width", "height", "seconds", "error"]
     assert sorted(manifest["video"]) == sorted(v.relative_to(root).as_posix() for v in videos)
-    assert set(manifest["group"]) == {"01", "02"}
+    assert set(manifest["group"]) == {"01", "02"} and set(manifest["group_from"]) == {"pattern"}
     row = manifest.iloc[0]
     assert (row.status, row.frames_total, row.frames_processed, row.fps, row.width,
             row.height, row.seconds) == ("ok", 50, 50, 25.0, 320, 240, 2.0)
@@ -120,6 +122,28 @@ def test_rerun_skips_finished_videos_and_refuses_other_settings(extracted, lite)
     other = make_settings("lite", thumb_frames=16, stride=5)
     with pytest.raises(InputError, match=r"other settings \(changed: sampling.*--overwrite"):
         extract(root, out, other, workers=1)
+
+
+def test_names_the_group_pattern_does_not_match_are_reported(tmp_path, lite, caplog):
+    """A wrong --group-pattern would silently make every clip its own group: count, warn, mark the manifest."""
+    root = tmp_path / "videos"
+    for name in ("v_Wave_g01_c01.mp4", "wave_by_ann.mp4", "wave_by_bob.mp4", "wave_by_cy.mp4", "wave_by_di.mp4"):
+        (root / "Wave").mkdir(parents=True, exist_ok=True)
+        (root / "Wave" / name).write_bytes(b"x")
+
+    def fail_all(items, out_root, settings, workers, on_row):  # no real extraction: only the bookkeeping
+        for item in items:
+            on_row(new_row(item, settings))
+
+    with caplog.at_level(logging.WARNING):
+        report = extract(root, tmp_path / "features", lite, runner=fail_all)
+    assert report.ungrouped == ["Wave/wave_by_ann", "Wave/wave_by_bob", "Wave/wave_by_cy", "Wave/wave_by_di"]
+    assert "4 of 5 file names do not match --group-pattern" in caplog.text
+    assert "Wave/wave_by_ann, Wave/wave_by_bob, Wave/wave_by_cy, ..." in caplog.text
+    assert "4 clips matched no group in their file name" in format_summary(report)
+    manifest = pd.read_csv(tmp_path / "features" / "manifest.csv", dtype=str).set_index("key")
+    assert manifest.loc["Wave/wave_by_ann", "group_from"] == "stem" and manifest.loc["Wave/wave_by_ann", "group"] == "wave_by_ann"
+    assert manifest.loc["Wave/v_Wave_g01_c01", "group_from"] == "pattern"
 
 
 def test_overwrite_redoes_with_the_new_sampling(tmp_path, lite):

@@ -25,7 +25,7 @@ def video_windows(tiny):
     with Recognizer.load(tiny.run, "keras") as recognizer:
         records, info = recognizer.extract_video(tiny.long_video)
         window = recognizer.window_frames(info.fps)
-        windows = [window_features(records[end - window:end], recognizer.config, width=info.width,
+        windows = [window_features(records[end - window:end], recognizer.config, fps=info.fps, width=info.width,
                                    height=info.height) for end in range(window, len(records) + 1, 3)]
     return {name: np.stack([w[name] for w in windows]) for name in windows[0]}
 

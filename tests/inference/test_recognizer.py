@@ -16,7 +16,7 @@ import pytest
 from inference_fixture import make_tiny_run
 from pose_action.cli import main
 from pose_action.inference.recognizer import UNKNOWN, Recognizer, window_features
-from pose_action.features import clip_features
+from pose_action.features import clip_features, load_clip_sequence
 from pose_action.layout import FeaturesLayout
 from pose_action.video import probe, read_frames
 
@@ -43,9 +43,10 @@ def test_features_are_identical_to_extracted_ones(tiny, recognizer):
     clip = tiny.clip()
     records, info = recognizer.extract_video(clip)
     assert recognizer.window_frames(info.fps) == len(records)  # the window is a training clip's duration
-    live = window_features(records, recognizer.config, width=info.width, height=info.height)
-    extracted = clip_features(FeaturesLayout(tiny.features), f"{clip.parent.name}/{clip.stem}", recognizer.features,
-                              width=info.width, height=info.height)
+    live = window_features(records, recognizer.config, fps=info.fps, width=info.width, height=info.height)
+    layout, key = FeaturesLayout(tiny.features), f"{clip.parent.name}/{clip.stem}"
+    extracted = clip_features(layout, key, recognizer.features,
+                              load_clip_sequence(layout, key, fps=info.fps, width=info.width, height=info.height))
     assert sorted(live) == sorted(extracted) == ["frames", "mask", "pose"]
     for name in extracted:
         np.testing.assert_array_equal(live[name], extracted[name], err_msg=name)
@@ -219,10 +220,10 @@ def test_embeddings_are_computed_like_extraction_and_only_for_used_frames(tiny):
     sampled = sampler.result()
     stored = embedder.embed(sampled.images[embedder.input_size]).astype(np.float16)
     sequence = LandmarkSequence.from_frames([(r.frame, r.timestamp_ms, r.landmarks) for r in records],
-                                            width=320, height=240)
+                                            fps=25.0, width=320, height=240)
     expected = build_features(sequence, features, appearance=(sampled.frame_index, stored))
     cache = EmbeddingCache(embedder)
-    live = window_features(records, config, width=320, height=240, embed=cache)
+    live = window_features(records, config, fps=25.0, width=320, height=240, embed=cache)
     np.testing.assert_array_equal(live["pose"], expected["pose"])
     np.testing.assert_allclose(live["embeddings"], expected["embeddings"], atol=2e-3, rtol=2e-3)
     assert 0 < len(cache.vectors) <= features.frames < len(sampled.frame_index)  # only the picked frames

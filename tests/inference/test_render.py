@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -27,7 +29,7 @@ def real_clip(shared_videos):
             if index >= 45:
                 break
             rows.append((index, timestamp, estimator.detect(frame, timestamp)))
-    return video, LandmarkSequence.from_frames(rows, width=640, height=480)
+    return video, LandmarkSequence.from_frames(rows, fps=29.97, width=640, height=480)
 
 
 def _standing_pose() -> np.ndarray:
@@ -99,7 +101,7 @@ def test_skeleton_frames_one_per_row_with_missing_frames(real_clip):
     _, sequence = real_clip
     data = sequence.data.copy()
     data[3] = np.nan  # a frame without a pose still gives a frame (with a 'no pose' note)
-    sequence = LandmarkSequence(sequence.frame, sequence.timestamp_ms, data)
+    sequence = dataclasses.replace(sequence, data=data)
     frames = list(render.render_skeleton_frames(sequence, (200, 150)))
     assert len(frames) == len(sequence)
     assert all(frame.shape == (150, 200, 3) for frame in frames)
@@ -124,7 +126,7 @@ def test_overlay_draws_on_the_matching_source_frames(real_clip):
 
 def test_overlay_of_a_csv_longer_than_the_video_is_an_input_error(real_clip):
     video, sequence = real_clip
-    late = LandmarkSequence(sequence.frame + 10_000, sequence.timestamp_ms, sequence.data)
+    late = dataclasses.replace(sequence, frame=sequence.frame + 10_000)
     with pytest.raises(InputError, match="video ends before frame 10000"):
         list(render.overlay_frames(late, video))
 
@@ -155,5 +157,5 @@ def test_empty_gif_is_an_input_error(tmp_path):
 
 
 def test_playback_fps_of_a_single_row_is_the_default():
-    sequence = landmarks.LandmarkSequence.from_frames([(0, 0, None)])
+    sequence = landmarks.LandmarkSequence.from_frames([(0, 0, None)], fps=30.0, width=64, height=48)
     assert render.playback_fps(sequence) == 25.0

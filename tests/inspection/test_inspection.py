@@ -3,6 +3,7 @@ before training, on landmark CSVs made by the real pose model from real videos."
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def test_jitter_is_torso_movement_in_torso_heights():
         points = still.copy()
         points[:, 0] += 0.02 * frame  # the whole body slides 0.02 per frame = 0.05 torso heights
         rows.append((frame, frame * 40, None if frame == 3 else points))
-    sequence = LandmarkSequence.from_frames(rows)
+    sequence = LandmarkSequence.from_frames(rows, fps=25.0, width=100, height=100)  # square: aspect 1
     # Steps touching the frame without a pose are skipped, not counted as zero movement.
     assert torso_jitter(sequence) == pytest.approx(0.05, rel=1e-4)
     assert torso_jitter(sequence, aspect=2.0) == pytest.approx(0.1, rel=1e-4)
@@ -129,12 +130,12 @@ def test_shaky_landmarks_raise_the_jitter_of_a_real_clip(features):
     sequence = load_with_context(_csv(features, "A1/PS7A1P1T1"))
     data = sequence.data.copy()
     data[:, :, :2] += np.random.default_rng(0).normal(0, 0.02, data[:, :, :2].shape)
-    shaky = LandmarkSequence(sequence.frame, sequence.timestamp_ms, data, width=640, height=480)
+    shaky = dataclasses.replace(sequence, data=data)
     assert summarize(shaky).jitter > 3 * summarize(sequence).jitter
 
 
 def test_no_pose_clip_summary_has_no_numbers_to_invent(features):
-    summary = summarize(landmarks.load_sequence(_csv(features, "A3/empty_room")))
+    summary = summarize(load_with_context(_csv(features, "A3/empty_room")))
     assert summary.frames == 10 and summary.frames_with_pose == 0
     assert summary.longest_gap == 10
     assert np.isnan(summary.jitter) and all(np.isnan(v) for v in summary.visibility.values())

@@ -18,6 +18,7 @@ from pose_action.errors import InputError  # noqa: E402
 from pose_action.files import read_json  # noqa: E402
 from pose_action.inference.backends import load_backend  # noqa: E402
 from pose_action.layout import FeaturesLayout  # noqa: E402
+from pose_action.training.augment import AugmentConfig  # noqa: E402
 from pose_action.training.batches import ClipBatches
 from pose_action.training.evaluate import predict_clips  # noqa: E402
 from pose_action.features import FeatureConfig  # noqa: E402
@@ -53,6 +54,7 @@ def test_train_cli_writes_a_complete_run(fusion_run, features, capsys):
     assert config["extraction"]["pose_model"]["file"] == "pose_landmarker_lite.task"
     assert config["window"]["frames"] > 0 and config["window"]["seconds"] > 0
     assert config["training"]["distribute"] == "none" and config["distribution"]["strategy"] == "default"
+    assert config["augmentation"] == AugmentConfig().to_dict()  # every augmentation setting, as applied
     metrics = json.loads((fusion_run / "metrics.json").read_text())
     for key in ("accuracy", "macro_f1", "per_class", "split", "n_train", "n_test", "test_groups"):
         assert key in metrics
@@ -233,7 +235,7 @@ def test_landmark_cache_stops_at_its_cap_and_batches_stay_the_same(features):
 
     def loader(**cache) -> ClipBatches:
         return ClipBatches(FeaturesLayout(features), clips, labels, config, ["pose", "mask", "frames"], 4, shuffle=True,
-                           augment=True, seed=3, **cache)
+                           augment=AugmentConfig(), seed=3, **cache)
 
     def two_epochs(batches: ClipBatches) -> list:
         seen = []

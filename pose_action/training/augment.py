@@ -1,0 +1,82 @@
+"""Training-time augmentation, with every setting in one place (recorded in the run's config.json).
+
+Augmentation touches training clips only, in NumPy before the model, so the saved model has
+no training-only layers and inference stays deterministic. All randomness comes from the
+generator the batch loader makes for each (seed, epoch, clip): a run is reproducible
+whatever the order in which loader threads ask for batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from pose_action.errors import InputError
+from pose_action.landmarks import MIRROR, WX, XY, LandmarkSequence, X, Y
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """How training clips are varied (TrainOptions.augmentation; None in a run: not augmented)."""
+
+    temporal_jitter: float = 0.8  # 0..1: each sampled frame moves this far (in segments) inside its segment
+    flip: float = 0.5  # probability of a mirrored performance: x -> 1 - x, left and right swapped
+    stretch: float = 0.1  # x and y stretched independently by up to ±this (uniform scale is normalized away)
+    rotate_degrees: float = 10.0  # in-plane rotation up to ±this, about the image centre
+    thumb_flip: float = 0.5  # probability of flipping a clip's thumbnails horizontally
+    thumb_shift: float = 0.1  # thumbnails shifted by up to this share of their side (edge-padded)
+
+    def __post_init__(self) -> None:
+        for name in ("temporal_jitter", "flip", "thumb_flip"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InputError(f"augmentation {name} must be between 0 and 1, got {getattr(self, name)}")
+        for name in ("stretch", "rotate_degrees", "thumb_shift"):
+            if getattr(self, name) < 0:
+                raise InputError(f"augmentation {name} must be >= 0, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def mirror_points(points: np.ndarray) -> np.ndarray:
+    """Horizontal flip of (T, 33, 8) landmarks: x -> 1 - x, world x negated, left/right swapped."""
+    flipped = points[:, list(MIRROR)].copy()
+    flipped[:, :, X] = 1.0 - flipped[:, :, X]
+    flipped[:, :, WX] = -flipped[:, :, WX]
+    return flipped
+
+
+def augment_sequence(sequence: LandmarkSequence, rng: np.random.Generator, config: AugmentConfig) -> LandmarkSequence:
+    """A mirrored performance (sometimes), then a small anisotropic stretch and rotation.
+
+    The stretch is x vs y, like a change of camera aspect or body build. Rotation is about
+    the image centre in square units (x scaled by the frame's aspect ratio).
+    """
+    points = sequence.data.copy()
+    if rng.random() < config.flip:
+        points = mirror_points(points)
+    x = (points[:, :, X] - 0.5) * sequence.aspect
+    y = points[:, :, Y] - 0.5
+    angle = np.deg2rad(rng.uniform(-config.rotate_degrees, config.rotate_degrees))
+    stretch_x, stretch_y = 1.0 + rng.uniform(-config.stretch, config.stretch, size=2)
+    cos, sin = np.cos(angle), np.sin(angle)
+    points[:, :, XY] = np.stack([(cos * x - sin * y) * stretch_x / sequence.aspect + 0.5,
+                                 (sin * x + cos * y) * stretch_y + 0.5], axis=-1)
+    return dataclasses.replace(sequence, data=points)
+
+
+def augment_thumbnails(frames: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """Flip a clip's (T, S, S, 3) thumbnails horizontally (sometimes) and shift them, edge-padded.
+
+    The same flip and shift for every frame of the clip, so the motion seen in the frames stays intact.
+    """
+    frames = frames[:, :, ::-1] if rng.random() < config.thumb_flip else frames
+    size = frames.shape[1]
+    limit = int(round(size * config.thumb_shift))
+    if limit < 1:
+        return np.ascontiguousarray(frames)
+    dy, dx = rng.integers(-limit, limit + 1, size=2)
+    padded = np.pad(frames, ((0, 0), (limit, limit), (limit, limit), (0, 0)), mode="edge")
+    return np.ascontiguousarray(padded[:, limit + dy:limit + dy + size, limit + dx:limit + dx + size])
