@@ -30,3 +30,11 @@ def shared_models() -> Path:
     if not (SHARED_MODELS / "pose_landmarker_full.task").is_file():
         pytest.skip("../shared/models is not present")
     return SHARED_MODELS
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """The tiny run that `demo --quick` makes (inference_fixture), built once and shared by the inference tests."""
+    from inference_fixture import make_tiny_run
+
+    return make_tiny_run(tmp_path_factory.getbasetemp() / "tiny_run")

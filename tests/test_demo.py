@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from inference_fixture import make_tiny_run
 from pose_action.cli import main
 from pose_action.video import probe, read_frames
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """The shared tiny run IS a `demo --quick` output (see inference_fixture)."""
-    return make_tiny_run(tmp_path_factory.getbasetemp() / "tiny_run")
 
 
 def test_demo_quick_runs_end_to_end_and_reruns(tiny, capsys):

@@ -250,19 +250,23 @@ def prefetched(frames: Iterator, depth: int = 4,
     stop = threading.Event()
     end = object()
 
+    def put(item: object) -> bool:
+        """Queue `item` unless the consumer has stopped; whether it was queued."""
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         outcome: object = end
         try:
             for entry in frames:
                 if also is not None:
                     also(entry)
-                while not stop.is_set():
-                    try:
-                        buffer.put(entry, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(entry):
                     break
         except BaseException as error:  # handed to the consumer, raised there
             outcome = error
@@ -270,12 +274,7 @@ def prefetched(frames: Iterator, depth: int = 4,
             close = getattr(frames, "close", None)
             if close is not None:
                 close()  # releases the capture even when the consumer stopped early
-        while not stop.is_set():
-            try:
-                buffer.put(outcome, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        put(outcome)
 
     thread = threading.Thread(target=produce, name="decode", daemon=True)
     thread.start()

@@ -1,11 +1,10 @@
 """The extract batch job: every video under VIDEO_ROOT into a FEATURES folder (see pose_action.layout).
 
-Resumable: every output is written to a temp file and renamed, and a video's manifest row
-is on disk before it counts as done, so a rerun after a crash or Ctrl-C skips finished
-videos and redoes the rest (failed ones included). Parallel: one process per worker, each
-video with a fresh PoseLandmarker (results never depend on which worker ran a video); a
-worker that dies in native code costs only the video it was on. A bad file never stops
-the run: it is recorded as failed and the exit code is 3.
+`extract` discovers the videos, keeps the ones already done with the same settings (their
+manifest rows are the record), and hands the rest to a runner: local worker processes
+(`pool`) or a Dask cluster (`dask`). Each row reaches the manifest, flushed to disk, as its
+video finishes, so a killed run loses only the videos in flight. `extract_videos` is the
+command's entry: it picks the runner.
 """
 
 from __future__ import annotations

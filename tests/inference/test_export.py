@@ -8,15 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from inference_fixture import make_tiny_run
 from pose_action.cli import main
 from pose_action.inference.backends import KerasBackend, LiteBackend
 from pose_action.inference.recognizer import Recognizer, window_features
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_tiny_run(tmp_path_factory.getbasetemp() / "tiny_run")
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference_fixture import make_tiny_run
 from pose_action.cli import main
 from pose_action.inference.recognizer import UNKNOWN, Recognizer, window_features
 from pose_action.features import clip_features, load_clip_sequence
 from pose_action.layout import FeaturesLayout
 from pose_action.video import probe, read_frames
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_tiny_run(tmp_path_factory.getbasetemp() / "tiny_run")
 
 
 @pytest.fixture(scope="module")
