@@ -45,6 +45,7 @@ from pose_action.commands.arguments import parse_size
 from pose_action.synth import dataset as synth
 from pose_action.synth.motions import ACTIONS
 from pose_action.extraction.pose import PoseEstimator, resolve_model
+from pose_action.layout import FeaturesLayout
 from pose_action.video import read_frames
 
 
@@ -139,7 +140,7 @@ def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model:
     # written last) to the last CSV, i.e. the rate once processes are up and the libraries
     # loaded. With N workers the first N CSVs come about together: all are start-up.
     finished = sorted((csv.stat().st_mtime, len(csv.read_text().splitlines()) - 1)
-                      for csv in (out / "landmarks").rglob("*.csv"))
+                      for csv in FeaturesLayout(out).landmarks_dir.rglob("*.csv"))
     frames = sum(count for _, count in finished)
     first = min(workers, len(finished)) - 1
     span = finished[-1][0] - finished[first][0] if len(finished) > first + 1 else 0.0
@@ -150,8 +151,9 @@ def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model:
 
 def disk_use(out: Path) -> dict[str, int]:
     """Bytes of the landmark CSVs and the thumbnail NPZs under FEATURES."""
-    return {kind: sum(path.stat().st_size for path in (out / folder).rglob(f"*.{ext}"))
-            for kind, folder, ext in (("csv", "landmarks", "csv"), ("npz", "frames", "npz"))}
+    layout = FeaturesLayout(out)
+    return {kind: sum(path.stat().st_size for path in folder.rglob(f"*.{kind}"))
+            for kind, folder in (("csv", layout.landmarks_dir), ("npz", layout.thumbnails_dir))}
 
 
 def link_copies(video: Path, root: Path, count: int) -> list[Path]:

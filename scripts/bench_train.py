@@ -36,20 +36,24 @@ def bench_model(name: str, features: Path, frames: int, epochs: int, batch_size:
     import keras
     import numpy as np
 
+    from pose_action.catalog import input_names
+    from pose_action.layout import FeaturesLayout
     from pose_action.training import models
+    from pose_action.training.augment import AugmentConfig
     from pose_action.training.batches import ClipBatches, keras_batches
     from pose_action.training.splits import make_split, read_clips
     from pose_action.training.train import TrainOptions, feature_config_for
 
-    clips = read_clips(features).clips
+    layout = FeaturesLayout(features)
+    clips = read_clips(layout).clips
     labels = sorted({clip.label for clip in clips})
-    config = feature_config_for(TrainOptions(model=name, frames=frames), features)
+    config = feature_config_for(TrainOptions(model=name, frames=frames), layout)
     split = make_split(clips, "holdout", test_fraction=0.25, val_fraction=0.0)
     train = [clip for clip in clips if clip.key in set(split.train)]
-    inputs = models.input_names(name, config)
+    inputs = input_names(name, config.appearance)
     keras.utils.set_random_seed(0)
     model = models.compile_model(models.build_model(name, config, len(labels)))
-    batches = ClipBatches(features, train, labels, config, inputs, batch_size, shuffle=True, augment=True)
+    batches = ClipBatches(layout, train, labels, config, inputs, batch_size, shuffle=True, augment=AugmentConfig())
     times: list[float] = []
 
     class Timer(keras.callbacks.Callback):
@@ -79,9 +83,11 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     args = parser.parse_args()
+    from pose_action.layout import FeaturesLayout
+
     with tempfile.TemporaryDirectory() as scratch:
         features = args.features
-        if not (features / "manifest.csv").is_file():
+        if not FeaturesLayout(features).manifest.is_file():
             print(f"{features}: no features; rendering and extracting a small synthetic set", file=sys.stderr)
             features = make_small_set(Path(scratch))
         results = [bench_model(name, features, args.frames, args.epochs, args.batch_size) for name in args.models]

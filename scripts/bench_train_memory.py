@@ -51,19 +51,20 @@ def ground_truth_landmarks(joints: np.ndarray, width: int, height: int) -> np.nd
     take the hip midpoint; frames with no drawn joint stay NaN (no pose).
     """
     from pose_action.features import LEFT_HIP, RIGHT_HIP
+    from pose_action.landmarks import PRESENCE, VISIBILITY, WX, WZ, XY, Z
 
-    xy = joints[:, :, :2].astype(np.float64)
+    xy = joints[:, :, XY].astype(np.float64)
     drawn = ~np.isnan(xy).any(axis=2)
     seen = drawn.any(axis=1)
     hip = (xy[:, LEFT_HIP] + xy[:, RIGHT_HIP]) / 2.0
     filled = np.where(drawn[:, :, None], xy, hip[:, None, :])
     data = np.full((len(joints), xy.shape[1], 8), np.nan, dtype=np.float32)
     world = (filled - hip[:, None, :]) * np.array([width / height, 1.0]) * METRES_PER_IMAGE_HEIGHT
-    data[seen, :, 0:2] = filled[seen]
-    data[seen, :, 2] = 0.0
-    data[seen, :, 3:5] = 1.0
-    data[seen, :, 5:7] = world[seen]
-    data[seen, :, 7] = 0.0
+    data[seen, :, XY] = filled[seen]
+    data[seen, :, Z] = 0.0
+    data[seen, :, VISIBILITY] = data[seen, :, PRESENCE] = 1.0
+    data[seen, :, WX:WZ] = world[seen]
+    data[seen, :, WZ] = 0.0
     return data
 
 
@@ -108,8 +109,11 @@ def _link(source: Path, target: Path) -> None:
 def build_features(root: Path, clips: int, sources: dict[str, list[dict]], *, thumb_size: int, thumb_frames: int,
                    size: tuple[int, int], fps: float) -> Path:
     """FEATURES with `clips` clips spread over the classes and GROUPS actors, in extraction's layout."""
-    from pose_action.files import write_text_atomic
     from pose_action.extraction.manifest import format_row, header
+    from pose_action.files import write_json, write_text_atomic
+    from pose_action.layout import FeaturesLayout
+
+    layout = FeaturesLayout(root)
 
     labels = list(sources)
     per_class = max(1, clips // len(labels))
@@ -119,15 +123,15 @@ def build_features(root: Path, clips: int, sources: dict[str, list[dict]], *, th
             group, take = number % GROUPS + 1, number // GROUPS + 1
             key = f"{label}/v_{label}_g{group:02d}_c{take:02d}"
             source = sources[label][number % len(sources[label])]
-            _link(source["stem"].with_suffix(".csv"), root / "landmarks" / f"{key}.csv")
-            _link(source["stem"].with_suffix(".npz"), root / "frames" / f"{key}.npz")
+            _link(source["stem"].with_suffix(".csv"), layout.landmarks(key))
+            _link(source["stem"].with_suffix(".npz"), layout.thumbnails(key))
             lines.append(format_row({
                 "video": f"videos/{key}.mp4", "label": label, "group": f"{group:02d}", "status": "ok",
                 "frames_total": source["frames"], "frames_processed": source["frames"],
                 "frames_with_pose": source["with_pose"], "fps": fps, "width": size[0], "height": size[1],
                 "seconds": round(source["frames"] / fps, 3), "error": "", "key": key, "config_id": "bench-gt",
                 "stride": 1, "note": "synthetic ground truth, no MediaPipe (scripts/bench_train_memory.py)"}))
-    write_text_atomic(root / "manifest.csv", header() + "".join(sorted(lines)))
+    write_text_atomic(layout.manifest, header() + "".join(sorted(lines)))
     config = {"config_id": "bench-gt", "extractor_version": 1,
               "pose_model": {"name": "ground-truth", "file": "none", "sha256": ""},
               "sampling": {"fps": None, "stride": None},
@@ -135,7 +139,7 @@ def build_features(root: Path, clips: int, sources: dict[str, list[dict]], *, th
                              "resize": "whole frame squashed to a square, INTER_AREA, RGB",
                              "choice": "uniform over the processed frames"},
               "embeddings": None, "note": "built by scripts/bench_train_memory.py from synthetic ground truth"}
-    write_text_atomic(root / "extract_config.json", json.dumps(config, indent=2))
+    write_json(layout.config, config)
     return root
 
 
@@ -218,8 +222,9 @@ BYTES_PER_FRAME = 33 * 8 * 4 + 8 + 8  # a parsed LandmarkSequence row: data floa
 def landmark_megabytes(features: Path) -> float:
     """Parsed size of every clip's landmarks (what an uncapped cache would hold), train + val + test."""
     from pose_action.extraction.manifest import read_rows
+    from pose_action.layout import FeaturesLayout
 
-    frames = sum(int(row["frames_processed"]) for row in read_rows(features / "manifest.csv"))
+    frames = sum(int(row["frames_processed"]) for row in read_rows(FeaturesLayout(features).manifest))
     return frames * BYTES_PER_FRAME / 2**20
 
 
