@@ -94,7 +94,7 @@ class KerasBackend:
         return np.asarray(self.model.predict_on_batch(inputs), dtype=np.float32)
 
 
-def lite_interpreter_class():
+def lite_interpreter_class() -> type:
     """LiteRT's Interpreter; tensorflow.lite's where LiteRT has no wheel for this platform."""
     try:
         from ai_edge_litert.interpreter import Interpreter

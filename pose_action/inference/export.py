@@ -13,6 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def _static_model(keras_backend: KerasBackend, run: Run):
                          f"(model {model.name!r}): {error}") from None
 
 
-def convert(model, quantize: str) -> bytes:
+def convert(model: Any, quantize: str) -> bytes:
     """TFLite flatbuffer of a static-shape Keras model (builtin ops only: runs on LiteRT)."""
     import keras
     import tensorflow as tf
