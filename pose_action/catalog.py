@@ -12,6 +12,7 @@ from dataclasses import dataclass
 # Model name -> the build_features arrays it reads, in order. "appearance" stands for the
 # appearance stream of the feature config: "frames" (thumbnails), "embeddings", or nothing.
 MODEL_INPUTS: dict[str, tuple[str, ...]] = {
+    "keypoints": ("pose",),  # the "MediaPipe + LSTM" tutorials' baseline (raw keypoints)
     "pose": ("pose", "mask"),
     "rgb": ("appearance", "mask"),
     "fusion": ("pose", "mask", "appearance"),

@@ -13,13 +13,40 @@ import numpy as np
 
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import read_appearance
-from pose_action.landmarks import (INDEX, NUM_LANDMARKS, VISIBILITY, X, XY, XYZ, Z, LandmarkSequence, detected_rows,
-                                   load_sequence)
+from pose_action.landmarks import (INDEX, NUM_LANDMARKS, VISIBILITY, WORLD, X, XY, XYZ, Z, LandmarkSequence,
+                                   detected_rows, load_sequence)
 from pose_action.layout import FeaturesLayout
 
 LEFT_HIP, RIGHT_HIP = INDEX["left_hip"], INDEX["right_hip"]
 LEFT_SHOULDER, RIGHT_SHOULDER = INDEX["left_shoulder"], INDEX["right_shoulder"]
 APPEARANCE_KINDS = ("none", "thumbs", "embeddings")
+# How a frame's landmarks become its pose vector (FeatureConfig.pose_features):
+#   body        bone directions, joint angles, visibility and root motion of 15 body joints,
+#               landmarks below the visibility gate zeroed; + velocities, presence (default)
+#   normalized  all 33 landmarks hip-centred and torso-scaled (x, y, z, visibility) + root
+#               + velocities: the first release's features
+#   raw         x, y, z, visibility of all 33 landmarks as MediaPipe gives them, zeros where no
+#               pose: the "MediaPipe + LSTM" tutorials' input (the `keypoints` baseline)
+POSE_FEATURES = ("body", "normalized", "raw")
+
+# The body joints the `body` features describe: face points and fingers are left out (many,
+# noisy, and rarely what tells one action from another); ears keep the head's direction.
+BODY_JOINTS: tuple[int, ...] = tuple(INDEX[name] for name in (
+    "nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"))
+# Bones as (from, to): their image-plane directions say where limbs point relative to gravity
+# (the image's vertical) whatever the person's size and position.
+BONES: tuple[tuple[int, int], ...] = tuple((INDEX[a], INDEX[b]) for a, b in (
+    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow"),
+    ("right_elbow", "right_wrist"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ("right_hip", "right_knee"), ("right_knee", "right_ankle"), ("left_shoulder", "right_shoulder"),
+    ("left_hip", "right_hip"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")))
+# Joint angles (a, b, c) at b, as cosines of the 3D world-landmark bones: elbows, shoulders, hips, knees.
+ANGLES: tuple[tuple[int, int, int], ...] = tuple((INDEX[a], INDEX[b], INDEX[c]) for a, b, c in (
+    ("left_shoulder", "left_elbow", "left_wrist"), ("right_shoulder", "right_elbow", "right_wrist"),
+    ("left_hip", "left_shoulder", "left_elbow"), ("right_hip", "right_shoulder", "right_elbow"),
+    ("left_shoulder", "left_hip", "left_knee"), ("right_shoulder", "right_hip", "right_knee"),
+    ("left_hip", "left_knee", "left_ankle"), ("right_hip", "right_knee", "right_ankle")))
 
 
 @dataclass(frozen=True)
@@ -27,7 +54,9 @@ class FeatureConfig:
     """Everything needed to rebuild a model's input; saved in the run's config.json."""
 
     frames: int = 32  # T: frames sampled uniformly over the whole clip
-    velocities: bool = True  # add frame-to-frame motion of the normalized pose
+    pose_features: str = "body"  # body | normalized | raw (see POSE_FEATURES)
+    visibility_gate: float = 0.5  # body: landmarks MediaPipe sees less than this are zeroed (unknown, not guessed)
+    velocities: bool = True  # add frame-to-frame motion of the pose vector (body, normalized)
     max_gap: int = 3  # runs of up to this many sampled frames without a pose are interpolated
     appearance: str = "thumbs"  # none | thumbs | embeddings
     thumb_size: int = 64  # side of the square RGB thumbnails
@@ -40,6 +69,10 @@ class FeatureConfig:
             raise InputError(f"appearance must be one of {APPEARANCE_KINDS}, got {self.appearance!r}")
         if self.appearance == "embeddings" and not self.backbone:
             raise InputError("appearance 'embeddings' needs a backbone (e.g. mobilenet_v3_small)")
+        if self.pose_features not in POSE_FEATURES:
+            raise InputError(f"pose_features must be one of {POSE_FEATURES}, got {self.pose_features!r}")
+        if not 0.0 <= self.visibility_gate < 1.0:
+            raise InputError(f"visibility_gate must be in [0, 1), got {self.visibility_gate}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,14 +84,21 @@ class FeatureConfig:
         if unknown:
             raise InputError(f"feature config has unknown keys {sorted(unknown)} "
                              "(made by a newer pose_action?)")
-        return cls(**values)
+        # runs made before `pose_features` existed used the normalized features
+        return cls(**{"pose_features": "normalized", **values})
 
     @property
     def pose_dim(self) -> int:
-        # per landmark x, y, z + visibility; root (hip) x, y; the same again as velocities
-        static = NUM_LANDMARKS * 4 + 2
-        motion = NUM_LANDMARKS * 3 + 2
-        return static + (motion if self.velocities else 0)
+        if self.pose_features == "raw":  # x, y, z, visibility per landmark
+            return NUM_LANDMARKS * 4
+        if self.pose_features == "normalized":
+            # per landmark x, y, z + visibility; root (hip) x, y; velocities of positions and root
+            static, motion = NUM_LANDMARKS * 4 + 2, NUM_LANDMARKS * 3 + 2
+            return static + (motion if self.velocities else 0)
+        # body: bone directions (x, y) + torso direction, angle cosines, joint visibility, root x, y;
+        # the same again as velocities; then presence and the clip's share of frames with a pose
+        static = len(BONES) * 2 + 2 + len(ANGLES) + len(BODY_JOINTS) + 2
+        return static * (2 if self.velocities else 1) + 2
 
 
 def sample_indices(available: int, frames: int, jitter: float = 0.0,
@@ -136,14 +176,85 @@ def normalize_pose(points: np.ndarray, usable: np.ndarray, aspect: float, veloci
     root = root / scale
     parts = [centred.reshape(len(points), -1), visibility, root]
     if velocities:
-        motion = np.concatenate([centred.reshape(len(points), -1), root], axis=1)
-        delta = np.zeros_like(motion)
-        delta[1:] = motion[1:] - motion[:-1]
-        delta[1:][~(valid[1:] & valid[:-1])] = 0.0  # no motion across a masked frame
-        parts.append(delta)
+        parts.append(frame_deltas(np.concatenate([centred.reshape(len(points), -1), root], axis=1), valid))
     features = np.concatenate(parts, axis=1)
     features[~valid] = 0.0
     return np.nan_to_num(features).astype(np.float32)
+
+
+def frame_deltas(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(T, F) frame-to-frame change; 0 at the first frame and across a frame without a pose."""
+    delta = np.zeros_like(values)
+    delta[1:] = values[1:] - values[:-1]
+    delta[1:][~(valid[1:] & valid[:-1])] = 0.0
+    return delta
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Unit vectors along the last axis; zero vectors (and NaN) stay zero."""
+    vectors = np.nan_to_num(vectors)
+    norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return np.where(norm > 1e-6, vectors / np.maximum(norm, 1e-6), 0.0)
+
+
+def body_pose(points: np.ndarray, usable: np.ndarray, present: np.ndarray, aspect: float, gate: float,
+              velocities: bool) -> np.ndarray:
+    """Per frame: where each limb points, how each joint bends, what is seen, and how the body moves.
+
+    Built for footage of people the model never saw: bone directions and joint angles do not
+    depend on the person's size, build, position or distance to the camera; a landmark that
+    MediaPipe sees with visibility below `gate` (off-screen, hidden) is zeroed instead of
+    trusted, so a half-visible person gives half a pose, never a guessed one. Directions are
+    in the image plane (x scaled to square units), so up and down keep their meaning (gravity);
+    angles use MediaPipe's 3D world landmarks, which are less foreshortened. Root motion is the
+    hip midpoint relative to its window mean, in torso lengths. The last two channels are the
+    frame's presence (1 = a pose, measured or filled) and the share of the window's real frames
+    that have one, so a model knows how much of the clip had a person. Padding stays all zero.
+    """
+    valid = usable > 0
+    xy = np.nan_to_num(points[:, :, XY].astype(np.float64))
+    xy[:, :, 0] *= aspect
+    world = np.nan_to_num(points[:, :, WORLD].astype(np.float64))
+    visibility = np.nan_to_num(points[:, :, VISIBILITY].astype(np.float64))
+    seen = (visibility >= gate).astype(np.float64)
+    bones = [_unit(xy[:, end] - xy[:, start]) * (seen[:, start] * seen[:, end])[:, None] for start, end in BONES]
+    hip = (xy[:, LEFT_HIP] + xy[:, RIGHT_HIP]) / 2.0
+    shoulder = (xy[:, LEFT_SHOULDER] + xy[:, RIGHT_SHOULDER]) / 2.0
+    torso_seen = seen[:, [LEFT_HIP, RIGHT_HIP, LEFT_SHOULDER, RIGHT_SHOULDER]].max(axis=1)
+    bones.append(_unit(shoulder - hip) * torso_seen[:, None])
+    angles = [(_unit(world[:, a] - world[:, b]) * _unit(world[:, c] - world[:, b])).sum(axis=-1)
+              * seen[:, a] * seen[:, b] * seen[:, c] for a, b, c in ANGLES]
+    torso = np.linalg.norm(shoulder - hip, axis=1)
+    scale = float(np.median(torso[valid])) if valid.any() else 1.0
+    if not np.isfinite(scale) or scale < 1e-6:
+        scale = 1.0
+    root = (hip - (hip[valid].mean(axis=0) if valid.any() else 0.0)) / scale
+    static = np.concatenate([np.concatenate(bones, axis=1), np.stack(angles, axis=1),
+                             visibility[:, list(BODY_JOINTS)], root], axis=1)
+    static[~valid] = 0.0
+    parts = [static, frame_deltas(static, valid)] if velocities else [static]
+    real = present > 0
+    share = valid.sum() / real.sum() if real.any() else 0.0
+    parts += [valid.astype(np.float64)[:, None], (real * share).astype(np.float64)[:, None]]
+    return np.nan_to_num(np.concatenate(parts, axis=1)).astype(np.float32)
+
+
+def raw_pose(points: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """The tutorials' input: x, y, z, visibility of the 33 landmarks as given, zeros where no pose."""
+    raw = np.nan_to_num(points[:, :, :VISIBILITY + 1].reshape(len(points), -1))
+    raw[present == 0] = 0.0
+    return raw.astype(np.float32)
+
+
+def pose_vectors(points: np.ndarray, present: np.ndarray, aspect: float, config: FeatureConfig) -> np.ndarray:
+    """(T, pose_dim) pose vectors of T sampled frames ((T, 33, 8) landmarks, NaN where no pose)."""
+    if config.pose_features == "raw":
+        return raw_pose(points, present)
+    points, usable = fill_gaps(points, config.max_gap)
+    usable = usable * present  # padding is never filled from a neighbouring pose
+    if config.pose_features == "normalized":
+        return normalize_pose(points, usable, aspect, config.velocities)
+    return body_pose(points, usable, present, aspect, config.visibility_gate, config.velocities)
 
 
 def nearest_rows(wanted: np.ndarray, available: np.ndarray) -> np.ndarray:
@@ -175,9 +286,7 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
         points = np.full((config.frames, NUM_LANDMARKS, sequence.data.shape[-1]), np.nan, np.float32)
         frame_numbers = np.zeros(config.frames, dtype=np.int64)
     points[present == 0] = np.nan  # padding counts as missing, never as a pose
-    points, usable = fill_gaps(points, config.max_gap)
-    usable = usable * present  # padding is never filled from a neighbouring pose
-    pose = normalize_pose(points, usable, sequence.aspect, config.velocities)
+    pose = pose_vectors(points, present, sequence.aspect, config)
     features: dict[str, np.ndarray] = {"pose": pose, "mask": present.astype(np.float32)}
     if config.appearance != "none":
         if appearance is None:

@@ -101,8 +101,18 @@ def make_features(root: str | Path, *, groups: int = 3, clips: int = 2, frames: 
                              "status": "ok", "frames_total": count, "frames_processed": count,
                              "frames_with_pose": count, "fps": 25.0, "width": 320, "height": 240,
                              "seconds": count / 25.0, "error": "", "key": f"{label}/{stem}"})
-    if no_pose_clip:
+    if no_pose_clip:  # extraction writes its files like any clip's: rows without a pose, the scene's thumbnails
         label = next(iter(classes))
+        frame_index = np.arange(20, dtype=np.int64)
+        empty = np.full((20, 33, 8), np.nan, np.float32)
+        write_csv(root / "landmarks" / label / f"v_{label}_g01_c99.csv",
+                  LandmarkSequence(frame=frame_index, timestamp_ms=frame_index * 40, data=empty, fps=25.0,
+                                   width=320, height=240))
+        np.savez(root / "frames" / label / f"v_{label}_g01_c99.npz",
+                 thumbs=_thumbs(classes[label][1], 20, thumb_size, rng), frame_index=frame_index)
+        if embeddings_dim:
+            np.savez(root / "embeddings" / "mobilenet_v3_small" / label / f"v_{label}_g01_c99.npz",
+                     vectors=rng.normal(0, 0.1, (20, embeddings_dim)).astype(np.float16), frame_index=frame_index)
         rows.append({"video": f"videos/{label}/v_{label}_g01_c99.mp4", "label": label, "group": "01",
                      "status": "no_pose", "frames_total": 20, "frames_processed": 20, "frames_with_pose": 0,
                      "fps": 25.0, "width": 320, "height": 240, "seconds": 0.8, "error": "",

@@ -7,7 +7,7 @@ import pytest
 
 from pose_action.errors import InputError
 from pose_action.landmarks import INDEX, LandmarkSequence
-from pose_action.features import FeatureConfig, build_features, fill_gaps, sample_indices
+from pose_action.features import BONES, FeatureConfig, build_features, fill_gaps, sample_indices
 
 
 def _walking_skeleton(frames: int = 60, seed: int = 0) -> np.ndarray:
@@ -81,7 +81,49 @@ def test_short_gaps_are_interpolated_and_long_gaps_masked():
     np.testing.assert_allclose(filled[5], points[4] * 2 / 3 + points[7] / 3, atol=1e-6)
     assert usable[5:7].all() and not usable[10:16].any() and usable[16:].all()
     features = build_features(_sequence(points), FeatureConfig(frames=20, max_gap=3, appearance="none"))
-    assert not features["pose"][10:16].any()
+    # a long gap is a real frame with no person: all zeros but the clip's share of frames with one
+    assert not features["pose"][10:16, :-1].any()
+    np.testing.assert_allclose(features["pose"][:, -1], 14 / 20)
+    assert features["pose"][:10, -2].all() and not features["pose"][10:16, -2].any()
+    normalized = build_features(_sequence(points), FeatureConfig(frames=20, pose_features="normalized",
+                                                                 appearance="none"))
+    assert not normalized["pose"][10:16].any()
+
+
+def test_a_clip_without_any_person_is_zeros_with_a_real_mask():
+    """No pose anywhere is still a clip to predict: real frames (mask 1), nothing seen, no person."""
+    points = np.full((30, 33, 8), np.nan, np.float32)
+    for kind in ("body", "normalized", "raw"):
+        features = build_features(_sequence(points), FeatureConfig(frames=8, pose_features=kind, appearance="none"))
+        assert features["mask"].tolist() == [1.0] * 8
+        assert features["pose"].shape == (8, FeatureConfig(pose_features=kind).pose_dim)
+        assert not features["pose"].any() and np.isfinite(features["pose"]).all()
+
+
+def test_body_features_drop_what_mediapipe_does_not_see():
+    """Landmarks below the visibility gate are zeroed: a half-visible person gives half a pose."""
+    points = _walking_skeleton()
+    config = FeatureConfig(frames=16, appearance="none", velocities=False)
+    reference = build_features(_sequence(points), config)["pose"]
+    legs = [INDEX[name] for name in ("left_knee", "right_knee", "left_ankle", "right_ankle")]
+    hidden = points.copy()
+    hidden[:, legs, 3] = 0.1  # visibility
+    changed = build_features(_sequence(hidden), config)["pose"]
+    differs = np.abs(changed - reference).max(axis=0) > 1e-6
+    leg_bones = [i for i, (a, b) in enumerate(BONES) if a in legs or b in legs]
+    leg_columns = {column for bone in leg_bones for column in (2 * bone, 2 * bone + 1)}
+    assert leg_columns <= set(np.flatnonzero(differs))
+    assert not changed[:, sorted(leg_columns)].any()  # zeroed, not guessed
+    arm_bone = [i for i, (a, b) in enumerate(BONES) if a == INDEX["left_elbow"]][0]
+    assert not differs[2 * arm_bone]  # the arms are untouched
+
+
+def test_raw_features_are_the_tutorials_keypoints():
+    points = _walking_skeleton(30)
+    points[3] = np.nan
+    features = build_features(_sequence(points), FeatureConfig(frames=30, pose_features="raw", appearance="none"))
+    np.testing.assert_allclose(features["pose"][0], points[0, :, :4].reshape(-1), atol=1e-6)
+    assert not features["pose"][3].any()  # zeros where no pose, as the tutorials do
 
 
 def test_thumbnails_follow_the_sampled_frames():
@@ -101,5 +143,7 @@ def test_thumbnails_follow_the_sampled_frames():
 def test_config_round_trip_and_unknown_keys():
     config = FeatureConfig(frames=16, appearance="embeddings", backbone="mobilenet_v2")
     assert FeatureConfig.from_dict(config.to_dict()) == config
+    legacy = {key: value for key, value in config.to_dict().items() if key not in ("pose_features", "visibility_gate")}
+    assert FeatureConfig.from_dict(legacy).pose_features == "normalized"  # runs made before body features
     with pytest.raises(InputError, match="unknown keys"):
         FeatureConfig.from_dict({**config.to_dict(), "future_option": 1})

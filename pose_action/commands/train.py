@@ -1,10 +1,12 @@
-"""Train a pose, rgb, fusion, lrcn or convlstm model on an extracted features folder.
+"""Train a fusion, pose, rgb, keypoints, lrcn or convlstm model on an extracted features folder.
 
 The split is group-aware (a group's clips, one actor and background in UCF50, are never on
-both sides of train|test), validation for early stopping comes from training groups, pose
-augmentation touches training clips only, and the run directory holds everything inference
-needs to rebuild the input. `--cv` trains every fold of a logo, groupkfold:K or
-stratifiedgroupkfold:K split and reports mean ± std.
+both sides of train|test). Each model trains with its recipe (pose_action.training.recipes):
+by default a fixed cosine schedule whose last epochs' weights are averaged, label smoothing,
+and augmentation of training clips only; every flag below overrides one setting. The run
+directory holds everything inference needs to rebuild the input. `--cv` trains every fold of
+a logo, groupkfold:K or stratifiedgroupkfold:K split and reports the accuracy pooled over
+every test clip, then mean ± std of the folds.
 
 Memory stays flat as the dataset grows: clips are streamed from disk per batch, and only
 parsed landmarks are cached, up to `--cache-mb`. `--distribute mirrored` trains on every
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from pose_action import runs
 from pose_action.catalog import BACKBONES, MODEL_NAMES
+from pose_action.features import POSE_FEATURES
 from pose_action.errors import InputError
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES
 from pose_action.training.evaluate import cv_summary_line, summary_line
@@ -43,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("features", type=Path, help="features folder written by `pose-action extract`")
     parser.add_argument("--out", type=Path, required=True, help="run directory to create")
     parser.add_argument("--model", choices=MODEL_NAMES, default="fusion",
-                        help="pose (skeleton LSTM), rgb (appearance LSTM), fusion (both, default), "
+                        help="fusion (pose + appearance, default), pose (skeleton only), rgb (appearance only), "
+                             "and the tutorial baselines keypoints (raw MediaPipe keypoints + LSTM), "
                              "lrcn (TimeDistributed CNN + LSTM), convlstm (ConvLSTM2D)")
     parser.add_argument("--split", default="holdout",
                         help="holdout (default: a fraction of groups), logo (leave one group out), "
@@ -53,19 +57,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="logo/(stratified)groupkfold: which fold is the test (0-based)")
     parser.add_argument("--cv", action="store_true", help="train every fold; report mean ± std")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="holdout/random: share of groups/clips")
-    parser.add_argument("--val-fraction", type=float, default=0.15,
-                        help="share of training groups used for early stopping (0: none)")
+    parser.add_argument("--val-fraction", type=float, default=None,
+                        help="share of training groups held out to monitor training (and to stop early with "
+                             "--patience); default 0: every training group trains")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=50, help="at most this many (early stopping may end sooner)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of the fixed schedule (default: the model's recipe, 60; keypoints 200)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--frames", type=int, default=32, help="T: frames sampled uniformly over each clip")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="T: frames sampled uniformly over each clip (default 32; keypoints 30)")
+    parser.add_argument("--pose-features", choices=POSE_FEATURES, default=None,
+                        help="body (bone directions, joint angles, visibility; default), normalized (all 33 "
+                             "landmarks hip-centred, the first release's), raw (the tutorials'; keypoints)")
     parser.add_argument("--appearance", choices=("thumbs", "embeddings"), default="thumbs",
                         help="rgb/fusion: thumbnails through a small CNN trained end to end, or frozen "
                              "CNN embeddings computed at extraction (needs --backbone)")
     parser.add_argument("--backbone", choices=BACKBONES, default=None,
                         help="embeddings: the backbone used at extraction")
-    parser.add_argument("--patience", type=int, default=10, help="early stopping: epochs without improvement")
-    parser.add_argument("--no-augment", action="store_true", help="no pose augmentation of training clips")
+    parser.add_argument("--average-last", type=int, default=None,
+                        help="save the mean of the last N epochs' weights (default 10; 0: the last epoch's)")
+    parser.add_argument("--label-smoothing", type=float, default=None, help="default 0.1 (keypoints 0)")
+    parser.add_argument("--patience", type=int, default=None,
+                        help="early stopping on validation loss after N epochs without improvement, keeping "
+                             "the best epoch (needs --val-fraction; default: off, a fixed schedule)")
+    parser.add_argument("--no-augment", action="store_true", help="no augmentation of training clips")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="model size/regularization, e.g. lstm_units=32, dropout=0.5 (repeatable)")
     parser.add_argument("--workers", type=int, default=1, help="loader threads")
@@ -82,8 +97,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
     return TrainOptions(model=args.model, split=args.split, fold=args.fold, test_fraction=args.test_fraction,
                         val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs,
-                        batch_size=args.batch_size, frames=args.frames, appearance=args.appearance,
-                        backbone=args.backbone, patience=args.patience, augment=not args.no_augment,
+                        batch_size=args.batch_size, frames=args.frames, pose_features=args.pose_features,
+                        appearance=args.appearance, backbone=args.backbone, patience=args.patience,
+                        average_last=args.average_last, label_smoothing=args.label_smoothing,
+                        augment=False if args.no_augment else None,
                         params=_parse_params(args.param), workers=args.workers, distribute=args.distribute,
                         cache_mb=args.cache_mb)
 

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.landmarks import MIRROR, WX, XY, LandmarkSequence, X, Y
+from pose_action.landmarks import (BODY_PARTS, INDEX, LANDMARK_NAMES, MIRROR, VISIBILITY, WORLD, WX, XY,
+                                   LandmarkSequence, X, Y)
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,17 @@ class AugmentConfig:
     flip: float = 0.5  # probability of a mirrored performance: x -> 1 - x, left and right swapped
     stretch: float = 0.1  # x and y stretched independently by up to ±this (uniform scale is normalized away)
     rotate_degrees: float = 10.0  # in-plane rotation up to ±this, about the image centre
+    noise: float = 0.03  # landmark jitter: Gaussian, sigma this share of the torso length (world: of 0.5 m)
+    drop_frames: float = 0.1  # up to this share of frames lose their pose (missed detections)
+    partial_body: float = 0.4  # probability that the legs, the arms or one side are barely visible all clip
     thumb_flip: float = 0.5  # probability of flipping a clip's thumbnails horizontally
     thumb_shift: float = 0.1  # thumbnails shifted by up to this share of their side (edge-padded)
 
     def __post_init__(self) -> None:
-        for name in ("temporal_jitter", "flip", "thumb_flip"):
+        for name in ("temporal_jitter", "flip", "drop_frames", "partial_body", "thumb_flip"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"augmentation {name} must be between 0 and 1, got {getattr(self, name)}")
-        for name in ("stretch", "rotate_degrees", "thumb_shift"):
+        for name in ("stretch", "rotate_degrees", "noise", "thumb_shift"):
             if getattr(self, name) < 0:
                 raise InputError(f"augmentation {name} must be >= 0, got {getattr(self, name)}")
 
@@ -64,7 +68,41 @@ def augment_sequence(sequence: LandmarkSequence, rng: np.random.Generator, confi
     cos, sin = np.cos(angle), np.sin(angle)
     points[:, :, XY] = np.stack([(cos * x - sin * y) * stretch_x / sequence.aspect + 0.5,
                                  (sin * x + cos * y) * stretch_y + 0.5], axis=-1)
+    points = degrade_landmarks(points, rng, config)
     return dataclasses.replace(sequence, data=points)
+
+
+# Body parts that real footage loses as a whole: legs below the frame edge or behind a bench,
+# arms out of frame in a close-up, the far side of a person filmed from the side.
+LOWER_BODY = tuple(INDEX[name] for name in LANDMARK_NAMES if any(part in name for part in (
+    "hip", "knee", "ankle", "heel", "foot")))
+ARMS = BODY_PARTS["arms"]
+SIDES = tuple(tuple(INDEX[name] for name in LANDMARK_NAMES if name.startswith(side)) for side in ("left", "right"))
+
+
+def degrade_landmarks(points: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """Make clean landmarks look like MediaPipe's on real footage: jitter, missed frames, unseen parts.
+
+    A model trained on these cannot lean on a body part that new footage may not show (the
+    `body` features zero landmarks below their visibility gate), and does not mistake
+    detection noise for motion.
+    """
+    points = points.copy()
+    if config.noise > 0:
+        hip = points[:, [INDEX["left_hip"], INDEX["right_hip"]]][:, :, XY].mean(axis=1)
+        shoulder = points[:, [INDEX["left_shoulder"], INDEX["right_shoulder"]]][:, :, XY].mean(axis=1)
+        lengths = np.linalg.norm(shoulder - hip, axis=1)
+        lengths = lengths[np.isfinite(lengths)]  # frames without a pose are NaN
+        torso = float(np.median(lengths)) if len(lengths) else 0.0
+        torso = torso if torso > 0 else 0.2
+        points[:, :, XY] += rng.normal(0.0, config.noise * torso, size=points[:, :, XY].shape)
+        points[:, :, WORLD] += rng.normal(0.0, config.noise * 0.5, size=points[:, :, WORLD].shape)
+    if config.drop_frames > 0 and len(points):
+        points[rng.random(len(points)) < config.drop_frames * rng.random()] = np.nan
+    if config.partial_body > 0 and rng.random() < config.partial_body:
+        hidden = (LOWER_BODY, ARMS, SIDES[int(rng.integers(2))])[int(rng.integers(3))]
+        points[:, list(hidden), VISIBILITY] = rng.uniform(0.0, 0.3, size=(len(points), len(hidden)))
+    return points
 
 
 def augment_thumbnails(frames: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:

@@ -104,15 +104,19 @@ class ClipBatches:
         return sequence
 
     def batch(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """(inputs, class indices, sample weights) of batch `index`."""
+        """(inputs, one-hot targets (B, classes), sample weights) of batch `index`.
+
+        One-hot rather than class indices: label smoothing needs the whole target row.
+        """
         positions = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         per_clip = [self.clip_inputs(int(position)) for position in positions]
         inputs = {name: np.stack([clip[name] for clip in per_clip]) for name in self.input_names}
-        targets = np.array([self.index_of[self.clips[int(p)].label] for p in positions], dtype=np.int64)
+        classes = np.array([self.index_of[self.clips[int(p)].label] for p in positions], dtype=np.int64)
+        targets = np.eye(len(self.index_of), dtype=np.float32)[classes]
         if self.class_weights:
-            weights = np.array([self.class_weights[int(t)] for t in targets], dtype=np.float32)
+            weights = np.array([self.class_weights[int(c)] for c in classes], dtype=np.float32)
         else:
-            weights = np.ones(len(targets), dtype=np.float32)
+            weights = np.ones(len(classes), dtype=np.float32)
         return inputs, targets, weights
 
 

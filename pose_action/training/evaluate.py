@@ -41,9 +41,18 @@ def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: lis
     metrics["n_test"] = len(clips)
     metrics["test_groups"] = sorted({clip.group for clip in clips})
     metrics["predictions"] = [{"key": clip.key, "label": clip.label, "predicted": labels[int(p)],
-                               "confidence": float(probabilities[i, p])}
+                               "confidence": float(probabilities[i, p]), "status": clip.status}
                               for i, (clip, p) in enumerate(zip(clips, predicted))]
+    metrics["no_pose"] = no_pose_metrics(true, predicted, clips)
     return metrics
+
+
+def no_pose_metrics(true: np.ndarray, predicted: np.ndarray, clips: list[Clip]) -> dict:
+    """How the clips without any detected person fared (they are in `accuracy` too)."""
+    without = np.array([clip.status == "no_pose" for clip in clips], dtype=bool)
+    correct = int((true[without] == predicted[without]).sum())
+    return {"clips": int(without.sum()), "correct": correct,
+            "accuracy": correct / int(without.sum()) if without.any() else None}
 
 
 def write_evaluation(out: str | Path, metrics: dict, labels: list[str], title: str) -> None:
@@ -55,8 +64,11 @@ def write_evaluation(out: str | Path, metrics: dict, labels: list[str], title: s
 
 
 def summary_line(metrics: dict) -> str:
+    no_pose = metrics.get("no_pose") or {}
+    without = (f"; {no_pose['correct']} of {no_pose['clips']} clips without a person right"
+               if no_pose.get("clips") else "")
     return (f"accuracy {metrics['accuracy']:.3f}, macro F1 {metrics['macro_f1']:.3f} on {metrics['n_test']} "
-            f"test clips (groups {', '.join(metrics['test_groups'])})")
+            f"test clips (groups {', '.join(metrics['test_groups'])}){without}")
 
 
 def select_clips(run: runs.Run, layout: FeaturesLayout, which: str) -> tuple[list[Clip], dict[str, int]]:

@@ -1,4 +1,4 @@
-"""Sequence models, built by name: pose | rgb | fusion | lrcn | convlstm (the names in pose_action.catalog).
+"""Sequence models, built by name: keypoints | pose | rgb | fusion | lrcn | convlstm (pose_action.catalog).
 
 Every model takes named inputs that match `features.build_features` keys and uses the subset
 it needs: "pose" (T, P) float32, "mask" (T,) float32 (1 = real frame, 0 = padding),
@@ -12,6 +12,11 @@ unidirectional LSTM's outputs at real frames never see padding: the pooling is e
 
 Any model can be rebuilt with `batch_size=1` (fully static shapes), which is what the
 TFLite converter needs for LSTMs; `static_copy` does that and copies the weights.
+
+The temporal head of pose, rgb and fusion is a param (`head`): `lstm` (an LSTM over the
+frames, masked mean of its outputs), `attention` (the same LSTM, pooled by learned attention
+weights over the real frames) or `tcn` (causal dilated 1D convolutions over time, masked
+mean). All three export to TFLite with builtin ops only.
 """
 
 from __future__ import annotations
@@ -25,12 +30,17 @@ from keras import layers, ops
 from pose_action.catalog import MODEL_NAMES
 from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
+from pose_action.training.recipes import Recipe
 
+
+HEADS = ("lstm", "attention", "tcn")
 
 # Defaults are small on purpose: training runs on 2 CPU cores.
 DEFAULT_PARAMS: dict[str, object] = {
-    "lstm_units": 64,  # per LSTM layer
-    "lstm_layers": 1,
+    "head": "lstm",  # temporal head of pose/rgb/fusion: lstm | attention | tcn
+    "lstm_units": 64,  # per LSTM layer (and the width of the tcn and attention heads)
+    "lstm_layers": 1,  # LSTM layers (tcn: convolution layers, dilations 1, 2, 4, ...)
+    "tcn_kernel": 5,  # tcn: frames each convolution looks at
     "dropout": 0.3,  # before the classifier and after per-frame projections
     "pose_units": 64,  # per-frame projection of the pose vector
     "appearance_units": 32,  # per-frame projection of the appearance vector
@@ -40,7 +50,7 @@ DEFAULT_PARAMS: dict[str, object] = {
     "lrcn_filters": [16, 32, 64, 64],  # the classic LRCN frame CNN
     "convlstm_filters": [8, 16],  # ConvLSTM2D stack
     "convlstm_downsample": 2,  # average-pool thumbnails by this factor before ConvLSTM2D
-    "learning_rate": 3e-3,
+    "learning_rate": None,  # None: the model's training recipe (training.recipes)
 }
 
 
@@ -70,6 +80,37 @@ class MaskedMean(layers.Layer):
         return (values_shape[0], values_shape[-1])
 
 
+@keras.saving.register_keras_serializable(package="pose_action")
+class MaskedAttention(layers.Layer):
+    """(B, T, F) x (B, T) -> (B, F): a learned weighting of the real frames (softmax over time).
+
+    Scores come from a small tanh layer per frame; masked frames get a large negative score,
+    so they receive no weight, and an all-masked window pools to zeros.
+    """
+
+    def __init__(self, units: int = 32, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.units = units
+        self.hidden = layers.Dense(units, activation="tanh", name="score_hidden")
+        self.score = layers.Dense(1, name="score")
+
+    def build(self, values_shape, mask_values_shape=None) -> None:
+        self.hidden.build(values_shape)
+        self.score.build((*values_shape[:-1], self.units))
+
+    def call(self, values, mask_values):
+        weights_mask = ops.cast(mask_values, values.dtype)
+        scores = ops.squeeze(self.score(self.hidden(values)), -1) + (1.0 - weights_mask) * -1e9
+        weights = ops.softmax(scores, axis=-1) * weights_mask
+        return ops.sum(values * ops.expand_dims(weights, -1), axis=1)
+
+    def compute_output_shape(self, values_shape, mask_values_shape):
+        return (values_shape[0], values_shape[-1])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What a builder gets: input shapes from the feature config, sizes from params."""
@@ -88,6 +129,8 @@ def resolve_params(params: dict | None) -> dict:
     unknown = sorted(set(params) - set(DEFAULT_PARAMS))
     if unknown:
         raise InputError(f"unknown model params {unknown}; known: {sorted(DEFAULT_PARAMS)}")
+    if params.get("head", "lstm") not in HEADS:
+        raise InputError(f"--param head={params['head']}: choose one of {', '.join(HEADS)}")
     return {**DEFAULT_PARAMS, **params}
 
 
@@ -145,15 +188,43 @@ def _appearance_branch(spec: ModelSpec) -> tuple[list[keras.KerasTensor], keras.
 
 
 def _sequence_head(per_frame: keras.KerasTensor, mask: keras.KerasTensor, spec: ModelSpec) -> keras.KerasTensor:
-    """Masked per-frame vectors -> LSTM(s) -> masked mean -> dropout -> softmax."""
+    """Masked per-frame vectors -> temporal head (lstm | attention | tcn) -> dropout -> softmax."""
     params = spec.params
+    head, units, depth = params["head"], int(params["lstm_units"]), int(params["lstm_layers"])
     values = MaskFrames(name="mask_frames")(per_frame, mask)
-    for index in range(int(params["lstm_layers"])):
-        values = layers.LSTM(int(params["lstm_units"]), return_sequences=True, unroll=spec.unroll,
-                             name=f"lstm{index}")(values)
-    values = MaskedMean(name="masked_mean")(values, mask)
+    if head == "tcn":
+        # causal: a frame's output never sees later frames, so end-of-window padding cannot
+        # leak into real frames (the same guarantee the unidirectional LSTM gives)
+        for index in range(depth + 1):
+            values = layers.Conv1D(units, int(params["tcn_kernel"]), padding="causal", dilation_rate=2 ** index,
+                                   activation="relu", name=f"tcn{index}")(values)
+    else:
+        for index in range(depth):
+            values = layers.LSTM(units, return_sequences=True, unroll=spec.unroll, name=f"lstm{index}")(values)
+    if head == "attention":
+        values = MaskedAttention(max(units // 2, 8), name="attention_pool")(values, mask)
+    else:
+        values = MaskedMean(name="masked_mean")(values, mask)
     values = layers.Dropout(params["dropout"], name="head_dropout")(values)
     return layers.Dense(spec.num_classes, activation="softmax", name="probabilities")(values)
+
+
+def build_keypoints_model(spec: ModelSpec) -> keras.Model:
+    """The "MediaPipe + LSTM" tutorials' model, layer for layer: the baseline to beat.
+
+    Raw keypoints (no normalization; zeros where no pose) -> LSTM 64 -> LSTM 128 -> LSTM 64
+    (ReLU activations, the last returns one vector) -> Dense 64 -> Dense 32 -> softmax.
+    """
+    frames, size = spec.feature_config.frames, spec.feature_config.pose_dim
+    pose = _input(spec, "pose", (frames, size))
+    values = pose
+    for index, (units, sequences) in enumerate(((64, True), (128, True), (64, False))):
+        values = layers.LSTM(units, return_sequences=sequences, activation="relu", unroll=spec.unroll,
+                             name=f"lstm{index}")(values)
+    values = layers.Dense(64, activation="relu", name="dense0")(values)
+    values = layers.Dense(32, activation="relu", name="dense1")(values)
+    outputs = layers.Dense(spec.num_classes, activation="softmax", name="probabilities")(values)
+    return keras.Model({"pose": pose}, outputs, name="keypoints")
 
 
 def build_pose_model(spec: ModelSpec) -> keras.Model:
@@ -233,6 +304,7 @@ def build_convlstm_model(spec: ModelSpec) -> keras.Model:
 
 
 BUILDERS: dict[str, Callable[[ModelSpec], keras.Model]] = {
+    "keypoints": build_keypoints_model,
     "pose": build_pose_model,
     "rgb": build_rgb_model,
     "fusion": build_fusion_model,
@@ -254,11 +326,21 @@ def build_model(name: str, feature_config: FeatureConfig, num_classes: int, para
     return BUILDERS[name](spec)
 
 
-def compile_model(model: keras.Model, params: dict | None = None) -> keras.Model:
-    """Adam + sparse categorical cross-entropy; labels are class indices into labels.json."""
-    learning_rate = float(resolve_params(params)["learning_rate"])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int, params: dict | None = None) -> keras.Model:
+    """The recipe's optimizer, schedule and loss; targets are one-hot rows over labels.json.
+
+    AdamW (Adam when weight_decay is 0) with a cosine decay over the whole run to 1% of the
+    learning rate, or a constant rate; categorical cross-entropy with the recipe's label smoothing.
+    """
+    learning_rate = resolve_params(params)["learning_rate"] or recipe.learning_rate
+    rate: object = float(learning_rate)
+    if recipe.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(float(learning_rate), decay_steps=max(
+            recipe.epochs * steps_per_epoch, 1), alpha=0.01)
+    optimizer = (keras.optimizers.AdamW(rate, weight_decay=recipe.weight_decay) if recipe.weight_decay > 0
+                 else keras.optimizers.Adam(rate))
+    model.compile(optimizer=optimizer, metrics=["accuracy"],
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing))
     return model
 
 

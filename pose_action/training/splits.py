@@ -40,6 +40,11 @@ class Clip:
     frames_processed: int | None = None
     seconds: float | None = None
     fps: float | None = None
+    status: str = "ok"  # ok | no_pose (MediaPipe found no person in any frame: still predicted)
+
+
+# Extraction statuses of clips that train and are scored: every clip whose video decoded.
+USABLE_STATUSES = ("ok", "no_pose")
 
 
 @dataclass(frozen=True)
@@ -59,30 +64,33 @@ def _optional_float(value: object) -> float | None:
 
 
 def read_clips(layout: FeaturesLayout) -> ClipSet:
-    """Clips with status `ok` from FEATURES/manifest.csv.
+    """Every clip whose video decoded (status `ok` or `no_pose`) from FEATURES/manifest.csv.
 
-    `no_pose` clips (no person found in any frame) and `failed` clips are left out and
-    counted: a pose model cannot learn from them, and keeping one rule for every model keeps
-    their test sets identical, so their accuracies compare. Reports list the excluded counts.
+    A clip in which MediaPipe found no person is data, not an error: it trains and is scored
+    like any other (its pose stream says "no person"; models with an appearance stream still see
+    the scene), so accuracies count every clip a user would hand the model. Only `failed` clips
+    (the video did not decode) are left out; reports list how many.
     """
     path = layout.manifest
     if not path.is_file():
         raise InputError(f"{path}: no manifest (run `pose-action extract VIDEOS --out {layout.root}` first)")
     table = read_table(path, required=MANIFEST_COLUMNS)
     statuses = table["status"].astype(str)
-    excluded = {status: int(count) for status, count in statuses[statuses != "ok"].value_counts().items()}
+    usable = statuses.isin(USABLE_STATUSES)
+    excluded = {status: int(count) for status, count in statuses[~usable].value_counts().items()}
     clips = []
-    for row in table[statuses == "ok"].itertuples(index=False):
+    for row in table[usable].itertuples(index=False):
         row = row._asdict()
         clip = Clip(key=str(row["key"]), label=str(row["label"]), group=str(row["group"]),
                     width=_optional_int(row.get("width")), height=_optional_int(row.get("height")),
                     frames_processed=_optional_int(row.get("frames_processed")),
-                    seconds=_optional_float(row.get("seconds")), fps=_optional_float(row.get("fps")))
+                    seconds=_optional_float(row.get("seconds")), fps=_optional_float(row.get("fps")),
+                    status=str(row["status"]))
         if not (clip.fps and clip.width and clip.height):  # landmarks are fractions of the frame
             raise InputError(f"{path}: clip {clip.key} has no fps or frame size; extract it again")
         clips.append(clip)
     if not clips:
-        raise InputError(f"{path}: no clip with status ok ({sum(excluded.values())} excluded)")
+        raise InputError(f"{path}: no usable clip: every video failed to decode ({sum(excluded.values())})")
     return ClipSet(clips=clips, excluded=excluded)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,13 +27,14 @@ import pandas as pd
 from sklearn.utils.class_weight import compute_class_weight
 
 from pose_action import runs
-from pose_action.catalog import MODEL_NAMES, input_names
+from pose_action.catalog import MODEL_INPUTS, MODEL_NAMES, input_names
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import read_appearance
 from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.layout import FeaturesLayout
 from pose_action.training.augment import AugmentConfig
+from pose_action.training.recipes import Recipe, recipe_for
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches
 from pose_action.training.evaluate import evaluation_metrics, predict_clips, summary_line, write_evaluation
 from pose_action.training.reports import mean_std, plot_curves, write_history_csv
@@ -51,37 +53,50 @@ class TrainOptions:
     split: str = "holdout"
     fold: int | None = None
     test_fraction: float = 0.2
-    val_fraction: float = 0.15
     seed: int = 0
-    epochs: int = 50
     batch_size: int = 16
-    frames: int = 32
-    appearance: str = "thumbs"  # thumbs | embeddings (ignored by `pose`)
+    appearance: str = "thumbs"  # thumbs | embeddings (ignored by `keypoints` and `pose`)
     backbone: str | None = None
-    patience: int = 10
-    augment: bool = True
-    augmentation: AugmentConfig = field(default_factory=AugmentConfig)  # its settings, used when `augment`
+    # None: the model's training recipe decides (training.recipes); a value overrides it
+    frames: int | None = None
+    pose_features: str | None = None
+    epochs: int | None = None
+    val_fraction: float | None = None
+    patience: int | None = None
+    average_last: int | None = None
+    label_smoothing: float | None = None
+    augment: bool | None = None
+    augmentation: AugmentConfig = field(default_factory=AugmentConfig)  # its settings, used when augmenting
     params: dict = field(default_factory=dict)
     workers: int = 1  # loader threads
     distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over the local GPUs)
     cache_mb: int = SEQUENCE_CACHE_BYTES // 2**20  # parsed landmarks kept across epochs (train + validation)
 
 
-def augmentation(options: TrainOptions) -> AugmentConfig | None:
-    """The augmentation training clips get (None: --no-augment)."""
-    return options.augmentation if options.augment else None
+def resolve_recipe(options: TrainOptions) -> Recipe:
+    """The model's recipe with every setting the options give overriding it."""
+    return recipe_for(options.model).with_overrides(
+        frames=options.frames, pose_features=options.pose_features, epochs=options.epochs,
+        val_fraction=options.val_fraction, patience=options.patience, average_last=options.average_last,
+        label_smoothing=options.label_smoothing, augment=options.augment)
 
 
-def feature_config_for(options: TrainOptions, layout: FeaturesLayout) -> FeatureConfig:
-    """The model's FeatureConfig: T and appearance from options, thumbnail size from the extraction."""
-    appearance = "none" if options.model == "pose" else options.appearance
-    if options.model in ("lrcn", "convlstm") and appearance != "thumbs":
+def augmentation(options: TrainOptions, recipe: Recipe) -> AugmentConfig | None:
+    """The augmentation training clips get (None: not augmented)."""
+    return options.augmentation if recipe.augment else None
+
+
+def feature_config_for(options: TrainOptions, recipe: Recipe, layout: FeaturesLayout) -> FeatureConfig:
+    """The model's FeatureConfig: T and pose features from the recipe, thumbnail size from the extraction."""
+    appearance = "none" if not {"appearance", "frames"} & set(MODEL_INPUTS[options.model]) else options.appearance
+    if "frames" in MODEL_INPUTS[options.model] and appearance != "thumbs":
         raise InputError(f"model {options.model!r} reads thumbnails; use --appearance thumbs")
     thumb_size = FeatureConfig.thumb_size
     if appearance == "thumbs":
         thumb_size = stored_thumb_size(layout)
     backbone = options.backbone if appearance == "embeddings" else None
-    return FeatureConfig(frames=options.frames, appearance=appearance, thumb_size=thumb_size, backbone=backbone)
+    return FeatureConfig(frames=recipe.frames, pose_features=recipe.pose_features, appearance=appearance,
+                         thumb_size=thumb_size, backbone=backbone)
 
 
 def stored_thumb_size(layout: FeaturesLayout) -> int:
@@ -142,33 +157,72 @@ def set_seeds(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainOptions,
-        quiet: bool) -> tuple[pd.DataFrame, float]:
-    """Fit with early stopping on validation loss (training loss when there is no validation set)."""
+def _weight_averaging(last: int) -> Any:
     import keras
 
-    monitor = "val_loss" if val is not None else "loss"
-    callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, patience=options.patience,
-                                               restore_best_weights=True),
-                 _epoch_logger(options.model, options.epochs, quiet)]
+    class WeightAveraging(keras.callbacks.Callback):
+        """Keep the mean of the weights at the end of each of the last `last` epochs; load it when done.
+
+        Late epochs of a decaying schedule wander around a good solution; their mean is a
+        steadier model than any one of them, chosen without looking at held-out clips.
+        """
+
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            self.total: list | None = None
+            self.count = 0
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if epoch + 1 <= self.params["epochs"] - last:
+                return
+            weights = self.model.get_weights()
+            self.total = weights if self.total is None else [a + b for a, b in zip(self.total, weights)]
+            self.count += 1
+
+        def on_train_end(self, logs: dict | None = None) -> None:
+            if self.count:
+                self.model.set_weights([total / self.count for total in self.total])
+
+    return WeightAveraging()
+
+
+def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainOptions, recipe: Recipe,
+        quiet: bool) -> tuple[pd.DataFrame, float]:
+    """Fit for the recipe's epochs: weights averaged over the last epochs, or early stopping with patience."""
+    import keras
+
+    callbacks = [_epoch_logger(options.model, recipe.epochs, quiet)]
+    if recipe.patience > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss" if val is not None else "loss",
+                                                       patience=recipe.patience, restore_best_weights=True))
+    elif recipe.average_last > 1:
+        callbacks.append(_weight_averaging(recipe.average_last))
     started = time.perf_counter()
     history = model.fit(keras_batches(train, targets=True, workers=options.workers),
                         validation_data=keras_batches(val, targets=True, workers=options.workers) if val else None,
-                        epochs=options.epochs, callbacks=callbacks, verbose=0)
+                        epochs=recipe.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
     table = pd.DataFrame(history.history)
     table.insert(0, "epoch", np.arange(1, len(table) + 1))
     return table, seconds
 
 
+def weights_from(history: pd.DataFrame, recipe: Recipe) -> str:
+    """Which epochs the saved weights come from, in words (metrics.json)."""
+    epochs = len(history)
+    if recipe.patience > 0:
+        best = int(history["val_loss" if "val_loss" in history else "loss"].idxmin()) + 1
+        return f"epoch {best} of {epochs} (early stopping)"
+    if recipe.average_last > 1:
+        return f"mean of epochs {max(epochs - recipe.average_last, 0) + 1}-{epochs}"
+    return f"epoch {epochs}"
+
+
 def _check_options(options: TrainOptions) -> None:
     if options.model not in MODEL_NAMES:
         raise InputError(f"--model {options.model!r}: choose one of {', '.join(MODEL_NAMES)}")
-    for name in ("epochs", "batch_size", "workers"):
+    for name in ("batch_size", "workers"):
         if getattr(options, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
-    if options.patience < 0:
-        raise InputError("--patience must be >= 0")
     if options.distribute not in DISTRIBUTE_CHOICES:
         raise InputError(f"--distribute {options.distribute!r}: choose one of {', '.join(DISTRIBUTE_CHOICES)}")
     if options.cache_mb < 0:
@@ -224,6 +278,7 @@ class TrainingData:
     layout: FeaturesLayout
     excluded: dict[str, int]
     labels: list[str]
+    recipe: Recipe
     config: FeatureConfig
     split: Split
     train: list[Clip]
@@ -233,20 +288,23 @@ class TrainingData:
 
 
 def load_training_data(features_root: str | Path, options: TrainOptions) -> TrainingData:
-    """Clips (status ok) and their split; fails early, naming the file, if the features do not fit."""
+    """Every decoded clip (with a pose or not) and its split; fails early, naming the file, if the
+    features do not fit."""
     layout = FeaturesLayout(Path(features_root).resolve())
     clip_set = read_clips(layout)
     labels = sorted({clip.label for clip in clip_set.clips})
     if len(labels) < 2:
         raise InputError(f"{layout.root}: need at least 2 classes, found {labels}")
-    config = feature_config_for(options, layout)
+    recipe = resolve_recipe(options)
+    config = feature_config_for(options, recipe, layout)
     split = make_split(clip_set.clips, options.split, fold=options.fold, test_fraction=options.test_fraction,
-                       val_fraction=options.val_fraction, seed=options.seed)
+                       val_fraction=recipe.val_fraction, seed=options.seed)
     by_key = {clip.key: clip for clip in clip_set.clips}
     train, val, test = ([by_key[key] for key in keys] for keys in (split.train, split.val, split.test))
     if not train or not test:
         raise InputError(f"{layout.root}: split {options.split} left no training or no test clips")
-    return TrainingData(layout=layout, excluded=clip_set.excluded, labels=labels, config=config, split=split,
+    return TrainingData(layout=layout, excluded=clip_set.excluded, labels=labels, recipe=recipe, config=config,
+                        split=split,
                         train=train, val=val, test=test,
                         embedding_dim=check_features(layout, clip_set.clips, config))
 
@@ -264,8 +322,9 @@ def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: 
         split={"kind": split.kind, "fold": split.fold, "folds": split.folds, "test_groups": split.test_groups,
                "leaks_groups": split.leaks_groups, "n_train": len(data.train), "n_val": len(data.val),
                "n_test": len(data.test)},
-        seed=options.seed, training={**asdict(options), "params": params}, distribution=distribution,
-        augmentation=options.augmentation.to_dict() if options.augment else None,
+        seed=options.seed, training={**asdict(options), "params": params, "recipe": data.recipe.to_dict()},
+        distribution=distribution,
+        augmentation=options.augmentation.to_dict() if data.recipe.augment else None,
         features_root=str(data.layout.root))
 
 
@@ -286,16 +345,17 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
         model = models.build_model(options.model, data.config, len(data.labels), params,
                                    embedding_dim=data.embedding_dim)
-        models.compile_model(model, params)
-    weights = balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
+        models.compile_model(model, data.recipe, math.ceil(len(data.train) / options.batch_size), params)
+    weights = (balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
+               if data.recipe.class_weights else None)
     train_cache, val_cache = cache_budgets(options, len(data.train), len(data.val))
     train_batches = ClipBatches(data.layout, data.train, data.labels, data.config, inputs,
-                                options.batch_size, shuffle=True, augment=augmentation(options), seed=options.seed,
-                                class_weights=weights, cache_bytes=train_cache)
+                                options.batch_size, shuffle=True, augment=augmentation(options, data.recipe),
+                                seed=options.seed, class_weights=weights, cache_bytes=train_cache)
     val_batches = (ClipBatches(data.layout, data.val, data.labels, data.config, inputs, options.batch_size,
                                cache_bytes=val_cache)
                    if data.val else None)
-    history, seconds = fit(model, train_batches, val_batches, options, quiet)
+    history, seconds = fit(model, train_batches, val_batches, options, data.recipe, quiet)
 
     probabilities = predict_clips(model, data.layout, data.test, data.labels, data.config, inputs,
                                   options.batch_size, options.workers)
@@ -304,7 +364,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         "model": options.model, "split": data.split.kind, "fold": data.split.fold, "n_train": len(data.train),
         "n_val": len(data.val), "train_groups": data.split.train_groups, "val_groups": data.split.val_groups,
         "excluded": data.excluded, "epochs_trained": len(history),
-        "best_epoch": int(history["val_loss" if "val_loss" in history else "loss"].idxmin()) + 1,
+        "weights_from": weights_from(history, data.recipe),
         "train_seconds": round(seconds, 2), "seconds_per_epoch": round(seconds / max(len(history), 1), 3),
         "seed": options.seed, "features_root": str(data.layout.root), "clips": "test",
         "parameters": int(model.count_params()), "distribution": distribution,
@@ -332,11 +392,11 @@ def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) ->
     if config.features_root != str(features_root):
         return None
     # params are compared below; how the work is spread (loader threads, devices, cache) is not
-    ignored = ("params", "workers", "distribute", "cache_mb")
+    ignored = ("params", "workers", "distribute", "cache_mb", "recipe")
     expected = {key: value for key, value in json.loads(json.dumps(asdict(options))).items() if key not in ignored}
     saved = {key: value for key, value in config.training.items() if key not in ignored}
     expected_params = json.loads(json.dumps(options.params))
-    if expected != saved:
+    if expected != saved or config.training.get("recipe") != resolve_recipe(options).to_dict():
         return None
     if any(config.training.get("params", {}).get(k) != v for k, v in expected_params.items()):
         return None

@@ -7,7 +7,9 @@ import pytest
 
 from pose_action.errors import InputError
 from pose_action.landmarks import INDEX, X, LandmarkSequence
-from pose_action.training.augment import AugmentConfig, augment_sequence, augment_thumbnails, mirror_points
+from pose_action.landmarks import VISIBILITY, detected_rows
+from pose_action.training.augment import (ARMS, LOWER_BODY, SIDES, AugmentConfig, augment_sequence, augment_thumbnails,
+                                          degrade_landmarks, mirror_points)
 
 
 def _walking_skeleton(frames: int) -> np.ndarray:
@@ -38,7 +40,8 @@ def test_augmentation_changes_pose_but_keeps_shape():
 
 
 def test_nothing_moves_with_every_setting_at_zero():
-    off = AugmentConfig(temporal_jitter=0.0, flip=0.0, stretch=0.0, rotate_degrees=0.0, thumb_flip=0.0, thumb_shift=0.0)
+    off = AugmentConfig(temporal_jitter=0.0, flip=0.0, stretch=0.0, rotate_degrees=0.0, noise=0.0, drop_frames=0.0,
+                        partial_body=0.0, thumb_flip=0.0, thumb_shift=0.0)
     sequence = _sequence(_walking_skeleton(10))
     np.testing.assert_allclose(augment_sequence(sequence, np.random.default_rng(1), off).data, sequence.data, atol=1e-6)
     thumbs = np.random.default_rng(2).integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)
@@ -55,3 +58,28 @@ def test_thumbnails_flip_and_shift_as_a_whole_clip():
 def test_bad_settings_are_input_errors(setting):
     with pytest.raises(InputError, match="augmentation"):
         AugmentConfig(**setting)
+
+
+def test_degraded_landmarks_look_like_real_detections():
+    """Jitter of a few % of the torso, some frames without a pose, and now and then a whole part unseen."""
+    points = _walking_skeleton(200)
+    only_noise = AugmentConfig(noise=0.03, drop_frames=0.0, partial_body=0.0)
+    noisy = degrade_landmarks(points, np.random.default_rng(0), only_noise)
+    moved = np.abs(noisy[:, :, X] - points[:, :, X])
+    assert 0.0005 < float(np.median(moved)) < 0.02  # torso of these random skeletons is ~0.2
+    np.testing.assert_array_equal(noisy[:, :, VISIBILITY], points[:, :, VISIBILITY])
+
+    dropped = [~detected_rows(degrade_landmarks(points, np.random.default_rng(seed),
+                                                AugmentConfig(noise=0.0, drop_frames=0.5, partial_body=0.0)))
+               for seed in range(20)]
+    shares = [float(lost.mean()) for lost in dropped]
+    assert max(shares) > 0.1 and max(shares) <= 0.5
+
+    unseen = set()
+    for seed in range(30):
+        degraded = degrade_landmarks(points, np.random.default_rng(seed),
+                                     AugmentConfig(noise=0.0, drop_frames=0.0, partial_body=1.0))
+        low = tuple(np.flatnonzero((degraded[:, :, VISIBILITY] < 0.3).all(axis=0)))
+        assert low in (LOWER_BODY, ARMS, *SIDES)
+        unseen.add(low)
+    assert len(unseen) == 4  # legs, arms, left side, right side all occur

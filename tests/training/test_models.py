@@ -11,6 +11,7 @@ from pose_action.training import models  # noqa: E402
 from pose_action.catalog import BACKBONE_SPECS, MODEL_NAMES, input_names  # noqa: E402
 from pose_action.errors import InputError  # noqa: E402
 from pose_action.features import FeatureConfig  # noqa: E402
+from pose_action.training.recipes import Recipe  # noqa: E402
 
 FRAMES, THUMB, CLASSES, EMBEDDING = 6, 16, 3, 12
 SMALL = {"lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters": [4, 8],
@@ -18,9 +19,10 @@ SMALL = {"lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters":
 
 
 def _config(name: str, appearance: str = "thumbs") -> FeatureConfig:
-    if name == "pose":
+    if name in ("pose", "keypoints"):
         appearance = "none"
     return FeatureConfig(frames=FRAMES, appearance=appearance, thumb_size=THUMB,
+                         pose_features="raw" if name == "keypoints" else "body",
                          backbone="mobilenet_v3_small" if appearance == "embeddings" else None)
 
 
@@ -33,14 +35,17 @@ def _inputs(config: FeatureConfig, batch: int, seed: int = 0) -> dict[str, np.nd
             "embeddings": rng.normal(size=(batch, FRAMES, EMBEDDING)).astype(np.float32)}
 
 
-CASES = [("pose", "none"), ("rgb", "thumbs"), ("rgb", "embeddings"), ("fusion", "thumbs"),
-         ("fusion", "embeddings"), ("lrcn", "thumbs"), ("convlstm", "thumbs")]
+CASES = [("keypoints", "none", "lstm"), ("pose", "none", "lstm"), ("pose", "none", "attention"),
+         ("pose", "none", "tcn"), ("rgb", "thumbs", "lstm"), ("rgb", "embeddings", "lstm"),
+         ("fusion", "thumbs", "lstm"), ("fusion", "thumbs", "attention"), ("fusion", "embeddings", "tcn"),
+         ("lrcn", "thumbs", "lstm"), ("convlstm", "thumbs", "lstm")]
 
 
-@pytest.mark.parametrize("name,appearance", CASES)
-def test_model_smoke(name, appearance, tmp_path):
+@pytest.mark.parametrize("name,appearance,head", CASES)
+def test_model_smoke(name, appearance, head, tmp_path):
     config = _config(name, appearance)
-    model = models.build_model(name, config, CLASSES, SMALL, embedding_dim=EMBEDDING)
+    params = {**SMALL, "head": head}
+    model = models.build_model(name, config, CLASSES, params, embedding_dim=EMBEDDING)
     assert sorted(model.input) == sorted(input_names(name, config.appearance))
     inputs = _inputs(config, batch=3)
     feed = {key: inputs[key] for key in input_names(name, config.appearance)}
@@ -51,12 +56,14 @@ def test_model_smoke(name, appearance, tmp_path):
     assert np.isfinite(probabilities).all()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
-    # Padding is invisible: changing what sits in the masked frames changes nothing.
-    changed = {key: value.copy() for key, value in feed.items()}
-    for key in changed:
-        if key != "mask":
-            changed[key][0, FRAMES - 2:] = changed[key][1, :2]
-    np.testing.assert_allclose(np.asarray(model.predict(changed, verbose=0)), probabilities, atol=1e-5)
+    # Padding is invisible: changing what sits in the masked frames changes nothing (the tutorial
+    # baseline has no mask: it reads its zero padding like any frame, as the tutorials do).
+    if "mask" in feed:
+        changed = {key: value.copy() for key, value in feed.items()}
+        for key in changed:
+            if key != "mask":
+                changed[key][0, FRAMES - 2:] = changed[key][1, :2]
+        np.testing.assert_allclose(np.asarray(model.predict(changed, verbose=0)), probabilities, atol=1e-5)
 
     path = tmp_path / "model.keras"
     model.save(path)
@@ -64,7 +71,7 @@ def test_model_smoke(name, appearance, tmp_path):
     np.testing.assert_allclose(np.asarray(reloaded.predict(feed, verbose=0)), probabilities, atol=1e-6)
 
     # The TFLite form: batch 1, unrolled LSTMs, same weights, same answers.
-    static = models.static_copy(model, name, config, CLASSES, SMALL, embedding_dim=EMBEDDING)
+    static = models.static_copy(model, name, config, CLASSES, params, embedding_dim=EMBEDDING)
     assert all(tensor.shape[0] == 1 for tensor in static.inputs)
     single = {key: value[:1] for key, value in feed.items()}
     np.testing.assert_allclose(np.asarray(static(single)), probabilities[:1], atol=1e-5)
@@ -78,14 +85,15 @@ def test_builders_are_exactly_the_catalogued_models():
 def test_models_learn_a_trivial_task():
     """A pose model separates two motions it sees: the graph is wired so gradients reach the LSTM."""
     config = _config("pose")
-    model = models.compile_model(models.build_model("pose", config, 2, SMALL), {"learning_rate": 0.01})
+    recipe = Recipe(learning_rate=0.01, epochs=30)
+    model = models.compile_model(models.build_model("pose", config, 2, SMALL), recipe, steps_per_epoch=5)
     rng = np.random.default_rng(0)
     pose = rng.normal(0, 0.1, size=(40, FRAMES, config.pose_dim)).astype(np.float32)
     labels = np.arange(40) % 2
     pose[labels == 1, :, :5] += np.linspace(-1, 1, FRAMES)[None, :, None]  # class 1 moves
     inputs = {"pose": pose, "mask": np.ones((40, FRAMES), np.float32)}
     keras.utils.set_random_seed(0)
-    model.fit(inputs, labels, epochs=30, batch_size=8, verbose=0)
+    model.fit(inputs, np.eye(2)[labels], epochs=30, batch_size=8, verbose=0)
     assert (np.asarray(model.predict(inputs, verbose=0)).argmax(axis=1) == labels).mean() >= 0.95
 
 
@@ -94,6 +102,8 @@ def test_bad_names_and_params_are_input_errors():
         models.build_model("transformer", _config("pose"), 3)
     with pytest.raises(InputError, match="unknown model params"):
         models.build_model("pose", _config("pose"), 3, {"lstm_unit": 8})
+    with pytest.raises(InputError, match="head=transformer"):
+        models.build_model("pose", _config("pose"), 3, {"head": "transformer"})
     with pytest.raises(InputError, match="thumbnails"):
         models.build_model("lrcn", _config("lrcn", "embeddings"), 3, embedding_dim=EMBEDDING)
     with pytest.raises(InputError, match="needs appearance"):
@@ -132,3 +142,15 @@ def test_embedder_weights_errors_say_what_to_do(tmp_path):
         assert "none" in str(error)
     else:  # online: Keras downloaded the weights
         assert embedder.dim == 576
+
+
+def test_keypoints_model_is_the_tutorial_layer_list():
+    """LSTM 64-128-64 (ReLU; the last returns one vector), Dense 64-32 (ReLU), softmax: nothing else."""
+    model = models.build_model("keypoints", FeatureConfig(frames=30, pose_features="raw", appearance="none"), 5)
+    layers = [(type(layer).__name__, getattr(layer, "units", None),
+               getattr(getattr(layer, "activation", None), "__name__", None),
+               getattr(layer, "return_sequences", None)) for layer in model.layers]
+    assert layers == [("InputLayer", None, None, None),
+                      ("LSTM", 64, "relu", True), ("LSTM", 128, "relu", True), ("LSTM", 64, "relu", False),
+                      ("Dense", 64, "relu", None), ("Dense", 32, "relu", None), ("Dense", 5, "softmax", None)]
+    assert model.input_shape == (None, 30, 33 * 4)  # raw x, y, z, visibility of the 33 landmarks

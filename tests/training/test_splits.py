@@ -126,7 +126,7 @@ def test_one_group_cannot_be_split():
         make_split(clips)
 
 
-def test_manifest_keeps_ok_clips_and_counts_the_rest(tmp_path):
+def test_manifest_keeps_every_decoded_clip_and_counts_the_failed(tmp_path):
     rows = [
         {"video": "/v/Wave/v_Wave_g01_c01.avi", "label": "Wave", "group": "01", "status": "ok", "width": 320,
          "height": 240, "frames_processed": 50, "seconds": 2.0, "fps": 25.0},
@@ -137,8 +137,10 @@ def test_manifest_keeps_ok_clips_and_counts_the_rest(tmp_path):
     ]
     pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
     clip_set = read_clips(FeaturesLayout(tmp_path))
-    assert [clip.key for clip in clip_set.clips] == ["Wave/v_Wave_g01_c01"]  # key derived: label/stem
+    # a clip without any person is still a clip to learn from and to predict; only undecodable ones go
+    assert [clip.key for clip in clip_set.clips] == ["Wave/v_Wave_g01_c01", "Wave/v_Wave_g02_c01"]  # label/stem
+    assert [clip.status for clip in clip_set.clips] == ["ok", "no_pose"]
     assert clip_set.clips[0].group == "01" and clip_set.clips[0].width == 320
-    assert clip_set.excluded == {"no_pose": 1, "failed": 1}
+    assert clip_set.excluded == {"failed": 1}
     with pytest.raises(InputError, match="no manifest"):
         read_clips(FeaturesLayout(tmp_path / "elsewhere"))

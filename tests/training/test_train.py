@@ -20,7 +20,7 @@ from pose_action.inference.backends import load_backend  # noqa: E402
 from pose_action.layout import FeaturesLayout  # noqa: E402
 from pose_action.training.augment import AugmentConfig  # noqa: E402
 from pose_action.training.batches import ClipBatches
-from pose_action.training.evaluate import predict_clips  # noqa: E402
+from pose_action.training.evaluate import evaluate_run, predict_clips  # noqa: E402
 from pose_action.features import FeatureConfig  # noqa: E402
 from pose_action.training.splits import read_clips  # noqa: E402
 from pose_action.training.train import TrainOptions, balanced_class_weights, train_cv, train_run  # noqa: E402
@@ -58,7 +58,7 @@ def test_train_cli_writes_a_complete_run(fusion_run, features, capsys):
     metrics = json.loads((fusion_run / "metrics.json").read_text())
     for key in ("accuracy", "macro_f1", "per_class", "split", "n_train", "n_test", "test_groups"):
         assert key in metrics
-    assert metrics["excluded"] == {"no_pose": 1}
+    assert metrics["excluded"] == {}  # the clip without a person trains or is tested like any other
     split = json.loads((fusion_run / "split.json").read_text())
     groups = {clip.key: clip.group for clip in read_clips(FeaturesLayout(features)).clips}
     assert not {groups[k] for k in split["train"] + split["val"]} & {groups[k] for k in split["test"]}
@@ -255,3 +255,13 @@ def test_landmark_cache_stops_at_its_cap_and_batches_stay_the_same(features):
             np.testing.assert_array_equal(targets, other_targets)
             for name in inputs:
                 np.testing.assert_array_equal(inputs[name], other_inputs[name])
+
+
+def test_a_clip_without_a_person_is_predicted_and_counted(fusion_run, features, tmp_path):
+    """Evaluation scores every decoded clip: the no-pose one gets a prediction and its own count."""
+    metrics = evaluate_run(fusion_run, out=tmp_path / "all", which="all")
+    keys = [prediction["key"] for prediction in metrics["predictions"]]
+    assert any(key.endswith("_g01_c99") for key in keys) and len(keys) == metrics["n_test"] == len(read_clips(
+        FeaturesLayout(features)).clips)
+    assert metrics["no_pose"]["clips"] == 1 and metrics["no_pose"]["correct"] in (0, 1)
+    assert [p["status"] for p in metrics["predictions"] if p["key"].endswith("c99")] == ["no_pose"]
