@@ -4,7 +4,8 @@ The split is group-aware (a group's clips, one actor and background in UCF50, ar
 both sides of train|test), validation for early stopping comes from training groups, pose
 augmentation touches training clips only, and the run directory holds everything inference
 needs to rebuild the input. `--cv` trains every fold of a logo, groupkfold:K or
-stratifiedgroupkfold:K split and reports mean ± std.
+stratifiedgroupkfold:K split and reports accuracy pooled over every clip of the set (a clip
+not predicted counts wrong), then mean ± std of the folds.
 
 Memory stays flat as the dataset grows: clips are streamed from disk per batch, and only
 parsed landmarks are cached, up to `--cache-mb`. `--distribute mirrored` trains on every
@@ -51,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or random (LEAKS groups; only to compare with tutorials)")
     parser.add_argument("--fold", type=int, default=None,
                         help="logo/(stratified)groupkfold: which fold is the test (0-based)")
-    parser.add_argument("--cv", action="store_true", help="train every fold; report mean ± std")
+    parser.add_argument("--cv", action="store_true",
+                        help="train every fold; report accuracy pooled over every clip, then mean ± std of folds")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="holdout/random: share of groups/clips")
     parser.add_argument("--val-fraction", type=float, default=0.15,
                         help="share of training groups used for early stopping (0: none)")
