@@ -28,6 +28,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -36,6 +37,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 from pose_action.catalog import MODEL_NAMES  # noqa: E402
 from pose_action.errors import EXIT_USAGE, InputError  # noqa: E402
 from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN  # noqa: E402
+
+if TYPE_CHECKING:
+    from pose_action.training.train import TrainOptions
 
 log = logging.getLogger("benchmark_real")
 
@@ -83,7 +87,8 @@ def model_names(text: str) -> list[str]:
     return names
 
 
-def model_options(model: str, run_dir: Path, features: Path, args: argparse.Namespace, train_options: list[str]):
+def model_options(model: str, run_dir: Path, features: Path, args: argparse.Namespace,
+                  train_options: list[str]) -> TrainOptions:
     """The model's TrainOptions exactly as `pose-action train FEATURES --model M --split S --cv ...` makes them."""
     from pose_action.cli import command_parser
     from pose_action.commands.train import options_from_args
