@@ -2,7 +2,8 @@
 
 Reads the clips through the same feature function as training, writes metrics.json,
 classification_report.csv and confusion_matrix.png, and prints accuracy and macro F1.
-A cross-validation run (`train --cv`) evaluates every fold and prints mean ± std.
+A cross-validation run (`train --cv`) evaluates every fold and prints the accuracy pooled over
+every clip of the set, then mean ± std of the folds.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ by default a fixed cosine schedule whose last epochs' weights are averaged, labe
 and augmentation of training clips only; every flag below overrides one setting. The run
 directory holds everything inference needs to rebuild the input. `--cv` trains every fold of
 a logo, groupkfold:K or stratifiedgroupkfold:K split and reports the accuracy pooled over
-every test clip, then mean ± std of the folds.
+every clip of the set (a clip not predicted counts wrong), then mean ± std of the folds.
 
 Memory stays flat as the dataset grows: clips are streamed from disk per batch, and only
 parsed landmarks are cached, up to `--cache-mb`. `--distribute mirrored` trains on every
@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or random (LEAKS groups; only to compare with tutorials)")
     parser.add_argument("--fold", type=int, default=None,
                         help="logo/(stratified)groupkfold: which fold is the test (0-based)")
-    parser.add_argument("--cv", action="store_true", help="train every fold; report mean ± std")
+    parser.add_argument("--cv", action="store_true",
+                        help="train every fold; report accuracy pooled over every clip, then mean ± std of folds")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="holdout/random: share of groups/clips")
     parser.add_argument("--val-fraction", type=float, default=None,
                         help="share of training groups held out to monitor training (and to stop early with "

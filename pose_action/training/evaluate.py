@@ -19,7 +19,8 @@ from pose_action.files import read_json, write_json
 from pose_action.inference.backends import load_backend
 from pose_action.layout import FeaturesLayout
 from pose_action.training.batches import ClipBatches, check_features, keras_batches
-from pose_action.training.reports import classification_metrics, mean_std, plot_confusion, write_report_csv
+from pose_action.training.pooled import cv_scores, fold_spread
+from pose_action.training.reports import classification_metrics, plot_confusion, write_report_csv
 from pose_action.training.splits import Clip, read_clips
 
 log = logging.getLogger(__name__)
@@ -125,19 +126,27 @@ def evaluate_run(run_path: str | Path, *, features_root: str | Path | None = Non
 
 
 def evaluate_cv(run_path: Path, **options: Any) -> dict:
-    """Every fold of a cross-validation run, and mean ± std (folds write into their own folders).
+    """Every fold of a cross-validation run; the pooled score over every clip, then mean ± std of the folds.
 
-    `folds` holds each fold's metrics, in the order of cv.json.
+    Folds write into their own folders; `folds` holds each fold's metrics, in the order of
+    cv.json. With `which="all"` every fold scores every clip, so the folds do not partition
+    the set and only their mean ± std is reported.
     """
     summary = read_json(run_path / runs.CV_FILE)
     folds = [{"fold": fold["fold"], **evaluate_run(run_path / fold["run"], **options)} for fold in summary["folds"]]
-    accuracy = mean_std([m["accuracy"] for m in folds])
-    macro_f1 = mean_std([m["macro_f1"] for m in folds])
-    return {"accuracy_mean": accuracy[0], "accuracy_std": accuracy[1],
-            "macro_f1_mean": macro_f1[0], "macro_f1_std": macro_f1[1], "folds": folds}
+    features_root = options.get("features_root") or summary["features_root"]
+    scores = (cv_scores(features_root, folds) if options.get("which", "test") == "test"
+              else fold_spread(folds))
+    return {**scores, "folds_total": summary.get("folds_total", len(folds)), "folds": folds}
 
 
 def cv_summary_line(summary: dict) -> str:
-    """Mean ± std of a cross-validation (train --cv, evaluate of a --cv run)."""
-    return (f"{len(summary['folds'])} folds: accuracy {summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f}, "
-            f"macro F1 {summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f}")
+    """The pooled score first, then mean ± std of the folds (train --cv, evaluate of a --cv run)."""
+    folds, total = len(summary["folds"]), summary.get("folds_total", len(summary["folds"]))
+    counted = f"{folds} folds" if folds == total else f"{folds} of {total} folds"
+    spread = (f"fold mean accuracy {summary['accuracy_mean']:.3f} ± {summary['accuracy_std']:.3f}, "
+              f"macro F1 {summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f}")
+    if summary.get("accuracy_all") is None:
+        return f"{counted}: {spread}"
+    return (f"{counted}: accuracy {summary['accuracy_all']:.3f}, macro F1 {summary['macro_f1_all']:.3f} over all "
+            f"{summary['clips_all']} clips ({summary['clips_predicted']} predicted); {spread}")

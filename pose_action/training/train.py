@@ -4,7 +4,8 @@ The split is group-aware (a group's clips, one actor and background in UCF50, ar
 both sides of train|test), validation for early stopping comes from training groups, pose
 augmentation touches training clips only, and the run directory holds everything inference
 needs to rebuild the input (see pose_action.runs). `--cv` trains every fold of a logo or
-groupkfold split and reports mean ± std.
+(stratified)groupkfold split and reports accuracy pooled over every clip of the set
+(training.pooled), then mean ± std of the folds.
 
 Memory stays flat as the dataset grows: clips are streamed from disk per batch (ClipBatches,
 a keras PyDataset), and only parsed landmarks are cached, up to `--cache-mb`. `--distribute
@@ -37,7 +38,8 @@ from pose_action.training.augment import AugmentConfig
 from pose_action.training.recipes import Recipe, recipe_for
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches
 from pose_action.training.evaluate import evaluation_metrics, predict_clips, summary_line, write_evaluation
-from pose_action.training.reports import mean_std, plot_curves, write_history_csv
+from pose_action.training.pooled import cv_scores
+from pose_action.training.reports import plot_curves, write_history_csv
 from pose_action.training.splits import FOLDED_KINDS, Clip, Split, fold_count, make_split, parse_kind, read_clips
 
 log = logging.getLogger(__name__)
@@ -403,11 +405,22 @@ def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) ->
     return read_json(fold_dir / runs.METRICS_FILE)
 
 
-def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
-             quiet: bool = False) -> dict:
-    """Every fold of a logo or (stratified)groupkfold split into OUT/fold-K/, then OUT/cv.json with mean ± std.
+def _fold_summary(fold: int, fold_dir: Path, metrics: dict) -> dict:
+    return {"fold": fold, "run": fold_dir.name, "test_groups": metrics["test_groups"], "n_test": metrics["n_test"],
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+            "train_seconds": metrics.get("train_seconds")}
 
-    Each fold is a complete run on its own; rerunning the same command skips finished folds.
+
+def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
+             quiet: bool = False, max_folds: int | None = None) -> dict:
+    """Every fold of a logo or (stratified)groupkfold split into OUT/fold-K/, then OUT/cv.json.
+
+    cv.json leads with the pooled score (accuracy_all over every decoded clip of the set, a clip
+    no fold predicted counted wrong), then mean ± std of the folds. Each fold is a complete run
+    on its own; rerunning the same command skips finished folds (a rerun of a finished one just
+    writes cv.json again). Without `overwrite`, a fold listed in cv.json is never replaced by
+    one trained with other options. `max_folds` trains only the first folds (quick trials: the
+    clips of the folds left out count as not predicted).
     """
     out = Path(out)
     kind, count = parse_kind(options.split)
@@ -415,32 +428,39 @@ def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, 
         raise InputError(f"--cv needs --split logo, groupkfold:K or stratifiedgroupkfold:K, not {options.split}")
     if options.fold is not None:
         raise InputError("--cv trains every fold; drop --fold")
-    if (out / runs.CV_FILE).is_file() and not overwrite:
-        raise InputError(f"{out}: a finished cross-validation is already there (pass --overwrite to redo it)")
+    if max_folds is not None and max_folds < 1:
+        raise InputError("--max-folds must be at least 1")
     if (out / runs.CONFIG_FILE).is_file():
         raise InputError(f"{out}: holds a single run; choose another --out for cross-validation")
     root = Path(features_root).resolve()
-    folds = fold_count(read_clips(FeaturesLayout(root)).clips, kind, count)
-    results = []
-    for fold in range(folds):
-        fold_options = replace(options, fold=fold)
+    total = fold_count(read_clips(FeaturesLayout(root)).clips, kind, count)
+    planned = range(min(total, max_folds or total))
+    done = {fold: None if overwrite else _fold_is_done(out / f"fold-{fold}", root, replace(options, fold=fold))
+            for fold in planned}
+    if (out / runs.CV_FILE).is_file() and not overwrite:
+        listed = [fold["fold"] for fold in read_json(out / runs.CV_FILE).get("folds", [])]
+        replaced = [fold for fold in listed if fold in done and done[fold] is None]
+        if replaced:
+            raise InputError(f"{out}: a finished cross-validation is already there and its fold {replaced[0]} "
+                             "was trained with other options or is missing (pass --overwrite to redo it, or "
+                             "choose another --out)")
+    fold_metrics, results = [], []
+    for fold in planned:
         fold_dir = out / f"fold-{fold}"
-        metrics = None if overwrite else _fold_is_done(fold_dir, root, fold_options)
+        metrics = done[fold]
         if metrics is not None:
-            log.info("fold %d (%d of %d): already trained, kept (%s)", fold, fold + 1, folds,
+            log.info("%s fold %d (%d of %d): already trained, kept (%s)", options.model, fold, fold + 1, total,
                      summary_line(metrics))
         else:
-            log.info("fold %d (%d of %d)", fold, fold + 1, folds)
-            metrics = train_run(features_root, fold_dir, fold_options, overwrite=True, quiet=quiet)
-            log.info("fold %d (%d of %d): %s", fold, fold + 1, folds, summary_line(metrics))
-        results.append({"fold": fold, "run": fold_dir.name, "test_groups": metrics["test_groups"],
-                        "n_test": metrics["n_test"], "accuracy": metrics["accuracy"],
-                        "macro_f1": metrics["macro_f1"]})
-    accuracy = mean_std([r["accuracy"] for r in results])
-    macro_f1 = mean_std([r["macro_f1"] for r in results])
-    summary = {"model": options.model, "split": options.split, "folds": results,
-               "accuracy_mean": accuracy[0], "accuracy_std": accuracy[1],
-               "macro_f1_mean": macro_f1[0], "macro_f1_std": macro_f1[1], "seed": options.seed,
-               "features_root": str(root)}
+            log.info("%s fold %d (%d of %d)", options.model, fold, fold + 1, total)
+            metrics = train_run(features_root, fold_dir, replace(options, fold=fold), overwrite=True, quiet=quiet)
+            log.info("%s fold %d (%d of %d): %s in %.0f s", options.model, fold, fold + 1, total,
+                     summary_line(metrics), metrics["train_seconds"])
+        fold_metrics.append(metrics)
+        results.append(_fold_summary(fold, fold_dir, metrics))
+    summary = {"model": options.model, "split": options.split,
+               **cv_scores(root, fold_metrics),
+               "folds_total": total, "train_seconds": round(sum(r["train_seconds"] or 0.0 for r in results), 2),
+               "folds": results, "seed": options.seed, "features_root": str(root)}
     write_json(out / runs.CV_FILE, summary)
     return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -138,21 +139,53 @@ def test_evaluate_checks_the_model_against_its_config_first(fusion_run, tmp_path
     assert error.splitlines() == [error] and "model input 'pose' has shape" in error
 
 
-def test_cv_trains_every_group_as_test_and_resumes(features, tmp_path, caplog, capsys):
-    options = TrainOptions(model="pose", split="logo", frames=6, epochs=1, params=TINY_PARAMS)
-    summary = train_cv(features, tmp_path / "cv", options, quiet=True)
+CV_OPTIONS = TrainOptions(model="pose", split="logo", frames=6, epochs=1, params=TINY_PARAMS)
+
+
+@pytest.fixture(scope="module")
+def pose_cv(features, tmp_path_factory):
+    """(cv folder, summary): a leave-one-group-out pose cross-validation, trained once for the tests below."""
+    out = tmp_path_factory.mktemp("cv") / "cv"
+    return out, train_cv(features, out, CV_OPTIONS, quiet=True)
+
+
+def test_cv_trains_every_group_as_test_and_resumes(features, pose_cv, caplog):
+    out, summary = pose_cv
+    options = CV_OPTIONS
     assert [fold["test_groups"] for fold in summary["folds"]] == [["01"], ["02"], ["03"]]
     assert 0.0 <= summary["accuracy_mean"] <= 1.0 and summary["accuracy_std"] >= 0.0
-    assert read_json(tmp_path / "cv" / "cv.json") == summary
+    assert read_json(out / "cv.json") == summary
     with pytest.raises(InputError, match="cross-validation summary"):
-        runs.load_run(tmp_path / "cv")
+        runs.load_run(out)
     # a rerun after an interruption keeps the finished folds
-    (tmp_path / "cv" / "cv.json").unlink()
+    (out / "cv.json").unlink()
     with caplog.at_level(logging.INFO):
-        again = train_cv(features, tmp_path / "cv", options, quiet=True)
+        again = train_cv(features, out, options, quiet=True)
     assert caplog.text.count("already trained") == 3 and again == summary
-    assert cli.main(["evaluate", str(tmp_path / "cv")]) == 0
-    assert "3 folds: accuracy" in capsys.readouterr().out
+    # other options would replace the finished folds: refused
+    with pytest.raises(InputError, match="fold 0 was trained with other options"):
+        train_cv(features, out, replace(options, seed=1), quiet=True)
+
+
+def test_cv_leads_with_the_accuracy_pooled_over_every_clip(features, pose_cv, capsys):
+    """cv.json, train --cv and evaluate lead with accuracy over every decoded clip (the no_pose one counts wrong)."""
+    out, summary = pose_cv
+    predictions = [p for fold in summary["folds"] for p in read_json(out / fold["run"] / "metrics.json")["predictions"]]
+    right = sum(p["label"] == p["predicted"] for p in predictions)
+    assert list(summary)[2:6] == ["accuracy_all", "macro_f1_all", "clips_all", "clips_predicted"]
+    assert (summary["clips_all"], summary["clips_predicted"]) == (4 * 3 * 2 + 1, 4 * 3 * 2)  # + the no_pose clip
+    assert summary["accuracy_all"] == pytest.approx(right / 25)
+    assert summary["train_seconds"] == pytest.approx(sum(fold["train_seconds"] for fold in summary["folds"]),
+                                                     abs=0.05)
+    # the same command again only re-summarizes the finished folds, and prints the pooled figure first
+    assert cli.main(["train", str(features), "--out", str(out), "--model", "pose", "--split", "logo", "--cv",
+                     "--frames", "6", "--epochs", "1", *TINY[6:]]) == 0
+    printed = capsys.readouterr().out
+    assert f"3 folds: accuracy {summary['accuracy_all']:.3f}" in printed
+    assert "over all 25 clips (24 predicted); fold mean accuracy" in printed
+    assert read_json(out / "cv.json") == summary
+    assert cli.main(["evaluate", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"3 folds: accuracy {summary['accuracy_all']:.3f}")
 
 
 def test_cv_with_stratified_group_folds(features, tmp_path):

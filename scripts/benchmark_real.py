@@ -1,0 +1,198 @@
+"""Benchmark models on real footage: extract once, cross-validate every model on the same folds.
+
+    python scripts/benchmark_real.py VIDEO_ROOT --group-pattern REGEX --models pose,lrcn,fusion --out DIR
+        [--split logo|groupkfold:K|stratifiedgroupkfold:K] [--epochs N] [--seed S]
+        [--pose-model lite|full|heavy|PATH] [--max-folds N] [--features EXISTING] [--overwrite]
+        [-- TRAIN OPTIONS]
+
+VIDEO_ROOT is extracted once into DIR/features (`pose-action extract`: a rerun skips finished
+videos); `--features EXISTING` uses a ready extraction instead. Every model then trains on the
+same group-aware folds with `pose-action train --cv` (training.train.train_cv, the model's own
+recipe: the train command's defaults, `--epochs` and anything after `--`), one run per fold in
+DIR/runs/<model>/fold-K; a rerun keeps finished folds (and refuses to replace one trained with
+other options unless --overwrite). Ctrl-C loses at most the fold in flight.
+
+DIR/results.csv has one row per model: `accuracy_all` and `macro_f1_all` pooled over every
+clip whose video decoded (manifest status ok or no_pose), a clip the model did not predict
+counted wrong (training.pooled, the figure `train --cv` leads with); `clips_predicted` of
+`clips_all`; the mean ± std of fold accuracies; `train_seconds` (fitting, summed over folds).
+DIR/results.md holds the same table and the command that made it; the table is also printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from pose_action.catalog import MODEL_NAMES  # noqa: E402
+from pose_action.errors import EXIT_USAGE, InputError  # noqa: E402
+from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN  # noqa: E402
+
+if TYPE_CHECKING:
+    from pose_action.training.train import TrainOptions
+
+log = logging.getLogger("benchmark_real")
+
+PROG = "scripts/benchmark_real.py"
+COLUMNS = ("model", "accuracy_all", "macro_f1_all", "accuracy_mean", "accuracy_std", "clips_all", "clips_predicted",
+           "train_seconds")
+FEATURES_DIR, RUNS_DIR, RESULTS_CSV, RESULTS_MD = "features", "runs", "results.csv", "results.md"
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The script's own options, and the `pose-action train` options after `--` (for every model)."""
+    own, train_options = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                     epilog="Options after `--` go to `pose-action train` for every model, "
+                                            "e.g. -- --frames 16 --param lstm_units=32.")
+    parser.add_argument("video_root", metavar="VIDEO_ROOT", type=Path, nargs="?",
+                        help="folder of <Class>/<clip> videos (or a CSV list); not needed with --features")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="features, runs and results go here")
+    parser.add_argument("--models", required=True, help="comma-separated model names, e.g. pose,lrcn,fusion")
+    parser.add_argument("--group-pattern", default=DEFAULT_GROUP_PATTERN, metavar="REGEX",
+                        help="regex whose first group is a file's group (person, source); default UCF50's")
+    parser.add_argument("--split", default="logo", help="logo (default), groupkfold:K or stratifiedgroupkfold:K")
+    parser.add_argument("--epochs", type=int, default=None, help="override every model's epochs (quick runs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pose-model", default="lite", metavar="lite|full|heavy|PATH")
+    parser.add_argument("--max-folds", type=int, default=None, metavar="N",
+                        help="train only the first N folds (trials: clips of the other folds count as not predicted)")
+    parser.add_argument("--features", type=Path, default=None, metavar="EXISTING",
+                        help="a ready features folder: no extraction")
+    parser.add_argument("--workers", type=int, default=None, metavar="N", help="extraction processes (default: all cores)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="retrain every fold of every model (finished folds trained with other options are "
+                             "otherwise refused); the extraction is kept")
+    return parser.parse_args(own), train_options
+
+
+def model_names(text: str) -> list[str]:
+    """The --models list, each name checked against pose_action.catalog (order kept, repeats dropped)."""
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in MODEL_NAMES]
+    if unknown:
+        raise InputError(f"--models: unknown model {unknown[0]!r} (choose from {', '.join(MODEL_NAMES)})")
+    if not names:
+        raise InputError(f"--models {text!r}: name at least one of {', '.join(MODEL_NAMES)}")
+    return names
+
+
+def model_options(model: str, run_dir: Path, features: Path, args: argparse.Namespace,
+                  train_options: list[str]) -> TrainOptions:
+    """The model's TrainOptions exactly as `pose-action train FEATURES --model M --split S --cv ...` makes them."""
+    from pose_action.cli import command_parser
+    from pose_action.commands.train import options_from_args
+
+    argv = [str(features), "--out", str(run_dir), "--model", model, "--split", args.split, "--seed", str(args.seed),
+            *(["--epochs", str(args.epochs)] if args.epochs is not None else []), *train_options]
+    return options_from_args(command_parser("train").parse_args(argv))
+
+
+def extract_features(args: argparse.Namespace) -> Path:
+    """DIR/features from VIDEO_ROOT (resumable), or --features as it is."""
+    if args.features is not None:
+        if args.video_root is not None:
+            log.info("--features %s: using it as it is; %s is not extracted", args.features, args.video_root)
+        return args.features
+    if args.video_root is None:
+        raise InputError("give VIDEO_ROOT to extract, or --features EXISTING")
+    from pose_action.extraction.job import make_settings
+    from pose_action.extraction.pool import default_workers
+    from pose_action.extraction.run import extract_videos
+
+    features = args.out / FEATURES_DIR
+    report = extract_videos(args.video_root, features, functools.partial(make_settings, args.pose_model),
+                            workers=args.workers or default_workers(), group_pattern=args.group_pattern)
+    failed = report.count("failed")
+    log.info("extracted %s -> %s: %d videos done now, %d already done%s", args.video_root, features,
+             len(report.rows), report.skipped, f", {failed} failed to decode (left out of every score)" if failed else "")
+    return features
+
+
+def result_row(model: str, summary: dict) -> dict:
+    """One results.csv row from a train_cv summary."""
+    return {"model": model, **{column: summary[column] for column in COLUMNS[1:]}}
+
+
+def markdown(rows: list[dict], command: str, summary: dict) -> str:
+    """results.md: the table and the command that made it."""
+    folds, total = len(summary["folds"]), summary["folds_total"]
+    folds_text = f"{folds} folds" if folds == total else f"the first {folds} of {total} folds"
+    lines = [f"`{summary['split']}` cross-validation, {folds_text}, seed {summary['seed']}; features "
+             f"`{summary['features_root']}`. Accuracy and macro F1 pooled over all {rows[0]['clips_all']} clips whose "
+             "video decoded (a clip a model did not predict counts wrong); fold mean ± std is secondary.", "",
+             "| model | accuracy (all clips) | macro F1 (all clips) | fold accuracy mean ± std | clips predicted "
+             "| train s |", "|---|---|---|---|---|---|"]
+    lines += [f"| {row['model']} | {row['accuracy_all']:.3f} | {row['macro_f1_all']:.3f} | "
+              f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f} | {row['clips_predicted']} / {row['clips_all']} "
+              f"| {row['train_seconds']:.0f} |" for row in rows]
+    return "\n".join([*lines, "", "```bash", command, "```", ""])
+
+
+def write_results(out: Path, rows: list[dict], command: str, summary: dict) -> str:
+    """results.csv and results.md (atomically: a reader never sees half a table); returns the markdown."""
+    import pandas as pd
+
+    from pose_action.files import write_text_atomic
+
+    table = markdown(rows, command, summary)
+    write_text_atomic(out / RESULTS_CSV, pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(index=False,
+                                                                                         float_format="%.4f"))
+    write_text_atomic(out / RESULTS_MD, table)
+    return table
+
+
+def benchmark(args: argparse.Namespace, train_options: list[str], command: str) -> str:
+    """Extract, cross-validate every model on the same folds, write the results; returns the markdown table."""
+    from pose_action.training.evaluate import cv_summary_line
+    from pose_action.training.splits import FOLDED_KINDS, parse_kind
+    from pose_action.training.train import train_cv
+
+    models = model_names(args.models)
+    if parse_kind(args.split)[0] not in FOLDED_KINDS:
+        raise InputError(f"--split {args.split!r}: the benchmark cross-validates; use logo, groupkfold:K or "
+                         "stratifiedgroupkfold:K")
+    runs = args.out / RUNS_DIR
+    features = args.features if args.features is not None else args.out / FEATURES_DIR
+    options = {model: model_options(model, runs / model, features, args, train_options) for model in models}
+    features = extract_features(args)
+    rows, table = [], ""
+    for model in models:
+        summary = train_cv(features, runs / model, options[model], overwrite=args.overwrite, quiet=True,
+                           max_folds=args.max_folds)
+        log.info("%s: %s", model, cv_summary_line(summary))
+        rows.append(result_row(model, summary))
+        table = write_results(args.out, rows, command, summary)  # after every model: a stop keeps the rest
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("tensorflow", "absl", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    args, train_options = parse_args(argv)
+    command = shlex.join(["python", PROG, *argv])
+    try:
+        print(benchmark(args, train_options, command))
+    except InputError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; extracted videos and finished folds are kept and a rerun resumes", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""scripts/benchmark_real.py end to end: a tiny features folder, and a few real clips when ../shared/videos is there."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("keras")
+
+from conftest import REPO  # noqa: E402
+from features_fixture import make_features  # noqa: E402
+
+from pose_action.files import read_json  # noqa: E402
+
+COLUMNS = ["model", "accuracy_all", "macro_f1_all", "accuracy_mean", "accuracy_std", "clips_all", "clips_predicted",
+           "train_seconds"]
+# after `--`: options of `pose-action train`, as small as the models go
+TINY_TRAIN = ["--", "--frames", "6", "--batch-size", "8", "--param", "lstm_units=8", "--param", "pose_units=8",
+              "--param", "appearance_units=8", "--param", "cnn_filters=[4,8]"]
+
+
+@pytest.fixture(scope="module")
+def benchmark_real():
+    spec = importlib.util.spec_from_file_location("benchmark_real", REPO / "scripts" / "benchmark_real.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_model_on_the_same_folds_scored_over_every_clip(benchmark_real, tmp_path, capsys, caplog):
+    features = make_features(tmp_path / "features", groups=3, clips=1, frames=20, thumb_size=16)  # + a no_pose clip
+    argv = ["--features", str(features), "--out", str(tmp_path / "bench"), "--models", "pose,lrcn", "--epochs", "1",
+            "--max-folds", "1", *TINY_TRAIN]
+    assert benchmark_real.main(argv) == 0
+    printed = capsys.readouterr().out
+    results = pd.read_csv(tmp_path / "bench" / "results.csv")
+    assert list(results.columns) == COLUMNS and list(results["model"]) == ["pose", "lrcn"]
+    assert set(results["clips_all"]) == {4 * 3 + 1}  # every decoded clip, the no_pose one too
+    assert set(results["clips_predicted"]) == {4}  # the test clips of the one fold trained (group 01)
+    assert (results["accuracy_all"] <= 4 / 13 + 1e-4).all() and (results["train_seconds"] > 0).all()
+    for model in ("pose", "lrcn"):  # the same fold for every model
+        run = tmp_path / "bench" / "runs" / model
+        assert [p.name for p in run.glob("fold-*")] == ["fold-0"]
+        assert read_json(run / "cv.json")["folds"][0]["test_groups"] == ["01"]
+    table = (tmp_path / "bench" / "results.md").read_text()
+    assert "| pose | " in table and "| lrcn | " in table and "4 / 13" in table
+    assert "python scripts/benchmark_real.py --features" in table and "cnn_filters=[4,8]" in table
+    assert "| pose | " in printed
+
+    # a rerun resumes: nothing is trained again, the same numbers come out
+    with caplog.at_level(logging.INFO):
+        assert benchmark_real.main(argv) == 0
+    assert caplog.text.count("already trained") == 2
+    assert pd.read_csv(tmp_path / "bench" / "results.csv").equals(results)
+
+
+def test_unknown_model_is_one_error_line(benchmark_real, tmp_path, capsys):
+    code = benchmark_real.main(["--features", str(tmp_path), "--out", str(tmp_path / "b"), "--models", "pose,nope"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and error.splitlines() == [error] and "unknown model 'nope'" in error
+    assert not (tmp_path / "b").exists()
+
+
+def test_real_clips_are_extracted_once_and_grouped_by_person(benchmark_real, shared_videos, tmp_path, capsys):
+    """Four ud810_ps7 clips (two people, two gestures) from a video list: extraction, groups P(\\d+)T, one fold."""
+    folder = shared_videos / "ud810_ps7"
+    clips = [folder / label / f"PS7{label}P{person}T1.avi" for label in ("A1", "A2") for person in (1, 2)]
+    listing = tmp_path / "clips.csv"
+    listing.write_text("path,label\n" + "".join(f"{path},{path.parent.name}\n" for path in clips))
+    out = tmp_path / "bench"
+    assert benchmark_real.main([str(listing), "--group-pattern", r"P(\d+)T", "--out", str(out), "--models", "pose",
+                                "--epochs", "1", "--max-folds", "1", "--workers", "1", *TINY_TRAIN]) == 0
+    manifest = pd.read_csv(out / "features" / "manifest.csv", dtype={"group": str})
+    assert sorted(manifest["group"]) == ["1", "1", "2", "2"]
+    results = pd.read_csv(out / "results.csv")
+    assert (results.loc[0, "clips_all"], results.loc[0, "clips_predicted"]) == (4, 2)
+    assert "| pose | " in capsys.readouterr().out
