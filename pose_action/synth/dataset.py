@@ -362,9 +362,10 @@ def conditions_path(out: str | os.PathLike) -> Path:
 
 def read_conditions(out: str | os.PathLike) -> pd.DataFrame:
     """OUT/conditions.csv: `clip` (`<Class>/<stem>`, the key of extract's outputs), then 0/1 for
-    `far`, `exit`, `dark`, `crowd` and `occluded`; indexed by clip. Empty if there is none."""
+    `far`, `exit`, `dark` and `crowd`; indexed by clip. A clip without a row (or a dataset
+    without the file: rendered with no condition asked for) has none of them."""
     path = conditions_path(out)
-    columns = ["clip", *CONDITIONS, "occluded"]
+    columns = ["clip", *CONDITIONS]
     if not path.is_file():
         return pd.DataFrame(columns=columns).set_index("clip")
     table = pd.read_csv(path, dtype={"clip": str})
@@ -374,14 +375,30 @@ def read_conditions(out: str | os.PathLike) -> pd.DataFrame:
     return table[columns].set_index("clip")
 
 
+def _write_conditions(out: Path, rows: dict[str, Conditions]) -> None:
+    """OUT/conditions.csv, rewritten only when it changes (a finished rerun rewrites nothing)."""
+    table = pd.DataFrame.from_dict(
+        {key: {name: int(getattr(conditions, name)) for name in CONDITIONS} for key, conditions in rows.items()},
+        orient="index", columns=list(CONDITIONS)).rename_axis("clip").sort_index()
+    text = table.to_csv()
+    path = conditions_path(out)
+    if not path.is_file() or path.read_text() != text:
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, suffix=".csv") as tmp:
+            tmp.write_text(text)
+
+
 def write_dataset(out: str | os.PathLike, *, classes: Iterable[str] | None = None, actors: int = 3,
                   clips: int = 2, seed: int = 0, size: tuple[int, int] = DEFAULT_SIZE,
                   fps: float = DEFAULT_FPS, seconds: float = DEFAULT_SECONDS,
                   occlusion_rate: float = DEFAULT_OCCLUSION_RATE, conditions: ConditionRates = NO_CONDITIONS,
                   progress: bool = True) -> list[Path]:
-    """Render OUT/<Class>/v_<Class>_gNN_cNN.mp4 (+ .joints.csv) and OUT/conditions.csv (which
-    real-footage conditions each clip got, at the given rates); existing clips are kept with
-    their recorded conditions (resumable)."""
+    """Render OUT/<Class>/v_<Class>_gNN_cNN.mp4 (+ .joints.csv); existing clips are kept (resumable).
+
+    With any condition rate above 0 (or an OUT/conditions.csv already there), OUT/conditions.csv
+    records which conditions each clip got. It is written before the clips, so an interrupted
+    run leaves no clip without its row; a kept clip keeps its row, or none if it had none.
+    With the default rates nothing but the clips is written, exactly as before conditions existed."""
     from tqdm import tqdm
 
     chosen = list(ACTIONS if classes is None else classes)
@@ -395,32 +412,28 @@ def write_dataset(out: str | os.PathLike, *, classes: Iterable[str] | None = Non
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
     recorded = read_conditions(out)
-    jobs = [(action, actor, clip) for action in chosen for actor in range(actors) for clip in range(clips)]
-    paths: list[Path] = []
-    rows: dict[str, dict[str, int]] = {str(key): {k: int(v) for k, v in row.items()}
-                                       for key, row in recorded.iterrows()}
+    rows = {str(key): Conditions(**{name: bool(row[name]) for name in CONDITIONS}) for key, row in recorded.iterrows()}
+    jobs: list[tuple[str, int, int, Path, Conditions | None]] = []  # conditions None: a kept clip
+    for action in chosen:
+        for actor in range(actors):
+            for clip in range(clips):
+                path = out / action / clip_name(action, actor, clip)
+                key = f"{action}/{path.stem}"
+                if path.is_file() and joints_path(path).is_file():
+                    rows.setdefault(key, Conditions())  # drawn before, with none if it has no row
+                    jobs.append((action, actor, clip, path, None))
+                    continue
+                rows[key] = draw_conditions(seed, actor, clip, ACTION_TABLE[action].motion_key, conditions)
+                jobs.append((action, actor, clip, path, rows[key]))
+    if conditions != NO_CONDITIONS or conditions_path(out).is_file():
+        _write_conditions(out, rows)
     skipped = 0
-    for action, actor, clip in tqdm(jobs, desc="synth", unit="clip", disable=not progress):
-        path = out / action / clip_name(action, actor, clip)
-        paths.append(path)
-        key = f"{action}/{path.stem}"
-        chosen_conditions = draw_conditions(seed, actor, clip, ACTION_TABLE[action].motion_key, conditions)
-        occlude = occluded(seed, actor, clip, action, occlusion_rate)
-        if path.is_file() and joints_path(path).is_file():
+    for action, actor, clip, path, clip_conditions in tqdm(jobs, desc="synth", unit="clip", disable=not progress):
+        if clip_conditions is None:
             skipped += 1
-            if key in rows:
-                continue  # a kept clip keeps the conditions it was drawn with
-        else:
-            write_clip(path, action, actor=actor, clip=clip, seed=seed, size=size, fps=fps, seconds=seconds,
-                       occlusion=occlude, conditions=chosen_conditions)
-        rows[key] = {**{name: int(getattr(chosen_conditions, name)) for name in CONDITIONS},
-                     "occluded": int(occlude)}
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("clip").sort_index()
-    text = table.to_csv()
-    path = conditions_path(out)
-    if not path.is_file() or path.read_text() != text:  # a finished rerun rewrites nothing
-        with atomic_path(path, suffix=".csv") as tmp:
-            tmp.write_text(text)
+            continue
+        write_clip(path, action, actor=actor, clip=clip, seed=seed, size=size, fps=fps, seconds=seconds,
+                   occlusion=occluded(seed, actor, clip, action, occlusion_rate), conditions=clip_conditions)
     if skipped:
         log.info("kept %d existing clips", skipped)
-    return paths
+    return [path for _, _, _, path, _ in jobs]

@@ -84,8 +84,8 @@ def test_default_clips_are_byte_identical_to_before_conditions(tmp_path):
         assert data == (zero / name).read_bytes(), name
         if name.endswith(".csv") or cv2.__version__ == ENCODER_OF_RECORDED_VIDEOS:
             assert hashlib.sha256(data).hexdigest()[:16] == expected, name
-    table = synth.read_conditions(out)
-    assert len(table) == 8 and (table[list(CONDITIONS)] == 0).all().all()
+    assert sorted(p.name for p in out.iterdir()) == ["Squat", "Wave"]  # no conditions.csv either
+    assert synth.read_conditions(out).empty
 
 
 # ----------------------------------------------------------------------------- each condition
@@ -207,7 +207,7 @@ def test_cli_records_conditions_per_clip_and_resumes(tmp_path, capsys):
             "--size", "96x72", "--seconds", "0.2", "--conditions", "real", "--dark", "0", "--crowd", "1", "--quiet"]
     assert cli.main(args) == 0
     table = synth.read_conditions(out)
-    assert list(table.columns) == [*CONDITIONS, "occluded"]
+    assert list(table.columns) == list(CONDITIONS)
     assert sorted(table.index) == sorted(f"{p.parent.name}/{p.stem}" for p in out.rglob("*.mp4"))
     assert table["far"].any() and not table["far"].all() and table["exit"].any()
     assert (table["dark"] == 0).all() and (table["crowd"] == 1).all()  # options override the preset
@@ -221,6 +221,18 @@ def test_cli_records_conditions_per_clip_and_resumes(tmp_path, capsys):
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
     assert cli.main([*args[:-3], "--quiet"]) == 0  # other rates: existing clips and their rows are kept
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamps
+
+    # Clips rendered with no condition asked for have no file; adding clips with conditions
+    # records the old ones as having none.
+    mixed = tmp_path / "mixed"
+    assert cli.main(["synth", str(mixed), "--classes", "Wave", "--actors", "1", "--clips", "2", "--size", "96x72",
+                     "--seconds", "0.2", "--quiet"]) == 0
+    assert not synth.conditions_path(mixed).exists()
+    assert cli.main(["synth", str(mixed), "--classes", "Wave", "--actors", "2", "--clips", "2", "--size", "96x72",
+                     "--seconds", "0.2", "--far", "1", "--quiet"]) == 0
+    table = synth.read_conditions(mixed)
+    assert table["far"].to_dict() == {"Wave/v_Wave_g01_c01": 0, "Wave/v_Wave_g01_c02": 0,
+                                      "Wave/v_Wave_g02_c01": 1, "Wave/v_Wave_g02_c02": 1}
     assert cli.main(["synth", str(tmp_path / "x"), "--exit", "1.5"]) == 2
     assert "--exit must be between 0 and 1" in capsys.readouterr().err
     with pytest.raises(InputError, match="unknown --conditions"):
