@@ -4,7 +4,9 @@ OUT/<Class>/v_<Class>_gNN_cNN.mp4 (group = actor) and beside each video
 v_<Class>_gNN_cNN.joints.csv: the drawn positions of the figure's joints, named like
 MediaPipe's landmarks, image-normalized. The real pose model finds these figures, so the
 whole flow (extract, train, predict) runs on a laptop with no dataset downloaded. The same
-seed gives the same frames; existing clips are kept, so a rerun resumes.
+seed gives the same frames; existing clips are kept, so a rerun resumes. `--far`, `--exit`,
+`--dark`, `--crowd` (or `--conditions real`) add what real footage shows, recorded per clip
+in OUT/conditions.csv.
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ from __future__ import annotations
 import argparse
 
 from pose_action.commands.arguments import parse_size
+from pose_action.synth.conditions import CONDITIONS, PRESETS, preset
 from pose_action.synth.dataset import DEFAULT_FPS, DEFAULT_OCCLUSION_RATE, DEFAULT_SECONDS, DEFAULT_SIZE, write_dataset
 from pose_action.synth.motions import ACTIONS
+
+
+def _rates(name: str) -> str:
+    return ", ".join(f"{condition} {getattr(PRESETS[name], condition):g}" for condition in CONDITIONS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,13 +36,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="clip length (default 2)")
     parser.add_argument("--occlusion", type=float, default=DEFAULT_OCCLUSION_RATE, metavar="RATE",
                         help=f"share of clips with a partial occluder (default {DEFAULT_OCCLUSION_RATE})")
+    conditions = parser.add_argument_group(
+        "real-footage conditions", "share of clips (0..1, drawn independently per clip) with each condition; "
+        "recorded in OUT/conditions.csv")
+    conditions.add_argument("--conditions", choices=tuple(PRESETS), default="none",
+                            help=f"preset rates: none (default) or real ({_rates('real')}); "
+                                 "the options below override it")
+    conditions.add_argument("--far", type=float, metavar="RATE",
+                            help="actor far from the camera: 0.15-0.35 of the frame height, anywhere in the frame")
+    conditions.add_argument("--exit", type=float, metavar="RATE",
+                            help="actor walks in from or out of a frame edge: part of the clip shows nobody")
+    conditions.add_argument("--dark", type=float, metavar="RATE", help="dim, low-contrast, noisy room")
+    conditions.add_argument("--crowd", type=float, metavar="RATE",
+                            help="a second person standing about or walking across")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    rates = preset(args.conditions, far=args.far, exit=args.exit, dark=args.dark, crowd=args.crowd)
     paths = write_dataset(args.out, classes=args.classes, actors=args.actors, clips=args.clips,
                           seed=args.seed, size=parse_size(args.size), fps=args.fps, seconds=args.seconds,
-                          occlusion_rate=args.occlusion, progress=not args.quiet)
+                          occlusion_rate=args.occlusion, conditions=rates, progress=not args.quiet)
     classes = len({path.parent.name for path in paths})
     print(f"{len(paths)} clips of {classes} classes in {args.out}")
     return 0

@@ -23,8 +23,11 @@ import pandas as pd
 from pose_action.errors import InputError
 from pose_action.files import atomic_path
 from pose_action.landmarks import LANDMARK_NAMES, NUM_LANDMARKS, X, Y
+from pose_action.synth.conditions import (
+    CONDITIONS, NO_CONDITIONS, Bystander, ConditionRates, Conditions, Darkness, Exit, blend_poses, condition_rng,
+    darken, draw_conditions, exit_state, far_placement, plan_bystander, plan_darkness, plan_exit, travel_yaw)
 from pose_action.synth.figure import Body, View, draw_figure, mirror_points, project, skeleton
-from pose_action.synth.motions import ACTION_TABLE, ACTIONS, Action
+from pose_action.synth.motions import ACTION_TABLE, ACTIONS, Action, stand, walk
 from pose_action.synth.scenes import SHAKE_MARGIN, draw_occluder, hsv_color, jitter_color, keyed_rng, make_background, pick_color
 from pose_action.video import write_video
 
@@ -35,6 +38,7 @@ DEFAULT_FPS = 25.0
 DEFAULT_SECONDS = 2.0
 DEFAULT_OCCLUSION_RATE = 0.15
 JOINTS_SUFFIX = ".joints.csv"
+CONDITIONS_FILE = "conditions.csv"  # at the dataset root: which conditions each clip got
 DRAWN = 2  # ground-truth joints are (frames, 33, 3): X, Y as in landmarks, then 1 where the joint is drawn
 
 # Joints that exist on the drawn figure (all of MediaPipe's: face points, hands and feet are drawn).
@@ -129,6 +133,10 @@ class ClipPlan:
     background: np.ndarray  # (height + 2 margin, width + 2 margin, 3)
     size: tuple[int, int]
     occlusion: bool
+    conditions: Conditions = Conditions()
+    exit: Exit | None = None
+    darkness: Darkness | None = None
+    bystander: Bystander | None = None
 
 
 def _check_request(action: str, size: tuple[int, int], fps: float, seconds: float) -> None:
@@ -144,12 +152,20 @@ def _check_request(action: str, size: tuple[int, int], fps: float, seconds: floa
 
 
 def plan_clip(action: str, *, actor: int, clip: int, seed: int, size: tuple[int, int],
-              occlusion: bool = False) -> ClipPlan:
-    """Decide everything about a clip before drawing it: who, where, how, in which scene."""
+              occlusion: bool = False, conditions: Conditions = Conditions(),
+              seconds: float = DEFAULT_SECONDS) -> ClipPlan:
+    """Decide everything about a clip before drawing it: who, where, how, in which scene,
+    and under which real-footage conditions (each with its own keyed generator, so a clip
+    without conditions is drawn exactly as before they existed)."""
     spec = ACTION_TABLE[action]
     cast = make_actor(seed, actor)
     performance = make_performance(seed, actor, clip, spec.motion_key)
     width, height = size
+    details = lambda name: condition_rng(seed, actor, clip, spec.motion_key, name)  # noqa: E731
+    if conditions.far:
+        height_fraction, x_fraction, ground_fraction = far_placement(details("far"), size, cast.body,
+                                                                     cast.horizon_fraction)
+        cast = replace(cast, height_fraction=height_fraction, x_fraction=x_fraction, ground_fraction=ground_fraction)
     scale = cast.height_fraction * min(height, 1.1 * width) / cast.body.standing_height()
     ground = cast.ground_fraction * height
     view = View(x=cast.x_fraction * width, y=ground, scale=scale, yaw=performance.yaw, pitch=cast.camera_pitch)
@@ -163,7 +179,15 @@ def plan_clip(action: str, *, actor: int, clip: int, seed: int, size: tuple[int,
                                  horizon=int(cast.horizon_fraction * height) + margin, ground=int(ground) + margin,
                                  upper_avoid=(body.shirt, body.skin, body.hair),
                                  lower_avoid=(body.pants, body.shoes), head=head_rows)
-    return ClipPlan(spec, cast, performance, view, background, (width, height), occlusion)
+    exit_plan = plan_exit(details("exit"), view.x, scale, width, seconds) if conditions.exit else None
+    darkness = plan_darkness(details("dark")) if conditions.dark else None
+    bystander = None
+    if conditions.crowd:
+        rng = details("crowd")
+        bystander = plan_bystander(rng, random_body(rng), size, view, cast.height_fraction,
+                                   cast.horizon_fraction, seconds)
+    return ClipPlan(spec, cast, performance, view, background, (width, height), occlusion,
+                    conditions, exit_plan, darkness, bystander)
 
 
 def _shake(performance: Performance, time: float) -> tuple[int, int]:
@@ -174,8 +198,39 @@ def _shake(performance: Performance, time: float) -> tuple[int, int]:
     return max(-limit, min(limit, round(dx))), max(-limit, min(limit, round(dy)))
 
 
+def _shadow(frame: np.ndarray, background: np.ndarray, view: View, dx: int, dy: int) -> None:
+    """The figure's shadow on the floor: the background under its feet, darker."""
+    row = min(max(int(view.y) + SHAKE_MARGIN, 0), background.shape[0] - 1)
+    column = min(max(int(view.x) + SHAKE_MARGIN, 0), background.shape[1] - 1)
+    color = tuple(int(c) for c in background[row, column] * 0.6)
+    cv2.ellipse(frame, (int(view.x - dx), int(view.y - dy)), (int(0.2 * view.scale), int(0.03 * view.scale)),
+                0, 0, 360, color, -1, cv2.LINE_AA)
+
+
+def _in_frame(pixels: np.ndarray, scale: float, width: int, height: int) -> bool:
+    """Whether any part of a figure (its points, padded by a limb's width) shows in the frame."""
+    pad = 0.15 * scale
+    xs, ys = pixels[:, 0], pixels[:, 1]
+    return bool(np.nanmax(xs) > -pad and np.nanmin(xs) < width + pad
+                and np.nanmax(ys) > -pad and np.nanmin(ys) < height + pad)
+
+
+def _draw_bystander(frame: np.ndarray, bystander: Bystander, background: np.ndarray, time: float,
+                    dx: int, dy: int) -> None:
+    """The other person of a `crowd` clip, standing about or walking across."""
+    phase = bystander.phase + 2 * math.pi * bystander.frequency * time
+    pose = (walk if bystander.walking else stand)(phase, 1.0, bystander.body)
+    view = replace(bystander.view, x=bystander.view.x + bystander.velocity * time)
+    pixels = project(skeleton(bystander.body, pose), view, offset=(-dx, -dy))
+    if _in_frame(pixels, view.scale, frame.shape[1], frame.shape[0]):
+        _shadow(frame, background, view, dx, dy)
+        draw_figure(frame, pixels, bystander.body, view.scale)
+
+
 def render_plan(plan: ClipPlan, *, fps: float, seconds: float) -> tuple[list[np.ndarray], np.ndarray]:
-    """Draw every frame of a planned clip; returns BGR frames and (frames, 33, 3) joints."""
+    """Draw every frame of a planned clip; returns BGR frames and (frames, 33, 3) joints.
+
+    Joints outside the frame (an actor walking in or out) are not drawn: NaN, drawn = 0."""
     width, height = plan.size
     count = max(1, int(round(seconds * fps)))
     performance, body, view = plan.performance, plan.actor.body, plan.view
@@ -183,42 +238,60 @@ def render_plan(plan: ClipPlan, *, fps: float, seconds: float) -> tuple[list[np.
     frames: list[np.ndarray] = []
     joints = np.full((count, NUM_LANDMARKS, 3), np.nan, dtype=np.float32)
     drawn = np.array([name in DRAWN_LANDMARKS for name in LANDMARK_NAMES])
-    shadow_color = tuple(int(c) for c in plan.background[int(view.y) + SHAKE_MARGIN,
-                                                          int(view.x) + SHAKE_MARGIN] * 0.6)
+    noise = np.random.default_rng(plan.darkness.noise_seed) if plan.darkness is not None else None
     for index in range(count):
         time = index / fps
         phase = performance.phase + 2 * math.pi * frequency * time
         pose = plan.action.motion(phase, performance.amplitude, body)
         if plan.action.prop is not None:
             pose = replace(pose, prop_length=plan.action.prop_length)
+        actor_view = view
+        if plan.exit is not None:
+            x, weight = exit_state(plan.exit, index / count, view.x, view.scale, width)
+            pose = blend_poses(pose, walk(2 * math.pi * plan.exit.gait_frequency * time, 1.0, body), weight)
+            actor_view = replace(view, x=x, yaw=(1 - weight) * view.yaw + weight * travel_yaw(plan.exit))
         points = skeleton(body, pose)
         if performance.mirrored:
             points = mirror_points(points)
         dx, dy = _shake(performance, time)
         frame = plan.background[SHAKE_MARGIN + dy:SHAKE_MARGIN + dy + height,
                                 SHAKE_MARGIN + dx:SHAKE_MARGIN + dx + width].copy()
-        pixels = project(points, view, offset=(-dx, -dy))
-        cv2.ellipse(frame, (int(view.x - dx), int(view.y - dy)), (int(0.2 * view.scale), int(0.03 * view.scale)),
-                    0, 0, 360, shadow_color, -1, cv2.LINE_AA)
-        draw_figure(frame, pixels, body, view.scale, plan.action.prop)
+        # Farther figures (feet higher in the frame) are painted first.
+        bystander = plan.bystander
+        bystander_behind = bystander is not None and bystander.view.y <= view.y
+        if bystander is not None and bystander_behind:
+            _draw_bystander(frame, bystander, plan.background, time, dx, dy)
+        pixels = project(points, actor_view, offset=(-dx, -dy))
+        if _in_frame(pixels, view.scale, width, height):
+            _shadow(frame, plan.background, actor_view, dx, dy)
+            draw_figure(frame, pixels, body, view.scale, plan.action.prop)
+        if bystander is not None and not bystander_behind:
+            _draw_bystander(frame, bystander, plan.background, time, dx, dy)
         if plan.occlusion and performance.occluder is not None:
             draw_occluder(frame, performance.occluder, view.x - dx, view.y - dy, view.scale)
+        if plan.darkness is not None:
+            frame = darken(frame, plan.darkness, noise)
         frames.append(frame)
         # Pixel centres sit at integer coordinates in OpenCV, at +0.5 in MediaPipe's [0, 1].
         joints[index, drawn, X] = (pixels[:NUM_LANDMARKS][drawn, 0] + 0.5) / width
         joints[index, drawn, Y] = (pixels[:NUM_LANDMARKS][drawn, 1] + 0.5) / height
         joints[index, drawn, DRAWN] = 1.0
+        outside = ~((joints[index, :, X] >= 0) & (joints[index, :, X] < 1)
+                    & (joints[index, :, Y] >= 0) & (joints[index, :, Y] < 1)) & drawn
+        joints[index, outside] = (np.nan, np.nan, 0.0)
     return frames, joints
 
 
 def render_frames(action: str, *, actor: int = 0, clip: int = 0, seed: int = 0,
                   size: tuple[int, int] = DEFAULT_SIZE, fps: float = DEFAULT_FPS,
                   seconds: float = DEFAULT_SECONDS, occlusion: bool = False,
-                  ) -> tuple[list[np.ndarray], np.ndarray]:
+                  conditions: Conditions = Conditions()) -> tuple[list[np.ndarray], np.ndarray]:
     """BGR frames of one clip and its ground truth (frames, 33, 3): x, y (image-normalized,
-    like MediaPipe) and 1 where the joint is drawn; NaN for joints the figure lacks."""
+    like MediaPipe) and 1 where the joint is drawn; NaN (drawn 0) for joints the figure lacks
+    or that are out of the frame."""
     _check_request(action, size, fps, seconds)
-    plan = plan_clip(action, actor=actor, clip=clip, seed=seed, size=size, occlusion=occlusion)
+    plan = plan_clip(action, actor=actor, clip=clip, seed=seed, size=size, occlusion=occlusion,
+                     conditions=conditions, seconds=seconds)
     return render_plan(plan, fps=fps, seconds=seconds)
 
 
@@ -229,10 +302,11 @@ def joints_path(video_path: str | os.PathLike) -> Path:
 
 
 def joints_table(joints: np.ndarray) -> pd.DataFrame:
-    """`frame`, then `<name>_x`, `<name>_y` for every joint the figure has."""
+    """`frame`, then `<name>_x`, `<name>_y` for every joint the figure has; empty cells where
+    the joint is not drawn (out of the frame)."""
     columns: dict[str, np.ndarray] = {"frame": np.arange(len(joints))}
     for index, name in enumerate(LANDMARK_NAMES):
-        if np.all(np.isnan(joints[:, index, X])):
+        if name not in DRAWN_LANDMARKS:
             continue
         columns[f"{name}_x"] = joints[:, index, X]
         columns[f"{name}_y"] = joints[:, index, Y]
@@ -253,18 +327,19 @@ def read_joints(path: str | os.PathLike) -> np.ndarray:
         if f"{name}_x" in table.columns:
             joints[:, index, X] = table[f"{name}_x"].to_numpy()
             joints[:, index, Y] = table[f"{name}_y"].to_numpy()
-            joints[:, index, DRAWN] = 1.0
+            joints[:, index, DRAWN] = np.isfinite(joints[:, index, X])
     return joints
 
 
 def write_clip(path: str | os.PathLike, action: str, *, actor: int = 0, clip: int = 0, seed: int = 0,
                size: tuple[int, int] = DEFAULT_SIZE, fps: float = DEFAULT_FPS,
-               seconds: float = DEFAULT_SECONDS, occlusion: bool = False) -> Path:
+               seconds: float = DEFAULT_SECONDS, occlusion: bool = False,
+               conditions: Conditions = Conditions()) -> Path:
     """Write one video and its joints CSV beside it (both atomically; the CSV first, so a video
     on disk always has its ground truth)."""
     path = Path(path)
     frames, joints = render_frames(action, actor=actor, clip=clip, seed=seed, size=size, fps=fps,
-                                   seconds=seconds, occlusion=occlusion)
+                                   seconds=seconds, occlusion=occlusion, conditions=conditions)
     with atomic_path(joints_path(path), suffix=".csv") as tmp:
         joints_table(joints).to_csv(tmp, index=False, float_format="%.6f")
     write_video(path, frames, fps)
@@ -281,11 +356,49 @@ def occluded(seed: int, actor: int, clip: int, action: str, rate: float) -> bool
     return bool(keyed_rng(seed, actor, clip, ACTION_TABLE[action].motion_key, "occlusion").random() < rate)
 
 
+def conditions_path(out: str | os.PathLike) -> Path:
+    return Path(out) / CONDITIONS_FILE
+
+
+def read_conditions(out: str | os.PathLike) -> pd.DataFrame:
+    """OUT/conditions.csv: `clip` (`<Class>/<stem>`, the key of extract's outputs), then 0/1 for
+    `far`, `exit`, `dark` and `crowd`; indexed by clip. A clip without a row (or a dataset
+    without the file: rendered with no condition asked for) has none of them."""
+    path = conditions_path(out)
+    columns = ["clip", *CONDITIONS]
+    if not path.is_file():
+        return pd.DataFrame(columns=columns).set_index("clip")
+    table = pd.read_csv(path, dtype={"clip": str})
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing columns {', '.join(missing)}")
+    return table[columns].set_index("clip")
+
+
+def _write_conditions(out: Path, rows: dict[str, Conditions]) -> None:
+    """OUT/conditions.csv, rewritten only when it changes (a finished rerun rewrites nothing)."""
+    table = pd.DataFrame.from_dict(
+        {key: {name: int(getattr(conditions, name)) for name in CONDITIONS} for key, conditions in rows.items()},
+        orient="index", columns=list(CONDITIONS)).rename_axis("clip").sort_index()
+    text = table.to_csv()
+    path = conditions_path(out)
+    if not path.is_file() or path.read_text() != text:
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, suffix=".csv") as tmp:
+            tmp.write_text(text)
+
+
 def write_dataset(out: str | os.PathLike, *, classes: Iterable[str] | None = None, actors: int = 3,
                   clips: int = 2, seed: int = 0, size: tuple[int, int] = DEFAULT_SIZE,
                   fps: float = DEFAULT_FPS, seconds: float = DEFAULT_SECONDS,
-                  occlusion_rate: float = DEFAULT_OCCLUSION_RATE, progress: bool = True) -> list[Path]:
-    """Render OUT/<Class>/v_<Class>_gNN_cNN.mp4 (+ .joints.csv); existing clips are kept (resumable)."""
+                  occlusion_rate: float = DEFAULT_OCCLUSION_RATE, conditions: ConditionRates = NO_CONDITIONS,
+                  progress: bool = True) -> list[Path]:
+    """Render OUT/<Class>/v_<Class>_gNN_cNN.mp4 (+ .joints.csv); existing clips are kept (resumable).
+
+    With any condition rate above 0 (or an OUT/conditions.csv already there), OUT/conditions.csv
+    records which conditions each clip got. It is written before the clips, so an interrupted
+    run leaves no clip without its row; a kept clip keeps its row, or none if it had none.
+    With the default rates nothing but the clips is written, exactly as before conditions existed."""
     from tqdm import tqdm
 
     chosen = list(ACTIONS if classes is None else classes)
@@ -298,17 +411,29 @@ def write_dataset(out: str | os.PathLike, *, classes: Iterable[str] | None = Non
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
-    jobs = [(action, actor, clip) for action in chosen for actor in range(actors) for clip in range(clips)]
-    paths: list[Path] = []
+    recorded = read_conditions(out)
+    rows = {str(key): Conditions(**{name: bool(row[name]) for name in CONDITIONS}) for key, row in recorded.iterrows()}
+    jobs: list[tuple[str, int, int, Path, Conditions | None]] = []  # conditions None: a kept clip
+    for action in chosen:
+        for actor in range(actors):
+            for clip in range(clips):
+                path = out / action / clip_name(action, actor, clip)
+                key = f"{action}/{path.stem}"
+                if path.is_file() and joints_path(path).is_file():
+                    rows.setdefault(key, Conditions())  # drawn before, with none if it has no row
+                    jobs.append((action, actor, clip, path, None))
+                    continue
+                rows[key] = draw_conditions(seed, actor, clip, ACTION_TABLE[action].motion_key, conditions)
+                jobs.append((action, actor, clip, path, rows[key]))
+    if conditions != NO_CONDITIONS or conditions_path(out).is_file():
+        _write_conditions(out, rows)
     skipped = 0
-    for action, actor, clip in tqdm(jobs, desc="synth", unit="clip", disable=not progress):
-        path = out / action / clip_name(action, actor, clip)
-        paths.append(path)
-        if path.is_file() and joints_path(path).is_file():
+    for action, actor, clip, path, clip_conditions in tqdm(jobs, desc="synth", unit="clip", disable=not progress):
+        if clip_conditions is None:
             skipped += 1
             continue
         write_clip(path, action, actor=actor, clip=clip, seed=seed, size=size, fps=fps, seconds=seconds,
-                   occlusion=occluded(seed, actor, clip, action, occlusion_rate))
+                   occlusion=occluded(seed, actor, clip, action, occlusion_rate), conditions=clip_conditions)
     if skipped:
         log.info("kept %d existing clips", skipped)
-    return paths
+    return [path for _, _, _, path, _ in jobs]

@@ -135,6 +135,33 @@ def swing(phase: float, amplitude: float, body: Body) -> Pose:
                 prop_direction=direction, prop_length=0.4)
 
 
+# ----------------------------------------------------------------------------- not actions
+# Movements that are no class: an actor walking into or out of the frame, a bystander.
+
+def walk(phase: float, amplitude: float, body: Body) -> Pose:
+    """A walking gait in place (the caller moves the figure): legs swing front and back,
+    the knee bends on the back swing, arms swing opposite to the legs."""
+    limbs = {}
+    for side, name in ((+1, "left"), (-1, "right")):
+        swing = side * math.sin(phase) * amplitude  # +1: this leg forward
+        knee = max(0.0, -side * math.cos(phase)) * amplitude  # bent while the leg swings through
+        limbs[f"{name}_thigh"] = limb_direction(24 * swing + 12 * knee, 90, side)
+        limbs[f"{name}_shin"] = limb_direction(24 * swing - 30 * knee, 90, side)
+        limbs[f"{name}_upper_arm"] = limb_direction(-20 * swing, 90, side)
+        limbs[f"{name}_forearm"] = limb_direction(-20 * swing + 18, 90, side)
+    return Pose(**limbs, lift=0.01 * abs(math.sin(2 * phase)))
+
+
+def stand(phase: float, amplitude: float, body: Body) -> Pose:
+    """Standing about: arms hanging, a slow sway of the body and head."""
+    sway = math.sin(phase) * amplitude
+    limbs = {}
+    for side, name in ((+1, "left"), (-1, "right")):
+        limbs[f"{name}_upper_arm"] = limb_direction(8 + 3 * side * sway, 10, side)
+        limbs[f"{name}_forearm"] = limb_direction(14 + 4 * side * sway, 40, side)
+    return Pose(**limbs, torso_roll=2.5 * sway, head_yaw=12 * sway, head_roll=-2 * sway)
+
+
 @dataclass(frozen=True)
 class Action:
     motion: Motion
