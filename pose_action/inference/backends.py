@@ -132,7 +132,7 @@ class LiteBackend:
 
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """(N, C) probabilities; the exported model takes one window at a time."""
-        count = len(batch["mask"])
+        count = len(next(iter(batch.values())))
         rows = np.empty((count, self.num_classes), dtype=np.float32)
         for row in range(count):
             for name, index in self.input_index.items():

@@ -34,6 +34,7 @@ from pose_action.training.recipes import Recipe
 
 
 HEADS = ("lstm", "attention", "tcn")
+FUSION_GATES = ("confidence", "none")
 
 # Defaults are small on purpose: training runs on 2 CPU cores.
 DEFAULT_PARAMS: dict[str, object] = {
@@ -46,6 +47,8 @@ DEFAULT_PARAMS: dict[str, object] = {
     "appearance_units": 32,  # per-frame projection of the appearance vector
     "appearance_dropout": 0.5,  # appearance overfits to the training actors' looks first
     "modality_dropout": 0.5,  # fusion: share of training clips whose appearance is hidden entirely
+    "fusion_gate": "confidence",  # fusion: confidence (the pose-only answer weighs by its confidence) | none
+    "gate_power": 2.0,  # fusion_gate confidence: weight = confidence ** gate_power
     "cnn_filters": [16, 32, 64],  # small thumbnail CNN (rgb/fusion with thumbs)
     "lrcn_filters": [16, 32, 64, 64],  # the classic LRCN frame CNN
     "convlstm_filters": [8, 16],  # ConvLSTM2D stack
@@ -111,6 +114,77 @@ class MaskedAttention(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@keras.saving.register_keras_serializable(package="pose_action")
+class ModalityDropout(layers.Layer):
+    """(B, T, F) -> the same, with whole clips zeroed at `rate` in training; unchanged at inference.
+
+    Unlike Dropout, kept clips are not rescaled: a zeroed stream is then exactly the "stream
+    absent" condition the model trained on, which the fusion's pose-only pass feeds it.
+    """
+
+    def __init__(self, rate: float = 0.5, seed: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, values, training=None):
+        if not training or self.rate <= 0:
+            return values
+        keep = keras.random.uniform((ops.shape(values)[0], 1, 1), seed=self.seed_generator) >= self.rate
+        return values * ops.cast(keep, values.dtype)
+
+    def compute_output_shape(self, values_shape):
+        return values_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="pose_action")
+class Absent(layers.Layer):
+    """A stream's vectors replaced by zeros: what ModalityDropout feeds for a dropped clip."""
+
+    def call(self, values):
+        return ops.zeros_like(values)
+
+    def compute_output_shape(self, values_shape):
+        return values_shape
+
+
+@keras.saving.register_keras_serializable(package="pose_action")
+class ConfidenceGate(layers.Layer):
+    """[pose-only probabilities, fused probabilities] -> what the fusion model answers.
+
+    Training: the fused probabilities (the loss trains one model; its appearance stream is
+    dropped for whole clips, so it also learns to answer from the pose alone). Inference:
+    w * pose_only + (1 - w) * fused, with w = ((max pose_only - 1/C) / (1 - 1/C)) ** power,
+    the pose-only pass's confidence. A skeleton that tells the action answers for itself; the
+    scene decides only what the skeleton leaves open (the same swing on a court or a field)
+    or when there is no one to see. Appearance learned from a few dozen clips mostly knows the
+    training people's rooms and clothes, so it must not overrule a clear skeleton.
+    """
+
+    def __init__(self, power: float = 2.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.power = float(power)
+
+    def call(self, pose_only, fused, training=None):
+        if training:
+            return fused
+        classes = ops.shape(pose_only)[-1]
+        chance = 1.0 / ops.cast(classes, pose_only.dtype)
+        confidence = (ops.max(pose_only, axis=-1, keepdims=True) - chance) / (1.0 - chance)
+        weight = ops.clip(confidence, 0.0, 1.0) ** self.power
+        return weight * pose_only + (1.0 - weight) * fused
+
+    def compute_output_shape(self, pose_only_shape, fused_shape):
+        return fused_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "power": self.power}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What a builder gets: input shapes from the feature config, sizes from params."""
@@ -131,6 +205,8 @@ def resolve_params(params: dict | None) -> dict:
         raise InputError(f"unknown model params {unknown}; known: {sorted(DEFAULT_PARAMS)}")
     if params.get("head", "lstm") not in HEADS:
         raise InputError(f"--param head={params['head']}: choose one of {', '.join(HEADS)}")
+    if params.get("fusion_gate", "confidence") not in FUSION_GATES:
+        raise InputError(f"--param fusion_gate={params['fusion_gate']}: choose one of {', '.join(FUSION_GATES)}")
     return {**DEFAULT_PARAMS, **params}
 
 
@@ -243,18 +319,34 @@ def build_rgb_model(spec: ModelSpec) -> keras.Model:
 
 
 def build_fusion_model(spec: ModelSpec) -> keras.Model:
-    """The main model: per-frame [pose vector, appearance vector] -> LSTM -> softmax."""
+    """The main model: per-frame [pose vector, appearance vector] -> temporal head -> softmax.
+
+    Whole clips train without their appearance (modality_dropout), so the pose stream cannot
+    lean on the training people's looks and the same model can answer from the pose alone.
+    With `fusion_gate` "confidence" (default) it answers twice at inference, with and without
+    appearance, and lets the pose-only answer weigh by its confidence (ConfidenceGate);
+    "none" is plain early fusion.
+    """
+    params = spec.params
     pose, mask = _pose_and_mask(spec)
-    pose_vector = _project(pose, spec.params["pose_units"], spec.params["dropout"], "pose")
+    pose_vector = _project(pose, params["pose_units"], params["dropout"], "pose")
     appearance_inputs, appearance_vector = _appearance_branch(spec)
-    if spec.params["modality_dropout"] > 0:
-        # Whole clips train without appearance now and then, so the pose branch cannot lean on
-        # the training actors' looks (which do not carry over to new actors).
-        appearance_vector = layers.Dropout(spec.params["modality_dropout"], noise_shape=(None, 1, 1),
-                                           name="modality_dropout")(appearance_vector)
-    per_frame = layers.Concatenate(name="fuse")([pose_vector, appearance_vector])
+    appearance_vector = ModalityDropout(params["modality_dropout"], name="modality_dropout")(appearance_vector)
     inputs = {"pose": pose, "mask": mask} | {tensor.name: tensor for tensor in appearance_inputs}
-    return keras.Model(inputs, _sequence_head(per_frame, mask, spec), name="fusion")
+    if params["fusion_gate"] == "none":
+        per_frame = layers.Concatenate(name="fuse")([pose_vector, appearance_vector])
+        return keras.Model(inputs, _sequence_head(per_frame, mask, spec), name="fusion")
+    # one head, applied to [pose, appearance] and to [pose, no appearance]
+    frames = spec.feature_config.frames
+    head_frames = keras.Input(shape=(frames, params["pose_units"] + params["appearance_units"]),
+                              batch_size=spec.batch_size, name="head_frames")
+    head_mask = keras.Input(shape=(frames,), batch_size=spec.batch_size, name="head_mask")
+    head = keras.Model([head_frames, head_mask], _sequence_head(head_frames, head_mask, spec), name="head")
+    fused = head([layers.Concatenate(name="fuse")([pose_vector, appearance_vector]), mask])
+    absent = Absent(name="no_appearance")(appearance_vector)
+    pose_only = head([layers.Concatenate(name="fuse_pose_only")([pose_vector, absent]), mask])
+    outputs = ConfidenceGate(params["gate_power"], name="confidence_gate")(pose_only, fused)
+    return keras.Model(inputs, outputs, name="fusion")
 
 
 def _need_thumbs(spec: ModelSpec, name: str) -> None:

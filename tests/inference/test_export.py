@@ -58,3 +58,29 @@ def test_tflite_backend_needs_an_export_first(tiny, tmp_path, capsys):
     (run / "model.tflite").unlink()
     assert main(["predict", str(run), str(tiny.clip()), "--backend", "tflite"]) == 2
     assert "run `pose-action export" in capsys.readouterr().err
+
+
+HEAD_CASES = [("pose", "lstm"), ("pose", "attention"), ("pose", "tcn"), ("keypoints", "lstm"),
+              ("fusion", "attention")]
+
+
+@pytest.mark.parametrize("name, head", HEAD_CASES)
+def test_every_temporal_head_converts_with_builtin_ops_and_matches_keras(name, head, tmp_path):
+    """Each head (and the tutorial baseline) becomes a TFLite file the TF-free runtime runs, within 1e-4."""
+    from pose_action.features import FeatureConfig
+    from pose_action.inference.export import convert, sample_windows
+    from pose_action.training.models import build_model, static_copy
+
+    config = FeatureConfig(frames=10, pose_features="raw" if name == "keypoints" else "body",
+                           appearance="thumbs" if name == "fusion" else "none", thumb_size=16)
+    params = {"head": head, "lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters": [4, 8]}
+    if name == "keypoints":
+        params = {}
+    model = build_model(name, config, 4, params)
+    static = static_copy(model, name, config, 4, params)
+    path = tmp_path / "model.tflite"
+    path.write_bytes(convert(static, "none"))  # builtin ops only: the LiteRT interpreter has no Flex delegate
+    lite = LiteBackend(path)
+    batch = sample_windows(lite.input_shapes, 5)
+    expected = np.asarray(model.predict(batch, verbose=0))
+    assert np.abs(lite.predict(batch) - expected).max() <= 1e-4
