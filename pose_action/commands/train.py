@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="epochs of the fixed schedule (default: the model's recipe, 60; keypoints 200)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--frames", type=int, default=None,
-                        help="T: frames sampled uniformly over each clip (default 32; keypoints 30)")
+                        help="T: frames sampled uniformly over each clip (default 32; keypoints 30, lrcn 20)")
     parser.add_argument("--pose-features", choices=POSE_FEATURES, default=None,
                         help="body (bone directions, joint angles, visibility; default), normalized (all 33 "
                              "landmarks hip-centred, the first release's), raw (the tutorials'; keypoints)")
