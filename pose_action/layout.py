@@ -10,7 +10,8 @@
       .extract.lock                              one extraction at a time
       inspect_report.csv, inspect_report_classes.csv   written by `pose-action inspect FEATURES`
 
-A clip's `key` is "<Class>/<clip>": the same relative path under every kind of output.
+A clip's `key` is "<Class>/<clip>": the same relative path under every kind of output. Both
+parts must be plain names (`check_key`), so no key, wherever it was read, leads outside FEATURES.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pose_action.errors import InputError
+from pose_action.files import name_problem
 
 LANDMARKS_DIR = "landmarks"
 THUMBNAILS_DIR = "frames"
@@ -32,6 +34,17 @@ WORKER_LOG = "extract_workers.log"
 LOCK_FILE = ".extract.lock"
 REPORT_FILE = "inspect_report.csv"
 TEMP_PATTERN = ".*.tmp*"  # files.atomic_path's temp files: hidden, so no reader takes them
+
+
+def check_key(key: str) -> str:
+    """`key` if it is "<Class>/<clip>" of two plain names; InputError otherwise (it would lead outside FEATURES)."""
+    parts = str(key).split("/")
+    problems = [name_problem(part) for part in parts]
+    if len(parts) != 2 or any(problems):
+        reason = next((f"{part!r} {problem}" for part, problem in zip(parts, problems) if problem),
+                      "expected <Class>/<clip>")
+        raise InputError(f"clip key {key!r}: {reason}; it cannot name a file inside a features folder")
+    return key
 
 
 @dataclass(frozen=True)
@@ -56,13 +69,15 @@ class FeaturesLayout:
         object.__setattr__(self, "root", Path(self.root))  # a str or PathLike is welcome
 
     def landmarks(self, key: str) -> Path:
-        return self.root / LANDMARKS_DIR / f"{key}.csv"
+        return self.root / LANDMARKS_DIR / f"{check_key(key)}.csv"
 
     def thumbnails(self, key: str) -> Path:
-        return self.root / THUMBNAILS_DIR / f"{key}.npz"
+        return self.root / THUMBNAILS_DIR / f"{check_key(key)}.npz"
 
     def embeddings(self, backbone: str, key: str) -> Path:
-        return self.root / EMBEDDINGS_DIR / backbone / f"{key}.npz"
+        if name_problem(backbone):
+            raise InputError(f"embedding backbone {backbone!r}: {name_problem(backbone)}")
+        return self.root / EMBEDDINGS_DIR / backbone / f"{check_key(key)}.npz"
 
     def appearance(self, key: str, appearance: str, backbone: str | None) -> Path | None:
         """A clip's thumbnails or embeddings file for a feature config's appearance kind (None: none)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pose_action.errors import InputError
+from pose_action.errors import InputError, describe_os_error
 from pose_action.files import write_text_atomic
 
 # The contract columns (DESIGN.md), then the ones extraction needs to resume and explain.
@@ -35,13 +35,24 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
     "frames_total", "frames_processed", "frames_with_pose", "fps", "width", "height", "seconds", "stride")
 
 
-def _one_line(value: object) -> str:
-    """Cells never hold line breaks, so one row is one line and a torn line is detectable."""
+# Names that must survive a write and a read exactly (the resume key, and what it is made of).
+EXACT_COLUMNS = frozenset({"video", "label", "group", "key"})
+
+
+def _one_line(value: object, exact: bool = False) -> str:
+    """Cells never hold line breaks, so one row is one line and a torn line is detectable.
+
+    Control characters become spaces; other cells also have runs of spaces collapsed, but
+    names (`exact`) keep theirs, or a video named "a  b" would never match its row again.
+    """
     if value is None:
         return ""
     if isinstance(value, float):
         value = f"{value:.6g}"
-    return " ".join(str(value).split())
+    text = "".join(" " if ord(character) < 32 or character == "\x7f" else character for character in str(value))
+    # A path whose bytes are not UTF-8 (surrogates in Python) is written with those bytes escaped.
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text if exact else " ".join(text.split())
 
 
 def format_row(row: dict) -> str:
@@ -50,7 +61,7 @@ def format_row(row: dict) -> str:
     if unknown:
         raise ValueError(f"unknown manifest columns: {sorted(unknown)}")
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([_one_line(row.get(c)) for c in COLUMNS])
+    csv.writer(buffer, lineterminator="\n").writerow([_one_line(row.get(c), c in EXACT_COLUMNS) for c in COLUMNS])
     return buffer.getvalue()
 
 
@@ -124,7 +135,10 @@ class ManifestWriter:
         for row in keep:
             self._rows[str(row["key"])] = {c: row.get(c, "") for c in COLUMNS}
         self._rewrite()
-        self._handle = open(self.path, "a", encoding="utf-8", newline="")
+        try:
+            self._handle = open(self.path, "a", encoding="utf-8", newline="")
+        except OSError as error:
+            raise InputError(describe_os_error(error, self.path)) from None
 
     def _rewrite(self) -> None:
         lines = [format_row(self._rows[key]) for key in sorted(self._rows)]
@@ -133,9 +147,12 @@ class ManifestWriter:
     def append(self, row: dict) -> None:
         """Record a finished video; on disk before this returns."""
         line = format_row(row)
-        self._handle.write(line)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(line)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as error:  # disk full: the outputs are there, the rerun redoes this video
+            raise InputError(describe_os_error(error, self.path)) from None
         self._rows[str(row["key"])] = dict(row)
 
     @property
@@ -145,7 +162,10 @@ class ManifestWriter:
     def close(self) -> None:
         if self._handle.closed:
             return
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError as error:
+            raise InputError(describe_os_error(error, self.path)) from None
         self._rewrite()
 
     def __enter__(self) -> "ManifestWriter":
