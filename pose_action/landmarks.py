@@ -205,12 +205,38 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
     return table
 
 
+# No landmark of a real frame is a million frame widths (or metres) away; beyond, values overflow training.
+MAX_ABS_VALUE = 1e6
+REDO_HINT = "rerun `pose-action extract` with the same options to redo that video"
+
+
+def check_complete(path: str | os.PathLike) -> None:
+    """A landmark CSV exists and ends with a whole line (a cut-off copy does not): a cheap check
+    of a whole dataset before training, and of finished videos before extraction skips them.
+    Its values are checked (`validate`) when it is read."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                raise InputError(f"{path}: empty file, not a landmark CSV; {REDO_HINT}")
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                raise InputError(f"{path}: the last row is cut off (a truncated copy?); {REDO_HINT}")
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing landmark CSV; {REDO_HINT}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a landmark CSV") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
 def validate(table: pd.DataFrame, path: str | os.PathLike = "<table>") -> None:
     """Raise InputError naming the file, the row and the column of the first problem.
 
     Checked: every column present and numeric; `frame` whole numbers >= 0, strictly increasing
     (no duplicated or reordered rows); `timestamp_ms` finite and strictly increasing;
-    `pose_detected` 0 or 1; landmark values finite (no inf, nor numbers beyond float32); and
+    `pose_detected` 0 or 1; landmark values finite and within ±MAX_ABS_VALUE; and
     rows complete: a row with a pose has every landmark cell, a row without one has none
     (a torn or hand-edited row). Rows are numbered from 1, the first row after the header.
     """
@@ -283,6 +309,12 @@ def _check_landmark_values(table: pd.DataFrame, detected: np.ndarray, path: str 
         row, column = np.argwhere(infinite)[0]
         raise InputError(f"{path}: non-finite value {values[row, column]} in column "
                          f"{LANDMARK_COLUMNS[column]!r} (row {row + 1})")
+    with np.errstate(invalid="ignore"):
+        absurd = ~empty & (np.abs(values) > MAX_ABS_VALUE)
+    if absurd.any():
+        row, column = np.argwhere(absurd)[0]
+        raise InputError(f"{path}: value {values[row, column]:g} in column {LANDMARK_COLUMNS[column]!r} (row "
+                         f"{row + 1}) is out of range (landmarks are fractions of the frame or metres)")
     torn = detected[:, None] & empty
     if torn.any():
         row, column = np.argwhere(torn)[0]
