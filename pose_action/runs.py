@@ -35,7 +35,7 @@ from pose_action import __version__
 from pose_action.catalog import MODEL_NAMES
 from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
-from pose_action.files import atomic_path, current_umask, read_json
+from pose_action.files import atomic_path, check_writable, current_umask, read_json
 
 RUN_FORMAT = "pose_action.run/1"
 CONFIG_FILE = "config.json"
@@ -294,10 +294,14 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
 
 
 def check_new_output(out: str | os.PathLike, *, overwrite: bool = False) -> None:
-    """Refuse to replace an existing non-empty folder unless asked (checked before training starts)."""
+    """Refuse to replace an existing non-empty folder unless asked, and a location that cannot be written
+    (checked before training starts)."""
     out = Path(out)
     if out.exists() and not overwrite and (any(out.iterdir()) if out.is_dir() else True):
         raise InputError(f"{out}: already exists (choose another --out, or pass --overwrite)")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
+    check_writable(out.parent)  # a read-only or missing location fails now, not after training
 
 
 @contextlib.contextmanager
