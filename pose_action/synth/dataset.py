@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pose_action.errors import InputError
-from pose_action.files import atomic_path
+from pose_action.files import atomic_path, check_writable
 from pose_action.landmarks import LANDMARK_NAMES, NUM_LANDMARKS, X, Y
 from pose_action.synth.figure import Body, View, draw_figure, mirror_points, project, skeleton
 from pose_action.synth.motions import ACTION_TABLE, ACTIONS, Action
@@ -298,6 +298,7 @@ def write_dataset(out: str | os.PathLike, *, classes: Iterable[str] | None = Non
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
+    check_writable(out)
     jobs = [(action, actor, clip) for action in chosen for actor in range(actors) for clip in range(clips)]
     paths: list[Path] = []
     skipped = 0
