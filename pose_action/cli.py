@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Every failure is one line on stderr: InputError and OSError (a path and the reason: disk
     full, read-only, no permission) exit 2, as does an unexpected error (its traceback with
-    --verbose); Ctrl-C and SIGTERM exit 130. Called as the process itself (`argv` None),
-    native libraries stay silenced until the process ends.
+    --verbose); Ctrl-C and SIGTERM exit 130. Called as the process itself (`argv` None), it
+    does not return: the process ends at once with the command's code (`_end_process`).
     """
     as_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -174,8 +174,29 @@ def main(argv: list[str] | None = None) -> int:
     silenced = contextlib.nullcontext() if verbose else native_stderr_silenced(restore=not as_process)
     with silenced, sigterm_interrupts():
         code = _run_command(name, argv[1:], verbose)
+        if as_process:
+            _end_process(code)
     gc.collect()  # an error's last references (TensorFlow iterators) go now, while threads can still end
     return code
+
+
+def _end_process(code: int) -> None:
+    """End the command's process now, with its exit code, skipping the interpreter's teardown.
+
+    Every output is written and closed by then (atomic writes, `with` blocks). What is left is
+    TensorFlow's and MediaPipe's teardown: seconds long, noisy, and after an error it could
+    wait forever on a loader thread; and a Ctrl-C or SIGTERM in it would turn a finished
+    command's exit code into a signal's. So signals are ignored, buffers flushed, and the
+    process exits.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, signal.SIG_IGN)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe (`| head`) has nothing left to receive
+            stream.flush()
+    os._exit(code)
 
 
 def _run_command(name: str, argv: list[str], verbose: bool) -> int:
@@ -199,6 +220,10 @@ def _run_command(name: str, argv: list[str], verbose: bool) -> int:
     except KeyboardInterrupt:
         print(f"pose-action {name}: interrupted; finished outputs are kept and a rerun resumes", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output stopped (`| head`): it wanted no more, nothing to say
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as error:  # an output location that is full, read-only or not ours
         message = describe_os_error(error)
     except MemoryError:
