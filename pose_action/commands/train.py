@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pose_action import runs
 from pose_action.catalog import BACKBONES, MODEL_NAMES
+from pose_action.commands.arguments import seed
 from pose_action.errors import InputError
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES
 from pose_action.training.evaluate import cv_summary_line, summary_line
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.2, help="holdout/random: share of groups/clips")
     parser.add_argument("--val-fraction", type=float, default=0.15,
                         help="share of training groups used for early stopping (0: none)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--epochs", type=int, default=50, help="at most this many (early stopping may end sooner)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--frames", type=int, default=32, help="T: frames sampled uniformly over each clip")
