@@ -54,6 +54,8 @@ def check_writable(folder: str | os.PathLike) -> Path:
     bad output location stops a command in its first second, not after an hour of training.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: exists and is not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=folder)

@@ -34,7 +34,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a video file")
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: not a regular file" if path.exists() else f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     capture = cv2.VideoCapture(str(path))

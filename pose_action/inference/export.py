@@ -103,7 +103,13 @@ def export_run(run_dir: str | os.PathLike, *, quantize: str = "none", format: st
     check_writable(run.path)
     keras_backend = load_backend(run, "keras")
     static = _static_model(keras_backend, run)
-    data = convert(static, quantize, workdir=run.path)
+    try:
+        data = convert(static, quantize, workdir=run.path)
+    except (InputError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # TensorFlow's own error kinds: a full disk while saving, a converter failure
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError(f"{run.path}: TFLite conversion failed ({type(error).__name__}: {reason})") from None
     shapes = {name: run.config.input_shapes().get(name, shape) for name, shape in keras_backend.input_shapes.items()}
     batch = sample_windows(shapes, CHECK_WINDOWS)
     expected = keras_backend.predict(batch)
