@@ -115,6 +115,7 @@ class RunConfig:
                      pose_action_version=str(values.get("pose_action_version") or ""))
         if _window_seconds(config.window) is None:  # checked here, not when the first window is cut
             raise InputError(f"{where}: missing or bad 'window' (the training clips' duration in seconds)")
+        _check_extraction(config.extraction, where)
         return config
 
     @property
@@ -182,6 +183,31 @@ def _window_seconds(window: dict) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if seconds > 0 else None
+
+
+def _check_extraction(extraction: dict, where: str | os.PathLike) -> None:
+    """The parts of the extraction config inference repeats: sampling, thumbnails kept, pose thresholds."""
+    def section(name: str) -> dict:
+        value = extraction.get(name) or {}
+        if not isinstance(value, dict):
+            raise InputError(f"{where}: 'extraction.{name}' must be a JSON object")
+        return value
+
+    def number(value: Any, low: float, high: float, integer: bool = False) -> bool:
+        kind = int if integer else (int, float)
+        return isinstance(value, kind) and not isinstance(value, bool) and low <= value <= high
+
+    sampling, thumbnails, pose = section("sampling"), section("thumbnails"), section("pose")
+    if sampling.get("fps") is not None and not number(sampling["fps"], 1e-6, 1e6):
+        raise InputError(f"{where}: 'extraction.sampling.fps' must be a positive number, got {sampling['fps']!r}")
+    if sampling.get("stride") is not None and not number(sampling["stride"], 1, 1e9, integer=True):
+        raise InputError(f"{where}: 'extraction.sampling.stride' must be a whole number >= 1, got {sampling['stride']!r}")
+    if thumbnails.get("frames") is not None and not number(thumbnails["frames"], 1, 1e9, integer=True):
+        raise InputError(f"{where}: 'extraction.thumbnails.frames' must be a whole number >= 1, "
+                         f"got {thumbnails['frames']!r}")
+    for name in ("min_detection_confidence", "min_tracking_confidence"):
+        if pose.get(name) is not None and not number(pose[name], 0.0, 1.0):
+            raise InputError(f"{where}: 'extraction.pose.{name}' must be between 0 and 1, got {pose[name]!r}")
 
 
 def _dict(values: dict, key: str, where: str | os.PathLike) -> dict:

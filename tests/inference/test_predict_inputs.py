@@ -91,3 +91,21 @@ def test_live_without_a_display_is_one_clean_line(tiny):
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines() == [completed.stderr.strip()], completed.stderr
     assert "no display" in completed.stderr
+
+
+@pytest.mark.parametrize("section, values, message", [
+    ("sampling", {"fps": 0}, "'extraction.sampling.fps' must be a positive number"),
+    ("sampling", {"stride": "two"}, "'extraction.sampling.stride' must be a whole number"),
+    ("thumbnails", {"frames": -5}, "'extraction.thumbnails.frames' must be a whole number"),
+    ("pose", {"min_detection_confidence": "high"}, "'extraction.pose.min_detection_confidence' must be between"),
+])
+def test_a_damaged_run_config_is_named_before_the_video_is_read(tiny, tmp_path, capsys, section, values, message):
+    import json
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny.run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["extraction"].setdefault(section, {}).update(values)
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["predict", str(run), str(tiny.clip())]) == 2
+    assert f"{run / 'config.json'}: {message}" in _error_line(capsys)
