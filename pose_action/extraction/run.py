@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError, describe_os_error
-from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN, VideoItem, discover
+from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN, Discovery, VideoItem, discover
 from pose_action.extraction.job import ExtractSettings, package_versions
 from pose_action.extraction.manifest import ManifestWriter, read_rows
 from pose_action.extraction.pool import WorkerPool, run_local
@@ -123,7 +123,7 @@ def _video_name(item: VideoItem, base: Path) -> str:
 def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings: ExtractSettings,
             *, workers: int = 1, group_pattern: str = DEFAULT_GROUP_PATTERN,
             overwrite: bool = False, progress: bool = False,
-            runner: Callable[..., None] = run_local) -> ExtractReport:
+            runner: Callable[..., None] = run_local, discovery: Discovery | None = None) -> ExtractReport:
     """Extract every video under video_root into out_root; see the module docstring.
 
     `runner(items, out_root, settings, workers, on_row)` runs process_video over the items
@@ -131,7 +131,7 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
     """
     started = time.perf_counter()
     video_root, out_root = Path(video_root), Path(out_root)
-    discovery = discover(video_root, group_pattern)
+    discovery = discovery or discover(video_root, group_pattern)
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     base = video_root.parent if video_root.is_file() else video_root
@@ -250,7 +250,9 @@ def extract_videos(video_root: str | os.PathLike, out_root: str | os.PathLike,
         raise InputError(f"--workers must be at least 1, got {workers}")
     if not Path(video_root).exists():  # before spawning anything: one line, exit 2
         raise InputError(f"{video_root}: no such folder or video list")
-    options = {"workers": workers, "group_pattern": group_pattern, "overwrite": overwrite, "progress": progress}
+    discovery = discover(video_root, group_pattern)  # bad names or an empty folder: one line before spawning
+    options = {"workers": workers, "group_pattern": group_pattern, "overwrite": overwrite, "progress": progress,
+               "discovery": discovery}
     if scheduler is not None:
         from pose_action.extraction.dask import dask_runner, quiet_dask_logs
 
@@ -258,6 +260,6 @@ def extract_videos(video_root: str | os.PathLike, out_root: str | os.PathLike,
         quiet_dask_logs()
         with dask_runner(scheduler, workers=workers) as runner:
             return extract(video_root, out_root, resolved, runner=runner, **options)
-    with WorkerPool(workers) as pool:  # first: their start-up overlaps ours
+    with WorkerPool(min(workers, len(discovery.items))) as pool:  # first: their start-up overlaps ours
         return extract(video_root, out_root, settings(), **options,
                        runner=lambda items, out, chosen, count, on_row: pool.run(items, out, chosen, on_row))
