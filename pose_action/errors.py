@@ -11,6 +11,8 @@ EXIT_PARTIAL = 3  # a batch finished, but some items failed (see its manifest/re
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: finished outputs are kept, a rerun resumes
 
 MAX_MESSAGE = 1000  # characters of one error line
+# Unicode's explicit direction controls: they make a printed name read differently from what it is.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class InputError(ValueError):
@@ -24,8 +26,9 @@ def one_line(text: object) -> str:
     for character in str(text):
         if character in "\n\r\t\v\f":
             cleaned.append(" ")
-        elif ord(character) < 32 or 127 <= ord(character) < 160 or 0xD800 <= ord(character) <= 0xDFFF:
-            cleaned.append("?")  # control characters, and bytes that were not UTF-8 in a file name
+        elif ord(character) < 32 or 127 <= ord(character) < 160 or 0xD800 <= ord(character) <= 0xDFFF \
+                or character in BIDI_CONTROLS:
+            cleaned.append("?")  # control characters, bytes that were not UTF-8 in a file name, text reversal
         else:
             cleaned.append(character)
     line = " ".join("".join(cleaned).split())

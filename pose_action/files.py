@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pose_action.errors import InputError, describe_os_error
+from pose_action.errors import BIDI_CONTROLS, InputError, describe_os_error
 
 
 @contextlib.contextmanager
@@ -84,8 +84,8 @@ def name_problem(name: str) -> str | None:
         return "holds a path separator"
     if name.startswith("."):
         return "starts with a dot (hidden)"
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
-        return "holds a control character (newline, tab, escape...)"
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in BIDI_CONTROLS for c in name):
+        return "holds a control character (newline, tab, escape, text direction...)"
     if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
         return "is not valid UTF-8"
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
@@ -118,9 +118,13 @@ def write_json(path: str | os.PathLike, values: Any) -> None:
 def read_json(path: str | os.PathLike) -> Any:
     """A JSON file; InputError naming the file when it is missing or not JSON."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a FIFO, /dev/zero: never read
+        raise InputError(f"{path}: not a regular file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise InputError(f"{path}: not valid JSON ({type(error).__name__}: {error})") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None

@@ -189,6 +189,8 @@ def as_stored(landmarks: np.ndarray | None) -> np.ndarray | None:
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a landmark CSV and check it against the schema; errors name the file and the problem."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a FIFO or /dev/zero: never read (it may not end)
+        raise InputError(f"{path}: not a regular file, not a landmark CSV")
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
@@ -215,6 +217,8 @@ def check_complete(path: str | os.PathLike) -> None:
     of a whole dataset before training, and of finished videos before extraction skips them.
     Its values are checked (`validate`) when it is read."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: not a regular file, not a landmark CSV")
     try:
         with open(path, "rb") as handle:
             handle.seek(0, os.SEEK_END)

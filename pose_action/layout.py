@@ -127,11 +127,13 @@ class FeaturesLayout:
         its Dask workers (do they see this folder?) and training (what made these features?).
         """
         path = self.config
+        if path.exists() and not path.is_file():
+            raise InputError(f"{path}: not a regular file, not an extraction config")
         try:
             values = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise InputError(f"{path}: not a readable extraction config ({error})") from None
         if not isinstance(values, dict):
             raise InputError(f"{path}: not an extraction config (expected a JSON object)")

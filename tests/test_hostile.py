@@ -204,3 +204,36 @@ def test_sigterm_ends_extract_like_ctrl_c_and_a_rerun_resumes(tmp_path):
     stdout, stderr = again.communicate(timeout=120)
     assert again.returncode == 0, stderr
     assert f"{done} of 4 videos already extracted" in stderr
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
+def test_readers_never_read_a_file_that_may_not_end(tmp_path, target):
+    """`inspect /dev/zero` read until the OOM killer came; a FIFO blocked forever."""
+    if target == "fifo":
+        target = tmp_path / "landmarks.csv"
+        os.mkfifo(target)
+    process = _command("inspect", str(target))
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == EXIT_USAGE and stderr.strip().endswith("not a regular file, not a landmark CSV")
+
+
+def test_a_fifo_among_the_feature_files_is_named_before_training(tmp_path, capsys):
+    pytest.importorskip("keras")
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=2, clips=2, frames=12)
+    csv_path = features / "landmarks" / "Wave" / "v_Wave_g02_c01.csv"
+    csv_path.unlink()
+    os.mkfifo(csv_path)
+    code = cli.main(["train", str(features), "--out", str(tmp_path / "run"), "--model", "pose", "--quiet"])
+    assert code == EXIT_USAGE and f"{csv_path}: not a regular file" in _one_line(capsys)
+
+
+def test_an_oversized_manifest_field_is_one_line(tmp_path, capsys):
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=1, clips=1, frames=8)
+    with open(features / "manifest.csv", "a", encoding="utf-8") as handle:
+        handle.write("x" * 200_000 + "\n")
+    assert cli.main(["inspect", str(features), "--quiet"]) == EXIT_USAGE
+    assert "manifest.csv: not a readable manifest (field larger than field limit" in _one_line(capsys)

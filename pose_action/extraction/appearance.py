@@ -118,6 +118,8 @@ def write_embeddings(path: str | os.PathLike, vectors: np.ndarray, frame_index: 
 def read_appearance(path: str | os.PathLike, appearance: str) -> tuple[np.ndarray, np.ndarray]:
     """(frame_index (N,), values) of a clip's thumbnails ("thumbs") or embeddings ("embeddings") file."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: not a regular file, not a {appearance} file")
     try:
         with np.load(path) as stored:
             return stored["frame_index"], stored[STORED_ARRAYS[appearance]]
@@ -136,6 +138,8 @@ def stored_shapes(path: str | os.PathLike, appearance: str) -> tuple[tuple[int, 
     without its directory), or lacks an array.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: not a regular file, not a {appearance} file")
     shapes = {}
     try:
         with zipfile.ZipFile(path) as archive:

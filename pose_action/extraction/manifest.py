@@ -79,10 +79,16 @@ def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """
     if not path.is_file():
         return [], []
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
     if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # drop a torn last line
-    lines = list(csv.reader(io.StringIO(text)))
+    try:
+        lines = list(csv.reader(io.StringIO(text)))
+    except csv.Error as error:
+        raise InputError(f"{path}: not a readable manifest ({error})") from None
     if not lines:
         return [], []
     names = lines[0]

@@ -64,6 +64,7 @@ def test_missing_or_empty_root_is_input_error(tmp_path, make):
     ("a\\b", "holds a path separator"),
     ("Wave\nJump", "holds a control character"),
     ("\x1b[31mRed", "holds a control character"),
+    ("gpj.\u202eexe", "holds a control character"),  # reads as "exe.jpg"
     (".hidden", "starts with a dot"),
     ("   ", "is empty"),
     ("x" * 300, "is longer than"),
