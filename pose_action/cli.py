@@ -199,21 +199,17 @@ def _end_process(code: int) -> None:
     os._exit(code)
 
 
+# Optional dependencies and the extra that installs each (anything else comes with [train]).
+EXTRAS = {"dask": "distributed", "distributed": "distributed", "ai_edge_litert": "lite"}
+
+
 def _run_command(name: str, argv: list[str], verbose: bool) -> int:
     prefix = f"pose-action {name}: error:"
     try:
         parser = command_parser(name)
-    except ModuleNotFoundError as error:
-        if error.name and error.name.startswith("pose_action"):
-            print(f"{prefix} this command is not available in this version", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"{prefix} missing dependency {error.name!r} (install with: pip install 'pose-action[train]')",
-              file=sys.stderr)
-        return EXIT_USAGE
-    args = parser.parse_args(argv)
-    if verbose:
-        logging.getLogger("pose_action").setLevel(logging.DEBUG)
-    try:
+        args = parser.parse_args(argv)
+        if verbose:
+            logging.getLogger("pose_action").setLevel(logging.DEBUG)
         return int(args._run(args) or EXIT_OK)
     except InputError as error:
         message = str(error)
@@ -228,10 +224,18 @@ def _run_command(name: str, argv: list[str], verbose: bool) -> int:
         message = describe_os_error(error)
     except MemoryError:
         message = "out of memory (try fewer --workers, a smaller --batch-size, or smaller inputs)"
+    except ModuleNotFoundError as error:
+        top = (error.name or "").split(".")[0]
+        if top == "pose_action":
+            message = "this command is not available in this version"
+        else:
+            message = f"missing dependency {top!r} (install with: pip install 'pose-action[{EXTRAS.get(top, 'train')}]')"
     except Exception as error:  # a bug or an input nobody foresaw: still one line, never a hang
         if verbose:
             traceback.print_exc()
-        message = f"unexpected {type(error).__name__}: {error} (run with {VERBOSE} for the traceback)"
+        first = (str(error).strip().splitlines() or [""])[0]
+        hint = "" if verbose else f" (run with {VERBOSE} for the traceback)"
+        message = f"unexpected {type(error).__name__}: {first}{hint}"
     print(f"{prefix} {one_line(message)}", file=sys.stderr)
     return EXIT_USAGE
 

@@ -193,9 +193,10 @@ def check_feature_files(layout: FeaturesLayout, clips: list[Clip], config: Featu
                 how = f"--embed {config.backbone}" if config.appearance == "embeddings" else "the same options"
                 raise InputError(f"{path}: missing {config.appearance} file (extract with {how})")
             index_shape, shape, dtype = stored_shapes(path, config.appearance)
-            if config.appearance == "thumbs" and (len(shape) != 4 or shape[1:] != (config.thumb_size,) * 2 + (3,)):
-                raise InputError(f"{path}: thumbnails are {'x'.join(map(str, shape[1:]))} but the model expects "
-                                 f"{config.thumb_size}x{config.thumb_size}x3")
+            if config.appearance == "thumbs" and (len(shape) != 4 or shape[1:] != (config.thumb_size,) * 2 + (3,)
+                                                  or dtype != np.uint8):
+                raise InputError(f"{path}: thumbnails are {'x'.join(map(str, shape[1:]))} {dtype} but the model "
+                                 f"expects {config.thumb_size}x{config.thumb_size}x3 uint8")
             if config.appearance == "embeddings":
                 if len(shape) != 2:
                     raise InputError(f"{path}: embeddings must be (frames, size), got shape {shape}")

@@ -73,7 +73,7 @@ BREAKAGES = {
     "truncated thumbnails": (lambda f, key: _truncate(f / "frames" / f"{key}.npz"),
                              "frames/{key}.npz: unreadable thumbs file"),
     "thumbnails of another size": (lambda f, key: _thumbs_of_size(f / "frames" / f"{key}.npz", 32),
-                                   "frames/{key}.npz: thumbnails are 32x32x3 but the model expects 16x16x3"),
+                                   "frames/{key}.npz: thumbnails are 32x32x3 uint8 but the model expects 16x16x3 uint8"),
     "cut-off landmark CSV": (lambda f, key: _truncate(f / "landmarks" / f"{key}.csv"),
                              "landmarks/{key}.csv: the last row is cut off"),
     "missing landmark CSV": (lambda f, key: (f / "landmarks" / f"{key}.csv").unlink(),
