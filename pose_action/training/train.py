@@ -153,12 +153,16 @@ def _stop_on_nan_loss() -> Any:
             self.epoch = epoch
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            loss = (logs or {}).get("loss")
+            self._check((logs or {}).get("loss"), f"batch {batch + 1}: the loss")
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self._check((logs or {}).get("val_loss"), "its end: the validation loss")
+
+        def _check(self, loss: Any, where: str) -> None:
             if loss is not None and not math.isfinite(float(loss)):
                 self.model.stop_training = True
-                raise InputError(f"training stopped in epoch {self.epoch + 1}, batch {batch + 1}: the loss is "
-                                 f"{float(loss)} (extreme feature values, or too high a learning rate); "
-                                 "no run was written")
+                raise InputError(f"training stopped in epoch {self.epoch + 1}, {where} is {float(loss)} (extreme "
+                                 "feature values, or too high a learning rate); no run was written")
 
     return StopOnNaNLoss()
 
