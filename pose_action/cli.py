@@ -8,7 +8,9 @@ imported, so `pose-action --help` and TensorFlow-free commands stay fast and nev
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import faulthandler
 import gc
 import importlib
 import logging
@@ -181,22 +183,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _end_process(code: int) -> None:
-    """End the command's process now, with its exit code, skipping the interpreter's teardown.
+    """End the command's process now, with its exit code.
 
-    Every output is written and closed by then (atomic writes, `with` blocks). What is left is
-    TensorFlow's and MediaPipe's teardown: seconds long, noisy, and after an error it could
-    wait forever on a loader thread; and a Ctrl-C or SIGTERM in it would turn a finished
-    command's exit code into a signal's. So signals are ignored, buffers flushed, and the
-    process exits.
+    Every output is written and closed by then (atomic writes, `with` blocks). The exit
+    handlers still run (TensorFlow deletes its temp files in them), but the interpreter's
+    teardown does not: it waits for every thread and runs TensorFlow's and MediaPipe's
+    destructors, seconds long, noisy, and after an error it could wait forever on a loader
+    thread. Signals are ignored from here (a Ctrl-C now must not turn a finished command's
+    exit code into a signal's), and a watchdog ends the process should an exit handler hang.
     """
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signum, signal.SIG_IGN)
-    logging.shutdown()
+    with contextlib.suppress(Exception):
+        faulthandler.dump_traceback_later(EXIT_HANDLERS_SECONDS, exit=True, file=open(os.devnull, "w"))
+    _flush()
+    atexit._run_exitfuncs()  # logging, multiprocessing and TensorFlow's own clean-up
+    _flush()
+    os._exit(code)
+
+
+EXIT_HANDLERS_SECONDS = 60
+
+
+def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed pipe (`| head`) has nothing left to receive
             stream.flush()
-    os._exit(code)
 
 
 # Optional dependencies and the extra that installs each (anything else comes with [train]).

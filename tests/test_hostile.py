@@ -149,8 +149,9 @@ def _limited(limit_bytes: int):
     return apply
 
 
-def _command(*args: str, limit: int | None = None, **popen) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+def _command(*args: str, limit: int | None = None, env_extra: dict | None = None, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           **(env_extra or {})}
     return subprocess.Popen([sys.executable, "-m", "pose_action", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env,
                             preexec_fn=_limited(limit) if limit else None, **popen)
@@ -237,3 +238,19 @@ def test_an_oversized_manifest_field_is_one_line(tmp_path, capsys):
         handle.write("x" * 200_000 + "\n")
     assert cli.main(["inspect", str(features), "--quiet"]) == EXIT_USAGE
     assert "manifest.csv: not a readable manifest (field larger than field limit" in _one_line(capsys)
+
+
+def test_a_training_process_leaves_nothing_in_the_temp_folder(tmp_path):
+    """TensorFlow writes autograph sources to $TMPDIR and deletes them in its exit handler: the command's
+    quick exit must still run it (a run of `train` must not litter /tmp)."""
+    pytest.importorskip("keras")
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=3, clips=1, frames=12)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    process = _command("train", str(features), "--out", str(tmp_path / "run"), "--model", "pose", "--epochs", "1",
+                       "--frames", "6", "--quiet", env_extra={"TMPDIR": str(temp)})
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 0, stderr
+    assert (tmp_path / "run" / "config.json").is_file() and list(temp.iterdir()) == []
