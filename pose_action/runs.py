@@ -313,6 +313,12 @@ def load_run(path: str | os.PathLike) -> Run:
     return Run(path=path, config=config)
 
 
+def _is_run_folder(path: Path) -> bool:
+    """A complete run, a cross-validation (finished or resumable), or what an interrupted `train` leaves."""
+    return ((path / CONFIG_FILE).is_file() or (path / CV_FILE).is_file()
+            or any(child.name.startswith("fold-") and (child / CONFIG_FILE).is_file() for child in path.iterdir()))
+
+
 def save_model(model: Any, path: str | os.PathLike) -> None:
     """model.save through a temp file, so a crash never leaves a truncated model.keras."""
     with atomic_path(path) as tmp:
@@ -327,6 +333,10 @@ def check_new_output(out: str | os.PathLike, *, overwrite: bool = False) -> None
         raise InputError(f"{out}: already exists (choose another --out, or pass --overwrite)")
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not _is_run_folder(out):
+        # --overwrite deletes what is there: only ever a run (a features or video folder is not)
+        raise InputError(f"{out}: holds files but no run ({CONFIG_FILE} or {CV_FILE}); --overwrite replaces "
+                         "only runs: choose another --out")
     check_writable(out.parent)  # a read-only or missing location fails now, not after training
 
 

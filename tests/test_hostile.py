@@ -254,3 +254,22 @@ def test_a_training_process_leaves_nothing_in_the_temp_folder(tmp_path):
     _, stderr = process.communicate(timeout=180)
     assert process.returncode == 0, stderr
     assert (tmp_path / "run" / "config.json").is_file() and list(temp.iterdir()) == []
+
+
+def test_outputs_never_replace_their_own_inputs(tmp_path, capsys):
+    """`train FEATURES --out FEATURES --overwrite` deleted the features; `--report manifest.csv` replaced it."""
+    pytest.importorskip("keras")
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=2, clips=1, frames=8)
+    before = _snapshot(tmp_path)
+    csv_path = features / "landmarks" / "Wave" / "v_Wave_g01_c01.csv"
+    for args, message in [
+        (["train", str(features), "--out", str(features), "--overwrite", "--model", "pose"], "replaces only runs"),
+        (["inspect", str(features), "--report", str(features / "manifest.csv")], "would replace the extraction's"),
+        (["inspect", str(features), "--report", str(csv_path)], "would replace the extraction's"),
+        (["inspect", str(csv_path), "--plot", str(csv_path)], "would replace its own input"),
+    ]:
+        assert cli.main([*args, "--quiet"]) == EXIT_USAGE
+        assert message in _one_line(capsys)
+    assert _snapshot(tmp_path) == before

@@ -49,7 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_features(args: argparse.Namespace, root: Path) -> int:
     if args.plot or args.render or args.overlay:
         raise InputError(f"{root}: --plot, --render and --overlay take one landmark CSV, not a folder")
-    report_path = Path(args.report or FeaturesLayout(root).report)
+    layout = FeaturesLayout(root)
+    report_path = Path(args.report or layout.report)
+    if report_path.resolve() in (layout.manifest.resolve(), layout.config.resolve()) or any(
+            report_path.resolve().is_relative_to(folder.resolve()) for folder in (layout.landmarks_dir,
+                                                                                  layout.thumbnails_dir)):
+        raise InputError(f"{report_path}: --report would replace the extraction's own files; choose another name")
     check_output_file(report_path, "--report")
     report = inspect_features(root, min_detection_rate=args.min_detection_rate, quiet=args.quiet)
     videos_path, classes_path = write_report(report, report_path)
@@ -80,6 +85,8 @@ def _run_csv(args: argparse.Namespace, path: Path) -> int:
         raise InputError(f"{args.render}: --render writes {', '.join(sorted(RENDER_SUFFIXES))} files")
     for option, output in (("--plot", args.plot), ("--render", args.render)):
         if output:
+            if Path(output).resolve() in (path.resolve(), Path(args.overlay or path).resolve()):
+                raise InputError(f"{output}: {option} would replace its own input; choose another name")
             check_output_file(Path(output), option)
     sequence = load_with_context(path)
     summary = summarize(sequence)

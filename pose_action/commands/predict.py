@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.video}: predict reads video files, not URLs; for a stream use "
                          f"`pose-action live {args.run} --camera URL`")
     if args.out:  # checked first: a bad output name must not cost a whole prediction
+        if Path(args.out).resolve() == Path(args.video).resolve():
+            raise InputError(f"{args.out}: --out would replace the video being recognized; choose another name")
         check_video_output(args.out)
     probe(args.video)  # a bad video fails before the model loads
     with open_recognizer(args) as recognizer:

@@ -109,3 +109,12 @@ def test_a_damaged_run_config_is_named_before_the_video_is_read(tiny, tmp_path, 
     (run / "config.json").write_text(json.dumps(config))
     assert main(["predict", str(run), str(tiny.clip())]) == 2
     assert f"{run / 'config.json'}: {message}" in _error_line(capsys)
+
+
+def test_predict_never_writes_over_its_own_video(tiny, tmp_path, capsys):
+    video = tmp_path / "clip.mp4"
+    shutil.copy(tiny.clip(), video)
+    before = video.read_bytes()
+    assert main(["predict", str(tiny.run), str(video), "--out", str(tmp_path / "." / "clip.mp4")]) == 2
+    assert "--out would replace the video being recognized" in _error_line(capsys)
+    assert video.read_bytes() == before
