@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,9 @@ WORKER_LOG = "extract_workers.log"
 LOCK_FILE = ".extract.lock"
 REPORT_FILE = "inspect_report.csv"
 TEMP_PATTERN = ".*.tmp*"  # files.atomic_path's temp files: hidden, so no reader takes them
+# Exactly atomic_path's names (".<stem>.<8 random characters>.tmp<suffix>"): only these are ever deleted,
+# so a user's own hidden files in an output folder are safe.
+TEMP_NAME = re.compile(r"^\..*\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
 
 
 def check_key(key: str) -> str:
@@ -143,9 +147,11 @@ class FeaturesLayout:
         """Temp files of writes that a killed run never finished."""
         for name in OUTPUT_DIRS:
             for stale in (self.root / name).rglob(TEMP_PATTERN):
-                stale.unlink(missing_ok=True)
+                if TEMP_NAME.match(stale.name) and stale.is_file():
+                    stale.unlink(missing_ok=True)
         for stale in self.root.glob(TEMP_PATTERN):
-            stale.unlink(missing_ok=True)
+            if TEMP_NAME.match(stale.name) and stale.is_file():
+                stale.unlink(missing_ok=True)
 
     def landmark_csvs(self) -> tuple[Path, list[Path]]:
         """(folder holding <Class>/<clip>.csv, the CSVs): FEATURES/landmarks, or the folder itself.

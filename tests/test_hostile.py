@@ -70,6 +70,9 @@ def test_no_input_makes_extract_or_inspect_write_outside_their_output_folder(vid
     for name, target in planted.items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).symlink_to(victim / target)
+    mine = [out / ".notes.tmp", out / "landmarks" / ".draft.tmp.csv"]  # a user's own hidden files: never deleted
+    for path in mine:
+        path.write_text("mine\n")
     # Hostile video lists: labels and names that would lead outside --out.
     hostile = [str(victim), "../victim", "../../" + victim.name, "Wave/../../victim", "..", "Wave\n..",
                "\x1b]0;owned\x07", ".extract.lock"]
@@ -96,6 +99,7 @@ def test_no_input_makes_extract_or_inspect_write_outside_their_output_folder(vid
     assert changed and all(path.startswith("out/") or path == "out" for path in changed), changed
     for name in planted.values():
         assert (victim / name).read_text() == f"precious {name}\n"
+    assert all(path.read_text() == "mine\n" for path in mine)
     assert not (out / "manifest.csv").is_symlink() and len(read_rows(out / "manifest.csv")) == 2
 
 
