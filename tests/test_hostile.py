@@ -277,3 +277,29 @@ def test_outputs_never_replace_their_own_inputs(tmp_path, capsys):
         assert cli.main([*args, "--quiet"]) == EXIT_USAGE
         assert message in _one_line(capsys)
     assert _snapshot(tmp_path) == before
+
+
+def test_a_full_disk_during_the_final_manifest_rewrite_loses_nothing(tmp_path):
+    """The rewrite at the end of extract failed with a traceback on a full disk; now it is one InputError naming
+    the manifest, and every row appended while the run went on is still on disk."""
+    script = f"""
+import resource, signal, sys
+from pose_action.errors import InputError
+from pose_action.extraction.manifest import ManifestWriter
+writer = ManifestWriter({str(tmp_path / 'manifest.csv')!r}, [])
+for number in range(40):
+    writer.append({{"key": f"Wave/clip{{number:02d}}", "video": f"Wave/clip{{number:02d}}.mp4", "label": "Wave",
+                   "status": "ok", "error": "x" * 100}})
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.RLIM_INFINITY))  # the disk is full from now on
+try:
+    writer.close()
+except InputError as error:
+    print(error)
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == f"{tmp_path / 'manifest.csv'}: File too large"
+    assert len(read_rows(tmp_path / "manifest.csv")) == 40
+    assert [path.name for path in tmp_path.iterdir()] == ["manifest.csv"]  # no temp file left
