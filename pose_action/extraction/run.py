@@ -251,6 +251,9 @@ def extract_videos(video_root: str | os.PathLike, out_root: str | os.PathLike,
     if not Path(video_root).exists():  # before spawning anything: one line, exit 2
         raise InputError(f"{video_root}: no such folder or video list")
     discovery = discover(video_root, group_pattern)  # bad names or an empty folder: one line before spawning
+    if Path(out_root).exists() and not Path(out_root).is_dir():
+        raise InputError(f"{out_root}: exists and is not a folder")
+    check_writable(out_root)
     options = {"workers": workers, "group_pattern": group_pattern, "overwrite": overwrite, "progress": progress,
                "discovery": discovery}
     if scheduler is not None:
