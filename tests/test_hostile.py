@@ -184,8 +184,24 @@ def test_manifest_on_a_full_disk_is_named(tmp_path):
     with pytest.raises(InputError, match=f"{tmp_path / 'manifest.csv'}: No space left on device"):
         writer.append({"key": "Wave/a", "video": "a.mp4", "label": "Wave", "status": "ok"})
     writer._handle = open(tmp_path / "manifest.csv", "a", encoding="utf-8")
-    writer.close()
-    assert read_rows(tmp_path / "manifest.csv") == []  # what was on disk is intact
+    writer.close()  # with room again, the final rewrite records the video (its files were all written)
+    assert [row["key"] for row in read_rows(tmp_path / "manifest.csv")] == ["Wave/a"]
+
+
+def test_an_interrupt_right_after_a_row_is_durable_keeps_the_row(tmp_path, monkeypatch):
+    """SIGTERM landing just after a row's fsync made the final rewrite drop that row (seen as a flaky run)."""
+    real_fsync = os.fsync
+
+    def fsync_then_signal(descriptor):
+        real_fsync(descriptor)
+        raise KeyboardInterrupt  # the signal handler runs at the first bytecode after the fsync returns
+
+    with pytest.raises(KeyboardInterrupt):
+        with ManifestWriter(tmp_path / "manifest.csv", []) as writer:
+            monkeypatch.setattr(os, "fsync", fsync_then_signal)
+            writer.append({"key": "Wave/a", "video": "a.mp4", "label": "Wave", "status": "ok"})
+    monkeypatch.undo()
+    assert [row["key"] for row in read_rows(tmp_path / "manifest.csv")] == ["Wave/a"]
 
 
 def test_sigterm_ends_extract_like_ctrl_c_and_a_rerun_resumes(tmp_path):

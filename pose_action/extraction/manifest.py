@@ -151,15 +151,20 @@ class ManifestWriter:
         write_text_atomic(self.path, header() + "".join(lines))
 
     def append(self, row: dict) -> None:
-        """Record a finished video; on disk before this returns."""
+        """Record a finished video; on disk before this returns.
+
+        The row is kept for the final rewrite before it is written: a Ctrl-C or SIGTERM that
+        lands just after the fsync (when the row is already durable) must not let `close()`
+        rewrite the file without it.
+        """
         line = format_row(row)
+        self._rows[str(row["key"])] = dict(row)
         try:
             self._handle.write(line)
             self._handle.flush()
             os.fsync(self._handle.fileno())
         except OSError as error:  # disk full: the outputs are there, the rerun redoes this video
             raise InputError(describe_os_error(error, self.path)) from None
-        self._rows[str(row["key"])] = dict(row)
 
     @property
     def rows(self) -> list[dict]:
