@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pose_action.errors import InputError
-from pose_action.files import read_json
+from pose_action.files import check_writable, read_json
 from pose_action.runs import CONFUSION_FILE, METRICS_FILE, SPLIT_FILE
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, options: DemoOptions = DemoOptions()
     from pose_action.training.train import TrainOptions, train_run
 
     started = time.perf_counter()
-    out = Path(out)
+    out = check_writable(out)  # before the first step: one line, not a step's log and then an error
     videos, features, run, annotated = out / "videos", out / "features", out / "run", out / "prediction.mp4"
     log.info("1/6 synth: drawing actors into %s", videos)
     write_dataset(videos, classes=options.classes, actors=options.actors, clips=options.clips,

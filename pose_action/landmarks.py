@@ -189,20 +189,61 @@ def as_stored(landmarks: np.ndarray | None) -> np.ndarray | None:
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a landmark CSV and check it against the schema; errors name the file and the problem."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a FIFO or /dev/zero: never read (it may not end)
+        raise InputError(f"{path}: not a regular file, not a landmark CSV")
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file, not a landmark CSV") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError) as error:
         raise InputError(f"{path}: not a readable CSV ({error})") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a landmark CSV") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
     validate(table, path)
     return table
 
 
+# No landmark of a real frame is a million frame widths (or metres) away; beyond, values overflow training.
+MAX_ABS_VALUE = 1e6
+REDO_HINT = "rerun `pose-action extract` with the same options to redo that video"
+
+
+def check_complete(path: str | os.PathLike) -> None:
+    """A landmark CSV exists and ends with a whole line (a cut-off copy does not): a cheap check
+    of a whole dataset before training, and of finished videos before extraction skips them.
+    Its values are checked (`validate`) when it is read."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: not a regular file, not a landmark CSV")
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                raise InputError(f"{path}: empty file, not a landmark CSV; {REDO_HINT}")
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                raise InputError(f"{path}: the last row is cut off (a truncated copy?); {REDO_HINT}")
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing landmark CSV; {REDO_HINT}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a landmark CSV") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
 def validate(table: pd.DataFrame, path: str | os.PathLike = "<table>") -> None:
-    """Raise InputError naming the first problem: missing columns, bad values, bad timestamps."""
+    """Raise InputError naming the file, the row and the column of the first problem.
+
+    Checked: every column present and numeric; `frame` whole numbers >= 0, strictly increasing
+    (no duplicated or reordered rows); `timestamp_ms` finite and strictly increasing;
+    `pose_detected` 0 or 1; landmark values finite and within ±MAX_ABS_VALUE; and
+    rows complete: a row with a pose has every landmark cell, a row without one has none
+    (a torn or hand-edited row). Rows are numbered from 1, the first row after the header.
+    """
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         unknown = [c for c in table.columns if c not in COLUMNS]
@@ -212,7 +253,7 @@ def validate(table: pd.DataFrame, path: str | os.PathLike = "<table>") -> None:
     if len(table) == 0:
         raise InputError(f"{path}: no rows (no frame was processed)")
     for column in COLUMNS:
-        if not pd.api.types.is_numeric_dtype(table[column]):
+        if not pd.api.types.is_numeric_dtype(table[column]) or pd.api.types.is_bool_dtype(table[column]):
             bad = pd.to_numeric(table[column], errors="coerce").isna() & table[column].notna()
             row = int(np.argmax(bad.to_numpy()))
             raise InputError(
@@ -220,13 +261,74 @@ def validate(table: pd.DataFrame, path: str | os.PathLike = "<table>") -> None:
                 f"(row {row + 1})")
     for column in META_COLUMNS:
         if table[column].isna().any():
-            raise InputError(f"{path}: empty cell in column {column!r}")
-    steps = np.diff(table["timestamp_ms"].to_numpy())
+            row = int(np.argmax(table[column].isna().to_numpy()))
+            raise InputError(f"{path}: empty cell in column {column!r} (row {row + 1}; a torn row?)")
+    _check_frames(table, path)
+    detected = table["pose_detected"].to_numpy(dtype=np.float64)
+    if not np.isin(detected, (0, 1)).all():
+        row = int(np.argmax(~np.isin(detected, (0, 1))))
+        raise InputError(f"{path}: pose_detected must be 0 or 1, got {table['pose_detected'].iloc[row]} (row {row + 1})")
+    _check_landmark_values(table, detected == 1, path)
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.argmax(mask))
+
+
+def _check_frames(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """frame: whole numbers >= 0 that increase; timestamp_ms: finite and strictly increasing."""
+    for column in ("frame", "timestamp_ms"):
+        values = table[column].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values) | (np.abs(values) > 2.0**53)
+        if column == "frame":
+            bad |= (values < 0) | (values != np.round(values))
+        if bad.any():
+            row = _first(bad)
+            kind = "a whole number >= 0" if column == "frame" else "a finite number"
+            raise InputError(f"{path}: {column} must be {kind}, got {table[column].iloc[row]} (row {row + 1})")
+    frames = table["frame"].to_numpy(dtype=np.float64)
+    steps = np.diff(frames)
     if (steps <= 0).any():
-        row = int(np.argmax(steps <= 0)) + 1
+        row = _first(steps <= 0) + 1
+        what = "is repeated" if steps[row - 1] == 0 else "goes back"
+        raise InputError(f"{path}: frame {what}: {int(frames[row - 1])} then {int(frames[row])} at row {row + 1} "
+                         "(frames must increase: a duplicated or out-of-order row)")
+    times = table["timestamp_ms"].to_numpy(dtype=np.float64).astype(np.int64)
+    steps = np.diff(times)
+    if (steps <= 0).any():
+        row = _first(steps <= 0) + 1
         raise InputError(
             f"{path}: timestamps must increase, but timestamp_ms goes from "
             f"{table['timestamp_ms'].iloc[row - 1]} to {table['timestamp_ms'].iloc[row]} at row {row + 1}")
+
+
+def _check_landmark_values(table: pd.DataFrame, detected: np.ndarray, path: str | os.PathLike) -> None:
+    """Finite values (float32, as training reads them) in every row with a pose; empty cells in the others."""
+    values = table[list(LANDMARK_COLUMNS)].to_numpy(dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        stored = values.astype(np.float32)
+    empty = np.isnan(values)
+    infinite = ~empty & ~np.isfinite(stored)
+    if infinite.any():
+        row, column = np.argwhere(infinite)[0]
+        raise InputError(f"{path}: non-finite value {values[row, column]} in column "
+                         f"{LANDMARK_COLUMNS[column]!r} (row {row + 1})")
+    with np.errstate(invalid="ignore"):
+        absurd = ~empty & (np.abs(values) > MAX_ABS_VALUE)
+    if absurd.any():
+        row, column = np.argwhere(absurd)[0]
+        raise InputError(f"{path}: value {values[row, column]:g} in column {LANDMARK_COLUMNS[column]!r} (row "
+                         f"{row + 1}) is out of range (landmarks are fractions of the frame or metres)")
+    torn = detected[:, None] & empty
+    if torn.any():
+        row, column = np.argwhere(torn)[0]
+        raise InputError(f"{path}: row {row + 1} has pose_detected 1 but no value in column "
+                         f"{LANDMARK_COLUMNS[column]!r} (a torn or partial row)")
+    stray = ~detected[:, None] & ~empty
+    if stray.any():
+        row, column = np.argwhere(stray)[0]
+        raise InputError(f"{path}: row {row + 1} has pose_detected 0 but a value in column "
+                         f"{LANDMARK_COLUMNS[column]!r} (cells must be empty without a pose)")
 
 
 def to_array(table: pd.DataFrame, channels: tuple[str, ...] = CHANNELS) -> np.ndarray:

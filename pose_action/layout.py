@@ -10,17 +10,20 @@
       .extract.lock                              one extraction at a time
       inspect_report.csv, inspect_report_classes.csv   written by `pose-action inspect FEATURES`
 
-A clip's `key` is "<Class>/<clip>": the same relative path under every kind of output.
+A clip's `key` is "<Class>/<clip>": the same relative path under every kind of output. Both
+parts must be plain names (`check_key`), so no key, wherever it was read, leads outside FEATURES.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pose_action.errors import InputError
+from pose_action.files import name_problem
 
 LANDMARKS_DIR = "landmarks"
 THUMBNAILS_DIR = "frames"
@@ -32,6 +35,20 @@ WORKER_LOG = "extract_workers.log"
 LOCK_FILE = ".extract.lock"
 REPORT_FILE = "inspect_report.csv"
 TEMP_PATTERN = ".*.tmp*"  # files.atomic_path's temp files: hidden, so no reader takes them
+# Exactly atomic_path's names (".<stem>.<8 random characters>.tmp<suffix>"): only these are ever deleted,
+# so a user's own hidden files in an output folder are safe.
+TEMP_NAME = re.compile(r"^\..*\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def check_key(key: str) -> str:
+    """`key` if it is "<Class>/<clip>" of two plain names; InputError otherwise (it would lead outside FEATURES)."""
+    parts = str(key).split("/")
+    problems = [name_problem(part) for part in parts]
+    if len(parts) != 2 or any(problems):
+        reason = next((f"{part!r} {problem}" for part, problem in zip(parts, problems) if problem),
+                      "expected <Class>/<clip>")
+        raise InputError(f"clip key {key!r}: {reason}; it cannot name a file inside a features folder")
+    return key
 
 
 @dataclass(frozen=True)
@@ -56,13 +73,15 @@ class FeaturesLayout:
         object.__setattr__(self, "root", Path(self.root))  # a str or PathLike is welcome
 
     def landmarks(self, key: str) -> Path:
-        return self.root / LANDMARKS_DIR / f"{key}.csv"
+        return self.root / LANDMARKS_DIR / f"{check_key(key)}.csv"
 
     def thumbnails(self, key: str) -> Path:
-        return self.root / THUMBNAILS_DIR / f"{key}.npz"
+        return self.root / THUMBNAILS_DIR / f"{check_key(key)}.npz"
 
     def embeddings(self, backbone: str, key: str) -> Path:
-        return self.root / EMBEDDINGS_DIR / backbone / f"{key}.npz"
+        if name_problem(backbone):
+            raise InputError(f"embedding backbone {backbone!r}: {name_problem(backbone)}")
+        return self.root / EMBEDDINGS_DIR / backbone / f"{check_key(key)}.npz"
 
     def appearance(self, key: str, appearance: str, backbone: str | None) -> Path | None:
         """A clip's thumbnails or embeddings file for a feature config's appearance kind (None: none)."""
@@ -112,11 +131,13 @@ class FeaturesLayout:
         its Dask workers (do they see this folder?) and training (what made these features?).
         """
         path = self.config
+        if path.exists() and not path.is_file():
+            raise InputError(f"{path}: not a regular file, not an extraction config")
         try:
             values = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise InputError(f"{path}: not a readable extraction config ({error})") from None
         if not isinstance(values, dict):
             raise InputError(f"{path}: not an extraction config (expected a JSON object)")
@@ -126,9 +147,11 @@ class FeaturesLayout:
         """Temp files of writes that a killed run never finished."""
         for name in OUTPUT_DIRS:
             for stale in (self.root / name).rglob(TEMP_PATTERN):
-                stale.unlink(missing_ok=True)
+                if TEMP_NAME.match(stale.name) and stale.is_file():
+                    stale.unlink(missing_ok=True)
         for stale in self.root.glob(TEMP_PATTERN):
-            stale.unlink(missing_ok=True)
+            if TEMP_NAME.match(stale.name) and stale.is_file():
+                stale.unlink(missing_ok=True)
 
     def landmark_csvs(self) -> tuple[Path, list[Path]]:
         """(folder holding <Class>/<clip>.csv, the CSVs): FEATURES/landmarks, or the folder itself.

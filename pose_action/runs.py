@@ -35,7 +35,7 @@ from pose_action import __version__
 from pose_action.catalog import MODEL_NAMES
 from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
-from pose_action.files import atomic_path, current_umask, read_json
+from pose_action.files import atomic_path, check_writable, current_umask, read_json
 
 RUN_FORMAT = "pose_action.run/1"
 CONFIG_FILE = "config.json"
@@ -115,6 +115,7 @@ class RunConfig:
                      pose_action_version=str(values.get("pose_action_version") or ""))
         if _window_seconds(config.window) is None:  # checked here, not when the first window is cut
             raise InputError(f"{where}: missing or bad 'window' (the training clips' duration in seconds)")
+        _check_extraction(config.extraction, where)
         return config
 
     @property
@@ -182,6 +183,31 @@ def _window_seconds(window: dict) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if seconds > 0 else None
+
+
+def _check_extraction(extraction: dict, where: str | os.PathLike) -> None:
+    """The parts of the extraction config inference repeats: sampling, thumbnails kept, pose thresholds."""
+    def section(name: str) -> dict:
+        value = extraction.get(name) or {}
+        if not isinstance(value, dict):
+            raise InputError(f"{where}: 'extraction.{name}' must be a JSON object")
+        return value
+
+    def number(value: Any, low: float, high: float, integer: bool = False) -> bool:
+        kind = int if integer else (int, float)
+        return isinstance(value, kind) and not isinstance(value, bool) and low <= value <= high
+
+    sampling, thumbnails, pose = section("sampling"), section("thumbnails"), section("pose")
+    if sampling.get("fps") is not None and not number(sampling["fps"], 1e-6, 1e6):
+        raise InputError(f"{where}: 'extraction.sampling.fps' must be a positive number, got {sampling['fps']!r}")
+    if sampling.get("stride") is not None and not number(sampling["stride"], 1, 1e9, integer=True):
+        raise InputError(f"{where}: 'extraction.sampling.stride' must be a whole number >= 1, got {sampling['stride']!r}")
+    if thumbnails.get("frames") is not None and not number(thumbnails["frames"], 1, 1e9, integer=True):
+        raise InputError(f"{where}: 'extraction.thumbnails.frames' must be a whole number >= 1, "
+                         f"got {thumbnails['frames']!r}")
+    for name in ("min_detection_confidence", "min_tracking_confidence"):
+        if pose.get(name) is not None and not number(pose[name], 0.0, 1.0):
+            raise InputError(f"{where}: 'extraction.pose.{name}' must be between 0 and 1, got {pose[name]!r}")
 
 
 def _dict(values: dict, key: str, where: str | os.PathLike) -> dict:
@@ -287,6 +313,12 @@ def load_run(path: str | os.PathLike) -> Run:
     return Run(path=path, config=config)
 
 
+def _is_run_folder(path: Path) -> bool:
+    """A complete run, a cross-validation (finished or resumable), or what an interrupted `train` leaves."""
+    return ((path / CONFIG_FILE).is_file() or (path / CV_FILE).is_file()
+            or any(child.name.startswith("fold-") and (child / CONFIG_FILE).is_file() for child in path.iterdir()))
+
+
 def save_model(model: Any, path: str | os.PathLike) -> None:
     """model.save through a temp file, so a crash never leaves a truncated model.keras."""
     with atomic_path(path) as tmp:
@@ -294,10 +326,18 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
 
 
 def check_new_output(out: str | os.PathLike, *, overwrite: bool = False) -> None:
-    """Refuse to replace an existing non-empty folder unless asked (checked before training starts)."""
+    """Refuse to replace an existing non-empty folder unless asked, and a location that cannot be written
+    (checked before training starts)."""
     out = Path(out)
     if out.exists() and not overwrite and (any(out.iterdir()) if out.is_dir() else True):
         raise InputError(f"{out}: already exists (choose another --out, or pass --overwrite)")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not _is_run_folder(out):
+        # --overwrite deletes what is there: only ever a run (a features or video folder is not)
+        raise InputError(f"{out}: holds files but no run ({CONFIG_FILE} or {CV_FILE}); --overwrite replaces "
+                         "only runs: choose another --out")
+    check_writable(out.parent)  # a read-only or missing location fails now, not after training
 
 
 @contextlib.contextmanager

@@ -31,8 +31,10 @@ class VideoInfo:
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Open a video and read its header; InputError names the file when it cannot be a video."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a video file")
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: not a regular file" if path.exists() else f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     capture = cv2.VideoCapture(str(path))
@@ -71,24 +73,33 @@ def stride_for(fps: float, target_fps: float | None, stride: int | None) -> int:
             raise InputError(f"--stride must be at least 1, got {stride}")
         return stride
     if target_fps is not None:
-        if target_fps <= 0:
-            raise InputError(f"--fps must be positive, got {target_fps}")
+        if not (target_fps > 0 and math.isfinite(target_fps)):
+            raise InputError(f"--fps must be a positive number, got {target_fps}")
         return max(1, int(round(fps / target_fps)))
     return 1
 
 
+# Frames larger than this (longest side, pixels) are scaled down as soon as they are decoded:
+# the pose model sees 256x256 and thumbnails are tiny, while an 8192x8192 frame holds 200 MB.
+MAX_FRAME_SIDE = 1920
+
+
 def read_frames(path: str | os.PathLike, stride: int = 1, info: VideoInfo | None = None,
-                ) -> Iterator[tuple[int, int, np.ndarray]]:
+                max_side: int | None = MAX_FRAME_SIDE) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield (source frame index, timestamp ms, BGR frame) for every `stride`-th frame.
 
     Stops quietly at the first frame that does not decode, so a truncated file gives the
     frames before the damage. Grayscale sources come out as 3-channel BGR (OpenCV converts).
+    Timestamps are the container's when they are sane (a variable-frame-rate video's frames
+    are not evenly spaced), else index / fps (`FrameClock`). Frames whose longest side is above
+    `max_side` are scaled down (aspect kept) before anything else holds them.
     """
     path = Path(path)
     info = info or probe(path)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise InputError(f"{path}: cannot be opened as a video")
+    clock = FrameClock(info.fps)
     try:
         index = 0
         while True:
@@ -98,7 +109,8 @@ def read_frames(path: str | os.PathLike, stride: int = 1, info: VideoInfo | None
                     return
                 if frame.ndim == 2:
                     frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-                yield index, timestamp_ms(index, info.fps), frame
+                stamp = clock.timestamp(index, capture.get(cv2.CAP_PROP_POS_MSEC))
+                yield index, stamp, scaled_down(frame, max_side)
             elif not capture.grab():  # skip without decoding to pixels
                 return
             index += 1
@@ -106,10 +118,76 @@ def read_frames(path: str | os.PathLike, stride: int = 1, info: VideoInfo | None
         capture.release()
 
 
+def scaled_down(frame: np.ndarray, max_side: int | None) -> np.ndarray:
+    """The frame with its longest side at most `max_side` (INTER_AREA, aspect kept); small frames as they are."""
+    height, width = frame.shape[:2]
+    if not max_side or max(height, width) <= max_side:
+        return frame
+    scale = max_side / max(height, width)
+    size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+class FrameClock:
+    """Timestamps of decoded frames: the container's when sane, else index / fps.
+
+    A variable-frame-rate video's frames are not evenly spaced, so index / (average fps) can be
+    far off (frame 30 at 1610 ms instead of 600 ms). The container's timestamps (relative to the
+    first frame) are used while they are finite and strictly increasing; where they agree with
+    index / fps to within a millisecond (any constant-rate video) that value is kept, so such
+    videos get exactly the timestamps they always had. From the first bad one on, timestamps
+    continue at 1000 / fps per frame.
+    """
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self.trusted = True
+        self.first: float | None = None
+        self.last: tuple[int, int] | None = None  # (index, timestamp) of the previous frame
+
+    def timestamp(self, index: int, container_ms: float | None) -> int:
+        nominal = timestamp_ms(index, self.fps)
+        stamp = None
+        if self.trusted and container_ms is not None and math.isfinite(container_ms) and container_ms >= 0:
+            if self.first is None:
+                self.first = container_ms
+            stamp = int(round(container_ms - self.first))
+            if abs(stamp - nominal) <= 1:
+                stamp = nominal
+            if self.last is not None and stamp <= self.last[1]:
+                stamp = None
+        if stamp is None:
+            self.trusted = False
+            if self.last is None:
+                stamp = nominal
+            else:
+                previous_index, previous = self.last
+                stamp = max(previous + 1, previous + int(round((index - previous_index) * 1000.0 / self.fps)))
+        self.last = (index, stamp)
+        return stamp
+
+
+# The containers write_video makes, and a codec OpenCV's pip wheels can write into each.
+VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v", ".mov": "mp4v", ".mkv": "MJPG"}
+
+
 def fourcc_for(path: str | os.PathLike) -> str:
     """A codec that OpenCV's pip wheels can write for this extension."""
-    suffix = Path(path).suffix.lower()
-    return {".avi": "MJPG", ".mp4": "mp4v", ".mov": "mp4v", ".mkv": "MJPG"}.get(suffix, "mp4v")
+    return VIDEO_CODECS.get(Path(path).suffix.lower(), "mp4v")
+
+
+def check_video_output(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Before any work: the output is a video file name write_video can make, in a folder that can be written."""
+    from pose_action.files import check_writable
+
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_CODECS:
+        raise InputError(f"{path}: {option} writes videos: give a name ending in "
+                         f"{', '.join(sorted(VIDEO_CODECS))}")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: exists and is not a file")
+    check_writable(path.parent)
+    return path
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float) -> int:

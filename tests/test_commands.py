@@ -41,3 +41,39 @@ def test_predict_and_live_share_their_recognizer_options():
     for name in ("predict", "live"):
         options = {option for action in cli.command_parser(name)._actions for option in action.option_strings}
         assert shared <= options, name
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["predict", "--verbose"])
+    error = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and error.splitlines() == [error]
+    assert "required: run, video" in error and "pose-action predict --help" in error
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "x"])
+def test_seeds_numpy_and_tensorflow_refuse_are_usage_errors(seed, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["synth", "unused", "--seed", seed])
+    error = capsys.readouterr().err.strip()
+    assert error.splitlines() == [error] and "--seed" in error
+
+
+def test_one_line_strips_what_could_forge_output_or_drive_the_terminal():
+    from pose_action.errors import one_line
+
+    assert one_line("a\nb\r\tc  \x1b[2Jd\x07e") == "a b c ?[2Jd?e"
+    assert one_line("caf\udcc3") == "caf?" and len(one_line("x" * 5000)) == 1000
+
+
+def test_a_closed_output_pipe_is_not_an_error(tmp_path):
+    """`pose-action ... | head -1`: the reader leaving early is no failure and prints nothing."""
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=1, clips=2, frames=8)
+    process = subprocess.Popen([sys.executable, "-m", "pose_action", "inspect", str(features), "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # before anything is printed
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 0 and stderr == "", stderr
+    assert (features / "inspect_report.csv").is_file()  # the work was done before the printing

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 
 from pose_action.cli import main
 from pose_action.video import probe, read_frames
 
 
-def test_demo_quick_runs_end_to_end_and_reruns(tiny, capsys):
+# What MediaPipe, LiteRT, TensorFlow and glog print from C++ (never the program's own lines).
+NATIVE_CHATTER = re.compile(r"^(INFO: |WARNING: \[|[IWE]\d{4} |.*\.(cc|h):\d+\]|.*XNNPACK|.*Sparsity tensors)", re.M)
+
+
+def test_demo_quick_runs_end_to_end_and_reruns(tiny, capfd):
     # The fixture ran every step once; the command reruns on the same folder: videos and
     # features are kept (resumed), the model is trained, evaluated, exported and used again.
     manifest_before = (tiny.features / "manifest.csv").read_text()
     assert main(["demo", "--out", str(tiny.base), "--quick", "--quiet"]) == 0
-    summary = capsys.readouterr().out
+    captured = capfd.readouterr()  # file descriptors 1 and 2: what a terminal would show
+    summary = captured.out
+    assert not NATIVE_CHATTER.findall(captured.err), captured.err  # issue 12: a clean terminal
     assert "accuracy" in summary and "macro F1" in summary
     for path in (tiny.videos, tiny.features, tiny.run, tiny.run / "model.tflite", tiny.base / "prediction.mp4"):
         assert str(path) in summary and path.exists()

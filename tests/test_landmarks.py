@@ -62,11 +62,36 @@ def test_round_trip_keeps_values_and_missing_frames(tmp_path):
     (lambda t: t.iloc[0:0], "no rows"),
     (lambda t: t.assign(timestamp_ms=t["timestamp_ms"][::-1].to_numpy()), "timestamps must increase"),
     (lambda t: t.assign(nose_y=["oops"] + [0.5] * (len(t) - 1)), "non-numeric value 'oops'"),
+    # issue 12: inf ruined every epoch's loss; duplicated/reordered frames, odd flags and torn rows passed
+    (lambda t: t.assign(left_wrist_x=[0.5, np.inf, np.nan, 0.5, 0.5]), r"non-finite value inf in column 'left_wrist_x' \(row 2\)"),
+    (lambda t: t.assign(nose_wz=[0.5, 0.5, np.nan, -np.inf, 0.5]), r"non-finite value -inf in column 'nose_wz' \(row 4\)"),
+    (lambda t: t.assign(nose_z=[0.5, 1e39, np.nan, 0.5, 0.5]), "non-finite value 1e[+]?39"),  # beyond float32
+    (lambda t: t.assign(left_hip_x=[0.5, 3e38, np.nan, 0.5, 0.5]), "value 3e[+]38 in column 'left_hip_x' .row 2. is out of range"),
+    (lambda t: t.assign(frame=[0, 2, 2, 6, 8]), "frame is repeated: 2 then 2 at row 3"),
+    (lambda t: t.assign(frame=[0, 4, 2, 6, 8]), "frame goes back: 4 then 2 at row 3"),
+    (lambda t: t.assign(frame=[0, 2, 4.5, 6, 8]), "frame must be a whole number"),
+    (lambda t: t.assign(frame=[-2, 2, 4, 6, 8]), "frame must be a whole number >= 0, got -2"),
+    (lambda t: t.assign(timestamp_ms=[0, 80, np.inf, 240, 320]), "timestamp_ms must be a finite number"),
+    (lambda t: t.assign(pose_detected=[1, 2, 0, 1, 1]), r"pose_detected must be 0 or 1, got 2 \(row 2\)"),
+    (lambda t: t.assign(right_foot_index_wz=[0.1, 0.1, np.nan, np.nan, 0.1]),
+     "row 4 has pose_detected 1 but no value in column 'right_foot_index_wz'"),
+    (lambda t: t.assign(nose_x=[0.1, 0.1, 0.3, 0.1, 0.1]), "row 3 has pose_detected 0 but a value in column 'nose_x'"),
 ])
 def test_broken_csv_names_file_and_problem(tmp_path, breakage, message):
     path = tmp_path / "broken.csv"
     breakage(_sequence().to_dataframe()).to_csv(path, index=False)
     with pytest.raises(InputError, match=message) as error:
+        landmarks.read_csv(path)
+    assert str(path) in str(error.value)
+
+
+def test_torn_last_row_is_named(tmp_path):
+    """A copy cut off mid-row (no pose cells after the cut) is refused, not read as a partial pose."""
+    path = tmp_path / "torn.csv"
+    landmarks.write_csv(path, _sequence())
+    text = path.read_text()
+    path.write_text(text[: len(text) - len(text.splitlines()[-1]) // 2 - 1])
+    with pytest.raises(InputError, match=r"row 5 has pose_detected 1 but no value in column") as error:
         landmarks.read_csv(path)
     assert str(path) in str(error.value)
 

@@ -25,6 +25,17 @@ def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
     return width, height
 
 
+def seed(text: str) -> int:
+    """An argparse type: a random seed NumPy and TensorFlow accept (0 .. 2**32 - 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is between 0 and {2**32 - 1}, got {value}")
+    return value
+
+
 def add_recognizer_arguments(parser: argparse.ArgumentParser) -> None:
     """The run and how to recognize with it: what `predict` and `live` both take."""
     from pose_action.inference.recognizer import DEFAULT_SMOOTHING, DEFAULT_THRESHOLD

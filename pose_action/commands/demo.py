@@ -13,6 +13,7 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
+from pose_action.commands.arguments import seed
 from pose_action.demo import DEFAULT_OUT, QUICK, DemoOptions, run_demo
 
 
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help=f"training epochs (default: {defaults.epochs})")
     parser.add_argument("--frames", type=int, help=f"T, frames per clip the model reads (default: {defaults.frames})")
     parser.add_argument("--workers", type=int, help=f"extraction processes (default: {defaults.workers})")
-    parser.add_argument("--seed", type=int, help=f"seed for videos, split and training (default: {defaults.seed})")
+    parser.add_argument("--seed", type=seed, help=f"seed for videos, split and training (default: {defaults.seed})")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

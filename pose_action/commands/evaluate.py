@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pose_action import runs
 from pose_action.errors import InputError
+from pose_action.files import check_writable
 from pose_action.training.evaluate import cv_summary_line, evaluate_cv, evaluate_run, summary_line
 
 
@@ -30,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out or args.run.is_dir():  # the reports go there: a read-only location fails now, not after predicting
+        check_writable(args.out or args.run)
     options = {"features_root": args.features, "which": args.clips, "batch_size": args.batch_size}
     if (args.run / runs.CV_FILE).is_file():
         if args.out:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from pose_action.commands.arguments import parse_size
 from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
-from pose_action.inspection.plots import DEFAULT_JOINTS, parse_joints, plot_sequence, render_sequence
+from pose_action.files import check_writable
+from pose_action.inspection.plots import DEFAULT_JOINTS, RENDER_SUFFIXES, parse_joints, plot_sequence, render_sequence
 from pose_action.inspection.report import format_report, inspect_features, load_with_context, write_report
 from pose_action.inspection.summary import DEFAULT_MIN_DETECTION_RATE, format_summary, problem_of, summarize
 from pose_action.layout import REPORT_FILE, FeaturesLayout
@@ -48,11 +49,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_features(args: argparse.Namespace, root: Path) -> int:
     if args.plot or args.render or args.overlay:
         raise InputError(f"{root}: --plot, --render and --overlay take one landmark CSV, not a folder")
+    layout = FeaturesLayout(root)
+    report_path = Path(args.report or layout.report)
+    if report_path.resolve() in (layout.manifest.resolve(), layout.config.resolve()) or any(
+            report_path.resolve().is_relative_to(folder.resolve()) for folder in (layout.landmarks_dir,
+                                                                                  layout.thumbnails_dir)):
+        raise InputError(f"{report_path}: --report would replace the extraction's own files; choose another name")
+    check_output_file(report_path, "--report")
     report = inspect_features(root, min_detection_rate=args.min_detection_rate, quiet=args.quiet)
-    videos_path, classes_path = write_report(report, args.report or FeaturesLayout(root).report)
+    videos_path, classes_path = write_report(report, report_path)
     print(format_report(report, limit=max(0, args.limit)))
     log.info("report: %s (per class: %s)", videos_path, classes_path)
-    return EXIT_PARTIAL if report.unreadable else EXIT_OK
+    if report.unreadable or report.missing:
+        log.warning("%d landmark CSVs unreadable, %d listed in the manifest but missing: exit code %d",
+                    report.unreadable, report.missing, EXIT_PARTIAL)
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Before the work: the output can be written (a folder that exists or can be made, not a folder itself)."""
+    if path.is_dir():
+        raise InputError(f"{path}: {option} needs a file name, not a folder")
+    check_writable(path.parent)
 
 
 def _run_csv(args: argparse.Namespace, path: Path) -> int:
@@ -62,6 +81,13 @@ def _run_csv(args: argparse.Namespace, path: Path) -> int:
         raise InputError("--size is for renders without --overlay (an overlay keeps the video's size)")
     joints = parse_joints(args.joints)
     size = parse_size(args.size) if args.size else None
+    if args.render and Path(args.render).suffix.lower() not in RENDER_SUFFIXES:
+        raise InputError(f"{args.render}: --render writes {', '.join(sorted(RENDER_SUFFIXES))} files")
+    for option, output in (("--plot", args.plot), ("--render", args.render)):
+        if output:
+            if Path(output).resolve() in (path.resolve(), Path(args.overlay or path).resolve()):
+                raise InputError(f"{output}: {option} would replace its own input; choose another name")
+            check_output_file(Path(output), option)
     sequence = load_with_context(path)
     summary = summarize(sequence)
     print(format_summary(path, summary, problem_of(summary, args.min_detection_rate)))

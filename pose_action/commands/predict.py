@@ -16,14 +16,14 @@ from pathlib import Path
 from pose_action.commands.arguments import add_recognizer_arguments, open_recognizer
 from pose_action.errors import InputError
 from pose_action.inference.predict import format_summary, write_annotated
-from pose_action.video import probe
+from pose_action.video import check_video_output, probe
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_recognizer_arguments(parser)
-    parser.add_argument("video", type=Path, help="video file to recognize")
+    parser.add_argument("video", help="video file to recognize (for a stream URL or a camera use `live`)")
     parser.add_argument("--out", type=Path, help="write the video with skeleton, label and confidence bar here")
     parser.add_argument("--json", action="store_true", help="print machine-readable results (with the timeline)")
     parser.add_argument("--top-k", type=int, default=3, help="classes to list (default: 3)")
@@ -35,9 +35,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--top-k must be at least 1, got {args.top_k}")
     if args.step is not None and args.step < 1:
         raise InputError(f"--step must be at least 1, got {args.step}")
+    if "://" in args.video:
+        raise InputError(f"{args.video}: predict reads video files, not URLs; for a stream use "
+                         f"`pose-action live {args.run} --camera URL`")
+    if args.out:  # checked first: a bad output name must not cost a whole prediction
+        if Path(args.out).resolve() == Path(args.video).resolve():
+            raise InputError(f"{args.out}: --out would replace the video being recognized; choose another name")
+        check_video_output(args.out)
     probe(args.video)  # a bad video fails before the model loads
     with open_recognizer(args) as recognizer:
-        result = recognizer.predict_video(args.video, step=args.step)
+        result = recognizer.predict_video(Path(args.video), step=args.step)
     if args.out:
         count = write_annotated(result, args.out)
         log.info("wrote %s (%d frames)", args.out, count)

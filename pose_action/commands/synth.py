@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from pose_action.commands.arguments import parse_size
+from pose_action.commands.arguments import parse_size, seed
 from pose_action.synth.conditions import CONDITIONS, PRESETS, preset
 from pose_action.synth.dataset import DEFAULT_FPS, DEFAULT_OCCLUSION_RATE, DEFAULT_SECONDS, DEFAULT_SIZE, write_dataset
 from pose_action.synth.motions import ACTIONS
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"classes to render (default: all): {', '.join(ACTIONS)}")
     parser.add_argument("--actors", type=int, default=3, help="actors (groups g01..) per class (default 3)")
     parser.add_argument("--clips", type=int, default=2, help="clips per actor and class (default 2)")
-    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same videos (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="the same seed gives the same videos (default 0)")
     parser.add_argument("--size", default="{}x{}".format(*DEFAULT_SIZE), metavar="WxH",
                         help="frame size (default %(default)s)")
     parser.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames per second (default 25)")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pose_action import runs
 from pose_action.catalog import BACKBONES, MODEL_NAMES
+from pose_action.commands.arguments import seed
 from pose_action.features import POSE_FEATURES
 from pose_action.errors import InputError
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES
@@ -61,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=None,
                         help="share of training groups held out to monitor training (and to stop early with "
                              "--patience); default 0: every training group trains")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs of the fixed schedule (default: the model's recipe, 60; keypoints 200)")
     parser.add_argument("--batch-size", type=int, default=16)

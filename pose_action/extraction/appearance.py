@@ -10,6 +10,8 @@ inference (`recognizer`) make thumbnails with the same `thumbnail` function.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 
 from pose_action.errors import InputError
 from pose_action.files import atomic_path
+from pose_action.landmarks import REDO_HINT
 
 # The grid holds up to this many times the wanted number of frames: exact uniform picks for
 # clips of up to 4 x N processed frames, and within a quarter of the spacing beyond.
@@ -115,14 +118,52 @@ def write_embeddings(path: str | os.PathLike, vectors: np.ndarray, frame_index: 
 def read_appearance(path: str | os.PathLike, appearance: str) -> tuple[np.ndarray, np.ndarray]:
     """(frame_index (N,), values) of a clip's thumbnails ("thumbs") or embeddings ("embeddings") file."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: not a regular file, not a {appearance} file")
     try:
         with np.load(path) as stored:
             return stored["frame_index"], stored[STORED_ARRAYS[appearance]]
     except FileNotFoundError:
         raise InputError(f"{path}: missing {appearance} file "
                          "(re-run extract with the same options as the features used here)") from None
-    except (KeyError, ValueError, OSError) as error:
-        raise InputError(f"{path}: unreadable {appearance} file ({error})") from None
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise InputError(f"{path}: unreadable {appearance} file ({error}); {REDO_HINT}") from None
+
+
+def stored_shapes(path: str | os.PathLike, appearance: str) -> tuple[tuple[int, ...], tuple[int, ...], np.dtype]:
+    """(frame_index shape, values shape, values dtype) of a clip's .npz from its headers alone.
+
+    Reads a few hundred bytes, not the pixels: cheap enough to check every file of a dataset
+    before training starts. InputError names the file when it is missing, truncated (a zip
+    without its directory), or lacks an array.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: not a regular file, not a {appearance} file")
+    shapes = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in ("frame_index", STORED_ARRAYS[appearance]):
+                with archive.open(f"{name}.npy") as member:
+                    major, _ = np.lib.format.read_magic(member)
+                    read_header = np.lib.format.read_array_header_1_0 if major == 1 else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read_header(member)
+                    expected = member.tell() + int(np.prod(shape)) * dtype.itemsize
+                    if archive.getinfo(f"{name}.npy").file_size != expected:
+                        raise ValueError(f"{name} holds {archive.getinfo(f'{name}.npy').file_size} bytes, "
+                                         f"its header says {expected}")
+                    shapes[name] = (tuple(int(n) for n in shape), dtype)
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing {appearance} file "
+                         "(re-run extract with the same options as the features used here)") from None
+    except KeyError as error:
+        raise InputError(f"{path}: not a {appearance} file (no {error} array); {REDO_HINT}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise InputError(f"{path}: unreadable {appearance} file ({error}: truncated or damaged?); "
+                         f"{REDO_HINT}") from None
+    values_shape, values_dtype = shapes[STORED_ARRAYS[appearance]]
+    return shapes["frame_index"][0], values_shape, values_dtype
 
 
 def read_thumbnails(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

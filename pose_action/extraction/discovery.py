@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pose_action.errors import InputError
+from pose_action.files import name_problem
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,14 @@ def is_video(path: Path) -> bool:
 
 
 def discover(root: str | os.PathLike, group_pattern: str = DEFAULT_GROUP_PATTERN) -> Discovery:
-    """Videos in ROOT/<Class>/ (or listed by a CSV file `path,label[,group]`)."""
+    """Videos in ROOT/<Class>/ (or listed by a CSV file `path,label[,group]`).
+
+    Sub-folders of a class are searched too, symlinked ones included (each real folder once).
+    Labels and file names become output paths (`FEATURES/landmarks/<Class>/<clip>.csv`), so a
+    name that could not be one plain path component (`files.name_problem`: separators, `..`,
+    control characters such as a newline, bytes that are not UTF-8) stops the run with one
+    line naming the file, before anything is written.
+    """
     root = Path(root)
     pattern = _compile(group_pattern)
     if root.is_file() and root.suffix.lower() == ".csv":
@@ -83,12 +91,15 @@ def discover(root: str | os.PathLike, group_pattern: str = DEFAULT_GROUP_PATTERN
     ungrouped: list[str] = []
     ignored = 0
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in sorted(class_dir.rglob("*")):
-            if path.is_dir():
-                continue
-            if any(part.startswith(".") for part in path.relative_to(class_dir).parts) or not is_video(path):
+        _check_name(class_dir, class_dir.name, "class folder name")
+        for path in _files_under(class_dir):
+            relative = path.relative_to(class_dir).parts
+            if any(part.startswith(".") for part in relative) or not is_video(path):
                 ignored += 1
                 continue
+            for part in relative[:-1]:
+                _check_name(path, part, "folder name")
+            _check_name(path, path.stem, "file name")
             items.append(_item(path, class_dir.name, None, pattern, ungrouped))
     ignored += sum(1 for p in root.iterdir() if p.is_file())
     if not items:
@@ -98,25 +109,84 @@ def discover(root: str | os.PathLike, group_pattern: str = DEFAULT_GROUP_PATTERN
     return Discovery(items=items, ignored=ignored, ungrouped=ungrouped)
 
 
+def _check_name(path: Path, name: str, what: str) -> None:
+    problem = name_problem(name)
+    if problem:
+        raise InputError(f"{_printable(path)}: {what} {problem}; rename it (it becomes an output file name)")
+
+
+def _printable(path: Path | str) -> str:
+    """A path as text that can be printed and written (bytes that are not UTF-8 shown escaped)."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every file below `folder`, sorted, following symlinked folders; a folder reached twice
+    (a symlink loop, or two links to one place) is searched once."""
+    seen: set[tuple[int, int]] = set()
+    found: list[Path] = []
+    for current, folders, files in os.walk(folder, followlinks=True):
+        try:
+            status = os.stat(current)
+        except OSError:
+            folders[:] = []
+            continue
+        if (status.st_dev, status.st_ino) in seen:
+            folders[:] = []
+            continue
+        seen.add((status.st_dev, status.st_ino))
+        found.extend(Path(current) / name for name in files)
+    return sorted(found)
+
+
 def read_list(csv_path: Path, pattern: re.Pattern[str]) -> Discovery:
-    """A CSV with columns path,label[,group]; relative paths are relative to the CSV's folder."""
+    """A CSV with columns path,label[,group]; relative paths are relative to the CSV's folder.
+
+    A label or file name that cannot be a plain path component stops the run with one line
+    naming the list's line (a label `../../x` or `/etc` would otherwise write outside FEATURES).
+    """
     items: list[VideoItem] = []
     ungrouped: list[str] = []
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"path", "label"} <= set(reader.fieldnames):
-            raise InputError(f"{csv_path}: a video list needs the columns path,label[,group]")
-        for line, row in enumerate(reader, start=2):
-            if not row.get("path") or not row.get("label"):
-                raise InputError(f"{csv_path}: line {line} has no path or no label")
-            path = Path(row["path"])
-            if not path.is_absolute():
-                path = csv_path.parent / path
-            items.append(_item(path, row["label"], row.get("group") or None, pattern, ungrouped))
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or not {"path", "label"} <= set(reader.fieldnames):
+                raise InputError(f"{csv_path}: a video list needs the columns path,label[,group]")
+            end = reader.line_num
+            for row in reader:
+                line, end = end + 1, reader.line_num  # where the row starts (a quoted cell may span lines)
+                if not isinstance(row.get("path"), str) or not isinstance(row.get("label"), str) \
+                        or not row["path"] or not row["label"]:
+                    raise InputError(f"{csv_path}: line {line} has no path or no label")
+                label, path = row["label"], Path(row["path"])
+                problem = name_problem(label)
+                if problem:
+                    raise InputError(f"{csv_path}: line {line}: label {label!r} {problem} "
+                                     "(labels become folder names inside --out)")
+                problem = name_problem(path.stem) or _text_problem(row["path"])
+                if problem:
+                    raise InputError(f"{csv_path}: line {line}: video {row['path']!r}: file name {problem}")
+                if not path.is_absolute():
+                    path = csv_path.parent / path
+                group = row.get("group") if isinstance(row.get("group"), str) else None
+                items.append(_item(path, label, group or None, pattern, ungrouped))
+    except UnicodeDecodeError:
+        raise InputError(f"{csv_path}: not a UTF-8 text CSV (a video list needs path,label[,group])") from None
+    except csv.Error as error:
+        raise InputError(f"{csv_path}: not a readable CSV ({error})") from None
+    except OSError as error:
+        raise InputError(f"{csv_path}: cannot be read ({error.strerror or error})") from None
     if not items:
         raise InputError(f"{csv_path}: the video list is empty")
     _check_unique(items)
     return Discovery(items=items, ungrouped=ungrouped)
+
+
+def _text_problem(text: str) -> str | None:
+    """Why a whole path from a list cannot be recorded in the manifest (control characters), or None."""
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text):
+        return "holds a control character (newline, tab, escape...)"
+    return None
 
 
 def _check_unique(items: list[VideoItem]) -> None:

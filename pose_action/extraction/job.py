@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTRACTOR_VERSION = 1  # bump when the outputs change for the same settings
+MAX_THUMB_SIZE = 1024  # thumbnails are scene context (64 px by default); a huge size only exhausts memory
 # Test hook: a worker whose video's file name contains this text crashes in native code.
 CRASH_TEST_ENV = "POSE_ACTION_TEST_CRASH_ON"
 
@@ -99,8 +100,8 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
     from pose_action.video import stride_for
 
     stride_for(25.0, target_fps, stride)  # raises InputError for bad --fps/--stride
-    if thumb_size < 8:
-        raise InputError(f"--thumb-size must be at least 8 pixels, got {thumb_size}")
+    if not 8 <= thumb_size <= MAX_THUMB_SIZE:
+        raise InputError(f"--thumb-size must be between 8 and {MAX_THUMB_SIZE} pixels, got {thumb_size}")
     if thumb_frames < 1:
         raise InputError(f"--thumb-frames must be at least 1, got {thumb_frames}")
     if embed is not None and embed not in BACKBONES:
@@ -229,6 +230,7 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
     write_csv(files.landmarks, sequence)  # last: the CSV is what a reader looks for first
 
     frames_total, notes = _frame_total_and_notes(info, frames[-1][0], stride)
+    notes += _timing_and_size_notes(info, frames)
     with_pose = int(sequence.detected.sum())
     if not with_pose:
         notes.insert(0, "no person detected in any processed frame")
@@ -289,6 +291,19 @@ def prefetched(frames: Iterator, depth: int = 4,
     finally:
         stop.set()
         thread.join()
+
+
+def _timing_and_size_notes(info: VideoInfo, frames: list[tuple[int, int, object]]) -> list[str]:
+    """Notes on a variable frame rate (timestamps from the container) and on frames scaled down for processing."""
+    from pose_action.video import MAX_FRAME_SIDE, timestamp_ms
+
+    notes = []
+    step = 1000.0 / info.fps
+    if any(abs(stamp - timestamp_ms(index, info.fps)) > step for index, stamp, _ in frames):
+        notes.append("variable frame rate: timestamp_ms from the container, not frame / fps")
+    if max(info.width, info.height) > MAX_FRAME_SIDE:
+        notes.append(f"{info.width}x{info.height} frames processed scaled down to {MAX_FRAME_SIDE} px")
+    return notes
 
 
 def _frame_total_and_notes(info: VideoInfo, last_index: int, stride: int) -> tuple[int, list[str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pose_action.errors import InputError
+from pose_action.errors import InputError, describe_os_error
 from pose_action.files import write_text_atomic
 
 # The contract columns (DESIGN.md), then the ones extraction needs to resume and explain.
@@ -35,13 +35,24 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
     "frames_total", "frames_processed", "frames_with_pose", "fps", "width", "height", "seconds", "stride")
 
 
-def _one_line(value: object) -> str:
-    """Cells never hold line breaks, so one row is one line and a torn line is detectable."""
+# Names that must survive a write and a read exactly (the resume key, and what it is made of).
+EXACT_COLUMNS = frozenset({"video", "label", "group", "key"})
+
+
+def _one_line(value: object, exact: bool = False) -> str:
+    """Cells never hold line breaks, so one row is one line and a torn line is detectable.
+
+    Control characters become spaces; other cells also have runs of spaces collapsed, but
+    names (`exact`) keep theirs, or a video named "a  b" would never match its row again.
+    """
     if value is None:
         return ""
     if isinstance(value, float):
         value = f"{value:.6g}"
-    return " ".join(str(value).split())
+    text = "".join(" " if ord(character) < 32 or character == "\x7f" else character for character in str(value))
+    # A path whose bytes are not UTF-8 (surrogates in Python) is written with those bytes escaped.
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text if exact else " ".join(text.split())
 
 
 def format_row(row: dict) -> str:
@@ -50,7 +61,7 @@ def format_row(row: dict) -> str:
     if unknown:
         raise ValueError(f"unknown manifest columns: {sorted(unknown)}")
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([_one_line(row.get(c)) for c in COLUMNS])
+    csv.writer(buffer, lineterminator="\n").writerow([_one_line(row.get(c), c in EXACT_COLUMNS) for c in COLUMNS])
     return buffer.getvalue()
 
 
@@ -68,10 +79,16 @@ def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """
     if not path.is_file():
         return [], []
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
     if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # drop a torn last line
-    lines = list(csv.reader(io.StringIO(text)))
+    try:
+        lines = list(csv.reader(io.StringIO(text)))
+    except csv.Error as error:
+        raise InputError(f"{path}: not a readable manifest ({error})") from None
     if not lines:
         return [], []
     names = lines[0]
@@ -124,19 +141,30 @@ class ManifestWriter:
         for row in keep:
             self._rows[str(row["key"])] = {c: row.get(c, "") for c in COLUMNS}
         self._rewrite()
-        self._handle = open(self.path, "a", encoding="utf-8", newline="")
+        try:
+            self._handle = open(self.path, "a", encoding="utf-8", newline="")
+        except OSError as error:
+            raise InputError(describe_os_error(error, self.path)) from None
 
     def _rewrite(self) -> None:
         lines = [format_row(self._rows[key]) for key in sorted(self._rows)]
         write_text_atomic(self.path, header() + "".join(lines))
 
     def append(self, row: dict) -> None:
-        """Record a finished video; on disk before this returns."""
+        """Record a finished video; on disk before this returns.
+
+        The row is kept for the final rewrite before it is written: a Ctrl-C or SIGTERM that
+        lands just after the fsync (when the row is already durable) must not let `close()`
+        rewrite the file without it.
+        """
         line = format_row(row)
-        self._handle.write(line)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
         self._rows[str(row["key"])] = dict(row)
+        try:
+            self._handle.write(line)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as error:  # disk full: the outputs are there, the rerun redoes this video
+            raise InputError(describe_os_error(error, self.path)) from None
 
     @property
     def rows(self) -> list[dict]:
@@ -145,7 +173,10 @@ class ManifestWriter:
     def close(self) -> None:
         if self._handle.closed:
             return
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError as error:
+            raise InputError(describe_os_error(error, self.path)) from None
         self._rewrite()
 
     def __enter__(self) -> "ManifestWriter":

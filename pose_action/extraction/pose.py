@@ -75,6 +75,8 @@ def resolve_model(spec: str = "lite") -> Path:
         path = Path(spec).expanduser()
         if not path.is_file():
             raise InputError(f"{spec}: pose model not found (use lite, full, heavy or a .task file)")
+        if not zipfile.is_zipfile(path):  # checked here, once, not by every worker on every video
+            raise InputError(f"{spec}: not a MediaPipe pose model (a .task file is a zip bundle)")
         return path
     filename = f"pose_landmarker_{spec}.task"
     candidates = []

@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
-from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN, VideoItem, discover
+from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError, describe_os_error
+from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN, Discovery, VideoItem, discover
 from pose_action.extraction.job import ExtractSettings, package_versions
 from pose_action.extraction.manifest import ManifestWriter, read_rows
 from pose_action.extraction.pool import WorkerPool, run_local
-from pose_action.files import write_json
-from pose_action.layout import CONFIG_FILE, FeaturesLayout
+from pose_action.files import check_writable, write_json, write_text_atomic
+from pose_action.layout import CONFIG_FILE, ClipFiles, FeaturesLayout
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,13 @@ def _exclusive(layout: FeaturesLayout) -> Iterator[None]:
     except ImportError:  # Windows: no advisory locks; running twice is the user's call
         yield
         return
-    with open(layout.lock, "w") as handle:
+    if layout.lock.is_symlink():  # never ours: opening it would write wherever it points
+        layout.lock.unlink()
+    try:  # no O_TRUNC and no following a symlink: the lock file's content is never written
+        descriptor = os.open(layout.lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as error:
+        raise InputError(describe_os_error(error, layout.lock)) from None
+    with open(descriptor, "r+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -88,7 +94,22 @@ def _is_done(row: dict | None, item: VideoItem, layout: FeaturesLayout, settings
         return False
     if row.get("status") not in ("ok", "no_pose"):
         return False  # failed videos are retried: the file may have been fixed
-    return all(path.is_file() for path in layout.clip_files(item.key, settings.embed).all())
+    return _files_sound(layout.clip_files(item.key, settings.embed))
+
+
+def _files_sound(files: ClipFiles) -> bool:
+    """A finished video's files are all there and whole (a truncated copy is redone): headers and ends only."""
+    from pose_action.extraction.appearance import stored_shapes  # OpenCV: imported after the workers started
+    from pose_action.landmarks import check_complete
+
+    try:
+        check_complete(files.landmarks)
+        stored_shapes(files.thumbnails, "thumbs")
+        if files.embeddings is not None:
+            stored_shapes(files.embeddings, "embeddings")
+    except InputError:
+        return False
+    return True
 
 
 def _video_name(item: VideoItem, base: Path) -> str:
@@ -102,7 +123,7 @@ def _video_name(item: VideoItem, base: Path) -> str:
 def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings: ExtractSettings,
             *, workers: int = 1, group_pattern: str = DEFAULT_GROUP_PATTERN,
             overwrite: bool = False, progress: bool = False,
-            runner: Callable[..., None] = run_local) -> ExtractReport:
+            runner: Callable[..., None] = run_local, discovery: Discovery | None = None) -> ExtractReport:
     """Extract every video under video_root into out_root; see the module docstring.
 
     `runner(items, out_root, settings, workers, on_row)` runs process_video over the items
@@ -110,13 +131,13 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
     """
     started = time.perf_counter()
     video_root, out_root = Path(video_root), Path(out_root)
-    discovery = discover(video_root, group_pattern)
+    discovery = discovery or discover(video_root, group_pattern)
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     base = video_root.parent if video_root.is_file() else video_root
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
-    out_root.mkdir(parents=True, exist_ok=True)
+    check_writable(out_root)  # a read-only or full location: one line now, not one failure per video
     report = ExtractReport(ignored=discovery.ignored, ungrouped=discovery.ungrouped, features=out_root)
     _warn_ungrouped(discovery.ungrouped, len(discovery.items), group_pattern)
     layout = FeaturesLayout(out_root)
@@ -124,7 +145,7 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
         config = settings.config()
         _check_config(layout, config, overwrite)
         layout.remove_stale_temp_files()
-        layout.worker_log.write_text("")  # this run's messages only
+        write_text_atomic(layout.worker_log, "")  # this run's messages only (replaces, never writes through a symlink)
         write_json(layout.config, {"config_id": settings.config_id, **config, "versions": package_versions()})
         previous = {row["key"]: row for row in read_rows(layout.manifest)}
         by_key = {item.key: item for item in discovery.items}
@@ -229,7 +250,12 @@ def extract_videos(video_root: str | os.PathLike, out_root: str | os.PathLike,
         raise InputError(f"--workers must be at least 1, got {workers}")
     if not Path(video_root).exists():  # before spawning anything: one line, exit 2
         raise InputError(f"{video_root}: no such folder or video list")
-    options = {"workers": workers, "group_pattern": group_pattern, "overwrite": overwrite, "progress": progress}
+    discovery = discover(video_root, group_pattern)  # bad names or an empty folder: one line before spawning
+    if Path(out_root).exists() and not Path(out_root).is_dir():
+        raise InputError(f"{out_root}: exists and is not a folder")
+    check_writable(out_root)
+    options = {"workers": workers, "group_pattern": group_pattern, "overwrite": overwrite, "progress": progress,
+               "discovery": discovery}
     if scheduler is not None:
         from pose_action.extraction.dask import dask_runner, quiet_dask_logs
 
@@ -237,6 +263,6 @@ def extract_videos(video_root: str | os.PathLike, out_root: str | os.PathLike,
         quiet_dask_logs()
         with dask_runner(scheduler, workers=workers) as runner:
             return extract(video_root, out_root, resolved, runner=runner, **options)
-    with WorkerPool(workers) as pool:  # first: their start-up overlaps ours
+    with WorkerPool(min(workers, len(discovery.items))) as pool:  # first: their start-up overlaps ours
         return extract(video_root, out_root, settings(), **options,
                        runner=lambda items, out, chosen, count, on_row: pool.run(items, out, chosen, on_row))

@@ -78,6 +78,11 @@ class KerasBackend:
                              f"'pose-action[train]'); without them, export the run once and use the "
                              f"tflite backend") from None
 
+        import zipfile
+
+        if not zipfile.is_zipfile(path):  # Keras would call a truncated file "File not found"
+            raise InputError(f"{path}: not a Keras model file (truncated or damaged: a .keras file is a zip "
+                             "archive); train the run again, or restore the file")
         try:
             self.model = keras.models.load_model(path, compile=False)
         except Exception as error:  # a broken or foreign file: Keras raises many kinds

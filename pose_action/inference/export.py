@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.files import atomic_path
+from pose_action.files import atomic_path, check_writable
 from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
 from pose_action.runs import Run, load_run
 
@@ -67,15 +67,19 @@ def _static_model(keras_backend: KerasBackend, run: Run):
                          f"(model {model.name!r}): {error}") from None
 
 
-def convert(model: Any, quantize: str) -> bytes:
-    """TFLite flatbuffer of a static-shape Keras model (builtin ops only: runs on LiteRT)."""
+def convert(model: Any, quantize: str, workdir: str | os.PathLike | None = None) -> bytes:
+    """TFLite flatbuffer of a static-shape Keras model (builtin ops only: runs on LiteRT).
+
+    The intermediate SavedModel goes to a hidden temp folder in `workdir` (the run), so an
+    export writes nothing outside its run folder.
+    """
     import keras
     import tensorflow as tf
 
     logging.getLogger("tensorflow").setLevel(logging.WARNING)  # "Assets written to <temp dir>"
     signature = {tensor.name: tf.TensorSpec(tuple(tensor.shape), tensor.dtype, name=tensor.name)
                  for tensor in model.inputs}
-    with tempfile.TemporaryDirectory(prefix="pose_action_export_") as folder:
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=workdir) as folder:
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serve", lambda inputs: {"probabilities": model(inputs, training=False)},
@@ -96,9 +100,16 @@ def export_run(run_dir: str | os.PathLike, *, quantize: str = "none", format: st
     if quantize not in QUANTIZATIONS:
         raise InputError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}")
     run = load_run(run_dir)
+    check_writable(run.path)
     keras_backend = load_backend(run, "keras")
     static = _static_model(keras_backend, run)
-    data = convert(static, quantize)
+    try:
+        data = convert(static, quantize, workdir=run.path)
+    except (InputError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # TensorFlow's own error kinds: a full disk while saving, a converter failure
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError(f"{run.path}: TFLite conversion failed ({type(error).__name__}: {reason})") from None
     shapes = {name: run.config.input_shapes().get(name, shape) for name, shape in keras_backend.input_shapes.items()}
     batch = sample_windows(shapes, CHECK_WINDOWS)
     expected = keras_backend.predict(batch)

@@ -103,6 +103,11 @@ class FeaturesReport:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def missing(self) -> int:
+        """Videos the manifest lists as extracted whose landmark CSV is not there."""
+        return int((self.videos["problem"] == "missing csv").sum())
+
+    @property
     def failed(self) -> pd.DataFrame:
         return self.videos[self.videos["problem"] == "failed"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pose_action.errors import InputError
-from pose_action.files import atomic_path
+from pose_action.files import atomic_path, check_writable
 from pose_action.landmarks import LANDMARK_NAMES, NUM_LANDMARKS, X, Y
 from pose_action.synth.conditions import (
     CONDITIONS, NO_CONDITIONS, Bystander, ConditionRates, Conditions, Darkness, Exit, blend_poses, condition_rng,
@@ -411,6 +411,7 @@ def write_dataset(out: str | os.PathLike, *, classes: Iterable[str] | None = Non
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
+    check_writable(out)
     recorded = read_conditions(out)
     rows = {str(key): Conditions(**{name: bool(row[name]) for name in CONDITIONS}) for key, row in recorded.iterrows()}
     jobs: list[tuple[str, int, int, Path, Conditions | None]] = []  # conditions None: a kept clip

@@ -7,16 +7,18 @@ the same feature function inference uses.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.extraction.appearance import read_appearance
+from pose_action.extraction.appearance import stored_shapes
 from pose_action.features import FeatureConfig, clip_features, load_clip_sequence
-from pose_action.landmarks import LandmarkSequence
+from pose_action.landmarks import LandmarkSequence, check_complete
 from pose_action.layout import FeaturesLayout
 from pose_action.training.augment import AugmentConfig, augment_sequence, augment_thumbnails
 from pose_action.training.splits import Clip
@@ -62,6 +64,7 @@ class ClipBatches:
         self.cache: dict[str, LandmarkSequence] = {}
         self.cached_bytes = 0
         self._cache_lock = threading.Lock()  # loader threads fill the cache concurrently
+        self.failure: InputError | None = None  # the first unreadable clip a loader met
 
     def _order(self) -> np.ndarray:
         if not self.shuffle:
@@ -107,7 +110,18 @@ class ClipBatches:
         """(inputs, one-hot targets (B, classes), sample weights) of batch `index`.
 
         One-hot rather than class indices: label smoothing needs the whole target row.
+
+        A clip that cannot be read raises InputError naming its file; the first is also kept in
+        `failure`, because TensorFlow re-raises errors of loader threads wrapped in its own
+        (see `loader_errors`).
         """
+        try:
+            return self._batch(index)
+        except InputError as error:
+            self.failure = self.failure or error
+            raise
+
+    def _batch(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         positions = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         per_clip = [self.clip_inputs(int(position)) for position in positions]
         inputs = {name: np.stack([clip[name] for clip in per_clip]) for name in self.input_names}
@@ -118,6 +132,19 @@ class ClipBatches:
         else:
             weights = np.ones(len(classes), dtype=np.float32)
         return inputs, targets, weights
+
+
+@contextlib.contextmanager
+def loader_errors(*batches: ClipBatches | None) -> Iterator[None]:
+    """Around model.fit/predict: an unreadable clip ends it as the one-line InputError that names
+    its file, not as TensorFlow's multi-line wrapper of it (raised from the loader thread)."""
+    try:
+        yield
+    except Exception:
+        failure = next((b.failure for b in batches if b is not None and b.failure is not None), None)
+        if failure is not None:
+            raise failure from None
+        raise
 
 
 def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1) -> Any:
@@ -142,19 +169,49 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1) -> A
 
 
 def check_features(layout: FeaturesLayout, clips: list[Clip], config: FeatureConfig) -> int | None:
-    """Fail early, naming the file, when the stored appearance does not fit the feature config.
+    """Fail early, naming the file, when a clip's stored files cannot feed the feature config.
 
+    Every clip's files are checked (check_feature_files), cheaply, before a model is built.
     Returns the stored embeddings' size (None without embeddings): the model's input needs it.
     """
-    if config.appearance == "none" or not clips:
-        return None
-    path = layout.appearance(clips[0].key, config.appearance, config.backbone)
-    if not path.is_file():
-        how = f"--embed {config.backbone}" if config.appearance == "embeddings" else "the same options"
-        raise InputError(f"{path}: missing {config.appearance} file (extract with {how})")
-    _, values = read_appearance(path, config.appearance)
-    if config.appearance == "embeddings":
-        return int(values.shape[1])
-    if values.shape[1] != config.thumb_size:
-        raise InputError(f"{path}: thumbnails are {values.shape[1]}px but the model expects {config.thumb_size}px")
-    return None
+    return check_feature_files(layout, clips, config)
+
+
+def check_feature_files(layout: FeaturesLayout, clips: list[Clip], config: FeatureConfig) -> int | None:
+    """Check every clip's landmark CSV and appearance file up front (headers and file ends only, no pixels).
+
+    A truncated thumbnail .npz, a torn CSV or thumbnails of another size would otherwise stop
+    training with a traceback mid-run; here they stop it before the first epoch with one line
+    naming the first bad file (and how many more there are). Returns the embeddings' size.
+    """
+    problems: list[str] = []
+    dims: set[int] = set()
+    for clip in clips:
+        try:
+            check_complete(layout.landmarks(clip.key))
+            path = layout.appearance(clip.key, config.appearance, config.backbone)
+            if path is None:
+                continue
+            if not path.is_file():
+                how = f"--embed {config.backbone}" if config.appearance == "embeddings" else "the same options"
+                raise InputError(f"{path}: missing {config.appearance} file (extract with {how})")
+            index_shape, shape, dtype = stored_shapes(path, config.appearance)
+            if config.appearance == "thumbs" and (len(shape) != 4 or shape[1:] != (config.thumb_size,) * 2 + (3,)
+                                                  or dtype != np.uint8):
+                raise InputError(f"{path}: thumbnails are {'x'.join(map(str, shape[1:]))} {dtype} but the model "
+                                 f"expects {config.thumb_size}x{config.thumb_size}x3 uint8")
+            if config.appearance == "embeddings":
+                if len(shape) != 2:
+                    raise InputError(f"{path}: embeddings must be (frames, size), got shape {shape}")
+                dims.add(int(shape[1]))
+            if not shape[0] or index_shape != (shape[0],):
+                raise InputError(f"{path}: holds {shape[0]} {config.appearance} for {index_shape} frame numbers")
+        except InputError as error:
+            problems.append(str(error))
+    if problems:
+        more = f" (and {len(problems) - 1} more clips with bad feature files)" if len(problems) > 1 else ""
+        raise InputError(problems[0] + more)
+    if len(dims) > 1:
+        raise InputError(f"{layout.root}: embeddings of different sizes {sorted(dims)} (extracted with "
+                         "different backbones?)")
+    return dims.pop() if dims else None

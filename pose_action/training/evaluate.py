@@ -18,7 +18,7 @@ from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.inference.backends import load_backend
 from pose_action.layout import FeaturesLayout
-from pose_action.training.batches import ClipBatches, check_features, keras_batches
+from pose_action.training.batches import ClipBatches, check_features, keras_batches, loader_errors
 from pose_action.training.pooled import cv_scores, fold_spread
 from pose_action.training.reports import classification_metrics, plot_confusion, write_report_csv
 from pose_action.training.splits import Clip, read_clips
@@ -31,7 +31,8 @@ def predict_clips(model: Any, layout: FeaturesLayout, clips: list[Clip], labels:
     """(clips, classes) probabilities, in the order of `clips` (one pass: nothing is cached)."""
     batches = ClipBatches(layout, clips, labels, config, input_names, batch_size,
                           cache_sequences=False)
-    probabilities = model.predict(keras_batches(batches, targets=False, workers=workers), verbose=0)
+    with loader_errors(batches):
+        probabilities = model.predict(keras_batches(batches, targets=False, workers=workers), verbose=0)
     return np.asarray(probabilities)
 
 

@@ -35,8 +35,9 @@ from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.layout import FeaturesLayout
 from pose_action.training.augment import AugmentConfig
+from pose_action.training.batches import (SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches,
+                                          loader_errors)
 from pose_action.training.recipes import Recipe, recipe_for
-from pose_action.training.batches import SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches
 from pose_action.training.evaluate import evaluation_metrics, predict_clips, summary_line, write_evaluation
 from pose_action.training.pooled import cv_scores
 from pose_action.training.reports import plot_curves, write_history_csv
@@ -152,6 +153,37 @@ def _epoch_logger(model_name: str, epochs: int, quiet: bool) -> Any:
     return EpochLogger()
 
 
+def _stop_on_nan_loss() -> Any:
+    """A callback that ends training with one line at the first batch whose loss is NaN or inf.
+
+    Such a loss never recovers (the weights are NaN from then on); carrying on only burns the
+    remaining epochs and fails at the end. The error is raised out of fit, so nothing is saved.
+    """
+    import math
+
+    import keras
+
+    class StopOnNaNLoss(keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self._check((logs or {}).get("loss"), f"batch {batch + 1}: the loss")
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self._check((logs or {}).get("val_loss"), "its end: the validation loss")
+
+        def _check(self, loss: Any, where: str) -> None:
+            if loss is not None and not math.isfinite(float(loss)):
+                self.model.stop_training = True
+                raise InputError(f"training stopped in epoch {self.epoch + 1}, {where} is {float(loss)} (extreme "
+                                 "feature values, or too high a learning rate); no run was written")
+
+    return StopOnNaNLoss()
+
+
 def set_seeds(seed: int) -> None:
     """Python, NumPy and TensorFlow seeds: the same seed gives the same split, init and augmentation."""
     import keras
@@ -192,16 +224,17 @@ def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainO
     """Fit for the recipe's epochs: weights averaged over the last epochs, or early stopping with patience."""
     import keras
 
-    callbacks = [_epoch_logger(options.model, recipe.epochs, quiet)]
+    callbacks = [_epoch_logger(options.model, recipe.epochs, quiet), _stop_on_nan_loss()]
     if recipe.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss" if val is not None else "loss",
                                                        patience=recipe.patience, restore_best_weights=True))
     elif recipe.average_last > 1:
         callbacks.append(_weight_averaging(recipe.average_last))
     started = time.perf_counter()
-    history = model.fit(keras_batches(train, targets=True, workers=options.workers),
-                        validation_data=keras_batches(val, targets=True, workers=options.workers) if val else None,
-                        epochs=recipe.epochs, callbacks=callbacks, verbose=0)
+    with loader_errors(train, val):
+        history = model.fit(keras_batches(train, targets=True, workers=options.workers),
+                            validation_data=keras_batches(val, targets=True, workers=options.workers) if val else None,
+                            epochs=recipe.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
     table = pd.DataFrame(history.history)
     table.insert(0, "epoch", np.arange(1, len(table) + 1))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import os
+
 import pytest
 
 from pose_action.extraction.discovery import discover
@@ -50,3 +53,83 @@ def test_missing_or_empty_root_is_input_error(tmp_path, make):
         root.mkdir()
     with pytest.raises(InputError, match=str(root)):
         discover(root)
+
+
+# --- issue 12: names from input become output paths --------------------------------------------
+
+@pytest.mark.parametrize("label, problem", [
+    ("../../outside", "holds a path separator"),
+    ("..", "is '..'"),
+    ("/etc", "holds a path separator"),  # absolute: pathlib would drop the output root
+    ("a\\b", "holds a path separator"),
+    ("Wave\nJump", "holds a control character"),
+    ("\x1b[31mRed", "holds a control character"),
+    ("gpj.\u202eexe", "holds a control character"),  # reads as "exe.jpg"
+    (".hidden", "starts with a dot"),
+    ("   ", "is empty"),
+    ("x" * 300, "is longer than"),
+])
+def test_list_labels_that_would_leave_the_output_folder_are_refused(tmp_path, label, problem):
+    (tmp_path / "a.avi").write_bytes(b"x")
+    listing = tmp_path / "list.csv"
+    with open(listing, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["path", "label"], ["a.avi", "Wave"], ["a.avi", label]])
+    with pytest.raises(InputError, match=f"line 3: label .* {problem}") as error:
+        discover(listing)
+    assert str(listing) in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["bad\nname.avi", "tab\there.avi", "..avi.", "\x7f.mp4"])
+def test_list_file_names_that_cannot_be_output_names_are_refused(tmp_path, name):
+    listing = tmp_path / "list.csv"
+    with open(listing, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["path", "label"], [name, "Wave"]])
+    with pytest.raises(InputError, match="line 2: video .*file name"):
+        discover(listing)
+
+
+@pytest.mark.parametrize("content, message", [(b"path,label\n\xff\xfe.avi,Wave\n", "not a UTF-8 text CSV"),
+                                              (b"path,label\na\x00.avi,Wave\n", "line 2: .* control character")])
+def test_a_binary_video_list_is_one_line(tmp_path, content, message):
+    listing = tmp_path / "list.csv"
+    listing.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        discover(listing)
+
+
+@pytest.mark.parametrize("name", ["new\nline.avi", "esc\x1bape.mp4", b"not-utf8-\xff.avi"])
+def test_folder_names_with_control_characters_or_bad_bytes_are_refused(tmp_path, name):
+    """A newline in a name broke resume (the manifest rewrote the key); such names stop the run in one line."""
+    (tmp_path / "Wave").mkdir()
+    (tmp_path / "Wave" / "v_Wave_g01_c01.avi").write_bytes(b"x")
+    if isinstance(name, bytes):
+        target = os.path.join(os.fsencode(tmp_path / "Wave"), name)
+    else:
+        target = tmp_path / "Wave" / name
+    with open(target, "wb") as handle:
+        handle.write(b"x")
+    with pytest.raises(InputError, match="file name (holds a control character|is not valid UTF-8).*; rename it") as error:
+        discover(tmp_path)
+    assert "\n" not in str(error.value).replace("new\nline", "")  # the message itself is printable (cli one_line)
+
+
+def test_names_with_spaces_keep_them_exactly(tmp_path):
+    (tmp_path / "Jump Rope").mkdir()
+    (tmp_path / "Jump Rope" / " two  spaces .avi").write_bytes(b"x")
+    item = discover(tmp_path).items[0]
+    assert item.key == "Jump Rope/ two  spaces "
+
+
+def test_videos_in_symlinked_sub_folders_are_found_once(tmp_path):
+    """Videos inside a symlinked sub-folder of a class were skipped without being counted."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "v_Run_g03_c01.avi").write_bytes(b"x")
+    root = tmp_path / "videos"
+    (root / "Run").mkdir(parents=True)
+    (root / "Run" / "v_Run_g01_c01.avi").write_bytes(b"x")
+    (root / "Run" / "more").symlink_to(elsewhere, target_is_directory=True)
+    (root / "Run" / "loop").symlink_to(root / "Run", target_is_directory=True)  # a cycle: searched once
+    found = discover(root)
+    assert sorted(item.key for item in found.items) == ["Run/v_Run_g01_c01", "Run/v_Run_g03_c01"]
+    assert found.ignored == 0
