@@ -20,7 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-MODELS = ("pose", "rgb", "fusion", "lrcn", "convlstm")
+MODELS = ("keypoints", "pose", "rgb", "fusion", "lrcn", "convlstm")
 
 
 def make_small_set(folder: Path) -> Path:
@@ -42,17 +42,20 @@ def bench_model(name: str, features: Path, frames: int, epochs: int, batch_size:
     from pose_action.training.augment import AugmentConfig
     from pose_action.training.batches import ClipBatches, keras_batches
     from pose_action.training.splits import make_split, read_clips
-    from pose_action.training.train import TrainOptions, feature_config_for
+    from pose_action.training.train import TrainOptions, feature_config_for, resolve_recipe
 
     layout = FeaturesLayout(features)
     clips = read_clips(layout).clips
     labels = sorted({clip.label for clip in clips})
-    config = feature_config_for(TrainOptions(model=name, frames=frames), layout)
+    options = TrainOptions(model=name, frames=frames, epochs=epochs)
+    recipe = resolve_recipe(options)
+    config = feature_config_for(options, recipe, layout)
     split = make_split(clips, "holdout", test_fraction=0.25, val_fraction=0.0)
     train = [clip for clip in clips if clip.key in set(split.train)]
     inputs = input_names(name, config.appearance)
     keras.utils.set_random_seed(0)
-    model = models.compile_model(models.build_model(name, config, len(labels)))
+    model = models.build_model(name, config, len(labels), training_outputs=True)
+    models.compile_model(model, recipe, -(-len(train) // batch_size))
     batches = ClipBatches(layout, train, labels, config, inputs, batch_size, shuffle=True, augment=AugmentConfig())
     times: list[float] = []
 
@@ -63,7 +66,9 @@ def bench_model(name: str, features: Path, frames: int, epochs: int, batch_size:
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.started)
 
-    model.fit(keras_batches(batches, targets=True), epochs=epochs, callbacks=[Timer()], verbose=0)
+    model.fit(keras_batches(batches, targets=True, outputs=models.output_names(model)), epochs=epochs,
+              callbacks=[Timer()], verbose=0)
+    model = models.inference_copy(model, name, config, len(labels))
     one = {key: value[None] for key, value in batches.clip_inputs(0).items()}
     model.predict_on_batch(one)
     started = time.perf_counter()

@@ -28,7 +28,7 @@ class AugmentConfig:
     rotate_degrees: float = 10.0  # in-plane rotation up to ±this, about the image centre
     noise: float = 0.03  # landmark jitter: Gaussian, sigma this share of the torso length (world: of 0.5 m)
     drop_frames: float = 0.1  # up to this share of frames lose their pose (missed detections)
-    partial_body: float = 0.4  # probability that the legs, the arms or one side are barely visible all clip
+    partial_body: float = 0.6  # probability that the legs, the arms or one side are barely visible all clip
     thumb_flip: float = 0.5  # probability of flipping a clip's thumbnails horizontally
     thumb_shift: float = 0.1  # thumbnails shifted by up to this share of their side (edge-padded)
 

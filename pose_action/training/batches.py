@@ -147,8 +147,11 @@ def loader_errors(*batches: ClipBatches | None) -> Iterator[None]:
         raise
 
 
-def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1) -> Any:
-    """A keras.utils.PyDataset over ClipBatches (loader threads overlap reading with training)."""
+def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outputs: list[str] | None = None) -> Any:
+    """A keras.utils.PyDataset over ClipBatches (loader threads overlap reading with training).
+
+    `outputs`: the output names of a model with several heads; each gets the same targets and weights.
+    """
     import keras
 
     class _PyDataset(keras.utils.PyDataset):
@@ -160,7 +163,11 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1) -> A
 
         def __getitem__(self, index: int):
             inputs, classes, weights = batches.batch(index)
-            return (inputs, classes, weights) if targets else (inputs,)
+            if not targets:
+                return (inputs,)
+            if outputs:
+                return inputs, {name: classes for name in outputs}, {name: weights for name in outputs}
+            return inputs, classes, weights
 
         def on_epoch_end(self) -> None:
             batches.on_epoch_end()

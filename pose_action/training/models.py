@@ -142,17 +142,6 @@ class ModalityDropout(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="pose_action")
-class Absent(layers.Layer):
-    """A stream's vectors replaced by zeros: what ModalityDropout feeds for a dropped clip."""
-
-    def call(self, values):
-        return ops.zeros_like(values)
-
-    def compute_output_shape(self, values_shape):
-        return values_shape
-
-
-@keras.saving.register_keras_serializable(package="pose_action")
 class ConfidenceGate(layers.Layer):
     """[pose-only probabilities, fused probabilities] -> what the fusion model answers.
 
@@ -195,6 +184,7 @@ class ModelSpec:
     batch_size: int | None
     embedding_dim: int | None
     unroll: bool = False  # unrolled LSTMs: no while loop, so TFLite needs only builtin ops
+    training_outputs: bool = False  # the form that trains: every head a model has as its own output
 
 
 def resolve_params(params: dict | None) -> dict:
@@ -263,26 +253,31 @@ def _appearance_branch(spec: ModelSpec) -> tuple[list[keras.KerasTensor], keras.
     raise InputError(f"this model needs appearance (thumbs or embeddings), got {config.appearance!r}")
 
 
-def _sequence_head(per_frame: keras.KerasTensor, mask: keras.KerasTensor, spec: ModelSpec) -> keras.KerasTensor:
-    """Masked per-frame vectors -> temporal head (lstm | attention | tcn) -> dropout -> softmax."""
+def _sequence_head(per_frame: keras.KerasTensor, mask: keras.KerasTensor, spec: ModelSpec,
+                   prefix: str = "") -> keras.KerasTensor:
+    """Masked per-frame vectors -> temporal head (lstm | attention | tcn) -> dropout -> softmax.
+
+    `prefix` names the layers of a second head in the same model.
+    """
     params = spec.params
     head, units, depth = params["head"], int(params["lstm_units"]), int(params["lstm_layers"])
-    values = MaskFrames(name="mask_frames")(per_frame, mask)
+    values = MaskFrames(name=f"{prefix}mask_frames")(per_frame, mask)
     if head == "tcn":
         # causal: a frame's output never sees later frames, so end-of-window padding cannot
         # leak into real frames (the same guarantee the unidirectional LSTM gives)
         for index in range(depth + 1):
             values = layers.Conv1D(units, int(params["tcn_kernel"]), padding="causal", dilation_rate=2 ** index,
-                                   activation="relu", name=f"tcn{index}")(values)
+                                   activation="relu", name=f"{prefix}tcn{index}")(values)
     else:
         for index in range(depth):
-            values = layers.LSTM(units, return_sequences=True, unroll=spec.unroll, name=f"lstm{index}")(values)
+            values = layers.LSTM(units, return_sequences=True, unroll=spec.unroll,
+                                 name=f"{prefix}lstm{index}")(values)
     if head == "attention":
-        values = MaskedAttention(max(units // 2, 8), name="attention_pool")(values, mask)
+        values = MaskedAttention(max(units // 2, 8), name=f"{prefix}attention_pool")(values, mask)
     else:
-        values = MaskedMean(name="masked_mean")(values, mask)
-    values = layers.Dropout(params["dropout"], name="head_dropout")(values)
-    return layers.Dense(spec.num_classes, activation="softmax", name="probabilities")(values)
+        values = MaskedMean(name=f"{prefix}masked_mean")(values, mask)
+    values = layers.Dropout(params["dropout"], name=f"{prefix}head_dropout")(values)
+    return layers.Dense(spec.num_classes, activation="softmax", name=f"{prefix}probabilities")(values)
 
 
 def build_keypoints_model(spec: ModelSpec) -> keras.Model:
@@ -322,10 +317,10 @@ def build_fusion_model(spec: ModelSpec) -> keras.Model:
     """The main model: per-frame [pose vector, appearance vector] -> temporal head -> softmax.
 
     Whole clips train without their appearance (modality_dropout), so the pose stream cannot
-    lean on the training people's looks and the same model can answer from the pose alone.
-    With `fusion_gate` "confidence" (default) it answers twice at inference, with and without
-    appearance, and lets the pose-only answer weigh by its confidence (ConfidenceGate);
-    "none" is plain early fusion.
+    lean on the training people's looks. With `fusion_gate` "confidence" (default) a second
+    head reads the pose vectors alone and trains on its own loss beside the fused head (the
+    training form has both as outputs, `pose_only` and `fused`); at inference the pose-only
+    answer weighs by its confidence (ConfidenceGate). "none" is plain early fusion.
     """
     params = spec.params
     pose, mask = _pose_and_mask(spec)
@@ -336,15 +331,10 @@ def build_fusion_model(spec: ModelSpec) -> keras.Model:
     if params["fusion_gate"] == "none":
         per_frame = layers.Concatenate(name="fuse")([pose_vector, appearance_vector])
         return keras.Model(inputs, _sequence_head(per_frame, mask, spec), name="fusion")
-    # one head, applied to [pose, appearance] and to [pose, no appearance]
-    frames = spec.feature_config.frames
-    head_frames = keras.Input(shape=(frames, params["pose_units"] + params["appearance_units"]),
-                              batch_size=spec.batch_size, name="head_frames")
-    head_mask = keras.Input(shape=(frames,), batch_size=spec.batch_size, name="head_mask")
-    head = keras.Model([head_frames, head_mask], _sequence_head(head_frames, head_mask, spec), name="head")
-    fused = head([layers.Concatenate(name="fuse")([pose_vector, appearance_vector]), mask])
-    absent = Absent(name="no_appearance")(appearance_vector)
-    pose_only = head([layers.Concatenate(name="fuse_pose_only")([pose_vector, absent]), mask])
+    fused = _sequence_head(layers.Concatenate(name="fuse")([pose_vector, appearance_vector]), mask, spec)
+    pose_only = _sequence_head(pose_vector, mask, spec, prefix="pose_only_")
+    if spec.training_outputs:  # both heads learn, each from its own loss
+        return keras.Model(inputs, {"pose_only": pose_only, "fused": fused}, name="fusion")
     outputs = ConfidenceGate(params["gate_power"], name="confidence_gate")(pose_only, fused)
     return keras.Model(inputs, outputs, name="fusion")
 
@@ -407,15 +397,43 @@ BUILDERS: dict[str, Callable[[ModelSpec], keras.Model]] = {
 
 def build_model(name: str, feature_config: FeatureConfig, num_classes: int, params: dict | None = None, *,
                 batch_size: int | None = None, embedding_dim: int | None = None,
-                unroll: bool = False) -> keras.Model:
-    """The named model, uncompiled. `batch_size=1, unroll=True` is the form TFLite converts."""
+                unroll: bool = False, training_outputs: bool = False) -> keras.Model:
+    """The named model, uncompiled. `batch_size=1, unroll=True` is the form TFLite converts.
+
+    `training_outputs`: the form that trains, with every head as its own output (see
+    `inference_copy`); the same layers in the same order, so weights move between the forms.
+    """
     if name not in BUILDERS:
         raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     if num_classes < 2:
         raise InputError(f"a classifier needs at least 2 classes, got {num_classes}")
     spec = ModelSpec(feature_config=feature_config, num_classes=num_classes, params=resolve_params(params),
-                     batch_size=batch_size, embedding_dim=embedding_dim, unroll=unroll)
+                     batch_size=batch_size, embedding_dim=embedding_dim, unroll=unroll,
+                     training_outputs=training_outputs)
     return BUILDERS[name](spec)
+
+
+def output_names(model: keras.Model) -> list[str] | None:
+    """The names of a training form's outputs (None: one output, the class probabilities)."""
+    return sorted(model.output) if isinstance(model.output, dict) else None
+
+
+def inference_copy(model: keras.Model, name: str, feature_config: FeatureConfig, num_classes: int,
+                   params: dict | None = None, *, embedding_dim: int | None = None) -> keras.Model:
+    """The one-output model that is saved and served, with the weights of its training form."""
+    if output_names(model) is None:
+        return model
+    copy = build_model(name, feature_config, num_classes, params, embedding_dim=embedding_dim)
+    copy_weights(model, copy)
+    return copy
+
+
+def copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Layer by layer, by name: two forms of one model list their layers in different orders."""
+    layers_of = {layer.name: layer for layer in source.layers}
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(layers_of[layer.name].get_weights())
 
 
 def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int, params: dict | None = None) -> keras.Model:
@@ -431,8 +449,13 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int, para
             recipe.epochs * steps_per_epoch, 1), alpha=0.01)
     optimizer = (keras.optimizers.AdamW(rate, weight_decay=recipe.weight_decay) if recipe.weight_decay > 0
                  else keras.optimizers.Adam(rate))
-    model.compile(optimizer=optimizer, metrics=["accuracy"],
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing))
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+    names = output_names(model)
+    if names is None:
+        model.compile(optimizer=optimizer, metrics=["accuracy"], loss=loss)
+    else:  # every head its own loss (summed) and accuracy
+        model.compile(optimizer=optimizer, loss={name: loss for name in names},
+                      metrics={name: ["accuracy"] for name in names})
     return model
 
 
@@ -445,5 +468,5 @@ def static_copy(model: keras.Model, name: str, feature_config: FeatureConfig, nu
     """
     copy = build_model(name, feature_config, num_classes, params, batch_size=1, embedding_dim=embedding_dim,
                        unroll=True)
-    copy.set_weights(model.get_weights())
+    copy_weights(model, copy)
     return copy

@@ -103,14 +103,14 @@ def plot_confusion(path: str | os.PathLike, matrix: np.ndarray, labels: list[str
 
 
 def plot_curves(path: str | os.PathLike, history: pd.DataFrame, title: str = "") -> None:
-    """Loss and accuracy per epoch, training and validation."""
+    """Loss and accuracy per epoch, training (solid) and validation (dashed), of every head a model has."""
     plt = _pyplot()
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
     for column, axes in (("loss", loss_axes), ("accuracy", accuracy_axes)):
-        for prefix, style in (("", "-"), ("val_", "--")):
-            if prefix + column in history:
-                axes.plot(epochs, history[prefix + column], style, label=(prefix or "train_") + column)
+        for name in [name for name in history.columns if name.endswith(column)]:
+            style = "--" if name.startswith("val_") else "-"
+            axes.plot(epochs, history[name], style, label=name if name.startswith("val_") else f"train_{name}")
         axes.set_xlabel("epoch")
         axes.set_ylabel(column)
         axes.legend()

@@ -145,8 +145,7 @@ def _epoch_logger(model_name: str, epochs: int, quiet: bool) -> Any:
             if quiet:
                 return
             logs = logs or {}
-            parts = [f"{name} {logs[name]:.3f}" for name in ("loss", "accuracy", "val_loss", "val_accuracy")
-                     if name in logs]
+            parts = [f"{name} {value:.3f}" for name, value in logs.items() if name.endswith(("loss", "accuracy"))]
             log.info("%s epoch %d/%d: %s (%.1f s)", model_name, epoch + 1, epochs, ", ".join(parts),
                      time.perf_counter() - self.started)
 
@@ -231,9 +230,13 @@ def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainO
     elif recipe.average_last > 1:
         callbacks.append(_weight_averaging(recipe.average_last))
     started = time.perf_counter()
+    from pose_action.training.models import output_names
+
+    outputs = output_names(model)
     with loader_errors(train, val):
-        history = model.fit(keras_batches(train, targets=True, workers=options.workers),
-                            validation_data=keras_batches(val, targets=True, workers=options.workers) if val else None,
+        history = model.fit(keras_batches(train, targets=True, workers=options.workers, outputs=outputs),
+                            validation_data=(keras_batches(val, targets=True, workers=options.workers, outputs=outputs)
+                                             if val else None),
                             epochs=recipe.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
     table = pd.DataFrame(history.history)
@@ -378,9 +381,9 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     inputs = input_names(options.model, data.config.appearance)
     strategy, distribution = distribution_strategy(options.distribute)
     with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
-        model = models.build_model(options.model, data.config, len(data.labels), params,
-                                   embedding_dim=data.embedding_dim)
-        models.compile_model(model, data.recipe, math.ceil(len(data.train) / options.batch_size), params)
+        trainee = models.build_model(options.model, data.config, len(data.labels), params,
+                                     embedding_dim=data.embedding_dim, training_outputs=True)
+        models.compile_model(trainee, data.recipe, math.ceil(len(data.train) / options.batch_size), params)
     weights = (balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
                if data.recipe.class_weights else None)
     train_cache, val_cache = cache_budgets(options, len(data.train), len(data.val))
@@ -390,7 +393,10 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     val_batches = (ClipBatches(data.layout, data.val, data.labels, data.config, inputs, options.batch_size,
                                cache_bytes=val_cache)
                    if data.val else None)
-    history, seconds = fit(model, train_batches, val_batches, options, data.recipe, quiet)
+    history, seconds = fit(trainee, train_batches, val_batches, options, data.recipe, quiet)
+    with strategy.scope():  # the one-output form that is saved and served, with the trained weights
+        model = models.inference_copy(trainee, options.model, data.config, len(data.labels), params,
+                                      embedding_dim=data.embedding_dim)
 
     probabilities = predict_clips(model, data.layout, data.test, data.labels, data.config, inputs,
                                   options.batch_size, options.workers)

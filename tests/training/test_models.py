@@ -154,3 +154,27 @@ def test_keypoints_model_is_the_tutorial_layer_list():
                       ("LSTM", 64, "relu", True), ("LSTM", 128, "relu", True), ("LSTM", 64, "relu", False),
                       ("Dense", 64, "relu", None), ("Dense", 32, "relu", None), ("Dense", 5, "softmax", None)]
     assert model.input_shape == (None, 30, 33 * 4)  # raw x, y, z, visibility of the 33 landmarks
+
+
+def test_confidence_gate_lets_a_sure_skeleton_answer_and_the_scene_decide_the_rest():
+    gate = models.ConfidenceGate(power=2.0)
+    fused = np.array([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1]], np.float32)
+    pose_only = np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], np.float32)
+    mixed = np.asarray(gate(pose_only, fused, training=False))
+    np.testing.assert_allclose(mixed[0], pose_only[0], atol=1e-6)  # sure: the pose answers
+    np.testing.assert_allclose(mixed[1], fused[1], atol=1e-6)  # no idea (e.g. no person): the scene answers
+    np.testing.assert_allclose(np.asarray(gate(pose_only, fused, training=True)), fused)  # training: the fused head
+
+
+def test_fusion_trains_two_heads_and_serves_one_output():
+    config = _config("fusion")
+    trainee = models.build_model("fusion", config, CLASSES, SMALL, training_outputs=True)
+    assert models.output_names(trainee) == ["fused", "pose_only"]
+    served = models.inference_copy(trainee, "fusion", config, CLASSES, SMALL)
+    assert models.output_names(served) is None and served.output_shape == (None, CLASSES)
+    inputs = {key: value for key, value in _inputs(config, 2).items() if key in ("pose", "mask", "frames")}
+    heads = trainee.predict(inputs, verbose=0)
+    # the served answer is the gate's mix of exactly the trained heads' answers
+    gate = models.ConfidenceGate(power=float(models.DEFAULT_PARAMS["gate_power"]))
+    expected = np.asarray(gate(heads["pose_only"], heads["fused"], training=False))
+    np.testing.assert_allclose(served.predict(inputs, verbose=0), expected, atol=1e-5)
