@@ -24,6 +24,10 @@ CLASSES: dict[str, tuple[str, tuple[int, int, int]]] = {
 }
 
 
+# Model sizes that train in seconds on the fixture.
+TINY_PARAMS = {"lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters": [4, 8]}
+
+
 def _skeleton(motion: str, frames: int, rng: np.random.Generator, scale: float, centre: tuple[float, float],
               tempo: float) -> np.ndarray:
     base = np.zeros((NUM_LANDMARKS, 2))

@@ -118,6 +118,27 @@ def test_predict_command_prints_top_classes_and_writes_annotated_video(exported,
     assert len(answer["timeline"]) > 3 and answer["timeline"][0]["frame"] == answer["window_frames"] - 1
 
 
+def test_a_video_without_anyone_in_it_is_still_predicted(exported, tmp_path, capsys):
+    """No person in any frame is data, not an error: predict answers with probabilities and a timeline."""
+    import cv2
+
+    source = probe(exported.long_video)
+    empty = tmp_path / "empty_room.avi"
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), source.fps, (source.width, source.height))
+    background = next(read_frames(exported.long_video))[2].copy()
+    background[:] = background.reshape(-1, 3).mean(axis=0).astype(np.uint8)  # the room's colour, nobody in it
+    for _ in range(int(source.fps * 2)):
+        writer.write(background)
+    writer.release()
+    with Recognizer.load(exported.run, "tflite") as recognizer:
+        records, _ = recognizer.extract_video(empty)
+        assert records and all(record.landmarks is None for record in records)  # MediaPipe really found no one
+    assert main(["predict", str(exported.run), str(empty), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert len(answer["timeline"]) >= 1
+    assert abs(sum(answer["probabilities"].values()) - 1.0) < 1e-3
+
+
 def _copy_run(tiny, tmp_path: Path) -> Path:
     run = tmp_path / "run"
     shutil.copytree(tiny.run, run)

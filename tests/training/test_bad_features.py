@@ -18,20 +18,14 @@ import pytest
 
 pytest.importorskip("keras")
 
-from features_fixture import make_features  # noqa: E402
+from features_fixture import TINY_PARAMS, make_features  # noqa: E402
 
 from pose_action import cli  # noqa: E402
 from pose_action.training.train import TrainOptions, train_run  # noqa: E402
 
 TINY = ["--frames", "6", "--batch-size", "4", "--param", "lstm_units=8", "--param", "pose_units=8",
         "--param", "appearance_units=8", "--param", "cnn_filters=[4,8]"]
-TINY_PARAMS = {"lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters": [4, 8]}
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def features(tmp_path_factory):
-    return make_features(tmp_path_factory.mktemp("features"), groups=3, clips=2, frames=24, thumb_size=16)
 
 
 @pytest.fixture(scope="module")

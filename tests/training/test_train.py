@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-from features_fixture import make_features  # noqa: E402
+from features_fixture import TINY_PARAMS, make_features  # noqa: E402
 
 from pose_action import cli, runs  # noqa: E402
 from pose_action.errors import InputError  # noqa: E402
@@ -28,12 +28,6 @@ from pose_action.training.train import TrainOptions, balanced_class_weights, tra
 
 TINY = ["--frames", "6", "--epochs", "2", "--batch-size", "8", "--param", "lstm_units=8",
         "--param", "pose_units=8", "--param", "appearance_units=8", "--param", "cnn_filters=[4,8]"]
-TINY_PARAMS = {"lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters": [4, 8]}
-
-
-@pytest.fixture(scope="module")
-def features(tmp_path_factory):
-    return make_features(tmp_path_factory.mktemp("features"), groups=3, clips=2, frames=24, thumb_size=16)
 
 
 @pytest.fixture(scope="module")
