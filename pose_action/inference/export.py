@@ -76,7 +76,8 @@ def convert(model: Any, quantize: str, workdir: str | os.PathLike | None = None)
     import keras
     import tensorflow as tf
 
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # "Assets written to <temp dir>"
+    tf_log = logging.getLogger("tensorflow")  # "Assets written to <temp dir>" is INFO; keep a quieter setting
+    tf_log.setLevel(max(tf_log.getEffectiveLevel(), logging.WARNING))
     signature = {tensor.name: tf.TensorSpec(tuple(tensor.shape), tensor.dtype, name=tensor.name)
                  for tensor in model.inputs}
     with tempfile.TemporaryDirectory(prefix=".export-", dir=workdir) as folder:

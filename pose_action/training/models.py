@@ -145,10 +145,10 @@ class ModalityDropout(layers.Layer):
 class ConfidenceGate(layers.Layer):
     """[pose-only probabilities, fused probabilities] -> what the fusion model answers.
 
-    Training: the fused probabilities (the loss trains one model; its appearance stream is
-    dropped for whole clips, so it also learns to answer from the pose alone). Inference:
-    w * pose_only + (1 - w) * fused, with w = ((max pose_only - 1/C) / (1 - 1/C)) ** power,
-    the pose-only pass's confidence. A skeleton that tells the action answers for itself; the
+    Only the served model has it (training fits both heads, each on its own loss; the
+    `training` branch is the fused answer). It answers w * pose_only + (1 - w) * fused, with
+    w = ((max pose_only - 1/C) / (1 - 1/C)) ** power, the pose-only head's confidence above
+    chance. A skeleton that tells the action answers for itself; the
     scene decides only what the skeleton leaves open (the same swing on a court or a field)
     or when there is no one to see. Appearance learned from a few dozen clips mostly knows the
     training people's rooms and clothes, so it must not overrule a clear skeleton.

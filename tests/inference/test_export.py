@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -31,6 +32,8 @@ def test_exported_probabilities_agree_with_keras(tiny, video_windows, tmp_path, 
     (run / "model.tflite").unlink()
     assert main(["export", str(run), "--format", "tflite", "--quantize", quantize]) == 0
     assert f"quantize={quantize}" in capsys.readouterr().out
+    # TensorFlow's Python warnings (tf.function retracing...) stay as quiet as the command set them
+    assert logging.getLogger("tensorflow").level == logging.ERROR
     assert (run / "model.tflite").is_file() and (run / "model.keras").is_file()
     lite = LiteBackend(run / "model.tflite").predict(video_windows)
     keras = KerasBackend(run / "model.keras").predict(video_windows)
