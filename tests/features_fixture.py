@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pose_action.landmarks import INDEX, NUM_LANDMARKS, LandmarkSequence, write_csv
 
@@ -128,3 +129,9 @@ def make_features(root: str | Path, *, groups: int = 3, clips: int = 2, frames: 
          "sampling": {"fps": None, "stride": None}, "thumbnails": {"size": thumb_size, "frames": 64}}),
         encoding="utf-8")
     return root
+
+
+@pytest.fixture(scope="module")
+def small_features(tmp_path_factory):
+    """3 groups × 2 clips per class (and one clip without a person), 24 frames, 16-pixel thumbnails."""
+    return make_features(tmp_path_factory.mktemp("features"), groups=3, clips=2, frames=24, thumb_size=16)

@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("keras")
 
 from features_fixture import TINY_PARAMS, make_features  # noqa: E402
+from features_fixture import small_features as features  # noqa: E402,F401 (a fixture)
 
 from pose_action import cli  # noqa: E402
 from pose_action.training.train import TrainOptions, train_run  # noqa: E402

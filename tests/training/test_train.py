@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("keras")
 
 from features_fixture import TINY_PARAMS, make_features  # noqa: E402
+from features_fixture import small_features as features  # noqa: E402,F401 (a fixture)
 
 from pose_action import cli, runs  # noqa: E402
 from pose_action.errors import InputError  # noqa: E402
