@@ -2,7 +2,8 @@
 
     python scripts/benchmark_real.py VIDEO_ROOT --group-pattern REGEX --models pose,lrcn,fusion --out DIR
         [--split logo|groupkfold:K|stratifiedgroupkfold:K] [--epochs N] [--seed S]
-        [--pose-model lite|full|heavy|PATH] [--max-folds N] [--features EXISTING] [--overwrite]
+        [--pose-model lite|full|heavy|PATH] [--max-folds N] [--features EXISTING] [--conditions CSV]
+        [--overwrite]
         [-- TRAIN OPTIONS]
 
 VIDEO_ROOT is extracted once into DIR/features (`pose-action extract`: a rerun skips finished
@@ -17,6 +18,12 @@ clip whose video decoded (manifest status ok or no_pose), a clip the model did n
 counted wrong (training.pooled, the figure `train --cv` leads with); `clips_predicted` of
 `clips_all`; the mean ± std of fold accuracies; `train_seconds` (fitting, summed over folds).
 DIR/results.md holds the same table and the command that made it; the table is also printed.
+
+Accuracy by condition: with `--conditions CSV` (default VIDEO_ROOT/conditions.csv when there is
+one, as `pose-action synth` writes it: a `clip` key and 0/1 columns such as far, exit, dark,
+crowd), DIR/results_by_condition.csv has, per model and condition, the clips with it and how
+many were right (unpredicted ones count wrong); `none` is the clips without any condition and
+`no_pose` those in which MediaPipe found nobody (from the manifest). results.md shows it too.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ PROG = "scripts/benchmark_real.py"
 COLUMNS = ("model", "accuracy_all", "macro_f1_all", "accuracy_mean", "accuracy_std", "clips_all", "clips_predicted",
            "train_seconds")
 FEATURES_DIR, RUNS_DIR, RESULTS_CSV, RESULTS_MD = "features", "runs", "results.csv", "results.md"
+BY_CONDITION_CSV, CONDITIONS_NAME = "results_by_condition.csv", "conditions.csv"
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -70,6 +78,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--features", type=Path, default=None, metavar="EXISTING",
                         help="a ready features folder: no extraction")
     parser.add_argument("--workers", type=int, default=None, metavar="N", help="extraction processes (default: all cores)")
+    parser.add_argument("--conditions", type=Path, default=None, metavar="CSV",
+                        help="per-clip 0/1 conditions (clip,far,exit,...) for accuracy by condition; "
+                             "default VIDEO_ROOT/conditions.csv when present")
     parser.add_argument("--overwrite", action="store_true",
                         help="retrain every fold of every model (finished folds trained with other options are "
                              "otherwise refused); the extraction is kept")
@@ -139,13 +150,74 @@ def markdown(rows: list[dict], command: str, summary: dict) -> str:
     return "\n".join([*lines, "", "```bash", command, "```", ""])
 
 
-def write_results(out: Path, rows: list[dict], command: str, summary: dict) -> str:
+def read_conditions(path: Path) -> dict[str, set[str]]:
+    """condition -> the clip keys that have it, from a conditions.csv (`clip` plus 0/1 columns)."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, dtype={"clip": str})
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot be read as a conditions CSV ({error})") from None
+    flags = [column for column in table.columns if column != "clip"]
+    if "clip" not in table.columns or not flags:
+        raise InputError(f"{path}: a conditions CSV needs a `clip` column and at least one 0/1 column")
+    try:
+        marks = table[flags].fillna(0).astype(float) > 0
+    except ValueError:
+        raise InputError(f"{path}: condition columns must hold 0 or 1") from None
+    return {flag: set(table.loc[marks[flag], "clip"]) for flag in flags}
+
+
+def condition_rows(model: str, run_dir: Path, features: Path, conditions: dict[str, set[str]]) -> list[dict]:
+    """Per condition (and `none`, `no_pose`): clips, correct and accuracy of one model's test predictions."""
+    from pose_action.files import read_json
+    from pose_action.layout import FeaturesLayout
+    from pose_action.extraction.manifest import read_table
+    from pose_action.training.pooled import decoded_clips
+
+    layout = FeaturesLayout(features)
+    truth = decoded_clips(layout)
+    predicted = {str(item["key"]): str(item["predicted"])
+                 for path in sorted(run_dir.glob("fold-*/metrics.json")) for item in read_json(path)["predictions"]}
+    table = read_table(layout.manifest, required=("status",))
+    groups = dict(conditions)
+    groups["none"] = set(truth) - set().union(*conditions.values())
+    groups["no_pose"] = set(table.loc[table["status"].astype(str) == "no_pose", "key"].astype(str))
+    rows = []
+    for name, keys in groups.items():
+        keys = sorted(keys & set(truth))
+        correct = sum(predicted.get(key) == truth[key] for key in keys)
+        rows.append({"model": model, "condition": name, "clips": len(keys), "correct": correct,
+                     "accuracy": correct / len(keys) if keys else float("nan")})
+    return rows
+
+
+def condition_markdown(rows: list[dict]) -> str:
+    """Accuracy by condition: a row per model, a column per condition (accuracy and clip count)."""
+    names = list(dict.fromkeys(row["condition"] for row in rows))
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    cell = {(row["model"], row["condition"]): row for row in rows}
+    counts = {name: next(row["clips"] for row in rows if row["condition"] == name) for name in names}
+    lines = ["Accuracy by condition (clips with it; a clip may have several):", "",
+             "| model | " + " | ".join(f"{name} ({counts[name]})" for name in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for model in models:
+        values = [cell[(model, name)]["accuracy"] for name in names]
+        lines.append(f"| {model} | " + " | ".join("–" if value != value else f"{value:.2f}" for value in values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(out: Path, rows: list[dict], command: str, summary: dict,
+                  by_condition: list[dict] | None = None) -> str:
     """results.csv and results.md (atomically: a reader never sees half a table); returns the markdown."""
     import pandas as pd
 
     from pose_action.files import write_text_atomic
 
     table = markdown(rows, command, summary)
+    if by_condition:
+        table += "\n" + condition_markdown(by_condition)
+        write_text_atomic(out / BY_CONDITION_CSV, pd.DataFrame(by_condition).to_csv(index=False, float_format="%.4f"))
     write_text_atomic(out / RESULTS_CSV, pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(index=False,
                                                                                          float_format="%.4f"))
     write_text_atomic(out / RESULTS_MD, table)
@@ -165,14 +237,20 @@ def benchmark(args: argparse.Namespace, train_options: list[str], command: str) 
     runs = args.out / RUNS_DIR
     features = args.features if args.features is not None else args.out / FEATURES_DIR
     options = {model: model_options(model, runs / model, features, args, train_options) for model in models}
+    conditions_path = args.conditions
+    if conditions_path is None and args.video_root is not None and (args.video_root / CONDITIONS_NAME).is_file():
+        conditions_path = args.video_root / CONDITIONS_NAME
+    conditions = read_conditions(conditions_path) if conditions_path is not None else None  # before any work
     features = extract_features(args)
-    rows, table = [], ""
+    rows, by_condition, table = [], [], ""
     for model in models:
         summary = train_cv(features, runs / model, options[model], overwrite=args.overwrite, quiet=True,
                            max_folds=args.max_folds)
         log.info("%s: %s", model, cv_summary_line(summary))
         rows.append(result_row(model, summary))
-        table = write_results(args.out, rows, command, summary)  # after every model: a stop keeps the rest
+        if conditions is not None:
+            by_condition += condition_rows(model, runs / model, features, conditions)
+        table = write_results(args.out, rows, command, summary, by_condition)  # after every model: a stop keeps the rest
     return table
 
 

@@ -58,6 +58,35 @@ def test_every_model_on_the_same_folds_scored_over_every_clip(benchmark_real, tm
     assert pd.read_csv(tmp_path / "bench" / "results.csv").equals(results)
 
 
+def test_accuracy_by_condition_counts_each_clip_under_its_conditions(benchmark_real, tmp_path, capsys):
+    """--conditions (synth's conditions.csv): per model and condition, clips and right answers; none and no_pose too."""
+    features = make_features(tmp_path / "features", groups=2, clips=1, frames=20, thumb_size=16)
+    keys = sorted(pd.read_csv(features / "manifest.csv")["key"])
+    no_pose = [key for key in keys if key.endswith("c99")]
+    dark = [key for key in keys if "_g01_" in key]  # group 01's clips, the one without a person among them
+    conditions = tmp_path / "conditions.csv"
+    conditions.write_text("clip,far,dark\n" + "".join(f"{key},0,{int(key in dark)}\n" for key in keys))
+    out = tmp_path / "bench"
+    argv = ["--features", str(features), "--out", str(out), "--models", "pose", "--epochs", "1",
+            "--conditions", str(conditions), *TINY_TRAIN]
+    assert benchmark_real.main(argv) == 0
+    table = pd.read_csv(out / "results_by_condition.csv").set_index("condition")
+    assert list(table.index) == ["far", "dark", "none", "no_pose"]
+    assert table.loc["far", "clips"] == 0 and table.loc["dark", "clips"] == len(dark)
+    assert table.loc["none", "clips"] == len(keys) - len(dark) and table.loc["no_pose", "clips"] == len(no_pose) == 1
+    predictions = {item["key"]: item for path in (out / "runs" / "pose").glob("fold-*/metrics.json")
+                   for item in read_json(path)["predictions"]}
+    right = sum(predictions[key]["predicted"] == predictions[key]["label"] for key in dark)
+    assert table.loc["dark", "correct"] == right
+    assert "Accuracy by condition" in (out / "results.md").read_text() and f"dark ({len(dark)})" in capsys.readouterr().out
+
+    conditions.write_text("clip,far\nA/b,maybe\n")  # a broken CSV is one line before any training
+    again = ["--features", str(features), "--out", str(tmp_path / "b2"), "--models", "pose", "--conditions", str(conditions)]
+    assert benchmark_real.main(again) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.splitlines() == [error] and "conditions.csv" in error and not (tmp_path / "b2" / "runs").exists()
+
+
 def test_unknown_model_is_one_error_line(benchmark_real, tmp_path, capsys):
     code = benchmark_real.main(["--features", str(tmp_path), "--out", str(tmp_path / "b"), "--models", "pose,nope"])
     error = capsys.readouterr().err.strip()
