@@ -1,6 +1,6 @@
 """Every stage of the flow, in order, on drawn actors: the `demo` command's work, and the tests' tiny run.
 
-`DemoOptions` holds the sizes (6 actors: one held out for test, one for validation, four to
+`DemoOptions` holds the sizes (6 actors: one held out for test, five to
 learn from); `QUICK` is the one-minute version. Each step calls the same work function as
 its command, so the demo exercises what a user's commands do.
 """
@@ -24,8 +24,8 @@ DEFAULT_OUT = Path("data/demo")
 @dataclass(frozen=True)
 class DemoOptions:
     classes: tuple[str, ...] | None = None  # None: every synthetic action
-    # 6 actors: one held out for test, one for validation, four to learn from; fewer
-    # training actors left the fusion model near 0.65 on held-out actors, these reach ~0.9.
+    # 6 actors: one held out for test, five to learn from (the fixed recipe needs no
+    # validation actor); fewer training actors left fusion near 0.65 on a held-out actor.
     actors: int = 6
     clips: int = 2
     seconds: float = 2.0
