@@ -22,10 +22,10 @@ import numpy as np  # noqa: E402
 
 
 def gate(pose_only: np.ndarray, fused: np.ndarray, power: float) -> np.ndarray:
-    """ConfidenceGate's answer (training/models.py), in NumPy."""
-    chance = 1.0 / pose_only.shape[1]
-    weight = np.clip((pose_only.max(axis=1, keepdims=True) - chance) / (1.0 - chance), 0.0, 1.0) ** power
-    return weight * pose_only + (1.0 - weight) * fused
+    """What the served fusion model answers with `gate_power` = power: its own ConfidenceGate layer."""
+    from pose_action.training.models import ConfidenceGate
+
+    return np.asarray(ConfidenceGate(power)(pose_only, fused))
 
 
 def head_outputs(runs_dir: Path, features: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -176,20 +176,12 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outp
 
 
 def check_features(layout: FeaturesLayout, clips: list[Clip], config: FeatureConfig) -> int | None:
-    """Fail early, naming the file, when a clip's stored files cannot feed the feature config.
-
-    Every clip's files are checked (check_feature_files), cheaply, before a model is built.
-    Returns the stored embeddings' size (None without embeddings): the model's input needs it.
-    """
-    return check_feature_files(layout, clips, config)
-
-
-def check_feature_files(layout: FeaturesLayout, clips: list[Clip], config: FeatureConfig) -> int | None:
     """Check every clip's landmark CSV and appearance file up front (headers and file ends only, no pixels).
 
     A truncated thumbnail .npz, a torn CSV or thumbnails of another size would otherwise stop
-    training with a traceback mid-run; here they stop it before the first epoch with one line
-    naming the first bad file (and how many more there are). Returns the embeddings' size.
+    training with a traceback mid-run; here they stop it before a model is built, with one line
+    naming the first bad file (and how many more there are). Returns the stored embeddings'
+    size (None without embeddings): the model's input needs it.
     """
     problems: list[str] = []
     dims: set[int] = set()

@@ -1,27 +1,34 @@
-"""scripts/regate_fusion.py re-scores fusion folds with other gates: its NumPy gate must be the model's."""
+"""scripts/regate_fusion.py re-scores a fusion cross-validation with other gates, without retraining."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 
-import numpy as np
 import pytest
 
 pytest.importorskip("keras")
 
 from conftest import REPO  # noqa: E402
+from features_fixture import TINY_PARAMS, make_features  # noqa: E402
 
 
-@pytest.mark.parametrize("power", [0.5, 2.0])
-def test_numpy_gate_is_the_served_models_gate(power):
-    from pose_action.training.models import ConfidenceGate
+def test_the_trained_gate_power_reproduces_the_folds_own_scores(tmp_path, capsys):
+    from pose_action.training.train import TrainOptions, train_cv
+
+    features = make_features(tmp_path / "features", groups=3, clips=1, frames=20, thumb_size=16)
+    runs = tmp_path / "cv"
+    options = TrainOptions(model="fusion", split="logo", frames=6, epochs=1, batch_size=8,
+                           params={**TINY_PARAMS, "gate_power": 2.0})
+    train_cv(features, runs, options, quiet=True)
+    served = [json.loads((runs / f"fold-{k}" / "metrics.json").read_text()) for k in range(3)]
+    right = sum(p["predicted"] == p["label"] for metrics in served for p in metrics["predictions"])
+    clips = sum(metrics["n_test"] for metrics in served)
 
     spec = importlib.util.spec_from_file_location("regate_fusion", REPO / "scripts" / "regate_fusion.py")
     regate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(regate)
-    rng = np.random.default_rng(0)
-    pose_only, fused = (rng.dirichlet(np.ones(5), size=8).astype(np.float32) for _ in range(2))
-    served = np.asarray(ConfidenceGate(power)(pose_only, fused))
-    np.testing.assert_allclose(regate.gate(pose_only, fused, power), served, atol=1e-6)
-    sure = np.eye(5, dtype=np.float32)[:1]  # a certain pose head answers alone
-    np.testing.assert_allclose(regate.gate(sure, fused[:1], power), sure, atol=1e-6)
+    assert regate.main([str(runs), str(features), "--powers", "2,0.5"]) == 0
+    lines = dict(line.strip().rsplit(None, 1) for line in capsys.readouterr().out.splitlines()[1:])
+    assert set(lines) == {"pose-only head", "fused head", "mean of the two", "gate power 2", "gate power 0.5"}
+    assert float(lines["gate power 2"]) == pytest.approx(right / clips, abs=1e-3)  # what the saved models answered
