@@ -33,6 +33,8 @@ class DemoOptions:
     frames: int = 16  # T
     thumb_size: int = 64
     thumb_frames: int = 32
+    scene_frames: int = 8  # of the T frames, the thumbnail CNN sees this many
+    fps: float = 25.0  # of the drawn videos
     workers: int = 2
     seed: int = 0
 
@@ -56,11 +58,13 @@ class DemoResult:
     confidence: float
     annotated: Path
     seconds: float
+    step_seconds: dict[str, float]  # where the time went, by step
 
     def summary(self) -> str:
         metrics = self.metrics
+        steps = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.step_seconds.items())
         return "\n".join([
-            f"demo finished in {self.seconds:.0f} s; outputs in {self.out}",
+            f"demo finished in {self.seconds:.0f} s ({steps}); outputs in {self.out}",
             f"  videos     {self.videos}",
             f"  features   {self.features}  (manifest.csv lists every clip)",
             f"  run        {self.run}  fusion model: accuracy {metrics['accuracy']:.3f}, macro F1 "
@@ -102,28 +106,43 @@ def run_demo(out: str | Path = DEFAULT_OUT, options: DemoOptions = DemoOptions()
     started = time.perf_counter()
     out = check_writable(out)  # before the first step: one line, not a step's log and then an error
     videos, features, run, annotated = out / "videos", out / "features", out / "run", out / "prediction.mp4"
+    steps: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def done(step: str) -> None:
+        now = time.perf_counter()
+        steps[step] = now - clock[0]
+        clock[0] = now
+
     log.info("1/6 synth: drawing actors into %s", videos)
     write_dataset(videos, classes=options.classes, actors=options.actors, clips=options.clips,
-                  seed=options.seed, seconds=options.seconds, progress=progress)
+                  seed=options.seed, seconds=options.seconds, fps=options.fps, progress=progress)
+    done("synth")
     log.info("2/6 extract: pose landmarks and thumbnails into %s", features)
     settings = make_settings("lite", thumb_size=options.thumb_size, thumb_frames=options.thumb_frames)
     report = extract(videos, features, settings, workers=options.workers, progress=progress)
     if report.count("failed"):
         raise InputError(f"{FeaturesLayout(features).manifest}: {report.count('failed')} synthetic clips "
                          "failed to extract")
+    done("extract")
     log.info("3/6 train: fusion model (pose + thumbnails) into %s", run)
     train_run(features, run, TrainOptions(model="fusion", epochs=options.epochs, frames=options.frames,
-                                          seed=options.seed, batch_size=8), overwrite=True, quiet=not progress)
+                                          scene_frames=options.scene_frames, seed=options.seed, batch_size=8),
+              overwrite=True, quiet=not progress)
+    done("train")
     log.info("4/6 evaluate: held-out actors")
     metrics = evaluate_run(run)
+    done("evaluate")
     log.info("5/6 export: TFLite for the TensorFlow-free runtime")
     exported = export_run(run)
+    done("export")
     clip = first_test_clip(videos, run)
     log.info("6/6 predict: %s with the TFLite model", clip)
     with Recognizer.load(run, "tflite") as recognizer:
         result = recognizer.predict_video(clip)
     write_annotated(result, annotated)
+    done("predict")
     return DemoResult(out=out, videos=videos, features=features, run=run, metrics=metrics, tflite=exported.path,
                       tflite_difference=exported.max_abs_diff, clip=clip, predicted=result.label,
                       top_label=result.top(1)[0][0], confidence=float(result.probabilities.max()), annotated=annotated,
-                      seconds=time.perf_counter() - started)
+                      seconds=time.perf_counter() - started, step_seconds=steps)

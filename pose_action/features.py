@@ -7,12 +7,13 @@ so the arrays a model sees in training are the arrays it sees on a laptop. A run
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.extraction.appearance import read_appearance
+from pose_action.extraction.appearance import open_appearance
 from pose_action.landmarks import (INDEX, NUM_LANDMARKS, VISIBILITY, WORLD, X, XY, XYZ, Z, LandmarkSequence,
                                    detected_rows, load_sequence)
 from pose_action.layout import FeaturesLayout
@@ -28,6 +29,8 @@ APPEARANCE_KINDS = ("none", "thumbs", "embeddings")
 #   raw         x, y, z, visibility of all 33 landmarks as MediaPipe gives them, zeros where no
 #               pose: the "MediaPipe + LSTM" tutorials' input (the `keypoints` baseline)
 POSE_FEATURES = ("body", "normalized", "raw")
+# A training-time distortion of the sampled landmarks: (points (T, 33, C), aspect, rng) -> points
+Augment = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
 # The body joints the `body` features describe: face points and fingers are left out (many,
 # noisy, and rarely what tells one action from another); ears keep the head's direction.
@@ -48,6 +51,10 @@ ANGLES: tuple[tuple[int, int, int], ...] = tuple((INDEX[a], INDEX[b], INDEX[c]) 
     ("left_shoulder", "left_hip", "left_knee"), ("right_shoulder", "right_hip", "right_knee"),
     ("left_hip", "left_knee", "left_ankle"), ("right_hip", "right_knee", "right_ankle")))
 
+# the same as index arrays, so a clip's bones and angles are computed at once (the loader's main cost)
+BONE_ENDS = (np.array([start for start, _ in BONES]), np.array([end for _, end in BONES]))
+ANGLE_JOINTS = tuple(np.array(column) for column in zip(*ANGLES))
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -60,6 +67,10 @@ class FeatureConfig:
     max_gap: int = 3  # runs of up to this many sampled frames without a pose are interpolated
     appearance: str = "thumbs"  # none | thumbs | embeddings
     thumb_size: int = 64  # side of the square RGB thumbnails
+    # frames of the T the appearance stream sees, spread evenly (each stands for T / scene_frames
+    # pose frames); None = every frame. Scene context changes slowly, and the thumbnail CNN
+    # is most of a fusion model's cost: 8 of 32 cuts it fourfold.
+    scene_frames: int | None = None
     backbone: str | None = None  # embeddings only: the frozen CNN (mobilenet_v3_small, ...)
 
     def __post_init__(self) -> None:
@@ -73,6 +84,8 @@ class FeatureConfig:
             raise InputError(f"pose_features must be one of {POSE_FEATURES}, got {self.pose_features!r}")
         if not 0.0 <= self.visibility_gate < 1.0:
             raise InputError(f"visibility_gate must be in [0, 1), got {self.visibility_gate}")
+        if self.scene_frames is not None and self.scene_frames < 1:
+            raise InputError(f"scene_frames must be at least 1, got {self.scene_frames}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,7 +98,17 @@ class FeatureConfig:
             raise InputError(f"feature config has unknown keys {sorted(unknown)} "
                              "(made by a newer pose_action?)")
         # runs made before `pose_features` existed used the normalized features
+        # ... and before `scene_frames` every frame's appearance (None)
         return cls(**{"pose_features": "normalized", **values})
+
+    @property
+    def scene_steps(self) -> int:
+        """How many appearance frames the model reads (at most T)."""
+        return min(self.scene_frames or self.frames, self.frames)
+
+    def scene_groups(self) -> np.ndarray:
+        """(T,) which appearance frame each of the T frames shares: frame t uses floor(t * A / T)."""
+        return (np.arange(self.frames) * self.scene_steps) // self.frames
 
     @property
     def pose_dim(self) -> int:
@@ -217,19 +240,21 @@ def body_pose(points: np.ndarray, usable: np.ndarray, present: np.ndarray, aspec
     world = np.nan_to_num(points[:, :, WORLD].astype(np.float64))
     visibility = np.nan_to_num(points[:, :, VISIBILITY].astype(np.float64))
     seen = (visibility >= gate).astype(np.float64)
-    bones = [_unit(xy[:, end] - xy[:, start]) * (seen[:, start] * seen[:, end])[:, None] for start, end in BONES]
+    start, end = BONE_ENDS
+    bones = _unit(xy[:, end] - xy[:, start]) * (seen[:, start] * seen[:, end])[:, :, None]  # (T, bones, 2)
     hip = (xy[:, LEFT_HIP] + xy[:, RIGHT_HIP]) / 2.0
     shoulder = (xy[:, LEFT_SHOULDER] + xy[:, RIGHT_SHOULDER]) / 2.0
     torso_seen = seen[:, [LEFT_HIP, RIGHT_HIP, LEFT_SHOULDER, RIGHT_SHOULDER]].max(axis=1)
-    bones.append(_unit(shoulder - hip) * torso_seen[:, None])
-    angles = [(_unit(world[:, a] - world[:, b]) * _unit(world[:, c] - world[:, b])).sum(axis=-1)
-              * seen[:, a] * seen[:, b] * seen[:, c] for a, b, c in ANGLES]
+    torso_direction = _unit(shoulder - hip) * torso_seen[:, None]
+    a, b, c = ANGLE_JOINTS
+    angles = ((_unit(world[:, a] - world[:, b]) * _unit(world[:, c] - world[:, b])).sum(axis=-1)
+              * seen[:, a] * seen[:, b] * seen[:, c])  # (T, angles)
     torso = np.linalg.norm(shoulder - hip, axis=1)
     scale = float(np.median(torso[valid])) if valid.any() else 1.0
     if not np.isfinite(scale) or scale < 1e-6:
         scale = 1.0
     root = (hip - (hip[valid].mean(axis=0) if valid.any() else 0.0)) / scale
-    static = np.concatenate([np.concatenate(bones, axis=1), np.stack(angles, axis=1),
+    static = np.concatenate([bones.reshape(len(points), -1), torso_direction, angles,
                              visibility[:, list(BODY_JOINTS)], root], axis=1)
     static[~valid] = 0.0
     parts = [static, frame_deltas(static, valid)] if velocities else [static]
@@ -267,16 +292,48 @@ def nearest_rows(wanted: np.ndarray, available: np.ndarray) -> np.ndarray:
     return order[np.where(closer_left, left, right)]
 
 
+def scene_positions(present: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the T sampled frames gives each appearance frame, and whether it is a real frame.
+
+    Appearance frame k stands for the sampled frames of its group (FeatureConfig.scene_groups);
+    it is the real frame of the group nearest the group's middle, so padding at the end of a
+    short clip is never shown while a real frame of the group exists.
+    """
+    groups = config.scene_groups()
+    positions = np.zeros(config.scene_steps, dtype=np.int64)
+    valid = np.zeros(config.scene_steps, dtype=np.float32)
+    for group in range(config.scene_steps):
+        members = np.flatnonzero(groups == group)
+        real = members[present[members] > 0]
+        candidates = real if len(real) else members
+        middle = (members[0] + members[-1]) / 2.0
+        positions[group] = candidates[np.argmin(np.abs(candidates - middle))]
+        valid[group] = 1.0 if len(real) else 0.0
+    return positions, valid
+
+
+def scene_frame_numbers(sequence: LandmarkSequence, config: FeatureConfig) -> np.ndarray:
+    """The source frame numbers whose appearance build_features reads (no jitter): inference
+    embeds only these."""
+    rows, present = sample_indices(len(sequence), config.frames)
+    if not len(sequence):
+        return np.zeros(0, dtype=np.int64)
+    positions, _ = scene_positions(present, config)
+    return sequence.frame[rows[positions]]
+
+
 def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
                    appearance: tuple[np.ndarray, np.ndarray] | None = None, jitter: float = 0.0,
-                   rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+                   rng: np.random.Generator | None = None, augment: Augment | None = None) -> dict[str, np.ndarray]:
     """Model inputs for one clip (training) or one window of frames (inference).
 
     `appearance` is (frame_index (N,), values (N, ...)): thumbnails (N, S, S, 3) uint8 or
     embeddings (N, D); each sampled frame takes the stored frame nearest to it. Returns
     `pose` (T, pose_dim) float32, `mask` (T,) float32 (1 = real frame, 0 = padding or a
-    long gap) and, when configured, `frames` (T, S, S, 3) uint8 or `embeddings` (T, D) float32.
-    `jitter` (training only) moves each sampled frame randomly inside its segment.
+    long gap) and, when configured, `frames` (A, S, S, 3) uint8 or `embeddings` (A, D) float32,
+    A = config.scene_steps appearance frames (scene_positions), zeros where there is only padding.
+    `jitter` (training only) moves each sampled frame randomly inside its segment; `augment`
+    (training only) distorts the sampled frames' landmarks (points, aspect, rng) -> points.
     """
     rows, present = sample_indices(len(sequence), config.frames, jitter, rng)
     if len(sequence):
@@ -285,6 +342,8 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
     else:
         points = np.full((config.frames, NUM_LANDMARKS, sequence.data.shape[-1]), np.nan, np.float32)
         frame_numbers = np.zeros(config.frames, dtype=np.int64)
+    if augment is not None:
+        points = augment(points, sequence.aspect, rng or np.random.default_rng())
     points[present == 0] = np.nan  # padding counts as missing, never as a pose
     pose = pose_vectors(points, present, sequence.aspect, config)
     features: dict[str, np.ndarray] = {"pose": pose, "mask": present.astype(np.float32)}
@@ -292,8 +351,9 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
         if appearance is None:
             raise InputError(f"this model needs {config.appearance} for every clip, but none were given")
         stored_index, values = appearance
-        picked = values[nearest_rows(frame_numbers, np.asarray(stored_index))]
-        picked[present == 0] = 0
+        positions, valid = scene_positions(present, config)
+        picked = values[nearest_rows(frame_numbers[positions], np.asarray(stored_index))]
+        picked[valid == 0] = 0
         if config.appearance == "thumbs":
             features["frames"] = picked.astype(np.uint8)
         else:
@@ -307,12 +367,13 @@ def load_clip_sequence(layout: FeaturesLayout, key: str, *, fps: float, width: i
 
 
 def clip_features(layout: FeaturesLayout, key: str, config: FeatureConfig, sequence: LandmarkSequence, *,
-                  jitter: float = 0.0, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+                  jitter: float = 0.0, rng: np.random.Generator | None = None,
+                  augment: Augment | None = None) -> dict[str, np.ndarray]:
     """Model inputs of one extracted clip `<Class>/<clip>` (training and evaluation path).
 
     `sequence` is the clip's landmarks (load_clip_sequence; training keeps them in memory
     across epochs, and augments them); its thumbnails or embeddings are read here.
     """
     path = layout.appearance(key, config.appearance, config.backbone)
-    appearance = read_appearance(path, config.appearance) if path is not None else None
-    return build_features(sequence, config, appearance=appearance, jitter=jitter, rng=rng)
+    appearance = open_appearance(path, config.appearance) if path is not None else None
+    return build_features(sequence, config, appearance=appearance, jitter=jitter, rng=rng, augment=augment)

@@ -131,9 +131,9 @@ class RunConfig:
         features = self.features
         shapes = {"pose": (features.frames, features.pose_dim), "mask": (features.frames,)}
         if features.appearance == "thumbs":
-            shapes["frames"] = (features.frames, features.thumb_size, features.thumb_size, 3)
+            shapes["frames"] = (features.scene_steps, features.thumb_size, features.thumb_size, 3)
         elif features.appearance == "embeddings" and self.model.embedding_dim:
-            shapes["embeddings"] = (features.frames, int(self.model.embedding_dim))
+            shapes["embeddings"] = (features.scene_steps, int(self.model.embedding_dim))
         return shapes
 
     # -- what extraction did (inference repeats it)
@@ -234,6 +234,8 @@ def _model_config(values: Any, where: str | os.PathLike) -> ModelConfig:
         num_classes = int(values.get("num_classes") or 0)
     except (TypeError, ValueError):
         raise InputError(f"{where}: 'model.num_classes' must be a number") from None
+    if "cnn_filters" in params and "cnn" not in params:
+        params = {**params, "cnn": "conv"}  # runs saved before the 4x4 stem opened with a 3x3 stride-2 conv
     return ModelConfig(name=str(values["name"]), params=params, inputs=tuple(inputs), num_classes=num_classes,
                        embedding_dim=dim)
 

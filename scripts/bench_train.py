@@ -1,17 +1,28 @@
-"""Training time per epoch of each model on the synthetic set (this machine, its cores).
+"""Where a model's training time goes: clips/s for training, the loader alone and the model alone.
 
-    python scripts/bench_train.py [FEATURES] [--epochs 3] [--frames 16] [--models ...]
+    python scripts/bench_train.py [FEATURES] [--epochs 3] [--models fusion pose ...]
+    python scripts/bench_train.py FEATURES --models fusion fusion:scene_frames=0 fusion:cnn=conv
 
-FEATURES defaults to data/compare/features (made by scripts/compare_models.py); when it is
-missing, a small synthetic set is rendered and extracted into a temporary folder first.
-Prints, per model: parameters, the first epoch (includes graph tracing), the mean of the
-following epochs, training clips per second, and prediction latency for one clip.
+Measures at the real defaults of `pose-action train` (T, thumbnail size as extracted, batch
+size 16, the model's recipe with its augmentation) unless a model spec overrides them:
+`MODEL[:NAME=VALUE,...]`, where NAME is a TrainOptions field (scene_frames, frames,
+batch_size, ...) or a model param (cnn, cnn_filters, ...; values parsed as JSON).
+FEATURES defaults to data/compare/features; when it is missing, a small synthetic set is
+rendered and extracted into a temporary folder first.
+
+Per model it prints: parameters; training clips/s (model.fit fed by the loader, as `train`
+runs it); the loader alone (features, augmentation and batching, no model); the model alone
+(fit on batches already in memory); and prediction latency for one clip. The smaller of the
+last two is the bottleneck. Epoch times leave out the first epoch (graph tracing).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,36 +38,69 @@ def make_small_set(folder: Path) -> Path:
     program = [sys.executable, "-m", "pose_action"]
     subprocess.run([*program, "synth", str(folder / "videos"), "--actors", "3", "--clips", "2", "--quiet"],
                    check=True)
-    subprocess.run([*program, "extract", str(folder / "videos"), "--out", str(folder / "features"),
-                    "--thumb-size", "32", "--quiet"], check=True)
+    subprocess.run([*program, "extract", str(folder / "videos"), "--out", str(folder / "features"), "--quiet"],
+                   check=True)
     return folder / "features"
 
 
-def bench_model(name: str, features: Path, frames: int, epochs: int, batch_size: int) -> dict:
+def parse_spec(spec: str) -> tuple[str, dict, dict]:
+    """`fusion:scene_frames=0,cnn=conv` -> ("fusion", TrainOptions overrides, model params)."""
+    from pose_action.training.train import TrainOptions
+
+    name, _, rest = spec.partition(":")
+    if name not in MODELS:
+        raise SystemExit(f"{spec}: unknown model {name!r} (choose from {', '.join(MODELS)})")
+    fields = {field.name for field in dataclasses.fields(TrainOptions)}
+    options: dict = {}
+    params: dict = {}
+    for item in filter(None, re.split(r",(?=\w+=)", rest)):  # values may hold commas: [8,16]
+        key, _, value = item.partition("=")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        (options if key in fields else params)[key] = parsed
+    return name, options, params
+
+
+def steady_seconds(times: list[float]) -> float:
+    import numpy as np
+
+    return float(np.mean(times[1:])) if len(times) > 1 else times[0]
+
+
+def bench_model(spec: str, features: Path, epochs: int) -> dict:
     import keras
     import numpy as np
 
     from pose_action.catalog import input_names
     from pose_action.layout import FeaturesLayout
     from pose_action.training import models
-    from pose_action.training.augment import AugmentConfig
     from pose_action.training.batches import ClipBatches, keras_batches
     from pose_action.training.splits import make_split, read_clips
-    from pose_action.training.train import TrainOptions, feature_config_for, resolve_recipe
+    from pose_action.training.train import TrainOptions, augmentation, feature_config_for, resolve_recipe
 
+    name, overrides, params = parse_spec(spec)
     layout = FeaturesLayout(features)
     clips = read_clips(layout).clips
     labels = sorted({clip.label for clip in clips})
-    options = TrainOptions(model=name, frames=frames, epochs=epochs)
+    options = TrainOptions(model=name, params=params, **overrides)
     recipe = resolve_recipe(options)
     config = feature_config_for(options, recipe, layout)
     split = make_split(clips, "holdout", test_fraction=0.25, val_fraction=0.0)
     train = [clip for clip in clips if clip.key in set(split.train)]
     inputs = input_names(name, config.appearance)
     keras.utils.set_random_seed(0)
-    model = models.build_model(name, config, len(labels), training_outputs=True)
-    models.compile_model(model, recipe, -(-len(train) // batch_size))
-    batches = ClipBatches(layout, train, labels, config, inputs, batch_size, shuffle=True, augment=AugmentConfig())
+    steps = -(-len(train) // options.batch_size)
+
+    def new_model() -> keras.Model:
+        model = models.build_model(name, config, len(labels), params, training_outputs=True)
+        return models.compile_model(model, recipe, steps, params)
+
+    def new_batches() -> ClipBatches:
+        return ClipBatches(layout, train, labels, config, inputs, options.batch_size, shuffle=True,
+                           augment=augmentation(options, recipe))
+
     times: list[float] = []
 
     class Timer(keras.callbacks.Callback):
@@ -66,43 +110,79 @@ def bench_model(name: str, features: Path, frames: int, epochs: int, batch_size:
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.started)
 
-    model.fit(keras_batches(batches, targets=True, outputs=models.output_names(model)), epochs=epochs,
+    # the loader alone: every batch of `epochs` epochs, as a training epoch asks for them
+    loader = new_batches()
+    loader_times = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        in_memory = [loader.batch(index) for index in range(len(loader))]
+        loader.on_epoch_end()
+        loader_times.append(time.perf_counter() - started)
+
+    # the model alone: fit on one epoch's batches held in memory
+    outputs = models.output_names(new_model())
+
+    class InMemory(keras.utils.PyDataset):
+        def __len__(self) -> int:
+            return len(in_memory)
+
+        def __getitem__(self, index: int):
+            batch_inputs, targets, weights = in_memory[index]
+            if outputs:
+                return batch_inputs, {o: targets for o in outputs}, {o: weights for o in outputs}
+            return batch_inputs, targets, weights
+
+    model = new_model()
+    model.fit(InMemory(), epochs=epochs, callbacks=[Timer()], verbose=0)
+    model_times, times[:] = list(times), []
+
+    # training as `pose-action train` runs it: the loader feeds fit
+    model = new_model()
+    model.fit(keras_batches(new_batches(), targets=True, workers=options.workers, outputs=outputs), epochs=epochs, shuffle=False,
               callbacks=[Timer()], verbose=0)
-    model = models.inference_copy(model, name, config, len(labels))
-    one = {key: value[None] for key, value in batches.clip_inputs(0).items()}
-    model.predict_on_batch(one)
+    served = models.inference_copy(model, name, config, len(labels), params)
+    one = {key: value[None] for key, value in new_batches().clip_inputs(0).items()}
+    served.predict_on_batch(one)
     started = time.perf_counter()
     for _ in range(10):
-        model.predict_on_batch(one)
+        served.predict_on_batch(one)
     latency = (time.perf_counter() - started) / 10
-    steady = float(np.mean(times[1:])) if len(times) > 1 else times[0]
-    return {"model": name, "parameters": model.count_params(), "first": times[0], "steady": steady,
-            "clips_per_second": len(train) / steady, "latency_ms": 1000 * latency, "n_train": len(train)}
+    return {"model": spec, "parameters": served.count_params(), "n_train": len(train), "frames": config.frames,
+            "scene": getattr(config, "scene_steps", config.frames) if config.appearance != "none" else 0,
+            "thumb": config.thumb_size if config.appearance == "thumbs" else 0, "batch": options.batch_size,
+            "train": len(train) / steady_seconds(times), "loader": len(train) / steady_seconds(loader_times),
+            "alone": len(train) / steady_seconds(model_times), "latency_ms": 1000 * latency}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("features", type=Path, nargs="?", default=Path("data/compare/features"))
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement (the first is left out)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL[:NAME=VALUE,...]")
     args = parser.parse_args()
     from pose_action.layout import FeaturesLayout
 
+    for spec in args.models:
+        parse_spec(spec)  # a typo fails before minutes of measuring
     with tempfile.TemporaryDirectory() as scratch:
         features = args.features
         if not FeaturesLayout(features).manifest.is_file():
             print(f"{features}: no features; rendering and extracting a small synthetic set", file=sys.stderr)
             features = make_small_set(Path(scratch))
-        results = [bench_model(name, features, args.frames, args.epochs, args.batch_size) for name in args.models]
-    print(f"\n{results[0]['n_train']} training clips, T={args.frames}, batch {args.batch_size}, "
-          f"{os.cpu_count()} CPU cores\n")
-    print("| model | parameters | first epoch (s) | later epochs (s) | clips/s | predict 1 clip (ms) |")
-    print("|---|---|---|---|---|---|")
+        results = []
+        for spec in args.models:
+            results.append(bench_model(spec, features, args.epochs))
+            print(f"{spec}: {results[-1]['train']:.1f} clips/s", file=sys.stderr, flush=True)
+    print(f"\n{features}: {results[0]['n_train']} training clips, {os.cpu_count()} CPU cores, "
+          f"{args.epochs} epochs per measurement\n")
+    print("| model | T | scene frames | thumb px | batch | parameters | train clips/s | loader alone | "
+          "model alone | predict 1 clip (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in results:
-        print(f"| {row['model']} | {row['parameters']:,} | {row['first']:.1f} | {row['steady']:.2f} | "
-              f"{row['clips_per_second']:.0f} | {row['latency_ms']:.1f} |")
+        print(f"| {row['model']} | {row['frames']} | {row['scene'] or '-'} | {row['thumb'] or '-'} | {row['batch']} | "
+              f"{row['parameters']:,} | {row['train']:.1f} | {row['loader']:.1f} | {row['alone']:.1f} | "
+              f"{row['latency_ms']:.1f} |")
     return 0
 
 

@@ -140,6 +140,29 @@ def test_thumbnails_follow_the_sampled_frames():
         build_features(sequence, FeatureConfig(frames=4, appearance="thumbs"))
 
 
+def test_scene_frames_show_the_middle_of_their_group_and_never_padding():
+    points = _walking_skeleton(40)
+    sequence = _sequence(points)  # source frames 0, 2, ..., 78
+    stored_index = np.arange(80)
+    thumbs = np.stack([np.full((8, 8, 3), i, np.uint8) for i in stored_index])
+    config = FeatureConfig(frames=8, appearance="thumbs", thumb_size=8, scene_frames=2)
+    features = build_features(sequence, config, appearance=(stored_index, thumbs))
+    assert features["frames"].shape == (2, 8, 8, 3) and features["pose"].shape[0] == 8
+    assert config.scene_groups().tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    sampled = sequence.frame[sample_indices(40, 8)[0]]
+    # each group of 4 sampled frames is shown by one of its two middle frames
+    assert features["frames"][0, 0, 0, 0] in sampled[1:3] and features["frames"][1, 0, 0, 0] in sampled[5:7]
+    # a clip shorter than T: the last group holds only padding, so its appearance is blank
+    short = build_features(_sequence(points[:3]), config, appearance=(stored_index, thumbs))
+    assert short["mask"].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    assert short["frames"][0, 0, 0, 0] == 2 and not short["frames"][1].any()  # frame 1 (source 2), real
+    every = build_features(sequence, FeatureConfig(frames=8, appearance="thumbs", thumb_size=8),
+                           appearance=(stored_index, thumbs))
+    assert every["frames"][:, 0, 0, 0].tolist() == sampled.tolist()  # None: one per sampled frame, as before
+    with pytest.raises(InputError, match="scene_frames"):
+        FeatureConfig(frames=8, scene_frames=0)
+
+
 def test_config_round_trip_and_unknown_keys():
     config = FeatureConfig(frames=16, appearance="embeddings", backbone="mobilenet_v2")
     assert FeatureConfig.from_dict(config.to_dict()) == config

@@ -76,6 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "CNN embeddings computed at extraction (needs --backbone)")
     parser.add_argument("--backbone", choices=BACKBONES, default=None,
                         help="embeddings: the backbone used at extraction")
+    parser.add_argument("--scene-frames", type=int, default=TrainOptions.scene_frames,
+                        help="rgb/fusion: the appearance stream sees this many of the T frames, each "
+                             "standing for T/N pose frames (scene context changes slowly, and the "
+                             "thumbnail CNN is most of the training time); 0 = every frame "
+                             "(default %(default)s)")
     parser.add_argument("--average-last", type=int, default=None,
                         help="save the mean of the last N epochs' weights (default 10; 0: the last epoch's)")
     parser.add_argument("--label-smoothing", type=float, default=None, help="default 0.1 (keypoints 0)")
@@ -100,7 +105,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     return TrainOptions(model=args.model, split=args.split, fold=args.fold, test_fraction=args.test_fraction,
                         val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs,
                         batch_size=args.batch_size, frames=args.frames, pose_features=args.pose_features,
-                        appearance=args.appearance, backbone=args.backbone, patience=args.patience,
+                        appearance=args.appearance, backbone=args.backbone, scene_frames=args.scene_frames,
+                        patience=args.patience,
                         average_last=args.average_last, label_smoothing=args.label_smoothing,
                         augment=False if args.no_augment else None,
                         params=_parse_params(args.param), workers=args.workers, distribute=args.distribute,

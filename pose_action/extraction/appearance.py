@@ -10,6 +10,7 @@ inference (`recognizer`) make thumbnails with the same `thumbnail` function.
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -123,6 +124,46 @@ def read_appearance(path: str | os.PathLike, appearance: str) -> tuple[np.ndarra
     try:
         with np.load(path) as stored:
             return stored["frame_index"], stored[STORED_ARRAYS[appearance]]
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing {appearance} file "
+                         "(re-run extract with the same options as the features used here)") from None
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise InputError(f"{path}: unreadable {appearance} file ({error}); {REDO_HINT}") from None
+
+
+def open_appearance(path: str | os.PathLike, appearance: str) -> tuple[np.ndarray, np.ndarray]:
+    """read_appearance with the values memory-mapped, so a training step reads only the frames it uses.
+
+    A clip stores tens of thumbnails and a model reads a few (FeatureConfig.scene_frames):
+    reading all of them was a fifth of the loader's time. np.savez stores arrays uncompressed,
+    so the array's bytes sit at a fixed offset in the file; anything else (compressed,
+    empty) is read whole by read_appearance.
+    """
+    path = Path(path)
+    name = f"{STORED_ARRAYS[appearance]}.npy"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(name)
+            with archive.open("frame_index.npy") as member:
+                frame_index = np.lib.format.read_array(member)
+            with archive.open(info) as member:
+                major, _ = np.lib.format.read_magic(member)
+                read_header = np.lib.format.read_array_header_1_0 if major == 1 else \
+                    np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read_header(member)
+                header_bytes = member.tell()
+        if info.compress_type != zipfile.ZIP_STORED or not int(np.prod(shape)):
+            return read_appearance(path, appearance)
+        with open(path, "rb") as handle:
+            handle.seek(info.header_offset)
+            local = handle.read(30)
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            raise ValueError("damaged zip entry")
+        name_length, extra_length = struct.unpack("<HH", local[26:30])
+        offset = info.header_offset + 30 + name_length + extra_length + header_bytes
+        values = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
+                           order="F" if fortran else "C")
+        return frame_index, values
     except FileNotFoundError:
         raise InputError(f"{path}: missing {appearance} file "
                          "(re-run extract with the same options as the features used here)") from None

@@ -27,7 +27,7 @@ from pose_action.errors import InputError
 from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
 from pose_action.landmarks import LandmarkSequence, as_stored
 from pose_action.runs import RunConfig, Run, load_run
-from pose_action.features import FeatureConfig, build_features, nearest_rows, sample_indices
+from pose_action.features import FeatureConfig, build_features, nearest_rows, scene_frame_numbers
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
 
 log = logging.getLogger(__name__)
@@ -139,8 +139,7 @@ def window_features(records: list[FrameRecord], config: RunConfig, *, fps: float
         return build_features(sequence, features, appearance=(kept_frames, np.stack([r.image for r in kept])))
     if embed is None:
         raise InputError("this model needs frozen CNN embeddings: load it with backend='keras'")
-    rows, _ = sample_indices(len(sequence), features.frames)
-    used = np.unique(nearest_rows(sequence.frame[rows], kept_frames))  # embed only what is picked
+    used = np.unique(nearest_rows(scene_frame_numbers(sequence, features), kept_frames))  # embed only what is picked
     vectors = embed([kept[row] for row in used])
     return build_features(sequence, features, appearance=(kept_frames[used], vectors))
 

@@ -53,23 +53,30 @@ def mirror_points(points: np.ndarray) -> np.ndarray:
 
 
 def augment_sequence(sequence: LandmarkSequence, rng: np.random.Generator, config: AugmentConfig) -> LandmarkSequence:
-    """A mirrored performance (sometimes), then a small anisotropic stretch and rotation.
+    """A whole clip's landmarks augmented (augment_points on every frame)."""
+    return dataclasses.replace(sequence, data=augment_points(sequence.data, sequence.aspect, rng, config))
 
+
+def augment_points(points: np.ndarray, aspect: float, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """A mirrored performance (sometimes), then a small anisotropic stretch and rotation, then
+    the failures of real footage (degrade_landmarks). (T, 33, C) landmarks, NaN where no pose.
+
+    Training applies it to the T frames a clip is sampled to (build_features' `augment`), not
+    to every frame of the clip: the same distortions at a fraction of the cost for long clips.
     The stretch is x vs y, like a change of camera aspect or body build. Rotation is about
     the image centre in square units (x scaled by the frame's aspect ratio).
     """
-    points = sequence.data.copy()
+    points = points.copy()
     if rng.random() < config.flip:
         points = mirror_points(points)
-    x = (points[:, :, X] - 0.5) * sequence.aspect
+    x = (points[:, :, X] - 0.5) * aspect
     y = points[:, :, Y] - 0.5
     angle = np.deg2rad(rng.uniform(-config.rotate_degrees, config.rotate_degrees))
     stretch_x, stretch_y = 1.0 + rng.uniform(-config.stretch, config.stretch, size=2)
     cos, sin = np.cos(angle), np.sin(angle)
-    points[:, :, XY] = np.stack([(cos * x - sin * y) * stretch_x / sequence.aspect + 0.5,
+    points[:, :, XY] = np.stack([(cos * x - sin * y) * stretch_x / aspect + 0.5,
                                  (sin * x + cos * y) * stretch_y + 0.5], axis=-1)
-    points = degrade_landmarks(points, rng, config)
-    return dataclasses.replace(sequence, data=points)
+    return degrade_landmarks(points, rng, config)
 
 
 # Body parts that real footage loses as a whole: legs below the frame edge or behind a bench,

@@ -35,6 +35,7 @@ from pose_action.training.recipes import Recipe
 
 HEADS = ("lstm", "attention", "tcn")
 FUSION_GATES = ("confidence", "none")
+CNN_OPENINGS = ("stem", "conv")
 
 # Defaults are small on purpose: training runs on 2 CPU cores.
 DEFAULT_PARAMS: dict[str, object] = {
@@ -48,8 +49,9 @@ DEFAULT_PARAMS: dict[str, object] = {
     "appearance_dropout": 0.5,  # appearance overfits to the training actors' looks first
     "modality_dropout": 0.5,  # fusion: share of training clips whose appearance is hidden entirely
     "fusion_gate": "confidence",  # fusion: confidence (the pose-only answer weighs by its confidence) | none
-    "gate_power": 2.0,  # fusion_gate confidence: weight = confidence ** gate_power
+    "gate_power": 1.0,  # fusion_gate confidence: weight = confidence ** gate_power (1: never worse than 2 when re-gated)
     "cnn_filters": [16, 32, 64],  # small thumbnail CNN (rgb/fusion with thumbs)
+    "cnn": "stem",  # its first layer: stem (4x4 stride 4, a quarter of the pixels) | conv (3x3 stride 2)
     "lrcn_filters": [16, 32, 64, 64],  # the classic LRCN frame CNN
     "convlstm_filters": [8, 16],  # ConvLSTM2D stack
     "convlstm_downsample": 2,  # average-pool thumbnails by this factor before ConvLSTM2D
@@ -142,6 +144,29 @@ class ModalityDropout(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="pose_action")
+class SpreadScene(layers.Layer):
+    """(B, A, F) -> (B, T, F): each of the T frames takes the appearance vector of its group.
+
+    `groups` is FeatureConfig.scene_groups() (frame t -> appearance frame floor(t * A / T)): the
+    thumbnail CNN runs on A frames and the temporal head still reads T. A constant gather, a
+    TFLite builtin.
+    """
+
+    def __init__(self, groups: list[int], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.groups = [int(group) for group in groups]
+
+    def call(self, values):
+        return ops.take(values, ops.convert_to_tensor(self.groups, dtype="int32"), axis=1)
+
+    def compute_output_shape(self, values_shape):
+        return (values_shape[0], len(self.groups), values_shape[-1])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "groups": self.groups}
+
+
+@keras.saving.register_keras_serializable(package="pose_action")
 class ConfidenceGate(layers.Layer):
     """[pose-only probabilities, fused probabilities] -> what the fusion model answers.
 
@@ -154,7 +179,7 @@ class ConfidenceGate(layers.Layer):
     training people's rooms and clothes, so it must not overrule a clear skeleton.
     """
 
-    def __init__(self, power: float = 2.0, **kwargs) -> None:
+    def __init__(self, power: float = 1.0, **kwargs) -> None:
         super().__init__(**kwargs)
         self.power = float(power)
 
@@ -195,6 +220,8 @@ def resolve_params(params: dict | None) -> dict:
         raise InputError(f"unknown model params {unknown}; known: {sorted(DEFAULT_PARAMS)}")
     if params.get("head", "lstm") not in HEADS:
         raise InputError(f"--param head={params['head']}: choose one of {', '.join(HEADS)}")
+    if params.get("cnn", "stem") not in CNN_OPENINGS:
+        raise InputError(f"--param cnn={params['cnn']}: choose one of {', '.join(CNN_OPENINGS)}")
     if params.get("fusion_gate", "confidence") not in FUSION_GATES:
         raise InputError(f"--param fusion_gate={params['fusion_gate']}: choose one of {', '.join(FUSION_GATES)}")
     return {**DEFAULT_PARAMS, **params}
@@ -215,7 +242,7 @@ def _mask_input(spec: ModelSpec) -> keras.KerasTensor:
 
 def _frames_input(spec: ModelSpec) -> keras.KerasTensor:
     size = spec.feature_config.thumb_size
-    return _input(spec, "frames", (spec.feature_config.frames, size, size, 3), dtype="uint8")
+    return _input(spec, "frames", (spec.feature_config.scene_steps, size, size, 3), dtype="uint8")
 
 
 def _project(values: keras.KerasTensor, units: int, dropout: float, name: str) -> keras.KerasTensor:
@@ -224,12 +251,20 @@ def _project(values: keras.KerasTensor, units: int, dropout: float, name: str) -
     return layers.Dropout(dropout, name=f"{name}_dropout")(values)
 
 
-def _small_cnn(size: int, filters: list[int], name: str) -> keras.Model:
-    """Thumbnail -> vector: strided conv + batch norm, global average pooling (trained end to end)."""
+def _small_cnn(size: int, filters: list[int], name: str, first: str = "stem") -> keras.Model:
+    """Thumbnail -> vector: strided conv + batch norm, global average pooling (trained end to end).
+
+    `first` "stem" opens with a 4x4 convolution of stride 4 (non-overlapping patches, as
+    vision transformers and ConvNeXt start): the next layers see a quarter of the positions a
+    3x3 stride-2 opening ("conv", the first release) leaves them, and the whole CNN trains
+    about twice as fast on CPU. Scene context needs no fine detail at 64 px.
+    """
     image = keras.Input(shape=(size, size, 3), dtype="uint8", name=f"{name}_image")
     values = layers.Rescaling(1.0 / 255.0, name=f"{name}_rescale")(image)
     for index, count in enumerate(filters):
-        values = layers.Conv2D(count, 3, strides=2, padding="same", use_bias=False, name=f"{name}_conv{index}")(values)
+        kernel, stride = (4, 4) if index == 0 and first == "stem" and size >= 16 else (3, 2)
+        values = layers.Conv2D(count, kernel, strides=stride, padding="same", use_bias=False,
+                               name=f"{name}_conv{index}")(values)
         values = layers.BatchNormalization(name=f"{name}_norm{index}")(values)
         values = layers.Activation("relu", name=f"{name}_relu{index}")(values)
     values = layers.GlobalAveragePooling2D(name=f"{name}_pool")(values)
@@ -237,20 +272,23 @@ def _small_cnn(size: int, filters: list[int], name: str) -> keras.Model:
 
 
 def _appearance_branch(spec: ModelSpec) -> tuple[list[keras.KerasTensor], keras.KerasTensor]:
-    """The appearance inputs and a (B, T, appearance_units) per-frame vector."""
+    """The appearance inputs (A = scene_steps frames) and a (B, T, appearance_units) per-frame vector."""
     params, config = spec.params, spec.feature_config
     if config.appearance == "thumbs":
-        frames = _frames_input(spec)
-        cnn = _small_cnn(config.thumb_size, list(params["cnn_filters"]), "frame_cnn")
-        values = layers.TimeDistributed(cnn, name="frame_cnn_per_frame")(frames)
-        return [frames], _project(values, params["appearance_units"], params["appearance_dropout"], "appearance")
-    if config.appearance == "embeddings":
+        appearance = _frames_input(spec)
+        cnn = _small_cnn(config.thumb_size, list(params["cnn_filters"]), "frame_cnn", str(params["cnn"]))
+        values = layers.TimeDistributed(cnn, name="frame_cnn_per_frame")(appearance)
+    elif config.appearance == "embeddings":
         if not spec.embedding_dim:
             raise InputError("appearance 'embeddings' needs the embedding size (params from the features)")
-        embeddings = _input(spec, "embeddings", (config.frames, spec.embedding_dim))
-        values = layers.Dropout(params["appearance_dropout"], name="embeddings_dropout")(embeddings)
-        return [embeddings], _project(values, params["appearance_units"], params["appearance_dropout"], "appearance")
-    raise InputError(f"this model needs appearance (thumbs or embeddings), got {config.appearance!r}")
+        appearance = _input(spec, "embeddings", (config.scene_steps, spec.embedding_dim))
+        values = layers.Dropout(params["appearance_dropout"], name="embeddings_dropout")(appearance)
+    else:
+        raise InputError(f"this model needs appearance (thumbs or embeddings), got {config.appearance!r}")
+    values = _project(values, params["appearance_units"], params["appearance_dropout"], "appearance")
+    if config.scene_steps < config.frames:
+        values = SpreadScene(config.scene_groups().tolist(), name="spread_scene")(values)
+    return [appearance], values
 
 
 def _sequence_head(per_frame: keras.KerasTensor, mask: keras.KerasTensor, spec: ModelSpec,

@@ -46,6 +46,7 @@ from pose_action.training.splits import FOLDED_KINDS, Clip, Split, fold_count, m
 log = logging.getLogger(__name__)
 
 DISTRIBUTE_CHOICES = ("none", "mirrored")
+SCENE_MODELS = ("rgb", "fusion")  # models whose appearance may run on fewer frames (scene_frames)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class TrainOptions:
     batch_size: int = 16
     appearance: str = "thumbs"  # thumbs | embeddings (ignored by `keypoints` and `pose`)
     backbone: str | None = None
+    # rgb/fusion: appearance on this many of the T frames (0 or >= T: every frame); see FeatureConfig
+    scene_frames: int = 8
     # None: the model's training recipe decides (training.recipes); a value overrides it
     frames: int | None = None
     pose_features: str | None = None
@@ -98,8 +101,13 @@ def feature_config_for(options: TrainOptions, recipe: Recipe, layout: FeaturesLa
     if appearance == "thumbs":
         thumb_size = stored_thumb_size(layout)
     backbone = options.backbone if appearance == "embeddings" else None
+    if options.scene_frames < 0:
+        raise InputError(f"--scene-frames must be 0 (every frame) or more, got {options.scene_frames}")
+    # the tutorial baselines (lrcn, convlstm) keep their CNN on every frame
+    scene_frames = options.scene_frames if options.model in SCENE_MODELS and appearance != "none" else 0
     return FeatureConfig(frames=recipe.frames, pose_features=recipe.pose_features, appearance=appearance,
-                         thumb_size=thumb_size, backbone=backbone)
+                         thumb_size=thumb_size, backbone=backbone,
+                         scene_frames=scene_frames if 0 < scene_frames < recipe.frames else None)
 
 
 def stored_thumb_size(layout: FeaturesLayout) -> int:
@@ -237,7 +245,8 @@ def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainO
         history = model.fit(keras_batches(train, targets=True, workers=options.workers, outputs=outputs),
                             validation_data=(keras_batches(val, targets=True, workers=options.workers, outputs=outputs)
                                              if val else None),
-                            epochs=recipe.epochs, callbacks=callbacks, verbose=0)
+                            epochs=recipe.epochs, callbacks=callbacks, verbose=0,
+                            shuffle=False)  # the loader shuffles, per epoch and seed
     seconds = time.perf_counter() - started
     table = pd.DataFrame(history.history)
     table.insert(0, "epoch", np.arange(1, len(table) + 1))

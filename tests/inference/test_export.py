@@ -75,7 +75,8 @@ def test_every_temporal_head_converts_with_builtin_ops_and_matches_keras(name, h
     from pose_action.training.models import build_model, static_copy
 
     config = FeatureConfig(frames=10, pose_features="raw" if name == "keypoints" else "body",
-                           appearance="thumbs" if name == "fusion" else "none", thumb_size=16)
+                           appearance="thumbs" if name == "fusion" else "none", thumb_size=16,
+                           scene_frames=4 if name == "fusion" else None)  # fusion: CNN on 4 of the 10 frames
     params = {"head": head, "lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters": [4, 8]}
     if name == "keypoints":
         params = {}
