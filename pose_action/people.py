@@ -30,11 +30,8 @@ def people_table(frames: np.ndarray, people: list[list[np.ndarray]], labels: lis
             meta.append((int(frame), int(track), int(track == 0)))
             rows.append(np.asarray(points, dtype=np.float32).reshape(-1))
     values = np.array(rows, dtype=np.float32).reshape(len(rows), len(LANDMARK_COLUMNS))
-    table = pd.DataFrame(values, columns=list(LANDMARK_COLUMNS))
-    head = np.array(meta, dtype=np.int64).reshape(len(meta), 3)
-    for position, name in enumerate(("frame", "track", "is_main")):
-        table.insert(position, name, head[:, position])
-    return table
+    head = pd.DataFrame(np.array(meta, dtype=np.int64).reshape(len(meta), 3), columns=["frame", "track", "is_main"])
+    return pd.concat([head, pd.DataFrame(values, columns=list(LANDMARK_COLUMNS))], axis=1)
 
 
 def write_people(path: str | os.PathLike, table: pd.DataFrame) -> None:
