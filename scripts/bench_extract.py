@@ -8,6 +8,7 @@ extrapolated to UCF50.
     python scripts/bench_extract.py --part throughput --modes local:1,local:2,dask:2
     python scripts/bench_extract.py --part throughput --video ../shared/videos/.../test.avi
     python scripts/bench_extract.py --part memory --memory-videos 10,100 --memory-modes local:2,dask:2
+    python scripts/bench_extract.py --part throughput --modes local:1 --people 1,2,3 --video CLIP
 
 A mode is `local:N` (`extract --workers N`, worker processes) or `dask:N` (`extract
 --scheduler local --workers N`: a Dask LocalCluster of N one-thread worker processes).
@@ -22,7 +23,9 @@ It renders its own dataset of drawn actors (pose_action.synth) in a temp folder 
 3. memory: peak RSS of the command's process tree (sampled every 50 ms; Dask's worker
    processes are children of the command too) for each count of short clips; extraction
    streams frames, so it must not grow with the number of videos.
-The bare rate is measured before and after the runs, so load from other processes shows
+With `--people 1,2,3` every throughput mode runs once per `--max-people` value and a table
+compares their rates (the cost of looking for more people, and of tracking them, on the same
+clips). The bare rate is measured before and after the runs, so load from other processes shows
 up as a spread between the two; the load average is printed with the numbers.
 """
 
@@ -45,6 +48,7 @@ from pose_action.commands.arguments import parse_size
 from pose_action.synth import dataset as synth
 from pose_action.synth.motions import ACTIONS
 from pose_action.extraction.pose import PoseEstimator, resolve_model
+from pose_action.extraction.manifest import read_table
 from pose_action.layout import FeaturesLayout
 from pose_action.video import read_frames
 
@@ -89,7 +93,7 @@ def parse_mode(text: str) -> tuple[str, int]:
 
 
 def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model: str,
-                 sample_memory: bool = False) -> dict:
+                 sample_memory: bool = False, max_people: int = 1) -> dict:
     """Run the real command; wall time and (sample_memory) peak RSS of its process tree.
 
     Sampling costs CPU (psutil scans /proc for children), so throughput runs do not sample.
@@ -97,7 +101,8 @@ def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model:
     kind, workers = mode
     shutil.rmtree(out, ignore_errors=True)  # only this run's outputs are counted
     command = [sys.executable, "-m", "pose_action", "extract", str(video_root), "--out", str(out),
-               "--workers", str(workers), "--pose-model", pose_model, "--quiet", "--overwrite"]
+               "--workers", str(workers), "--pose-model", pose_model, "--quiet", "--overwrite",
+               "--max-people", str(max_people)]
     if kind == "dask":
         command += ["--scheduler", "local"]
     peaks = {"tree": 0, "parent": 0, "worker": 0}
@@ -145,7 +150,8 @@ def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model:
     first = min(workers, len(finished)) - 1
     span = finished[-1][0] - finished[first][0] if len(finished) > first + 1 else 0.0
     steady = sum(count for _, count in finished[first + 1:]) / span if span > 0 else float("nan")
-    return {"wall": wall, "frames": frames, "steady": steady, "clips": len(finished),
+    tracks = read_table(FeaturesLayout(out).manifest)["tracks"].mean() if max_people > 1 else float("nan")
+    return {"wall": wall, "frames": frames, "steady": steady, "clips": len(finished), "tracks": f"{tracks:.1f}",
             "disk": disk_use(out), **{k: v / 2**20 for k, v in peaks.items()}}
 
 
@@ -202,11 +208,16 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
     model = resolve_model(args.pose_model)
     print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
     detect_before, create_before, frames = bare_rates(videos, model)
-    results = {}
-    for mode in modes:
-        results[mode] = run_pipeline(root, work / f"features_{mode[0]}_{mode[1]}", mode,
-                                     args.pose_model)
-        print(f"  ran {mode[0]}:{mode[1]} ({results[mode]['wall']:.1f} s)", flush=True)
+    people_counts = [int(n) for n in args.people.split(",") if n.strip()]
+    by_people: dict[int, dict] = {}
+    for people in people_counts:
+        by_people[people] = {}
+        for mode in modes:
+            by_people[people][mode] = run_pipeline(root, work / f"features_{mode[0]}_{mode[1]}_p{people}", mode,
+                                                   args.pose_model, max_people=people)
+            print(f"  ran {mode[0]}:{mode[1]} --max-people {people} "
+                  f"({by_people[people][mode]['wall']:.1f} s)", flush=True)
+    results = by_people[people_counts[0]]
     detect_after, create_after, _ = bare_rates(videos, model)
     detect, with_create = (detect_before + detect_after) / 2, (create_before + create_after) / 2
 
@@ -226,6 +237,15 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
         print(f"  {kind}:{workers:<7}{end_to_end:12.1f}{result['steady']:9.1f}{startup:9.1f}s"
               f"{result['steady'] / with_create:7.2f}{result['steady'] / with_create / workers:13.2f}"
               f"{speedup}")
+
+    if len(people_counts) > 1:
+        print(f"\n  --max-people  mode     end to end  steady  vs first   tracks/clip  (frames/s)")
+        for people, runs in by_people.items():
+            for (kind, workers), result in runs.items():
+                base = by_people[people_counts[0]][(kind, workers)]["steady"]
+                print(f"  {people:>12}  {kind}:{workers:<6}{result['frames'] / result['wall']:10.1f}"
+                      f"{result['steady']:8.1f}{base / result['steady']:8.2f}x slower"
+                      f"{result['tracks']:>10}")
 
     best = max(results.values(), key=lambda r: r["steady"])
     disk = best["disk"]
@@ -279,6 +299,8 @@ def main() -> None:
     parser.add_argument("--memory-modes", default="local:2,dask:2",
                         help="modes of the memory runs (default %(default)s)")
     parser.add_argument("--pose-model", default="lite")
+    parser.add_argument("--people", default="1",
+                        help="--max-people values of the throughput runs, e.g. 1,2,3 (default %(default)s)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
     size = parse_size(args.size)

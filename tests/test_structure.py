@@ -20,7 +20,7 @@ DISTRIBUTIONS = {
     "cv2": "opencv-contrib-python", "numpy": "numpy", "pandas": "pandas", "mediapipe": "mediapipe",
     "tqdm": "tqdm", "matplotlib": "matplotlib", "PIL": "pillow", "sklearn": "scikit-learn", "keras": "keras",
     "tensorflow": "tensorflow", "ai_edge_litert": "ai-edge-litert", "dask": "dask", "distributed": "dask",
-    "psutil": "psutil", "pytest": "pytest",
+    "psutil": "psutil", "pytest": "pytest", "scipy": "scipy",
 }
 
 

@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also store frozen CNN embeddings of the same frames (needs TensorFlow)")
     parser.add_argument("--embed-weights", default="imagenet", metavar="imagenet|none|PATH",
                         help="weights of the --embed backbone (default: %(default)s)")
+    parser.add_argument("--max-people", type=int, default=1, metavar="N",
+                        help="people the landmarker looks for in each frame (default: %(default)s). Above 1, "
+                             "people are tracked across frames, the landmark CSV holds the main actor "
+                             "(the same person throughout) and FEATURES/people/<Class>/<clip>.csv every "
+                             "tracked person")
     parser.add_argument("--overwrite", action="store_true",
                         help="redo every video, also when FEATURES holds other settings")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -63,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = functools.partial(make_settings, args.pose_model, target_fps=args.target_fps, stride=args.stride,
                                  thumb_size=args.thumb_size, thumb_frames=args.thumb_frames, embed=args.embed,
-                                 embed_weights=args.embed_weights)
+                                 embed_weights=args.embed_weights, max_people=args.max_people)
     report = extract_videos(args.video_root, args.out, settings, workers=args.workers, scheduler=args.scheduler,
                             group_pattern=args.group_pattern, overwrite=args.overwrite, progress=not args.quiet)
     if not args.quiet:

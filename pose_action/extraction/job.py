@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTRACTOR_VERSION = 1  # bump when the outputs change for the same settings
+MAX_PEOPLE = 10  # each pose costs a landmark pass per frame; a crowd beyond this is not an action's actors
 MAX_THUMB_SIZE = 1024  # thumbnails are scene context (64 px by default); a huge size only exhausts memory
 # Test hook: a worker whose video's file name contains this text crashes in native code.
 CRASH_TEST_ENV = "POSE_ACTION_TEST_CRASH_ON"
@@ -65,9 +66,18 @@ class ExtractSettings:
     embed_dim: int | None = None
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
+    max_people: int = 1  # --max-people: poses asked of the landmarker; above 1, people are tracked
 
     def config(self) -> dict:
-        """The settings that shape the outputs (no paths: the model is named by its hash)."""
+        """The settings that shape the outputs (no paths: the model is named by its hash).
+
+        With one person (the default) there is no "people" entry, so the config (and its id)
+        is exactly what it was before tracking existed and old folders resume."""
+        from pose_action.extraction.tracking import DEFAULT_MAX_GAP  # NumPy: imported after the workers started
+
+        people = {} if self.max_people <= 1 else {"people": {
+            "max_people": self.max_people, "tracking": "extraction.tracking (linear_sum_assignment)",
+            "max_gap": DEFAULT_MAX_GAP, "main_actor": "highest track score", "file": "people/<Class>/<clip>.csv"}}
         return {
             "extractor_version": EXTRACTOR_VERSION,
             "pose_model": {"name": self.model_name, "file": self.model_path.name,
@@ -83,6 +93,7 @@ class ExtractSettings:
                 "backbone": self.embed, "weights": self.embed_weights,
                 "weights_sha256": self.embed_weights_sha256, "input_size": self.embed_input_size,
                 "dim": self.embed_dim, "dtype": "float16"},
+            **people,
         }
 
     @property
@@ -93,7 +104,7 @@ class ExtractSettings:
 
 def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
                   stride: int | None = None, thumb_size: int = 64, thumb_frames: int = 64,
-                  embed: str | None = None, embed_weights: str = "imagenet") -> ExtractSettings:
+                  embed: str | None = None, embed_weights: str = "imagenet", max_people: int = 1) -> ExtractSettings:
     """Resolve the pose model (and weights file) and check every option up front, so a bad
     option stops the run with one line before any video is touched."""
     from pose_action.extraction.pose import MODEL_NAMES, file_sha256, resolve_model
@@ -102,6 +113,8 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
     stride_for(25.0, target_fps, stride)  # raises InputError for bad --fps/--stride
     if not 8 <= thumb_size <= MAX_THUMB_SIZE:
         raise InputError(f"--thumb-size must be between 8 and {MAX_THUMB_SIZE} pixels, got {thumb_size}")
+    if not 1 <= max_people <= MAX_PEOPLE:
+        raise InputError(f"--max-people must be between 1 and {MAX_PEOPLE}, got {max_people}")
     if thumb_frames < 1:
         raise InputError(f"--thumb-frames must be at least 1, got {thumb_frames}")
     if embed is not None and embed not in BACKBONES:
@@ -123,7 +136,7 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
         else model_path.name, model_sha256=file_sha256(model_path), target_fps=target_fps,
         stride=stride, thumb_size=thumb_size, thumb_frames=thumb_frames, embed=embed,
         embed_weights=embed_weights, embed_weights_sha256=weights_sha,
-        embed_input_size=input_size, embed_dim=dim)
+        embed_input_size=input_size, embed_dim=dim, max_people=max_people)
 
 
 def package_versions() -> dict[str, str]:
@@ -165,7 +178,8 @@ def new_row(item: VideoItem, settings: ExtractSettings) -> dict:
     return {"video": str(item.path), "label": item.label, "group": item.group, "key": item.key,
             "status": "failed", "frames_total": 0, "frames_processed": 0, "frames_with_pose": 0,
             "fps": "", "width": "", "height": "", "seconds": "", "error": "",
-            "config_id": settings.config_id, "stride": "", "note": "", "group_from": item.group_from}
+            "config_id": settings.config_id, "stride": "", "note": "", "group_from": item.group_from,
+            "tracks": "", "switches_repaired": ""}
 
 
 def process_video(item: VideoItem, out_root: Path, settings: ExtractSettings) -> dict:
@@ -210,15 +224,23 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
     sampler = FrameSampler(settings.thumb_frames,
                            [settings.thumb_size] + ([embedder.input_size] if embedder else []))
     frames = []
+    people: list[list] = []  # every pose of each processed frame (--max-people > 1)
     with PoseEstimator(settings.model_path,
                        min_detection_confidence=settings.min_detection_confidence,
-                       min_tracking_confidence=settings.min_tracking_confidence) as estimator:
+                       min_tracking_confidence=settings.min_tracking_confidence,
+                       num_poses=settings.max_people) as estimator:
         decoded = read_frames(item.path, stride, info)
         # Thumbnails are made in the decoding thread, beside pose detection in this one.
         for index, timestamp, frame in prefetched(decoded, also=lambda e: sampler.offer(e[0], e[2])):
-            frames.append((index, timestamp, estimator.detect(frame, timestamp)))
+            if settings.max_people > 1:
+                people.append(estimator.detect_all(frame, timestamp))
+                frames.append((index, timestamp, None))
+            else:
+                frames.append((index, timestamp, estimator.detect(frame, timestamp)))
     if not frames:
         raise InputError(f"{item.path}: no frame could be decoded (damaged or unsupported codec)")
+    if settings.max_people > 1:
+        frames = _track_people(row, item, out_root, frames, people, info.width / info.height)
     sequence = LandmarkSequence.from_frames(frames, fps=info.fps, width=info.width,
                                             height=info.height)
     sampled = sampler.result()
@@ -237,6 +259,23 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
     row.update(status="ok" if with_pose else "no_pose", frames_total=frames_total,
                frames_processed=len(sequence), frames_with_pose=with_pose,
                seconds=round(frames_total / info.fps, 3), note="; ".join(notes))
+
+
+def _track_people(row: dict, item: VideoItem, out_root: Path, frames: list, people: list[list],
+                  aspect: float) -> list:
+    """Link the poses into tracks, write the people file and return the frames with the main
+    actor's pose (the landmark CSV's rows); the manifest row gets the track counts."""
+    import numpy as np
+
+    from pose_action.extraction.tracking import link_tracks
+    from pose_action.people import people_table, write_people
+
+    tracking = link_tracks(people, aspect)
+    main = tracking.person(people, 0)
+    table = people_table(np.array([index for index, _, _ in frames]), people, tracking.labels)
+    write_people(FeaturesLayout(out_root).people(item.key), table)
+    row.update(tracks=tracking.tracks, switches_repaired=tracking.switches_repaired)
+    return [(index, timestamp, pose) for (index, timestamp, _), pose in zip(frames, main)]
 
 
 def prefetched(frames: Iterator, depth: int = 4,

@@ -29,10 +29,12 @@ COLUMNS: tuple[str, ...] = (
     "stride",  # every stride-th frame was processed
     "note",  # something worth knowing about a video that did not fail (truncated, no fps)
     "group_from",  # pattern (--group-pattern matched), list (the CSV list's column) or stem (its own group)
+    "tracks",  # people tracked in the clip (--max-people > 1; empty with one person, and in older manifests)
+    "switches_repaired",  # frames where MediaPipe's first pose changed person and tracking kept the main actor
 )
 STATUSES: tuple[str, ...] = ("ok", "no_pose", "failed")
 NUMERIC_COLUMNS: tuple[str, ...] = (
-    "frames_total", "frames_processed", "frames_with_pose", "fps", "width", "height", "seconds", "stride")
+    "frames_total", "frames_processed", "frames_with_pose", "fps", "width", "height", "seconds", "stride", "tracks", "switches_repaired")
 
 
 # Names that must survive a write and a read exactly (the resume key, and what it is made of).

@@ -131,7 +131,7 @@ class PoseEstimator:
     """
 
     def __init__(self, model_path: str | os.PathLike, *, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5) -> None:
+                 min_tracking_confidence: float = 0.5, num_poses: int = 1) -> None:
         mp_vision = vision()
         import mediapipe
         from mediapipe.tasks.python import BaseOptions
@@ -139,7 +139,7 @@ class PoseEstimator:
         options = mp_vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path)),
             running_mode=mp_vision.RunningMode.VIDEO,
-            num_poses=1,
+            num_poses=int(num_poses),
             min_pose_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,
         )
@@ -151,18 +151,27 @@ class PoseEstimator:
         self._image_format = mediapipe.ImageFormat.SRGB
 
     def detect(self, frame_bgr: np.ndarray, timestamp_ms: int) -> np.ndarray | None:
-        """(33, 8) float32 landmarks (x, y, z, visibility, presence, wx, wy, wz), or None."""
+        """(33, 8) float32 landmarks (x, y, z, visibility, presence, wx, wy, wz), or None.
+
+        With num_poses > 1 this is MediaPipe's first pose, which may be a different person from
+        one frame to the next: use detect_all and extraction.tracking instead."""
+        people = self.detect_all(frame_bgr, timestamp_ms, limit=1)
+        return people[0] if people else None
+
+    def detect_all(self, frame_bgr: np.ndarray, timestamp_ms: int,
+                   limit: int | None = None) -> list[np.ndarray]:
+        """Every pose found (up to num_poses), each (33, 8) float32, in MediaPipe's order."""
         rgb = np.ascontiguousarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
         result = self._landmarker.detect_for_video(
             self._image_type(image_format=self._image_format, data=rgb), int(timestamp_ms))
-        if not result.pose_landmarks:
-            return None
-        out = np.empty((NUM_LANDMARKS, len(CHANNELS)), dtype=np.float32)
-        for i, (image_point, world_point) in enumerate(
-                zip(result.pose_landmarks[0], result.pose_world_landmarks[0])):
-            out[i] = (image_point.x, image_point.y, image_point.z, image_point.visibility,
-                      image_point.presence, world_point.x, world_point.y, world_point.z)
-        return out
+        people = []
+        for image_points, world_points in list(zip(result.pose_landmarks, result.pose_world_landmarks))[:limit]:
+            out = np.empty((NUM_LANDMARKS, len(CHANNELS)), dtype=np.float32)
+            for i, (image_point, world_point) in enumerate(zip(image_points, world_points)):
+                out[i] = (image_point.x, image_point.y, image_point.z, image_point.visibility,
+                          image_point.presence, world_point.x, world_point.y, world_point.z)
+            people.append(out)
+        return people
 
     def close(self) -> None:
         if self._landmarker is not None:

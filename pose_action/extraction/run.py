@@ -94,7 +94,7 @@ def _is_done(row: dict | None, item: VideoItem, layout: FeaturesLayout, settings
         return False
     if row.get("status") not in ("ok", "no_pose"):
         return False  # failed videos are retried: the file may have been fixed
-    return _files_sound(layout.clip_files(item.key, settings.embed))
+    return _files_sound(layout.clip_files(item.key, settings.embed, settings.max_people > 1))
 
 
 def _files_sound(files: ClipFiles) -> bool:
@@ -107,6 +107,8 @@ def _files_sound(files: ClipFiles) -> bool:
         stored_shapes(files.thumbnails, "thumbs")
         if files.embeddings is not None:
             stored_shapes(files.embeddings, "embeddings")
+        if files.people is not None:
+            check_complete(files.people)
     except InputError:
         return False
     return True

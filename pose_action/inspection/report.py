@@ -125,8 +125,20 @@ def _video_row(key: str, label: str, csv_path: Path, manifest_row: dict,
         return row
     summary = summarize(sequence)
     row.update(summary.as_row())
+    row.update(_tracks_of(manifest_row))
     row["problem"] = problem_of(summary, min_detection_rate)
     return row
+
+
+def _tracks_of(manifest_row: dict) -> dict:
+    """People tracked in the clip (extract --max-people > 1), NaN when it was extracted with one."""
+    values = {}
+    for column in TRACK_COLUMNS:
+        try:
+            values[column] = float(manifest_row.get(column))
+        except (TypeError, ValueError):
+            values[column] = math.nan
+    return values
 
 
 def _sort_worst_first(videos: pd.DataFrame) -> pd.DataFrame:
@@ -156,7 +168,8 @@ def _class_table(videos: pd.DataFrame) -> pd.DataFrame:
 VIDEO_COLUMNS: tuple[str, ...] = (
     "key", "label", "problem", "status", "frames", "frames_with_pose", "detection_rate",
     "longest_gap", *(f"visibility_{part}" for part in BODY_PARTS), "jitter", "duration_s",
-    "video", "error", "note")
+    "tracks", "switches_repaired", "video", "error", "note")
+TRACK_COLUMNS: tuple[str, ...] = ("tracks", "switches_repaired")
 
 
 def inspect_features(root: str | os.PathLike, *,
@@ -219,7 +232,7 @@ def write_report(report: FeaturesReport, path: str | os.PathLike) -> tuple[Path,
     return path, classes_path
 
 
-_COUNT_COLUMNS = frozenset({"videos", "failed", "flagged", "frames", "frames_with_pose", "longest_gap"})
+_COUNT_COLUMNS = frozenset({"videos", "failed", "flagged", "frames", "frames_with_pose", "longest_gap", *TRACK_COLUMNS})
 
 
 def _formatter(column: str):
@@ -248,6 +261,8 @@ def format_report(report: FeaturesReport, limit: int = 20) -> str:
              "per class (worst detection rate first):", _format_table(report.classes), ""]
     columns = ["key", "problem", "frames", "frames_with_pose", "detection_rate", "longest_gap",
                *(f"visibility_{part}" for part in BODY_PARTS), "jitter", "duration_s"]
+    if videos.reindex(columns=list(TRACK_COLUMNS)).notna().any().any():  # extracted with --max-people > 1
+        columns += list(TRACK_COLUMNS)
     shown = videos.drop(videos[videos["problem"] == "failed"].index)[columns]
     title = "per video (worst first)"
     if limit and len(shown) > limit:

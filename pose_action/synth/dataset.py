@@ -1,7 +1,8 @@
 """Render a synthetic UCF50-style dataset: drawn actors performing actions, with exact joints.
 
 OUT/<Class>/v_<Class>_gNN_cNN.mp4 (group = actor) and beside each video
-v_<Class>_gNN_cNN.joints.csv: the drawn positions of the figure's joints, named like
+v_<Class>_gNN_cNN.joints.csv: the drawn positions of the figure's joints (a crowd clip also
+v_<Class>_gNN_cNN.bystander.csv: the second person's), named like
 MediaPipe's landmarks, image-normalized. The real pose model finds these figures, so the
 whole flow (extract, train, predict) runs on a laptop with no dataset downloaded, and
 tests get labelled videos with known ground truth. The same seed gives the same frames.
@@ -38,6 +39,7 @@ DEFAULT_FPS = 25.0
 DEFAULT_SECONDS = 2.0
 DEFAULT_OCCLUSION_RATE = 0.15
 JOINTS_SUFFIX = ".joints.csv"
+BYSTANDER_SUFFIX = ".bystander.csv"  # a crowd clip's second person, drawn joints as in the joints CSV
 CONDITIONS_FILE = "conditions.csv"  # at the dataset root: which conditions each clip got
 DRAWN = 2  # ground-truth joints are (frames, 33, 3): X, Y as in landmarks, then 1 where the joint is drawn
 
@@ -216,8 +218,8 @@ def _in_frame(pixels: np.ndarray, scale: float, width: int, height: int) -> bool
 
 
 def _draw_bystander(frame: np.ndarray, bystander: Bystander, background: np.ndarray, time: float,
-                    dx: int, dy: int) -> None:
-    """The other person of a `crowd` clip, standing about or walking across."""
+                    dx: int, dy: int) -> np.ndarray:
+    """The other person of a `crowd` clip, standing about or walking across; its projected points."""
     phase = bystander.phase + 2 * math.pi * bystander.frequency * time
     pose = (walk if bystander.walking else stand)(phase, 1.0, bystander.body)
     view = replace(bystander.view, x=bystander.view.x + bystander.velocity * time)
@@ -225,19 +227,40 @@ def _draw_bystander(frame: np.ndarray, bystander: Bystander, background: np.ndar
     if _in_frame(pixels, view.scale, frame.shape[1], frame.shape[0]):
         _shadow(frame, background, view, dx, dy)
         draw_figure(frame, pixels, bystander.body, view.scale)
+    return pixels
+
+
+def _record(joints: np.ndarray, index: int, pixels: np.ndarray, width: int, height: int) -> None:
+    """Store one figure's drawn joints of frame `index`; joints out of the frame are NaN, drawn 0."""
+    drawn = np.array([name in DRAWN_LANDMARKS for name in LANDMARK_NAMES])
+    # Pixel centres sit at integer coordinates in OpenCV, at +0.5 in MediaPipe's [0, 1].
+    joints[index, drawn, X] = (pixels[:NUM_LANDMARKS][drawn, 0] + 0.5) / width
+    joints[index, drawn, Y] = (pixels[:NUM_LANDMARKS][drawn, 1] + 0.5) / height
+    joints[index, drawn, DRAWN] = 1.0
+    outside = ~((joints[index, :, X] >= 0) & (joints[index, :, X] < 1)
+                & (joints[index, :, Y] >= 0) & (joints[index, :, Y] < 1)) & drawn
+    joints[index, outside] = (np.nan, np.nan, 0.0)
 
 
 def render_plan(plan: ClipPlan, *, fps: float, seconds: float) -> tuple[list[np.ndarray], np.ndarray]:
     """Draw every frame of a planned clip; returns BGR frames and (frames, 33, 3) joints.
 
     Joints outside the frame (an actor walking in or out) are not drawn: NaN, drawn = 0."""
+    frames, joints, _ = render_scene(plan, fps=fps, seconds=seconds)
+    return frames, joints
+
+
+def render_scene(plan: ClipPlan, *, fps: float,
+                 seconds: float) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
+    """render_plan, plus the bystander's (frames, 33, 3) joints of a crowd clip (None without one):
+    the true identity of every drawn joint."""
     width, height = plan.size
     count = max(1, int(round(seconds * fps)))
     performance, body, view = plan.performance, plan.actor.body, plan.view
     frequency = plan.action.frequency * performance.speed
     frames: list[np.ndarray] = []
     joints = np.full((count, NUM_LANDMARKS, 3), np.nan, dtype=np.float32)
-    drawn = np.array([name in DRAWN_LANDMARKS for name in LANDMARK_NAMES])
+    other = None if plan.bystander is None else np.full_like(joints, np.nan)
     noise = np.random.default_rng(plan.darkness.noise_seed) if plan.darkness is not None else None
     for index in range(count):
         time = index / fps
@@ -260,26 +283,20 @@ def render_plan(plan: ClipPlan, *, fps: float, seconds: float) -> tuple[list[np.
         bystander = plan.bystander
         bystander_behind = bystander is not None and bystander.view.y <= view.y
         if bystander is not None and bystander_behind:
-            _draw_bystander(frame, bystander, plan.background, time, dx, dy)
+            _record(other, index, _draw_bystander(frame, bystander, plan.background, time, dx, dy), width, height)
         pixels = project(points, actor_view, offset=(-dx, -dy))
         if _in_frame(pixels, view.scale, width, height):
             _shadow(frame, plan.background, actor_view, dx, dy)
             draw_figure(frame, pixels, body, view.scale, plan.action.prop)
         if bystander is not None and not bystander_behind:
-            _draw_bystander(frame, bystander, plan.background, time, dx, dy)
+            _record(other, index, _draw_bystander(frame, bystander, plan.background, time, dx, dy), width, height)
         if plan.occlusion and performance.occluder is not None:
             draw_occluder(frame, performance.occluder, view.x - dx, view.y - dy, view.scale)
         if plan.darkness is not None:
             frame = darken(frame, plan.darkness, noise)
         frames.append(frame)
-        # Pixel centres sit at integer coordinates in OpenCV, at +0.5 in MediaPipe's [0, 1].
-        joints[index, drawn, X] = (pixels[:NUM_LANDMARKS][drawn, 0] + 0.5) / width
-        joints[index, drawn, Y] = (pixels[:NUM_LANDMARKS][drawn, 1] + 0.5) / height
-        joints[index, drawn, DRAWN] = 1.0
-        outside = ~((joints[index, :, X] >= 0) & (joints[index, :, X] < 1)
-                    & (joints[index, :, Y] >= 0) & (joints[index, :, Y] < 1)) & drawn
-        joints[index, outside] = (np.nan, np.nan, 0.0)
-    return frames, joints
+        _record(joints, index, pixels, width, height)
+    return frames, joints, other
 
 
 def render_frames(action: str, *, actor: int = 0, clip: int = 0, seed: int = 0,
@@ -301,6 +318,12 @@ def joints_path(video_path: str | os.PathLike) -> Path:
     return video_path.with_name(video_path.stem + JOINTS_SUFFIX)
 
 
+def bystander_path(video_path: str | os.PathLike) -> Path:
+    """v_X_g01_c01.mp4 -> v_X_g01_c01.bystander.csv: the second person of a crowd clip."""
+    video_path = Path(video_path)
+    return video_path.with_name(video_path.stem + BYSTANDER_SUFFIX)
+
+
 def joints_table(joints: np.ndarray) -> pd.DataFrame:
     """`frame`, then `<name>_x`, `<name>_y` for every joint the figure has; empty cells where
     the joint is not drawn (out of the frame)."""
@@ -316,7 +339,7 @@ def joints_table(joints: np.ndarray) -> pd.DataFrame:
 def read_joints(path: str | os.PathLike) -> np.ndarray:
     """(frames, 33, 3) from a joints CSV (a video path finds the CSV beside it)."""
     path = Path(path)
-    if not path.name.endswith(JOINTS_SUFFIX):
+    if not path.name.endswith((JOINTS_SUFFIX, BYSTANDER_SUFFIX)):
         path = joints_path(path)
     try:
         table = pd.read_csv(path)
@@ -336,10 +359,16 @@ def write_clip(path: str | os.PathLike, action: str, *, actor: int = 0, clip: in
                seconds: float = DEFAULT_SECONDS, occlusion: bool = False,
                conditions: Conditions = Conditions()) -> Path:
     """Write one video and its joints CSV beside it (both atomically; the CSV first, so a video
-    on disk always has its ground truth)."""
+    on disk always has its ground truth); a crowd clip also gets its bystander's joints
+    (<stem>.bystander.csv, the same format), so every drawn joint's person is known."""
     path = Path(path)
-    frames, joints = render_frames(action, actor=actor, clip=clip, seed=seed, size=size, fps=fps,
-                                   seconds=seconds, occlusion=occlusion, conditions=conditions)
+    _check_request(action, size, fps, seconds)
+    plan = plan_clip(action, actor=actor, clip=clip, seed=seed, size=size, occlusion=occlusion,
+                     conditions=conditions, seconds=seconds)
+    frames, joints, other = render_scene(plan, fps=fps, seconds=seconds)
+    if other is not None:
+        with atomic_path(bystander_path(path), suffix=".csv") as tmp:
+            joints_table(other).to_csv(tmp, index=False, float_format="%.6f")
     with atomic_path(joints_path(path), suffix=".csv") as tmp:
         joints_table(joints).to_csv(tmp, index=False, float_format="%.6f")
     write_video(path, frames, fps)

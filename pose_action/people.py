@@ -1,0 +1,67 @@
+"""The people file: every tracked person of a clip, beside its landmark CSV (`extract --max-people N > 1`).
+
+One row per person per processed frame where that person was found: `frame` (source frame
+index, as in the landmark CSV), `track` (0, 1, ...: tracks numbered by importance, 0 is the
+main actor), `is_main` (1 for the main actor's rows: the rows the landmark CSV holds), then
+the landmark CSV's 264 landmark columns. Rows are sorted by frame, then track. A frame where
+nobody was found has no row.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pose_action.errors import InputError
+from pose_action.files import atomic_path
+from pose_action.landmarks import CHANNELS, CSV_FLOAT_FORMAT, LANDMARK_COLUMNS, NUM_LANDMARKS
+
+PEOPLE_COLUMNS: tuple[str, ...] = ("frame", "track", "is_main") + LANDMARK_COLUMNS
+
+
+def people_table(frames: np.ndarray, people: list[list[np.ndarray]], labels: list[list[int]]) -> pd.DataFrame:
+    """The rows of the file from each processed frame's poses and their track numbers."""
+    rows, meta = [], []
+    for frame, poses, tracks in zip(frames, people, labels):
+        for track, points in sorted(zip(tracks, poses), key=lambda pair: pair[0]):
+            meta.append((int(frame), int(track), int(track == 0)))
+            rows.append(np.asarray(points, dtype=np.float32).reshape(-1))
+    values = np.array(rows, dtype=np.float32).reshape(len(rows), len(LANDMARK_COLUMNS))
+    head = pd.DataFrame(np.array(meta, dtype=np.int64).reshape(len(meta), 3), columns=["frame", "track", "is_main"])
+    return pd.concat([head, pd.DataFrame(values, columns=list(LANDMARK_COLUMNS))], axis=1)
+
+
+def write_people(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Write atomically, with the landmark CSV's number format."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT)
+
+
+def read_people(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a people file; InputError naming the file when it is missing or not one."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (extract with --max-people 2 or more writes it)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as error:
+        raise InputError(f"{path}: not a readable people file ({error})") from None
+    missing = [column for column in PEOPLE_COLUMNS if column not in table.columns]
+    if missing:
+        raise InputError(f"{path}: not a people file: missing column {missing[0]!r}")
+    return table
+
+
+def track_array(table: pd.DataFrame, frames: np.ndarray, track: int) -> np.ndarray:
+    """(len(frames), 33, 8) float32 of one track at these source frames; NaN where it is absent."""
+    out = np.full((len(frames), NUM_LANDMARKS, len(CHANNELS)), np.nan, dtype=np.float32)
+    rows = table[table["track"] == track]
+    where = {int(frame): position for position, frame in enumerate(frames)}
+    for frame, values in zip(rows["frame"].to_numpy(), rows[list(LANDMARK_COLUMNS)].to_numpy(dtype=np.float32)):
+        if int(frame) in where:
+            out[where[int(frame)]] = values.reshape(NUM_LANDMARKS, len(CHANNELS))
+    return out
