@@ -4,6 +4,7 @@
       landmarks/<Class>/<clip>.csv               one row per processed frame (pose_action.landmarks)
       frames/<Class>/<clip>.npz                  thumbnails and the source frames they show
       embeddings/<backbone>/<Class>/<clip>.npz   frozen CNN vectors of the same frames (--embed)
+      motion/<Class>/<clip>.npz                  optical-flow vectors of every processed frame (--motion)
       manifest.csv                               one row per video (extraction.manifest)
       extract_config.json                        the settings every file was made with
       extract_workers.log                        native messages of the extraction workers
@@ -28,7 +29,8 @@ from pose_action.files import name_problem
 LANDMARKS_DIR = "landmarks"
 THUMBNAILS_DIR = "frames"
 EMBEDDINGS_DIR = "embeddings"
-OUTPUT_DIRS = (LANDMARKS_DIR, THUMBNAILS_DIR, EMBEDDINGS_DIR)
+MOTION_DIR = "motion"
+OUTPUT_DIRS = (LANDMARKS_DIR, THUMBNAILS_DIR, EMBEDDINGS_DIR, MOTION_DIR)
 MANIFEST_FILE = "manifest.csv"
 CONFIG_FILE = "extract_config.json"
 WORKER_LOG = "extract_workers.log"
@@ -58,9 +60,10 @@ class ClipFiles:
     landmarks: Path
     thumbnails: Path
     embeddings: Path | None
+    motion: Path | None = None
 
     def all(self) -> list[Path]:
-        return [path for path in (self.landmarks, self.thumbnails, self.embeddings) if path is not None]
+        return [path for path in (self.landmarks, self.thumbnails, self.embeddings, self.motion) if path is not None]
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ class FeaturesLayout:
             raise InputError(f"embedding backbone {backbone!r}: {name_problem(backbone)}")
         return self.root / EMBEDDINGS_DIR / backbone / f"{check_key(key)}.npz"
 
+    def motion(self, key: str) -> Path:
+        return self.root / MOTION_DIR / f"{check_key(key)}.npz"
+
     def appearance(self, key: str, appearance: str, backbone: str | None) -> Path | None:
         """A clip's thumbnails or embeddings file for a feature config's appearance kind (None: none)."""
         if appearance == "thumbs":
@@ -91,10 +97,11 @@ class FeaturesLayout:
             return self.embeddings(str(backbone), key)
         return None
 
-    def clip_files(self, key: str, embed: str | None) -> ClipFiles:
-        """Every file extraction writes for one clip (embeddings only with `embed`, a backbone)."""
+    def clip_files(self, key: str, embed: str | None, motion: bool = False) -> ClipFiles:
+        """Every file extraction writes for one clip (embeddings only with `embed`, a backbone; motion with `motion`)."""
         return ClipFiles(landmarks=self.landmarks(key), thumbnails=self.thumbnails(key),
-                         embeddings=self.embeddings(embed, key) if embed else None)
+                         embeddings=self.embeddings(embed, key) if embed else None,
+                         motion=self.motion(key) if motion else None)
 
     @property
     def landmarks_dir(self) -> Path:
