@@ -77,6 +77,15 @@ def motion_vector(flow: np.ndarray) -> np.ndarray:
     return np.concatenate([histogram.ravel(), [dx.mean(), dy.mean()]]).astype(np.float32)
 
 
+def mirror_motion(vectors: np.ndarray) -> np.ndarray:
+    """(..., MOTION_DIM) vectors of the horizontally mirrored frames: grid columns and directions swapped, dx negated."""
+    vectors = np.asarray(vectors)
+    cells = vectors[..., :GRID * GRID * BINS].reshape(*vectors.shape[:-1], GRID, GRID, BINS)
+    mirrored = cells[..., ::-1, :][..., (BINS // 2 - np.arange(BINS)) % BINS]  # direction a -> 180 deg - a
+    means = vectors[..., GRID * GRID * BINS:] * np.array([-1.0, 1.0], dtype=vectors.dtype)
+    return np.concatenate([mirrored.reshape(*vectors.shape[:-1], -1), means], axis=-1).astype(vectors.dtype)
+
+
 class MotionEncoder:
     """Motion vectors of one video's or stream's processed frames, in order (keeps the previous frame).
 
