@@ -8,6 +8,7 @@ extrapolated to UCF50.
     python scripts/bench_extract.py --part throughput --modes local:1,local:2,dask:2
     python scripts/bench_extract.py --part throughput --video ../shared/videos/.../test.avi
     python scripts/bench_extract.py --part memory --memory-videos 10,100 --memory-modes local:2,dask:2
+    python scripts/bench_extract.py --part throughput --modes local:1,local:2 --motion   # cost of --motion
 
 A mode is `local:N` (`extract --workers N`, worker processes) or `dask:N` (`extract
 --scheduler local --workers N`: a Dask LocalCluster of N one-thread worker processes).
@@ -24,6 +25,9 @@ It renders its own dataset of drawn actors (pose_action.synth) in a temp folder 
    streams frames, so it must not grow with the number of videos.
 The bare rate is measured before and after the runs, so load from other processes shows
 up as a spread between the two; the load average is printed with the numbers.
+With --motion every throughput mode also runs with `extract --motion` (alternating without,
+with, without, with for --repeats rounds) and the ratio of the rates is printed: the issue's
+target is at least 0.9 of the rate without motion.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ def parse_mode(text: str) -> tuple[str, int]:
 
 
 def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model: str,
-                 sample_memory: bool = False) -> dict:
+                 sample_memory: bool = False, motion: bool = False) -> dict:
     """Run the real command; wall time and (sample_memory) peak RSS of its process tree.
 
     Sampling costs CPU (psutil scans /proc for children), so throughput runs do not sample.
@@ -100,6 +104,8 @@ def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model:
                "--workers", str(workers), "--pose-model", pose_model, "--quiet", "--overwrite"]
     if kind == "dask":
         command += ["--scheduler", "local"]
+    if motion:
+        command += ["--motion"]
     peaks = {"tree": 0, "parent": 0, "worker": 0}
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -207,6 +213,8 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
         results[mode] = run_pipeline(root, work / f"features_{mode[0]}_{mode[1]}", mode,
                                      args.pose_model)
         print(f"  ran {mode[0]}:{mode[1]} ({results[mode]['wall']:.1f} s)", flush=True)
+    if args.motion:
+        motion_comparison(args, root, work, modes)
     detect_after, create_after, _ = bare_rates(videos, model)
     detect, with_create = (detect_before + detect_after) / 2, (create_before + create_after) / 2
 
@@ -244,6 +252,23 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
               f"({result['steady'] / workers:.1f} frames/s per worker process)")
 
 
+def motion_comparison(args: argparse.Namespace, root: Path, work: Path, modes: list[tuple[str, int]]) -> None:
+    """Rates of each mode without and with --motion, alternating runs so that drifting load hits both alike."""
+    print(f"\nextract --motion vs without ({args.repeats} alternating rounds per mode; frames/s, mean of rounds)")
+    for mode in modes:
+        rates: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        for _ in range(args.repeats):
+            for motion in (False, True):
+                result = run_pipeline(root, work / f"features_motion_{motion}", mode, args.pose_model, motion=motion)
+                rates[motion].append((result["frames"] / result["wall"], result["steady"]))
+        means = {motion: [sum(r[i] for r in rates[motion]) / len(rates[motion]) for i in (0, 1)]
+                 for motion in rates}
+        motion_npz = sum(path.stat().st_size for path in (work / "features_motion_True" / "motion").rglob("*.npz"))
+        print(f"  {mode[0]}:{mode[1]:<3} end to end {means[False][0]:6.1f} -> {means[True][0]:6.1f} "
+              f"({means[True][0] / means[False][0]:.3f}x), steady {means[False][1]:6.1f} -> {means[True][1]:6.1f} "
+              f"({means[True][1] / means[False][1]:.3f}x); motion files {motion_npz / 1e3:.0f} kB in all", flush=True)
+
+
 def memory(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> None:
     counts = [int(n) for n in args.memory_videos.split(",") if n.strip()]
     modes = [parse_mode(text) for text in args.memory_modes.split(",") if text.strip()]
@@ -279,6 +304,9 @@ def main() -> None:
     parser.add_argument("--memory-modes", default="local:2,dask:2",
                         help="modes of the memory runs (default %(default)s)")
     parser.add_argument("--pose-model", default="lite")
+    parser.add_argument("--motion", action="store_true",
+                        help="throughput: also compare every mode with `extract --motion` (the cost of motion)")
+    parser.add_argument("--repeats", type=int, default=2, help="--motion: alternating rounds per mode")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
     size = parse_size(args.size)
