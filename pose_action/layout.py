@@ -112,6 +112,10 @@ class FeaturesLayout:
         return self.root / THUMBNAILS_DIR
 
     @property
+    def motion_dir(self) -> Path:
+        return self.root / MOTION_DIR
+
+    @property
     def manifest(self) -> Path:
         return self.root / MANIFEST_FILE
 

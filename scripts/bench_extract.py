@@ -263,7 +263,7 @@ def motion_comparison(args: argparse.Namespace, root: Path, work: Path, modes: l
                 rates[motion].append((result["frames"] / result["wall"], result["steady"]))
         means = {motion: [sum(r[i] for r in rates[motion]) / len(rates[motion]) for i in (0, 1)]
                  for motion in rates}
-        motion_npz = sum(path.stat().st_size for path in (work / "features_motion_True" / "motion").rglob("*.npz"))
+        motion_npz = sum(path.stat().st_size for path in FeaturesLayout(work / "features_motion_True").motion_dir.rglob("*.npz"))
         print(f"  {mode[0]}:{mode[1]:<3} end to end {means[False][0]:6.1f} -> {means[True][0]:6.1f} "
               f"({means[True][0] / means[False][0]:.3f}x), steady {means[False][1]:6.1f} -> {means[True][1]:6.1f} "
               f"({means[True][1] / means[False][1]:.3f}x); motion files {motion_npz / 1e3:.0f} kB in all", flush=True)

@@ -12,7 +12,11 @@ Runs pinned to one core by default (--cores 1), the laptop case the README promi
 Without --run it trains a throwaway run with the default feature config (T=32, 64 px
 thumbnails; 1 epoch: speed does not depend on accuracy) and exports it.
 
-    python scripts/bench_inference.py [--run RUN] [--seconds 8] [--cores 1] [--repeat 2]
+With --motion (throwaway run only) the same features get motion files (`extract --motion`) and a
+second run, `fusion --motion`, is trained and measured beside the first: the per-frame cost of
+the motion stream (the issue's target: at most +10%).
+
+    python scripts/bench_inference.py [--run RUN] [--seconds 8] [--cores 1] [--repeat 2] [--motion]
 """
 
 from __future__ import annotations
@@ -42,6 +46,20 @@ def make_run(folder: Path) -> Path:
                           frames=32, thumb_size=64, thumb_frames=32, workers=1)
     run_demo(folder, options, progress=False)
     return folder / "run"
+
+
+def make_motion_run(folder: Path) -> Path:
+    """make_run's features with motion added, and a fusion --motion run on them (same settings), exported."""
+    from pose_action.extraction.job import make_settings
+    from pose_action.extraction.run import extract
+    from pose_action.inference.export import export_run
+    from pose_action.training.train import TrainOptions, train_run
+
+    extract(folder / "videos", folder / "features", make_settings("lite", thumb_size=64, thumb_frames=32, motion=True))
+    run = folder / "run-motion"
+    train_run(folder / "features", run, TrainOptions(model="fusion", motion=True, epochs=1, frames=32), quiet=True)
+    export_run(run)
+    return run
 
 
 def load_frames(path: Path) -> tuple[list[np.ndarray], float]:
@@ -131,7 +149,11 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=1, help="pin to this many cores (0: no pinning)")
     parser.add_argument("--repeat", type=int, default=2, help="passes over the video per measurement")
     parser.add_argument("--json", action="store_true", help="also print the numbers as JSON")
+    parser.add_argument("--motion", action="store_true",
+                        help="also measure a fusion --motion run on the same throwaway features (not with --run)")
     args = parser.parse_args()
+    if args.motion and args.run:
+        parser.error("--motion trains its own pair of runs: leave out --run")
 
     cores = None
     if args.cores and hasattr(os, "sched_setaffinity"):
@@ -157,6 +179,15 @@ def main() -> None:
     pose = bench_pose(frames, args.repeat)
     lite, window, step = bench_pipeline(run, "tflite", frames, fps, args.repeat, threads)
     keras, _, _ = bench_pipeline(run, "keras", frames, fps, args.repeat, threads)
+    motion_rows = []
+    if args.motion:
+        motion_run = make_motion_run(workdir / "demo")
+        motion_rows = [("pipeline + motion, TFLite", bench_pipeline(motion_run, "tflite", frames, fps, args.repeat,
+                                                                     threads)[0]),
+                       ("pipeline + motion, Keras", bench_pipeline(motion_run, "keras", frames, fps, args.repeat,
+                                                                    threads)[0])]
+        lite_again, _, _ = bench_pipeline(run, "tflite", frames, fps, args.repeat, threads)  # load drift check
+        motion_rows.append(("pipeline, TFLite (again)", lite_again))
     startup = {backend: bench_startup(run, backend, video, cores) for backend in ("tflite", "keras")}
 
     pose_wall, pose_cpu = summary(pose)[0], summary(pose)[3]
@@ -166,7 +197,8 @@ def main() -> None:
           f"thumbs {config['features']['thumb_size']} px; window {window} frames, prediction every {step} frames")
     print(f"{'per frame':<28}{'wall ms':>9}{'median':>8}{'p95':>8}{'frames/s':>10}{'vs pose':>9}"
           f"{'cpu ms':>9}{'vs pose':>9}")
-    rows = [("pose landmarker (bare)", pose), ("pipeline, TFLite (LiteRT)", lite), ("pipeline, Keras", keras)]
+    rows = [("pose landmarker (bare)", pose), ("pipeline, TFLite (LiteRT)", lite), ("pipeline, Keras", keras),
+            *motion_rows]
     results = {}
     for name, timing in rows:
         mean, median, p95, cpu = summary(timing)
@@ -175,6 +207,11 @@ def main() -> None:
                          "overhead_percent": overhead, "cpu_ms": cpu, "cpu_overhead_percent": cpu_overhead}
         print(f"{name:<28}{mean:9.2f}{median:8.2f}{p95:8.2f}{1000.0 / mean:10.1f}{overhead:+8.1f}%"
               f"{cpu:9.2f}{cpu_overhead:+8.1f}%")
+    if motion_rows:
+        for name, base in (("TFLite", lite), ("Keras", keras)):
+            with_motion = results[f"pipeline + motion, {name}"]
+            print(f"motion stream, {name}: {with_motion['mean_ms'] / summary(base)[0]:.3f}x wall, "
+                  f"{with_motion['cpu_ms'] / summary(base)[3]:.3f}x CPU per frame")
     for backend, (seconds, tensorflow) in startup.items():
         results[f"startup_{backend}_s"] = seconds
         print(f"start-up, {backend:<7} {seconds:6.2f} s  (fresh process to first frame; "
