@@ -12,9 +12,11 @@ Runs pinned to one core by default (--cores 1), the laptop case the README promi
 Without --run it trains a throwaway run with the default feature config (T=32, 64 px
 thumbnails; 1 epoch: speed does not depend on accuracy) and exports it.
 
-With --motion (throwaway run only) the same features get motion files (`extract --motion`) and a
-second run, `fusion --motion`, is trained and measured beside the first: the per-frame cost of
-the motion stream (the issue's target: at most +10%).
+With --motion (throwaway run, or --run RUN --motion-run RUN2) the same features get motion
+files (`extract --motion`) and a second run, `fusion --motion`, is trained and measured beside
+the first, in alternating rounds (base, motion, base, motion, ...; medians per frame, which
+load spikes from other processes move least), with the MotionEncoder's own cost per frame:
+the per-frame cost of the motion stream (the issue's target: at most +10%).
 
     python scripts/bench_inference.py [--run RUN] [--seconds 8] [--cores 1] [--repeat 2] [--motion]
 """
@@ -109,6 +111,19 @@ def bench_pipeline(run: Path, backend: str, frames: list[np.ndarray], fps: float
         return times, stream.window, stream.step
 
 
+def bench_encoder(frames: list[np.ndarray]) -> float:
+    """Milliseconds per frame of the MotionEncoder alone (shrink, DIS flow, summary)."""
+    from pose_action.extraction.motion import MotionEncoder
+
+    encoder = MotionEncoder()
+    for frame in frames[:10]:
+        encoder.encode(frame)
+    started = time.perf_counter()
+    for frame in frames:
+        encoder.encode(frame)
+    return (time.perf_counter() - started) * 1000.0 / len(frames)
+
+
 STARTUP = textwrap.dedent("""
     import os, sys, time
     started = time.perf_counter()
@@ -150,10 +165,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="passes over the video per measurement")
     parser.add_argument("--json", action="store_true", help="also print the numbers as JSON")
     parser.add_argument("--motion", action="store_true",
-                        help="also measure a fusion --motion run on the same throwaway features (not with --run)")
+                        help="also measure a fusion --motion run on the same throwaway features")
+    parser.add_argument("--motion-run", type=Path, help="--motion with --run: the run with the motion stream")
+    parser.add_argument("--rounds", type=int, default=3, help="--motion: alternating rounds of base and motion")
     args = parser.parse_args()
-    if args.motion and args.run:
-        parser.error("--motion trains its own pair of runs: leave out --run")
+    if args.motion and args.run and not args.motion_run:
+        parser.error("--motion with --run needs --motion-run (or leave out both: a throwaway pair is trained)")
 
     cores = None
     if args.cores and hasattr(os, "sched_setaffinity"):
@@ -181,13 +198,27 @@ def main() -> None:
     keras, _, _ = bench_pipeline(run, "keras", frames, fps, args.repeat, threads)
     motion_rows = []
     if args.motion:
-        motion_run = make_motion_run(workdir / "demo")
-        motion_rows = [("pipeline + motion, TFLite", bench_pipeline(motion_run, "tflite", frames, fps, args.repeat,
-                                                                     threads)[0]),
-                       ("pipeline + motion, Keras", bench_pipeline(motion_run, "keras", frames, fps, args.repeat,
+        motion_run = args.motion_run or make_motion_run(workdir / "demo")
+        if not (motion_run / "model.tflite").is_file():
+            from pose_action.inference.export import export_run
+
+            export_run(motion_run)
+        rounds: dict[str, list[float]] = {"base": [], "motion": []}
+        cpu: dict[str, list[float]] = {"base": [], "motion": []}
+        for _ in range(args.rounds):
+            for name, which in (("base", run), ("motion", motion_run)):
+                timing = bench_pipeline(which, "tflite", frames, fps, args.repeat, threads)[0]
+                rounds[name] += timing.wall_ms
+                cpu[name].append(timing.cpu_ms)
+        encoder = bench_encoder(frames)
+        base_median, motion_median = float(np.median(rounds["base"])), float(np.median(rounds["motion"]))
+        print(f"motion stream, TFLite, {args.rounds} alternating rounds: median per frame {base_median:.2f} -> "
+              f"{motion_median:.2f} ms ({motion_median / base_median:.3f}x); CPU per frame, median of rounds "
+              f"{np.median(cpu['base']):.2f} -> {np.median(cpu['motion']):.2f} ms "
+              f"({np.median(cpu['motion']) / np.median(cpu['base']):.3f}x); MotionEncoder alone "
+              f"{encoder:.2f} ms per frame")
+        motion_rows = [("pipeline + motion, Keras", bench_pipeline(motion_run, "keras", frames, fps, args.repeat,
                                                                     threads)[0])]
-        lite_again, _, _ = bench_pipeline(run, "tflite", frames, fps, args.repeat, threads)  # load drift check
-        motion_rows.append(("pipeline, TFLite (again)", lite_again))
     startup = {backend: bench_startup(run, backend, video, cores) for backend in ("tflite", "keras")}
 
     pose_wall, pose_cpu = summary(pose)[0], summary(pose)[3]
@@ -207,11 +238,6 @@ def main() -> None:
                          "overhead_percent": overhead, "cpu_ms": cpu, "cpu_overhead_percent": cpu_overhead}
         print(f"{name:<28}{mean:9.2f}{median:8.2f}{p95:8.2f}{1000.0 / mean:10.1f}{overhead:+8.1f}%"
               f"{cpu:9.2f}{cpu_overhead:+8.1f}%")
-    if motion_rows:
-        for name, base in (("TFLite", lite), ("Keras", keras)):
-            with_motion = results[f"pipeline + motion, {name}"]
-            print(f"motion stream, {name}: {with_motion['mean_ms'] / summary(base)[0]:.3f}x wall, "
-                  f"{with_motion['cpu_ms'] / summary(base)[3]:.3f}x CPU per frame")
     for backend, (seconds, tensorflow) in startup.items():
         results[f"startup_{backend}_s"] = seconds
         print(f"start-up, {backend:<7} {seconds:6.2f} s  (fresh process to first frame; "
