@@ -13,7 +13,7 @@ rows). A clip's first frame has no predecessor: its vector is zeros.
 
 Extraction (`extract --motion`) and inference (the Recognizer) both run `MotionEncoder`,
 one per video or stream, so a model sees the same vectors live as in training.
-Measured choice (scripts/bench_extract.py --motion, README): DIS costs ~0.1-0.2 ms a frame
+Measured choice (README, "Motion stream"): DIS costs ~0.1-0.2 ms a frame
 at 96 px, Farneback ~0.7-1.3 ms; shrinking the decoded frame dominates (0.4 ms at 640x480,
 2.7 ms at 1920x1080), all far below pose detection.
 """

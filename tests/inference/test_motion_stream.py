@@ -1,6 +1,6 @@
-"""The motion stream end to end by the real flow: synth -> extract --motion -> train fusion --motion and
-motion -> export; inference builds the same motion arrays as extraction's files, and the TFLite runtime
-answers like Keras."""
+"""The motion stream end to end by the real flow: synth -> extract --motion -> train fusion --motion (exported)
+and motion; inference builds the same motion arrays as extraction's files, and the TFLite runtime answers
+like Keras."""
 
 from __future__ import annotations
 
