@@ -18,16 +18,21 @@ MODEL_INPUTS: dict[str, tuple[str, ...]] = {
     "fusion": ("pose", "mask", "appearance"),
     "lrcn": ("frames", "mask"),
     "convlstm": ("frames", "mask"),
+    "motion": ("motion", "mask"),  # optical flow only (extract --motion): for comparison
 }
+# Models that read the "motion" stream when a run asks for it (train --motion); `motion` always does.
+MOTION_OPTIONAL: tuple[str, ...] = ("fusion",)
 MODEL_NAMES: tuple[str, ...] = tuple(MODEL_INPUTS)
 APPEARANCE_INPUTS: dict[str, tuple[str, ...]] = {"none": (), "thumbs": ("frames",), "embeddings": ("embeddings",)}
 
 
-def input_names(model: str, appearance: str) -> list[str]:
-    """The build_features keys model `model` reads under a feature config's `appearance` kind."""
+def input_names(model: str, appearance: str, motion: bool = False) -> list[str]:
+    """The build_features keys model `model` reads under a feature config's `appearance` kind (and motion)."""
     names: list[str] = []
     for name in MODEL_INPUTS[model]:
         names.extend(APPEARANCE_INPUTS[appearance] if name == "appearance" else (name,))
+    if motion and model in MOTION_OPTIONAL:
+        names.append("motion")
     return names
 
 

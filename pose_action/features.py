@@ -14,6 +14,7 @@ import numpy as np
 
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import open_appearance
+from pose_action.extraction.motion import MOTION_DIM, read_motion
 from pose_action.landmarks import (INDEX, NUM_LANDMARKS, VISIBILITY, WORLD, X, XY, XYZ, Z, LandmarkSequence,
                                    detected_rows, load_sequence)
 from pose_action.layout import FeaturesLayout
@@ -72,6 +73,7 @@ class FeatureConfig:
     # is most of a fusion model's cost: 8 of 32 cuts it fourfold.
     scene_frames: int | None = None
     backbone: str | None = None  # embeddings only: the frozen CNN (mobilenet_v3_small, ...)
+    motion: bool = False  # optical-flow vectors of the sampled frames as input "motion" (extract --motion)
 
     def __post_init__(self) -> None:
         if self.frames < 2:
@@ -122,6 +124,10 @@ class FeatureConfig:
         # the same again as velocities; then presence and the clip's share of frames with a pose
         static = len(BONES) * 2 + 2 + len(ANGLES) + len(BODY_JOINTS) + 2
         return static * (2 if self.velocities else 1) + 2
+
+    @property
+    def motion_dim(self) -> int:
+        return MOTION_DIM
 
 
 def sample_indices(available: int, frames: int, jitter: float = 0.0,
@@ -324,14 +330,16 @@ def scene_frame_numbers(sequence: LandmarkSequence, config: FeatureConfig) -> np
 
 def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
                    appearance: tuple[np.ndarray, np.ndarray] | None = None, jitter: float = 0.0,
-                   rng: np.random.Generator | None = None, augment: Augment | None = None) -> dict[str, np.ndarray]:
+                   rng: np.random.Generator | None = None, augment: Augment | None = None,
+                   motion: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Model inputs for one clip (training) or one window of frames (inference).
 
     `appearance` is (frame_index (N,), values (N, ...)): thumbnails (N, S, S, 3) uint8 or
     embeddings (N, D); each sampled frame takes the stored frame nearest to it. Returns
     `pose` (T, pose_dim) float32, `mask` (T,) float32 (1 = real frame, 0 = padding or a
     long gap) and, when configured, `frames` (A, S, S, 3) uint8 or `embeddings` (A, D) float32,
-    A = config.scene_steps appearance frames (scene_positions), zeros where there is only padding.
+    A = config.scene_steps appearance frames (scene_positions), zeros where there is only padding,
+    and `motion` (T, MOTION_DIM) float32 from `motion` = (frame_index (N,), vectors (N, D)) like appearance.
     `jitter` (training only) moves each sampled frame randomly inside its segment; `augment`
     (training only) distorts the sampled frames' landmarks (points, aspect, rng) -> points.
     """
@@ -358,7 +366,23 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
             features["frames"] = picked.astype(np.uint8)
         else:
             features["embeddings"] = picked.astype(np.float32)
+    if config.motion:
+        features["motion"] = sampled_motion(motion, frame_numbers, present)
     return features
+
+
+def sampled_motion(motion: tuple[np.ndarray, np.ndarray] | None, frame_numbers: np.ndarray,
+                   present: np.ndarray) -> np.ndarray:
+    """(T, MOTION_DIM) float32: the motion vector of the stored frame nearest each sampled frame, zeros at padding."""
+    if motion is None:
+        raise InputError("this model needs motion vectors for every clip (extract --motion), but none were given")
+    stored_index, vectors = motion
+    if vectors.ndim != 2 or vectors.shape[1] != MOTION_DIM:
+        raise InputError(f"motion vectors of shape {vectors.shape}, this pose_action makes (N, {MOTION_DIM}) "
+                         "(re-run extract --motion)")
+    picked = np.asarray(vectors, dtype=np.float32)[nearest_rows(frame_numbers, np.asarray(stored_index))]
+    picked[present == 0] = 0.0
+    return picked
 
 
 def load_clip_sequence(layout: FeaturesLayout, key: str, *, fps: float, width: int, height: int) -> LandmarkSequence:
@@ -376,4 +400,6 @@ def clip_features(layout: FeaturesLayout, key: str, config: FeatureConfig, seque
     """
     path = layout.appearance(key, config.appearance, config.backbone)
     appearance = open_appearance(path, config.appearance) if path is not None else None
-    return build_features(sequence, config, appearance=appearance, jitter=jitter, rng=rng, augment=augment)
+    motion = read_motion(layout.motion(key)) if config.motion else None
+    return build_features(sequence, config, appearance=appearance, jitter=jitter, rng=rng, augment=augment,
+                          motion=motion)

@@ -5,6 +5,7 @@
       frames/<Class>/<clip>.npz                  thumbnails and the source frames they show
       embeddings/<backbone>/<Class>/<clip>.npz   frozen CNN vectors of the same frames (--embed)
       people/<Class>/<clip>.csv                  every tracked person, frame by frame (--max-people N > 1; pose_action.people)
+      motion/<Class>/<clip>.npz                  optical-flow vectors of every processed frame (--motion)
       manifest.csv                               one row per video (extraction.manifest)
       extract_config.json                        the settings every file was made with
       extract_workers.log                        native messages of the extraction workers
@@ -30,7 +31,8 @@ LANDMARKS_DIR = "landmarks"
 THUMBNAILS_DIR = "frames"
 EMBEDDINGS_DIR = "embeddings"
 PEOPLE_DIR = "people"
-OUTPUT_DIRS = (LANDMARKS_DIR, THUMBNAILS_DIR, EMBEDDINGS_DIR, PEOPLE_DIR)
+MOTION_DIR = "motion"
+OUTPUT_DIRS = (LANDMARKS_DIR, THUMBNAILS_DIR, EMBEDDINGS_DIR, PEOPLE_DIR, MOTION_DIR)
 MANIFEST_FILE = "manifest.csv"
 CONFIG_FILE = "extract_config.json"
 WORKER_LOG = "extract_workers.log"
@@ -61,9 +63,11 @@ class ClipFiles:
     thumbnails: Path
     embeddings: Path | None
     people: Path | None = None  # only with --max-people N > 1
+    motion: Path | None = None
 
     def all(self) -> list[Path]:
-        return [path for path in (self.landmarks, self.thumbnails, self.embeddings, self.people) if path is not None]
+        return [path for path in (self.landmarks, self.thumbnails, self.embeddings, self.people, self.motion)
+                if path is not None]
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class FeaturesLayout:
         """Every tracked person of a clip (pose_action.people)."""
         return self.root / PEOPLE_DIR / f"{check_key(key)}.csv"
 
+    def motion(self, key: str) -> Path:
+        return self.root / MOTION_DIR / f"{check_key(key)}.npz"
+
     def appearance(self, key: str, appearance: str, backbone: str | None) -> Path | None:
         """A clip's thumbnails or embeddings file for a feature config's appearance kind (None: none)."""
         if appearance == "thumbs":
@@ -98,12 +105,13 @@ class FeaturesLayout:
             return self.embeddings(str(backbone), key)
         return None
 
-    def clip_files(self, key: str, embed: str | None, people: bool = False) -> ClipFiles:
-        """Every file extraction writes for one clip (embeddings only with `embed`, a backbone;
-        the people file only with `people`, i.e. --max-people above 1)."""
+    def clip_files(self, key: str, embed: str | None, motion: bool = False, people: bool = False) -> ClipFiles:
+        """Every file extraction writes for one clip (embeddings only with `embed`, a backbone; motion
+        with `motion`; the people file only with `people`, i.e. --max-people above 1)."""
         return ClipFiles(landmarks=self.landmarks(key), thumbnails=self.thumbnails(key),
                          embeddings=self.embeddings(embed, key) if embed else None,
-                         people=self.people(key) if people else None)
+                         people=self.people(key) if people else None,
+                         motion=self.motion(key) if motion else None)
 
     @property
     def landmarks_dir(self) -> Path:
@@ -112,6 +120,10 @@ class FeaturesLayout:
     @property
     def thumbnails_dir(self) -> Path:
         return self.root / THUMBNAILS_DIR
+
+    @property
+    def motion_dir(self) -> Path:
+        return self.root / MOTION_DIR
 
     @property
     def manifest(self) -> Path:

@@ -134,6 +134,8 @@ class RunConfig:
             shapes["frames"] = (features.scene_steps, features.thumb_size, features.thumb_size, 3)
         elif features.appearance == "embeddings" and self.model.embedding_dim:
             shapes["embeddings"] = (features.scene_steps, int(self.model.embedding_dim))
+        if features.motion:
+            shapes["motion"] = (features.frames, features.motion_dim)
         return shapes
 
     # -- what extraction did (inference repeats it)

@@ -9,6 +9,7 @@ extrapolated to UCF50.
     python scripts/bench_extract.py --part throughput --video ../shared/videos/.../test.avi
     python scripts/bench_extract.py --part memory --memory-videos 10,100 --memory-modes local:2,dask:2
     python scripts/bench_extract.py --part throughput --modes local:1 --people 1,2,3 --video CLIP
+    python scripts/bench_extract.py --part throughput --modes local:1,local:2 --motion   # cost of --motion
 
 A mode is `local:N` (`extract --workers N`, worker processes) or `dask:N` (`extract
 --scheduler local --workers N`: a Dask LocalCluster of N one-thread worker processes).
@@ -27,6 +28,9 @@ With `--people 1,2,3` every throughput mode runs once per `--max-people` value a
 compares their rates (the cost of looking for more people, and of tracking them, on the same
 clips). The bare rate is measured before and after the runs, so load from other processes shows
 up as a spread between the two; the load average is printed with the numbers.
+With --motion every throughput mode also runs with `extract --motion` (alternating without,
+with, without, with for --repeats rounds) and the ratio of the rates is printed: the issue's
+target is at least 0.9 of the rate without motion.
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ def parse_mode(text: str) -> tuple[str, int]:
 
 
 def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model: str,
-                 sample_memory: bool = False, max_people: int = 1) -> dict:
+                 sample_memory: bool = False, max_people: int = 1, motion: bool = False) -> dict:
     """Run the real command; wall time and (sample_memory) peak RSS of its process tree.
 
     Sampling costs CPU (psutil scans /proc for children), so throughput runs do not sample.
@@ -105,6 +109,8 @@ def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model:
                "--max-people", str(max_people)]
     if kind == "dask":
         command += ["--scheduler", "local"]
+    if motion:
+        command += ["--motion"]
     peaks = {"tree": 0, "parent": 0, "worker": 0}
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -218,6 +224,8 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
             print(f"  ran {mode[0]}:{mode[1]} --max-people {people} "
                   f"({by_people[people][mode]['wall']:.1f} s)", flush=True)
     results = by_people[people_counts[0]]
+    if args.motion:
+        motion_comparison(args, root, work, modes)
     detect_after, create_after, _ = bare_rates(videos, model)
     detect, with_create = (detect_before + detect_after) / 2, (create_before + create_after) / 2
 
@@ -264,6 +272,23 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
               f"({result['steady'] / workers:.1f} frames/s per worker process)")
 
 
+def motion_comparison(args: argparse.Namespace, root: Path, work: Path, modes: list[tuple[str, int]]) -> None:
+    """Rates of each mode without and with --motion, alternating runs so that drifting load hits both alike."""
+    print(f"\nextract --motion vs without ({args.repeats} alternating rounds per mode; frames/s, mean of rounds)")
+    for mode in modes:
+        rates: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        for _ in range(args.repeats):
+            for motion in (False, True):
+                result = run_pipeline(root, work / f"features_motion_{motion}", mode, args.pose_model, motion=motion)
+                rates[motion].append((result["frames"] / result["wall"], result["steady"]))
+        means = {motion: [sum(r[i] for r in rates[motion]) / len(rates[motion]) for i in (0, 1)]
+                 for motion in rates}
+        motion_npz = sum(path.stat().st_size for path in FeaturesLayout(work / "features_motion_True").motion_dir.rglob("*.npz"))
+        print(f"  {mode[0]}:{mode[1]:<3} end to end {means[False][0]:6.1f} -> {means[True][0]:6.1f} "
+              f"({means[True][0] / means[False][0]:.3f}x), steady {means[False][1]:6.1f} -> {means[True][1]:6.1f} "
+              f"({means[True][1] / means[False][1]:.3f}x); motion files {motion_npz / 1e3:.0f} kB in all", flush=True)
+
+
 def memory(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> None:
     counts = [int(n) for n in args.memory_videos.split(",") if n.strip()]
     modes = [parse_mode(text) for text in args.memory_modes.split(",") if text.strip()]
@@ -301,6 +326,9 @@ def main() -> None:
     parser.add_argument("--pose-model", default="lite")
     parser.add_argument("--people", default="1",
                         help="--max-people values of the throughput runs, e.g. 1,2,3 (default %(default)s)")
+    parser.add_argument("--motion", action="store_true",
+                        help="throughput: also compare every mode with `extract --motion` (the cost of motion)")
+    parser.add_argument("--repeats", type=int, default=2, help="--motion: alternating rounds per mode")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
     size = parse_size(args.size)

@@ -12,7 +12,13 @@ Runs pinned to one core by default (--cores 1), the laptop case the README promi
 Without --run it trains a throwaway run with the default feature config (T=32, 64 px
 thumbnails; 1 epoch: speed does not depend on accuracy) and exports it.
 
-    python scripts/bench_inference.py [--run RUN] [--seconds 8] [--cores 1] [--repeat 2]
+With --motion (throwaway run, or --run RUN --motion-run RUN2) the same features get motion
+files (`extract --motion`) and a second run, `fusion --motion`, is trained and measured beside
+the first, in alternating rounds (base, motion, base, motion, ...; medians per frame, which
+load spikes from other processes move least), with the MotionEncoder's own cost per frame:
+the per-frame cost of the motion stream (the issue's target: at most +10%).
+
+    python scripts/bench_inference.py [--run RUN] [--seconds 8] [--cores 1] [--repeat 2] [--motion]
 """
 
 from __future__ import annotations
@@ -42,6 +48,20 @@ def make_run(folder: Path) -> Path:
                           frames=32, thumb_size=64, thumb_frames=32, workers=1)
     run_demo(folder, options, progress=False)
     return folder / "run"
+
+
+def make_motion_run(folder: Path) -> Path:
+    """make_run's features with motion added, and a fusion --motion run on them (same settings), exported."""
+    from pose_action.extraction.job import make_settings
+    from pose_action.extraction.run import extract
+    from pose_action.inference.export import export_run
+    from pose_action.training.train import TrainOptions, train_run
+
+    extract(folder / "videos", folder / "features", make_settings("lite", thumb_size=64, thumb_frames=32, motion=True))
+    run = folder / "run-motion"
+    train_run(folder / "features", run, TrainOptions(model="fusion", motion=True, epochs=1, frames=32), quiet=True)
+    export_run(run)
+    return run
 
 
 def load_frames(path: Path) -> tuple[list[np.ndarray], float]:
@@ -91,6 +111,19 @@ def bench_pipeline(run: Path, backend: str, frames: list[np.ndarray], fps: float
         return times, stream.window, stream.step
 
 
+def bench_encoder(frames: list[np.ndarray]) -> float:
+    """Milliseconds per frame of the MotionEncoder alone (shrink, DIS flow, summary)."""
+    from pose_action.extraction.motion import MotionEncoder
+
+    encoder = MotionEncoder()
+    for frame in frames[:10]:
+        encoder.encode(frame)
+    started = time.perf_counter()
+    for frame in frames:
+        encoder.encode(frame)
+    return (time.perf_counter() - started) * 1000.0 / len(frames)
+
+
 STARTUP = textwrap.dedent("""
     import os, sys, time
     started = time.perf_counter()
@@ -131,7 +164,13 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=1, help="pin to this many cores (0: no pinning)")
     parser.add_argument("--repeat", type=int, default=2, help="passes over the video per measurement")
     parser.add_argument("--json", action="store_true", help="also print the numbers as JSON")
+    parser.add_argument("--motion", action="store_true",
+                        help="also measure a fusion --motion run on the same throwaway features")
+    parser.add_argument("--motion-run", type=Path, help="--motion with --run: the run with the motion stream")
+    parser.add_argument("--rounds", type=int, default=3, help="--motion: alternating rounds of base and motion")
     args = parser.parse_args()
+    if args.motion and args.run and not args.motion_run:
+        parser.error("--motion with --run needs --motion-run (or leave out both: a throwaway pair is trained)")
 
     cores = None
     if args.cores and hasattr(os, "sched_setaffinity"):
@@ -157,6 +196,29 @@ def main() -> None:
     pose = bench_pose(frames, args.repeat)
     lite, window, step = bench_pipeline(run, "tflite", frames, fps, args.repeat, threads)
     keras, _, _ = bench_pipeline(run, "keras", frames, fps, args.repeat, threads)
+    motion_rows = []
+    if args.motion:
+        motion_run = args.motion_run or make_motion_run(workdir / "demo")
+        if not (motion_run / "model.tflite").is_file():
+            from pose_action.inference.export import export_run
+
+            export_run(motion_run)
+        rounds: dict[str, list[float]] = {"base": [], "motion": []}
+        cpu: dict[str, list[float]] = {"base": [], "motion": []}
+        for _ in range(args.rounds):
+            for name, which in (("base", run), ("motion", motion_run)):
+                timing = bench_pipeline(which, "tflite", frames, fps, args.repeat, threads)[0]
+                rounds[name] += timing.wall_ms
+                cpu[name].append(timing.cpu_ms)
+        encoder = bench_encoder(frames)
+        base_median, motion_median = float(np.median(rounds["base"])), float(np.median(rounds["motion"]))
+        print(f"motion stream, TFLite, {args.rounds} alternating rounds: median per frame {base_median:.2f} -> "
+              f"{motion_median:.2f} ms ({motion_median / base_median:.3f}x); CPU per frame, median of rounds "
+              f"{np.median(cpu['base']):.2f} -> {np.median(cpu['motion']):.2f} ms "
+              f"({np.median(cpu['motion']) / np.median(cpu['base']):.3f}x); MotionEncoder alone "
+              f"{encoder:.2f} ms per frame")
+        motion_rows = [("pipeline + motion, Keras", bench_pipeline(motion_run, "keras", frames, fps, args.repeat,
+                                                                    threads)[0])]
     startup = {backend: bench_startup(run, backend, video, cores) for backend in ("tflite", "keras")}
 
     pose_wall, pose_cpu = summary(pose)[0], summary(pose)[3]
@@ -166,7 +228,8 @@ def main() -> None:
           f"thumbs {config['features']['thumb_size']} px; window {window} frames, prediction every {step} frames")
     print(f"{'per frame':<28}{'wall ms':>9}{'median':>8}{'p95':>8}{'frames/s':>10}{'vs pose':>9}"
           f"{'cpu ms':>9}{'vs pose':>9}")
-    rows = [("pose landmarker (bare)", pose), ("pipeline, TFLite (LiteRT)", lite), ("pipeline, Keras", keras)]
+    rows = [("pose landmarker (bare)", pose), ("pipeline, TFLite (LiteRT)", lite), ("pipeline, Keras", keras),
+            *motion_rows]
     results = {}
     for name, timing in rows:
         mean, median, p95, cpu = summary(timing)

@@ -95,13 +95,13 @@ def test_the_cycle_finder_finds_cycles():
 
 # Names of the FEATURES folder: only pose_action/layout.py spells them.
 FEATURES_FILES = {"manifest.csv", "extract_config.json", "extract_workers.log", ".extract.lock", "inspect_report.csv"}
-FEATURES_DIRS = {"landmarks", "frames", "embeddings"}
+FEATURES_DIRS = {"landmarks", "frames", "embeddings", "motion"}
 
 
 def _path_literals(tree: ast.Module) -> list[tuple[int, str]]:
     """String literals used as FEATURES paths: a file name, `x / "landmarks"`, or an f-string "landmarks/...".
 
-    "frames" and "embeddings" also name model inputs and appearance kinds, so only their use in
+    "frames", "embeddings" and "motion" also name model inputs and appearance kinds, so only their use in
     a path counts; "landmarks" alone is always the folder.
     """
     found = []
@@ -115,7 +115,7 @@ def _path_literals(tree: ast.Module) -> list[tuple[int, str]]:
                     found.append((node.lineno, side.value))
         elif isinstance(node, ast.JoinedStr):
             text = "".join(part.value for part in node.values if isinstance(part, ast.Constant))
-            if re.search(r"(^|/)(landmarks|frames|embeddings)/", text):
+            if re.search(r"(^|/)(landmarks|frames|embeddings|motion)/", text):
                 found.append((node.lineno, text))
     return found
 

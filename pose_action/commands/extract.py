@@ -3,6 +3,7 @@
 VIDEO_ROOT/<Class>/<clip>.avi (or a CSV list path,label[,group]) becomes
 FEATURES/landmarks/<Class>/<clip>.csv (one row per processed frame),
 FEATURES/frames/<Class>/<clip>.npz (thumbnails of frames spread over the clip),
+FEATURES/motion/<Class>/<clip>.npz (with --motion: optical-flow vectors of every processed frame),
 FEATURES/manifest.csv (one row per video: ok, no_pose or failed, with the reason) and
 FEATURES/extract_config.json (pose model and its SHA-256, sampling, thumbnails, versions).
 
@@ -60,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "people are tracked across frames, the landmark CSV holds the main actor "
                              "(the same person throughout) and FEATURES/people/<Class>/<clip>.csv every "
                              "tracked person")
+    parser.add_argument("--motion", action="store_true",
+                        help="also store optical-flow motion vectors of every processed frame "
+                             "(FEATURES/motion/<Class>/<clip>.npz); on a folder extracted without it, "
+                             "adds only the motion files (no pose work, landmarks untouched)")
     parser.add_argument("--overwrite", action="store_true",
                         help="redo every video, also when FEATURES holds other settings")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -68,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = functools.partial(make_settings, args.pose_model, target_fps=args.target_fps, stride=args.stride,
                                  thumb_size=args.thumb_size, thumb_frames=args.thumb_frames, embed=args.embed,
-                                 embed_weights=args.embed_weights, max_people=args.max_people)
+                                 embed_weights=args.embed_weights, max_people=args.max_people,
+                                 motion=args.motion)
     report = extract_videos(args.video_root, args.out, settings, workers=args.workers, scheduler=args.scheduler,
                             group_pattern=args.group_pattern, overwrite=args.overwrite, progress=not args.quiet)
     if not args.quiet:

@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=MODEL_NAMES, default="fusion",
                         help="fusion (pose + appearance, default), pose (skeleton only), rgb (appearance only), "
                              "and the tutorial baselines keypoints (raw MediaPipe keypoints + LSTM), "
-                             "lrcn (TimeDistributed CNN + LSTM), convlstm (ConvLSTM2D)")
+                             "lrcn (TimeDistributed CNN + LSTM), convlstm (ConvLSTM2D), "
+                             "motion (optical flow alone, needs `extract --motion`)")
     parser.add_argument("--split", default="holdout",
                         help="holdout (default: a fraction of groups), logo (leave one group out), "
                              "groupkfold:K, stratifiedgroupkfold:K (group folds with similar class mixes), "
@@ -81,6 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "standing for T/N pose frames (scene context changes slowly, and the "
                              "thumbnail CNN is most of the training time); 0 = every frame "
                              "(default %(default)s)")
+    parser.add_argument("--motion", action="store_true",
+                        help="fusion: add an optical-flow stream (needs `extract --motion`; off by default: "
+                             "see the README's measurements); --model motion reads motion alone")
     parser.add_argument("--average-last", type=int, default=None,
                         help="save the mean of the last N epochs' weights (default 10; 0: the last epoch's)")
     parser.add_argument("--label-smoothing", type=float, default=None, help="default 0.1 (keypoints 0)")
@@ -106,6 +110,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
                         val_fraction=args.val_fraction, seed=args.seed, epochs=args.epochs,
                         batch_size=args.batch_size, frames=args.frames, pose_features=args.pose_features,
                         appearance=args.appearance, backbone=args.backbone, scene_frames=args.scene_frames,
+                        motion=args.motion,
                         patience=args.patience,
                         average_last=args.average_last, label_smoothing=args.label_smoothing,
                         augment=False if args.no_augment else None,

@@ -67,12 +67,22 @@ class ExtractSettings:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     max_people: int = 1  # --max-people: poses asked of the landmarker; above 1, people are tracked
+    motion: bool = False  # --motion: optical-flow vectors of every processed frame
+    # Not a setting of the outputs (not in config()): this job only adds the motion file of a
+    # video already extracted with the same settings without motion (no pose, CSV untouched).
+    motion_only: bool = False
 
     def config(self) -> dict:
         """The settings that shape the outputs (no paths: the model is named by its hash).
 
-        With one person (the default) there is no "people" entry, so the config (and its id)
-        is exactly what it was before tracking existed and old folders resume."""
+        With one person (the default) there is no "people" entry, and "motion" appears only
+        with --motion, so the config (and its id) of a folder made before either existed is
+        unchanged and old folders resume.
+        """
+        return self.base_config() | ({"motion": _motion_config()} if self.motion else {})
+
+    def base_config(self) -> dict:
+        """config() without motion: a folder made with these settings can gain motion files alone."""
         from pose_action.extraction.tracking import DEFAULT_MAX_GAP  # NumPy: imported after the workers started
 
         people = {} if self.max_people <= 1 else {"people": {
@@ -98,13 +108,29 @@ class ExtractSettings:
 
     @property
     def config_id(self) -> str:
-        text = json.dumps(self.config(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return _config_id(self.config())
+
+    @property
+    def base_config_id(self) -> str:
+        """The config_id of these settings without motion."""
+        return _config_id(self.base_config())
+
+
+def _config_id(config: dict) -> str:
+    text = json.dumps(config, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _motion_config() -> dict:
+    from pose_action.extraction.motion import motion_config  # OpenCV: imported where used (see above)
+
+    return motion_config()
 
 
 def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
                   stride: int | None = None, thumb_size: int = 64, thumb_frames: int = 64,
-                  embed: str | None = None, embed_weights: str = "imagenet", max_people: int = 1) -> ExtractSettings:
+                  embed: str | None = None, embed_weights: str = "imagenet", max_people: int = 1,
+                  motion: bool = False) -> ExtractSettings:
     """Resolve the pose model (and weights file) and check every option up front, so a bad
     option stops the run with one line before any video is touched."""
     from pose_action.extraction.pose import MODEL_NAMES, file_sha256, resolve_model
@@ -136,7 +162,7 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
         else model_path.name, model_sha256=file_sha256(model_path), target_fps=target_fps,
         stride=stride, thumb_size=thumb_size, thumb_frames=thumb_frames, embed=embed,
         embed_weights=embed_weights, embed_weights_sha256=weights_sha,
-        embed_input_size=input_size, embed_dim=dim, max_people=max_people)
+        embed_input_size=input_size, embed_dim=dim, max_people=max_people, motion=motion)
 
 
 def package_versions() -> dict[str, str]:
@@ -191,7 +217,10 @@ def process_video(item: VideoItem, out_root: Path, settings: ExtractSettings) ->
     _crash_if_asked(item.path)
     row = new_row(item, settings)
     try:
-        _extract_into(row, item, Path(out_root), settings)
+        if settings.motion_only:
+            _motion_into(row, item, Path(out_root), settings)
+        else:
+            _extract_into(row, item, Path(out_root), settings)
     except InputError as error:
         row.update(status="failed", error=_problem(error, item.path))
     except Exception as error:  # a bad video must cost only itself
@@ -213,6 +242,9 @@ def _return_freed_memory() -> None:
 
 def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractSettings) -> None:
     from pose_action.extraction.appearance import FrameSampler, write_embeddings, write_thumbnails
+    import numpy as np
+
+    from pose_action.extraction.motion import MotionEncoder, write_motion
     from pose_action.landmarks import LandmarkSequence, write_csv
     from pose_action.extraction.pose import PoseEstimator
     from pose_action.video import probe, read_frames, stride_for
@@ -223,6 +255,14 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
     embedder = _load_embedder(settings.embed, settings.embed_weights) if settings.embed else None
     sampler = FrameSampler(settings.thumb_frames,
                            [settings.thumb_size] + ([embedder.input_size] if embedder else []))
+    encoder = MotionEncoder() if settings.motion else None
+    motion: list = []
+
+    def beside_pose(entry: tuple) -> None:
+        sampler.offer(entry[0], entry[2])
+        if encoder is not None:
+            motion.append(encoder.encode(entry[2]))
+
     frames = []
     people: list[list] = []  # every pose of each processed frame (--max-people > 1)
     with PoseEstimator(settings.model_path,
@@ -230,8 +270,8 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
                        min_tracking_confidence=settings.min_tracking_confidence,
                        num_poses=settings.max_people) as estimator:
         decoded = read_frames(item.path, stride, info)
-        # Thumbnails are made in the decoding thread, beside pose detection in this one.
-        for index, timestamp, frame in prefetched(decoded, also=lambda e: sampler.offer(e[0], e[2])):
+        # Thumbnails (and motion) are made in the decoding thread, beside pose detection in this one.
+        for index, timestamp, frame in prefetched(decoded, also=beside_pose):
             if settings.max_people > 1:
                 people.append(estimator.detect_all(frame, timestamp))
                 frames.append((index, timestamp, None))
@@ -244,8 +284,10 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
     sequence = LandmarkSequence.from_frames(frames, fps=info.fps, width=info.width,
                                             height=info.height)
     sampled = sampler.result()
-    files = FeaturesLayout(out_root).clip_files(item.key, settings.embed)
+    files = FeaturesLayout(out_root).clip_files(item.key, settings.embed, settings.motion)
     write_thumbnails(files.thumbnails, sampled.images[settings.thumb_size], sampled.frame_index)
+    if files.motion is not None:
+        write_motion(files.motion, np.stack(motion), np.array([frame[0] for frame in frames]))
     if embedder is not None:
         vectors = embedder.embed(sampled.images[embedder.input_size])
         write_embeddings(files.embeddings, vectors, sampled.frame_index)
@@ -276,6 +318,29 @@ def _track_people(row: dict, item: VideoItem, out_root: Path, frames: list, peop
     write_people(FeaturesLayout(out_root).people(item.key), table)
     row.update(tracks=tracking.tracks, switches_repaired=tracking.switches_repaired)
     return [(index, timestamp, pose) for (index, timestamp, _), pose in zip(frames, main)]
+
+
+def _motion_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractSettings) -> None:
+    """Only the motion file of a video already extracted without it: decode again, no pose, nothing else rewritten.
+
+    The frames are the ones the full job processes (same stride), so the vectors equal a full run's.
+    """
+    import numpy as np
+
+    from pose_action.extraction.motion import MotionEncoder, write_motion
+    from pose_action.video import probe, read_frames, stride_for
+
+    info = probe(item.path)
+    stride = stride_for(info.fps, settings.target_fps, settings.stride)
+    encoder = MotionEncoder()
+    frame_index, vectors = [], []
+    for index, _, frame in read_frames(item.path, stride, info):
+        frame_index.append(index)
+        vectors.append(encoder.encode(frame))
+    if not vectors:
+        raise InputError(f"{item.path}: no frame could be decoded (damaged or unsupported codec)")
+    write_motion(FeaturesLayout(out_root).motion(item.key), np.stack(vectors), np.array(frame_index))
+    row.update(status="ok", frames_processed=len(vectors), stride=stride)
 
 
 def prefetched(frames: Iterator, depth: int = 4,

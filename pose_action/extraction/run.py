@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError, describe_os_error
@@ -81,7 +81,8 @@ def _check_config(layout: FeaturesLayout, config: dict, overwrite: bool) -> None
     previous = None if overwrite else layout.read_config()
     if previous is None:
         return
-    changed = [name for name in config if previous.get(name) != config[name]]
+    changed = [name for name in config if previous.get(name) != config[name]
+               and not (name == "motion" and previous.get(name) is None)]  # adding motion: only its files are made
     if changed:
         raise InputError(
             f"{layout.root}: holds features extracted with other settings (changed: "
@@ -89,12 +90,29 @@ def _check_config(layout: FeaturesLayout, config: dict, overwrite: bool) -> None
             f"with the new settings, or choose another --out")
 
 
+def _keep_folder_motion(layout: FeaturesLayout, settings: ExtractSettings, overwrite: bool) -> ExtractSettings:
+    """A folder with motion files keeps making them: a rerun without --motion resumes it, it does not redo it."""
+    previous = None if overwrite else layout.read_config()
+    if settings.motion or not previous or not previous.get("motion"):
+        return settings
+    log.info("%s holds motion vectors: this run makes them too (as --motion)", layout.root)
+    return replace(settings, motion=True)
+
+
 def _is_done(row: dict | None, item: VideoItem, layout: FeaturesLayout, settings: ExtractSettings) -> bool:
     if row is None or row.get("config_id") != settings.config_id:
         return False
     if row.get("status") not in ("ok", "no_pose"):
         return False  # failed videos are retried: the file may have been fixed
-    return _files_sound(layout.clip_files(item.key, settings.embed, settings.max_people > 1))
+    return _files_sound(layout.clip_files(item.key, settings.embed, settings.motion,
+                                         settings.max_people > 1))
+
+
+def _needs_motion_only(row: dict | None, item: VideoItem, layout: FeaturesLayout, settings: ExtractSettings) -> bool:
+    """Done with these settings but without motion (--motion added to the folder): only its motion file is missing."""
+    if not settings.motion or row is None or row.get("config_id") != settings.base_config_id:
+        return False
+    return row.get("status") in ("ok", "no_pose") and _files_sound(layout.clip_files(item.key, settings.embed))
 
 
 def _files_sound(files: ClipFiles) -> bool:
@@ -109,6 +127,8 @@ def _files_sound(files: ClipFiles) -> bool:
             stored_shapes(files.embeddings, "embeddings")
         if files.people is not None:
             check_complete(files.people)
+        if files.motion is not None:
+            stored_shapes(files.motion, "embeddings")  # the same arrays: vectors, frame_index
     except InputError:
         return False
     return True
@@ -144,6 +164,7 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
     _warn_ungrouped(discovery.ungrouped, len(discovery.items), group_pattern)
     layout = FeaturesLayout(out_root)
     with _exclusive(layout):
+        settings = _keep_folder_motion(layout, settings, overwrite)
         config = settings.config()
         _check_config(layout, config, overwrite)
         layout.remove_stale_temp_files()
@@ -151,25 +172,32 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
         write_json(layout.config, {"config_id": settings.config_id, **config, "versions": package_versions()})
         previous = {row["key"]: row for row in read_rows(layout.manifest)}
         by_key = {item.key: item for item in discovery.items}
-        keep, todo = [], []
+        keep, todo, motion_only = [], [], {}
         for item in discovery.items:
             row = previous.get(item.key)
             if not overwrite and _is_done(row, item, layout, settings):
                 keep.append({**row, "video": _video_name(item, base), "label": item.label,
                              "group": item.group, "group_from": item.group_from})
+            elif not overwrite and _needs_motion_only(row, item, layout, settings):
+                motion_only[item.key] = {**row, "video": _video_name(item, base), "label": item.label,
+                                         "group": item.group, "group_from": item.group_from,
+                                         "config_id": settings.config_id}
             else:
                 todo.append(item)
         keep += [row for key, row in previous.items()
                  if key not in by_key and row.get("config_id") == settings.config_id]
-        report.skipped = len(discovery.items) - len(todo)
+        report.skipped = len(discovery.items) - len(todo) - len(motion_only)
         if report.skipped:
             log.info("%d of %d videos already extracted with these settings: skipped",
                      report.skipped, len(discovery.items))
+        if motion_only:
+            log.info("%d videos extracted without motion: adding only their motion files", len(motion_only))
         # Longest files first: the last video to finish is then a short one.
         todo.sort(key=lambda item: (-_size(item.path), item.key))
         with ManifestWriter(layout.manifest, keep) as writer:
             _run_with_progress(todo, out_root, settings, workers, writer, report, progress,
-                               base, runner)
+                               base, runner, motion_only=[by_key[key] for key in motion_only],
+                               motion_rows=motion_only)
     report.wall_seconds = time.perf_counter() - started
     return report
 
@@ -193,15 +221,20 @@ def _size(path: Path) -> int:
 
 def _run_with_progress(todo: list[VideoItem], out_root: Path, settings: ExtractSettings,
                        workers: int, writer: ManifestWriter, report: ExtractReport,
-                       progress: bool, base: Path, runner: Callable[..., None]) -> None:
+                       progress: bool, base: Path, runner: Callable[..., None], *,
+                       motion_only: list[VideoItem] = (), motion_rows: dict[str, dict] | None = None) -> None:
+    """Run the full jobs, then the motion-only ones (whose finished rows are their previous rows, motion added)."""
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    names = {item.key: _video_name(item, base) for item in todo}
+    names = {item.key: _video_name(item, base) for item in [*todo, *motion_only]}
+    motion_rows = motion_rows or {}
     started = time.perf_counter()
-    with tqdm(total=len(todo), desc="extract", unit="video", disable=not progress,
+    with tqdm(total=len(todo) + len(motion_only), desc="extract", unit="video", disable=not progress,
               dynamic_ncols=True) as bar, logging_redirect_tqdm():
         def on_row(row: dict) -> None:
+            if row["key"] in motion_rows and row["status"] != "failed":
+                row = dict(motion_rows[row["key"]])  # landmarks and thumbnails as they were; motion added
             row["video"] = names.get(row["key"], row["video"])
             writer.append(row)
             report.rows.append(row)
@@ -215,6 +248,8 @@ def _run_with_progress(todo: list[VideoItem], out_root: Path, settings: ExtractS
 
         if todo:
             runner(todo, out_root, settings, workers, on_row)
+        if motion_only:
+            runner(list(motion_only), out_root, replace(settings, motion_only=True), workers, on_row)
 
 
 def format_summary(report: ExtractReport) -> str:

@@ -1,7 +1,7 @@
 """Recognize actions in videos and streams with a trained run: Keras or the TensorFlow-free LiteRT runtime.
 
 Frames go through the SAME per-frame extractors as `extract` (PoseEstimator, appearance
-thumbnails or embeddings, landmarks rounded as the CSV stores them) and the SAME
+thumbnails or embeddings, motion vectors, landmarks rounded as the CSV stores them) and the SAME
 `features.build_features` as training, so a model sees on a laptop exactly the arrays it
 was trained on. A window is the run's training-clip duration ("window" seconds in
 config.json) of the most recent frames; build_features samples it to T frames like it
@@ -50,27 +50,32 @@ class FrameRecord:
     timestamp_ms: int
     landmarks: np.ndarray | None  # (33, 8) as the CSV stores them, or None: no pose
     image: np.ndarray | None  # thumbnail (S, S, 3) uint8 RGB (at the embedder's size for embeddings)
+    motion: np.ndarray | None = None  # (MOTION_DIM,) optical-flow vector from the previous processed frame
 
 
 class FrameExtractor:
-    """The per-frame extractors of `extract` (pose + thumbnail) for one stream or video.
+    """The per-frame extractors of `extract` (pose + thumbnail + motion) for one stream or video.
 
-    MediaPipe's VIDEO mode tracks the person across frames, so use one extractor per
-    video or stream, with strictly increasing timestamps, and close it.
+    MediaPipe's VIDEO mode tracks the person across frames (and the motion encoder keeps the
+    previous frame), so use one extractor per video or stream, with strictly increasing
+    timestamps, and close it.
     """
 
     def __init__(self, config: RunConfig, pose_model: Path, image_size: int | None) -> None:
+        from pose_action.extraction.motion import MotionEncoder
         from pose_action.extraction.pose import PoseEstimator
 
         self.estimator = PoseEstimator(pose_model, **config.pose_options)
         self.image_size = image_size
+        self.motion = MotionEncoder() if config.features.motion else None
 
     def process(self, frame_bgr: np.ndarray, frame_index: int, timestamp_ms: int) -> FrameRecord:
         from pose_action.extraction.appearance import thumbnail
 
         landmarks = as_stored(self.estimator.detect(frame_bgr, timestamp_ms))
         image = thumbnail(frame_bgr, self.image_size) if self.image_size else None
-        return FrameRecord(int(frame_index), int(timestamp_ms), landmarks, image)
+        motion = self.motion.encode(frame_bgr) if self.motion is not None else None
+        return FrameRecord(int(frame_index), int(timestamp_ms), landmarks, image, motion)
 
     def close(self) -> None:
         self.estimator.close()
@@ -131,17 +136,20 @@ def window_features(records: list[FrameRecord], config: RunConfig, *, fps: float
     """Model inputs of a window of processed frames: build_features on them, as on a training clip."""
     features = config.features
     sequence = records_sequence(records, fps=fps, width=width, height=height)
+    motion = ((sequence.frame, np.stack([record.motion for record in records]))  # every processed frame, as stored
+              if features.motion else None)
     if features.appearance == "none":
-        return build_features(sequence, features)
+        return build_features(sequence, features, motion=motion)
     kept = [records[position] for position in sampler_positions(len(records), config.appearance_frames)]
     kept_frames = np.array([record.frame for record in kept], dtype=np.int64)
     if features.appearance == "thumbs":
-        return build_features(sequence, features, appearance=(kept_frames, np.stack([r.image for r in kept])))
+        return build_features(sequence, features, appearance=(kept_frames, np.stack([r.image for r in kept])),
+                              motion=motion)
     if embed is None:
         raise InputError("this model needs frozen CNN embeddings: load it with backend='keras'")
     used = np.unique(nearest_rows(scene_frame_numbers(sequence, features), kept_frames))  # embed only what is picked
     vectors = embed([kept[row] for row in used])
-    return build_features(sequence, features, appearance=(kept_frames[used], vectors))
+    return build_features(sequence, features, appearance=(kept_frames[used], vectors), motion=motion)
 
 
 # ----------------------------------------------------------------------------- predictions

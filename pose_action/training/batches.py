@@ -20,6 +20,7 @@ import numpy as np
 
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import stored_shapes
+from pose_action.extraction.motion import mirror_motion
 from pose_action.features import FeatureConfig, clip_features, load_clip_sequence
 from pose_action.landmarks import LandmarkSequence, check_complete
 from pose_action.layout import FeaturesLayout
@@ -94,6 +95,8 @@ class ClipBatches:
                                      augment=functools.partial(augment_points, config=self.augment))
             if "frames" in features:
                 features["frames"] = augment_thumbnails(features["frames"], rng, self.augment)
+            if "motion" in features and rng.random() < self.augment.thumb_flip:  # a mirrored scene moves mirrored
+                features["motion"] = mirror_motion(features["motion"])
         return {name: features[name] for name in self.input_names}
 
     def sequence(self, clip: Clip) -> LandmarkSequence:
@@ -199,6 +202,18 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outp
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(2)
 
 
+def _check_motion(layout: FeaturesLayout, key: str, config: FeatureConfig) -> None:
+    """A clip's motion file is there, whole, and holds vectors of the size this pose_action makes."""
+    path = layout.motion(key)
+    if not path.is_file():
+        raise InputError(f"{path}: missing motion file (run `pose-action extract VIDEO_ROOT --out {layout.root} "
+                         "--motion` with the folder's other options: it adds only the motion files)")
+    index_shape, shape, _ = stored_shapes(path, "embeddings")  # the same arrays: vectors, frame_index
+    if len(shape) != 2 or shape[1] != config.motion_dim or not shape[0] or index_shape != (shape[0],):
+        raise InputError(f"{path}: motion vectors of shape {shape} for {index_shape} frame numbers; "
+                         f"expected (N, {config.motion_dim})")
+
+
 def check_features(layout: FeaturesLayout, clips: list[Clip], config: FeatureConfig) -> int | None:
     """Check every clip's landmark CSV and appearance file up front (headers and file ends only, no pixels).
 
@@ -212,6 +227,8 @@ def check_features(layout: FeaturesLayout, clips: list[Clip], config: FeatureCon
     for clip in clips:
         try:
             check_complete(layout.landmarks(clip.key))
+            if config.motion:
+                _check_motion(layout, clip.key, config)
             path = layout.appearance(clip.key, config.appearance, config.backbone)
             if path is None:
                 continue

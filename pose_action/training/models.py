@@ -1,8 +1,9 @@
-"""Sequence models, built by name: keypoints | pose | rgb | fusion | lrcn | convlstm (pose_action.catalog).
+"""Sequence models, built by name: keypoints | pose | rgb | fusion | lrcn | convlstm | motion (pose_action.catalog).
 
 Every model takes named inputs that match `features.build_features` keys and uses the subset
 it needs: "pose" (T, P) float32, "mask" (T,) float32 (1 = real frame, 0 = padding),
-"frames" (T, S, S, 3) uint8 (rescaled inside the model) and "embeddings" (T, D) float32.
+"frames" (T, S, S, 3) uint8 (rescaled inside the model), "embeddings" (T, D) float32 and
+"motion" (T, M) float32 (optical-flow vectors, extract --motion; fusion reads it with train --motion).
 
 Masking does not use Keras' implicit `mask=` machinery: that path does not survive TFLite
 conversion well and hides what happens. Instead the per-frame vectors are multiplied by the
@@ -47,7 +48,8 @@ DEFAULT_PARAMS: dict[str, object] = {
     "pose_units": 64,  # per-frame projection of the pose vector
     "appearance_units": 32,  # per-frame projection of the appearance vector
     "appearance_dropout": 0.5,  # appearance overfits to the training actors' looks first
-    "modality_dropout": 0.5,  # fusion: share of training clips whose appearance is hidden entirely
+    "modality_dropout": 0.5,  # fusion: share of training clips whose appearance (and, apart, motion) is hidden entirely
+    "motion_units": 32,  # per-frame projection of the motion vector (motion, fusion with motion)
     "fusion_gate": "confidence",  # fusion: confidence (the pose-only answer weighs by its confidence) | none
     "gate_power": 1.0,  # fusion_gate confidence: weight = confidence ** gate_power (1: never worse than 2 when re-gated)
     "cnn_filters": [16, 32, 64],  # small thumbnail CNN (rgb/fusion with thumbs)
@@ -291,6 +293,19 @@ def _appearance_branch(spec: ModelSpec) -> tuple[list[keras.KerasTensor], keras.
     return [appearance], values
 
 
+def _motion_branch(spec: ModelSpec) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """The "motion" input and a (B, T, motion_units) per-frame vector.
+
+    Flow magnitudes span orders of magnitude (a still tripod shot to a camera pan), so the
+    vectors are batch-normalized per channel (statistics of the training clips) before the
+    projection; padding is zeroed afterwards by the head's mask like every stream's.
+    """
+    config = spec.feature_config
+    motion = _input(spec, "motion", (config.frames, config.motion_dim))
+    values = layers.BatchNormalization(name="motion_norm")(motion)
+    return motion, _project(values, spec.params["motion_units"], spec.params["dropout"], "motion")
+
+
 def _sequence_head(per_frame: keras.KerasTensor, mask: keras.KerasTensor, spec: ModelSpec,
                    prefix: str = "") -> keras.KerasTensor:
     """Masked per-frame vectors -> temporal head (lstm | attention | tcn) -> dropout -> softmax.
@@ -366,15 +381,27 @@ def build_fusion_model(spec: ModelSpec) -> keras.Model:
     appearance_inputs, appearance_vector = _appearance_branch(spec)
     appearance_vector = ModalityDropout(params["modality_dropout"], name="modality_dropout")(appearance_vector)
     inputs = {"pose": pose, "mask": mask} | {tensor.name: tensor for tensor in appearance_inputs}
+    streams = [pose_vector, appearance_vector]
+    if spec.feature_config.motion:  # train --motion: a third stream, hidden apart from appearance
+        motion, motion_vector = _motion_branch(spec)
+        inputs["motion"] = motion
+        streams.append(ModalityDropout(params["modality_dropout"], name="motion_modality_dropout")(motion_vector))
     if params["fusion_gate"] == "none":
-        per_frame = layers.Concatenate(name="fuse")([pose_vector, appearance_vector])
+        per_frame = layers.Concatenate(name="fuse")(streams)
         return keras.Model(inputs, _sequence_head(per_frame, mask, spec), name="fusion")
-    fused = _sequence_head(layers.Concatenate(name="fuse")([pose_vector, appearance_vector]), mask, spec)
+    fused = _sequence_head(layers.Concatenate(name="fuse")(streams), mask, spec)
     pose_only = _sequence_head(pose_vector, mask, spec, prefix="pose_only_")
     if spec.training_outputs:  # both heads learn, each from its own loss
         return keras.Model(inputs, {"pose_only": pose_only, "fused": fused}, name="fusion")
     outputs = ConfidenceGate(params["gate_power"], name="confidence_gate")(pose_only, fused)
     return keras.Model(inputs, outputs, name="fusion")
+
+
+def build_motion_model(spec: ModelSpec) -> keras.Model:
+    """Optical flow only (extract --motion): sees movement where no skeleton is found, blind to posture."""
+    mask = _mask_input(spec)
+    motion, per_frame = _motion_branch(spec)
+    return keras.Model({"motion": motion, "mask": mask}, _sequence_head(per_frame, mask, spec), name="motion")
 
 
 def _need_thumbs(spec: ModelSpec, name: str) -> None:
@@ -430,6 +457,7 @@ BUILDERS: dict[str, Callable[[ModelSpec], keras.Model]] = {
     "fusion": build_fusion_model,
     "lrcn": build_lrcn_model,
     "convlstm": build_convlstm_model,
+    "motion": build_motion_model,
 }
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from sklearn.utils.class_weight import compute_class_weight
 
 from pose_action import runs
-from pose_action.catalog import MODEL_INPUTS, MODEL_NAMES, input_names
+from pose_action.catalog import MODEL_INPUTS, MODEL_NAMES, MOTION_OPTIONAL, input_names
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import read_appearance
 from pose_action.features import FeatureConfig
@@ -63,6 +63,7 @@ class TrainOptions:
     backbone: str | None = None
     # rgb/fusion: appearance on this many of the T frames (0 or >= T: every frame); see FeatureConfig
     scene_frames: int = 8
+    motion: bool = False  # fusion: add the optical-flow stream (needs extract --motion); the `motion` model always reads it
     # None: the model's training recipe decides (training.recipes); a value overrides it
     frames: int | None = None
     pose_features: str | None = None
@@ -106,8 +107,18 @@ def feature_config_for(options: TrainOptions, recipe: Recipe, layout: FeaturesLa
     # the tutorial baselines (lrcn, convlstm) keep their CNN on every frame
     scene_frames = options.scene_frames if options.model in SCENE_MODELS and appearance != "none" else 0
     return FeatureConfig(frames=recipe.frames, pose_features=recipe.pose_features, appearance=appearance,
-                         thumb_size=thumb_size, backbone=backbone,
+                         thumb_size=thumb_size, backbone=backbone, motion=reads_motion(options),
                          scene_frames=scene_frames if 0 < scene_frames < recipe.frames else None)
+
+
+def reads_motion(options: TrainOptions) -> bool:
+    """Whether the model gets the "motion" input; --motion on a model without a motion stream is an error."""
+    if "motion" in MODEL_INPUTS[options.model]:
+        return True
+    if options.motion and options.model not in MOTION_OPTIONAL:
+        raise InputError(f"--motion: model {options.model!r} has no motion stream; use --model "
+                         f"{' or '.join(MOTION_OPTIONAL)} (or --model motion, motion alone)")
+    return options.motion
 
 
 def stored_thumb_size(layout: FeaturesLayout) -> int:
@@ -387,7 +398,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     from pose_action.training import models
 
     params = models.resolve_params(options.params)
-    inputs = input_names(options.model, data.config.appearance)
+    inputs = input_names(options.model, data.config.appearance, data.config.motion)
     strategy, distribution = distribution_strategy(options.distribute)
     with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
         trainee = models.build_model(options.model, data.config, len(data.labels), params,

@@ -19,9 +19,9 @@ SMALL = {"lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters":
 
 
 def _config(name: str, appearance: str = "thumbs") -> FeatureConfig:
-    if name in ("pose", "keypoints"):
+    if name in ("pose", "keypoints", "motion"):
         appearance = "none"
-    return FeatureConfig(frames=FRAMES, appearance=appearance, thumb_size=THUMB,
+    return FeatureConfig(frames=FRAMES, appearance=appearance, thumb_size=THUMB, motion=name == "motion",
                          pose_features="raw" if name == "keypoints" else "body",
                          backbone="mobilenet_v3_small" if appearance == "embeddings" else None)
 
@@ -32,13 +32,14 @@ def _inputs(config: FeatureConfig, batch: int, seed: int = 0) -> dict[str, np.nd
     mask[0, FRAMES - 2:] = 0  # the first clip is short: its last two frames are padding
     return {"pose": rng.normal(size=(batch, FRAMES, config.pose_dim)).astype(np.float32), "mask": mask,
             "frames": rng.integers(0, 256, (batch, FRAMES, THUMB, THUMB, 3)).astype(np.uint8),
-            "embeddings": rng.normal(size=(batch, FRAMES, EMBEDDING)).astype(np.float32)}
+            "embeddings": rng.normal(size=(batch, FRAMES, EMBEDDING)).astype(np.float32),
+            "motion": rng.gamma(1.0, 1.0, size=(batch, FRAMES, config.motion_dim)).astype(np.float32)}
 
 
 CASES = [("keypoints", "none", "lstm"), ("pose", "none", "lstm"), ("pose", "none", "attention"),
          ("pose", "none", "tcn"), ("rgb", "thumbs", "lstm"), ("rgb", "embeddings", "lstm"),
          ("fusion", "thumbs", "lstm"), ("fusion", "thumbs", "attention"), ("fusion", "embeddings", "tcn"),
-         ("lrcn", "thumbs", "lstm"), ("convlstm", "thumbs", "lstm")]
+         ("lrcn", "thumbs", "lstm"), ("convlstm", "thumbs", "lstm"), ("motion", "none", "tcn")]
 
 
 @pytest.mark.parametrize("name,appearance,head", CASES)
