@@ -94,7 +94,8 @@ def bench_model(spec: str, features: Path, epochs: int) -> dict:
     steps = -(-len(train) // options.batch_size)
 
     def new_model() -> keras.Model:
-        model = models.build_model(name, config, len(labels), params, training_outputs=True)
+        model = models.build_model(name, config, len(labels), params, training_outputs=True,
+                                   unroll=getattr(models, "UNROLL_TRAINING", False))
         return models.compile_model(model, recipe, steps, params)
 
     def new_batches() -> ClipBatches:
@@ -115,25 +116,28 @@ def bench_model(spec: str, features: Path, epochs: int) -> dict:
     loader_times = []
     for _ in range(epochs):
         started = time.perf_counter()
-        in_memory = [loader.batch(index) for index in range(len(loader))]
+        held = [loader.batch(index) for index in range(len(loader))]
         loader.on_epoch_end()
         loader_times.append(time.perf_counter() - started)
 
     # the model alone: fit on one epoch's batches held in memory
     outputs = models.output_names(new_model())
 
-    class InMemory(keras.utils.PyDataset):
-        def __len__(self) -> int:
-            return len(in_memory)
-
-        def __getitem__(self, index: int):
-            batch_inputs, targets, weights = in_memory[index]
+    def in_memory():  # the same tf.data feeding as training, minus the work of making batches
+        for batch_inputs, targets, weights in held:
             if outputs:
-                return batch_inputs, {o: targets for o in outputs}, {o: weights for o in outputs}
-            return batch_inputs, targets, weights
+                yield batch_inputs, {o: targets for o in outputs}, {o: weights for o in outputs}
+            else:
+                yield batch_inputs, targets, weights
+
+    import tensorflow as tf
+
+    signature = tf.nest.map_structure(lambda v: tf.TensorSpec((None, *v.shape[1:]), tf.as_dtype(v.dtype)),
+                                      next(in_memory()))
+    memory_data = tf.data.Dataset.from_generator(in_memory, output_signature=signature).prefetch(2)
 
     model = new_model()
-    model.fit(InMemory(), epochs=epochs, callbacks=[Timer()], verbose=0)
+    model.fit(memory_data, epochs=epochs, callbacks=[Timer()], verbose=0, shuffle=False)
     model_times, times[:] = list(times), []
 
     # training as `pose-action train` runs it: the loader feeds fit

@@ -35,6 +35,9 @@ from pose_action.training.recipes import Recipe
 
 
 HEADS = ("lstm", "attention", "tcn")
+# Training unrolls the LSTMs over the T frames (T is fixed): on CPU the unrolled steps train
+# faster than Keras' while loop (scripts/bench_train.py); the weights are the same either way.
+UNROLL_TRAINING = True
 FUSION_GATES = ("confidence", "none")
 CNN_OPENINGS = ("stem", "conv")
 

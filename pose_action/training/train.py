@@ -402,7 +402,8 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     strategy, distribution = distribution_strategy(options.distribute)
     with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
         trainee = models.build_model(options.model, data.config, len(data.labels), params,
-                                     embedding_dim=data.embedding_dim, training_outputs=True)
+                                     embedding_dim=data.embedding_dim, training_outputs=True,
+                                     unroll=models.UNROLL_TRAINING)
         models.compile_model(trainee, data.recipe, math.ceil(len(data.train) / options.batch_size), params)
     weights = (balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
                if data.recipe.class_weights else None)
