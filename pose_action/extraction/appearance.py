@@ -9,13 +9,15 @@ inference (`recognizer`) make thumbnails with the same `thumbnail` function.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import cv2
 import numpy as np
@@ -121,14 +123,28 @@ def read_appearance(path: str | os.PathLike, appearance: str) -> tuple[np.ndarra
     path = Path(path)
     if path.exists() and not path.is_file():
         raise InputError(f"{path}: not a regular file, not a {appearance} file")
-    try:
+    with _reading(path, appearance):
         with np.load(path) as stored:
             return stored["frame_index"], stored[STORED_ARRAYS[appearance]]
+
+
+@contextlib.contextmanager
+def _reading(path: Path, appearance: str) -> Iterator[None]:
+    """A missing or damaged appearance file becomes one line naming it (and how to redo it)."""
+    try:
+        yield
     except FileNotFoundError:
         raise InputError(f"{path}: missing {appearance} file "
                          "(re-run extract with the same options as the features used here)") from None
     except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise InputError(f"{path}: unreadable {appearance} file ({error}); {REDO_HINT}") from None
+
+
+def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, Fortran order, dtype) of an .npy stream, which is left at its first data byte."""
+    major, _ = np.lib.format.read_magic(member)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    return read_header(member)
 
 
 def open_appearance(path: str | os.PathLike, appearance: str) -> tuple[np.ndarray, np.ndarray]:
@@ -141,16 +157,13 @@ def open_appearance(path: str | os.PathLike, appearance: str) -> tuple[np.ndarra
     """
     path = Path(path)
     name = f"{STORED_ARRAYS[appearance]}.npy"
-    try:
+    with _reading(path, appearance):
         with zipfile.ZipFile(path) as archive:
             info = archive.getinfo(name)
             with archive.open("frame_index.npy") as member:
                 frame_index = np.lib.format.read_array(member)
             with archive.open(info) as member:
-                major, _ = np.lib.format.read_magic(member)
-                read_header = np.lib.format.read_array_header_1_0 if major == 1 else \
-                    np.lib.format.read_array_header_2_0
-                shape, fortran, dtype = read_header(member)
+                shape, fortran, dtype = _npy_header(member)
                 header_bytes = member.tell()
         if info.compress_type != zipfile.ZIP_STORED or not int(np.prod(shape)):
             return read_appearance(path, appearance)
@@ -164,11 +177,6 @@ def open_appearance(path: str | os.PathLike, appearance: str) -> tuple[np.ndarra
         values = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
                            order="F" if fortran else "C")
         return frame_index, values
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing {appearance} file "
-                         "(re-run extract with the same options as the features used here)") from None
-    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise InputError(f"{path}: unreadable {appearance} file ({error}); {REDO_HINT}") from None
 
 
 def stored_shapes(path: str | os.PathLike, appearance: str) -> tuple[tuple[int, ...], tuple[int, ...], np.dtype]:
@@ -186,10 +194,7 @@ def stored_shapes(path: str | os.PathLike, appearance: str) -> tuple[tuple[int, 
         with zipfile.ZipFile(path) as archive:
             for name in ("frame_index", STORED_ARRAYS[appearance]):
                 with archive.open(f"{name}.npy") as member:
-                    major, _ = np.lib.format.read_magic(member)
-                    read_header = np.lib.format.read_array_header_1_0 if major == 1 else \
-                        np.lib.format.read_array_header_2_0
-                    shape, _, dtype = read_header(member)
+                    shape, _, dtype = _npy_header(member)
                     expected = member.tell() + int(np.prod(shape)) * dtype.itemsize
                     if archive.getinfo(f"{name}.npy").file_size != expected:
                         raise ValueError(f"{name} holds {archive.getinfo(f'{name}.npy').file_size} bytes, "

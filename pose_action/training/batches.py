@@ -174,24 +174,28 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outp
             return inputs, {name: classes for name in outputs}, {name: weights for name in outputs}
         return inputs, classes, weights
 
+    example = item(0)  # its shapes and types are the dataset's signature
+    made = {0: example}  # ... and it is the first pass's first batch (same seed, epoch and clips)
+
+    def made_or_item(index: int) -> tuple:
+        return made.pop(index) if index in made else item(index)
+
     def one_pass() -> Iterator[tuple]:
         try:
             if workers <= 1:
                 for index in range(len(batches)):
-                    yield item(index)
+                    yield made_or_item(index)
             else:
                 with concurrent.futures.ThreadPoolExecutor(workers) as pool:
                     pending: collections.deque = collections.deque()
                     for index in range(len(batches)):
-                        pending.append(pool.submit(item, index))
+                        pending.append(pool.submit(made_or_item, index))
                         if len(pending) > workers:
                             yield pending.popleft().result()
                     while pending:
                         yield pending.popleft().result()
         finally:
             batches.on_epoch_end()
-
-    example = item(0)
 
     def spec(value: np.ndarray) -> Any:
         return tf.TensorSpec((None, *value.shape[1:]), tf.as_dtype(value.dtype))
