@@ -269,7 +269,7 @@ class PeopleFinder:
         from pose_action.extraction.tracking import body_geometry
 
         if not tracked:
-            return found if len(found) > 1 else []  # the cheap path runs its own detector while it sees nobody
+            return found if len(found) > 1 else []  # the one-path runs its own detector while it sees nobody
         centre, size, _ = body_geometry(tracked[0], self.aspect)
         return [pose for pose in found
                 if float(np.linalg.norm(body_geometry(pose, self.aspect)[0] - centre)) > 0.5 * size]
