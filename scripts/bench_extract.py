@@ -9,6 +9,7 @@ extrapolated to UCF50.
     python scripts/bench_extract.py --part throughput --video ../shared/videos/.../test.avi
     python scripts/bench_extract.py --part memory --memory-videos 10,100 --memory-modes local:2,dask:2
     python scripts/bench_extract.py --part throughput --modes local:1 --people 1,2,3 --video CLIP
+    python scripts/bench_extract.py --part throughput --modes local:1 --people 1,2,3 --scout-every 0,8 --video CLIP
     python scripts/bench_extract.py --part throughput --modes local:1,local:2 --motion   # cost of --motion
 
 A mode is `local:N` (`extract --workers N`, worker processes) or `dask:N` (`extract
@@ -26,7 +27,8 @@ It renders its own dataset of drawn actors (pose_action.synth) in a temp folder 
    streams frames, so it must not grow with the number of videos.
 With `--people 1,2,3` every throughput mode runs once per `--max-people` value and a table
 compares their rates (the cost of looking for more people, and of tracking them, on the same
-clips). The bare rate is measured before and after the runs, so load from other processes shows
+clips); `--scout-every 0,8` runs every --max-people above 1 once per value (0: the many-pose
+landmarker on every frame, as before the scout; see extraction.pose.PeopleFinder). The bare rate is measured before and after the runs, so load from other processes shows
 up as a spread between the two; the load average is printed with the numbers.
 With --motion every throughput mode also runs with `extract --motion` (alternating without,
 with, without, with for --repeats rounds) and the ratio of the rates is printed: the issue's
@@ -97,7 +99,8 @@ def parse_mode(text: str) -> tuple[str, int]:
 
 
 def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model: str,
-                 sample_memory: bool = False, max_people: int = 1, motion: bool = False) -> dict:
+                 sample_memory: bool = False, max_people: int = 1, motion: bool = False,
+                 scout_every: int | None = None) -> dict:
     """Run the real command; wall time and (sample_memory) peak RSS of its process tree.
 
     Sampling costs CPU (psutil scans /proc for children), so throughput runs do not sample.
@@ -111,6 +114,8 @@ def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model:
         command += ["--scheduler", "local"]
     if motion:
         command += ["--motion"]
+    if scout_every is not None:
+        command += ["--scout-every", str(scout_every)]
     peaks = {"tree": 0, "parent": 0, "worker": 0}
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -215,15 +220,19 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
     print(f"load average before: {load_average()} ({os.cpu_count()} cores)", flush=True)
     detect_before, create_before, frames = bare_rates(videos, model)
     people_counts = [int(n) for n in args.people.split(",") if n.strip()]
-    by_people: dict[int, dict] = {}
-    for people in people_counts:
-        by_people[people] = {}
+    scouts = [int(n) for n in args.scout_every.split(",") if n.strip()] if args.scout_every else [None]
+    runs = [(people, None if people == 1 else scout) for people in people_counts
+            for scout in (scouts if people > 1 else [None])]
+    by_people: dict[tuple, dict] = {}
+    for people, scout in runs:
+        by_people[people, scout] = {}
         for mode in modes:
-            by_people[people][mode] = run_pipeline(root, work / f"features_{mode[0]}_{mode[1]}_p{people}", mode,
-                                                   args.pose_model, max_people=people)
-            print(f"  ran {mode[0]}:{mode[1]} --max-people {people} "
-                  f"({by_people[people][mode]['wall']:.1f} s)", flush=True)
-    results = by_people[people_counts[0]]
+            by_people[people, scout][mode] = run_pipeline(
+                root, work / f"features_{mode[0]}_{mode[1]}_p{people}_s{scout}", mode, args.pose_model,
+                max_people=people, scout_every=scout)
+            print(f"  ran {mode[0]}:{mode[1]} --max-people {people} --scout-every {scout} "
+                  f"({by_people[people, scout][mode]['wall']:.1f} s)", flush=True)
+    results = by_people[runs[0]]
     if args.motion:
         motion_comparison(args, root, work, modes)
     detect_after, create_after, _ = bare_rates(videos, model)
@@ -246,12 +255,13 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
               f"{result['steady'] / with_create:7.2f}{result['steady'] / with_create / workers:13.2f}"
               f"{speedup}")
 
-    if len(people_counts) > 1:
-        print(f"\n  --max-people  mode     end to end  steady  vs first   tracks/clip  (frames/s)")
-        for people, runs in by_people.items():
-            for (kind, workers), result in runs.items():
-                base = by_people[people_counts[0]][(kind, workers)]["steady"]
-                print(f"  {people:>12}  {kind}:{workers:<6}{result['frames'] / result['wall']:10.1f}"
+    if len(runs) > 1:
+        print(f"\n  --max-people  --scout-every  mode     end to end  steady  vs first   tracks/clip  (frames/s)")
+        for (people, scout), by_mode in by_people.items():
+            for (kind, workers), result in by_mode.items():
+                base = by_people[runs[0]][(kind, workers)]["steady"]
+                print(f"  {people:>12}  {'' if scout is None else scout:>13}  {kind}:{workers:<6}"
+                      f"{result['frames'] / result['wall']:10.1f}"
                       f"{result['steady']:8.1f}{base / result['steady']:8.2f}x slower"
                       f"{result['tracks']:>10}")
 
@@ -326,6 +336,9 @@ def main() -> None:
     parser.add_argument("--pose-model", default="lite")
     parser.add_argument("--people", default="1",
                         help="--max-people values of the throughput runs, e.g. 1,2,3 (default %(default)s)")
+    parser.add_argument("--scout-every", default="",
+                        help="--scout-every values of the runs with --max-people above 1, e.g. 0,8 "
+                             "(default: extract's default)")
     parser.add_argument("--motion", action="store_true",
                         help="throughput: also compare every mode with `extract --motion` (the cost of motion)")
     parser.add_argument("--repeats", type=int, default=2, help="--motion: alternating rounds per mode")

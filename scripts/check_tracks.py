@@ -8,6 +8,7 @@ flips while they stand at least a torso apart; zero means the two tracks never t
 
     python scripts/check_tracks.py                 # the mmaction2 two-person demos
     python scripts/check_tracks.py VIDEO ... --max-people 3
+    python scripts/check_tracks.py --scout-every 0          # the many-pose landmarker on every frame (no scout)
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("videos", nargs="*", type=Path, default=list(DEFAULT_VIDEOS))
     parser.add_argument("--max-people", type=int, default=2)
     parser.add_argument("--pose-model", default="lite")
+    parser.add_argument("--scout-every", type=int, help="extract --scout-every (default: extract's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="check_tracks_") as temporary:
         root, out = Path(temporary) / "videos", Path(temporary) / "features"
@@ -64,10 +66,12 @@ def main() -> None:
             target.symlink_to(video.resolve())
         subprocess.run([sys.executable, "-m", "pose_action", "extract", str(root), "--out", str(out), "--quiet",
                         "--max-people", str(args.max_people), "--pose-model", args.pose_model,
-                        "--thumb-frames", "4"], check=True)
+                        "--thumb-frames", "4"]
+                       + ([] if args.scout_every is None else ["--scout-every", str(args.scout_every)]), check=True)
         layout = FeaturesLayout(out)
         manifest = read_table(layout.manifest).set_index("key")
-        print(f"--max-people {args.max_people}, pose model {args.pose_model}")
+        print(f"--max-people {args.max_people}, --scout-every {'default' if args.scout_every is None else args.scout_every}, "
+              f"pose model {args.pose_model}")
         for key, row in manifest.iterrows():
             people = read_people(layout.people(key))
             per_frame = people.groupby("frame").size()

@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 EXTRACTOR_VERSION = 1  # bump when the outputs change for the same settings
 MAX_PEOPLE = 10  # each pose costs a landmark pass per frame; a crowd beyond this is not an action's actors
+# --max-people N > 1 (extraction.pose.PeopleFinder): look for more people every SCOUT_EVERY processed
+# frames while one is tracked; track N from then on until SCOUT_HOLD frames in a row show at most one.
+SCOUT_EVERY = 8  # measured: README "Several people: the cost"
+SCOUT_HOLD = 12  # = tracking.DEFAULT_MAX_GAP: a second person hidden for a moment is found again before their track ends
 MAX_THUMB_SIZE = 1024  # thumbnails are scene context (64 px by default); a huge size only exhausts memory
 # Test hook: a worker whose video's file name contains this text crashes in native code.
 CRASH_TEST_ENV = "POSE_ACTION_TEST_CRASH_ON"
@@ -67,6 +71,7 @@ class ExtractSettings:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     max_people: int = 1  # --max-people: poses asked of the landmarker; above 1, people are tracked
+    scout_every: int = SCOUT_EVERY  # --scout-every: with max_people > 1 (extraction.pose.PeopleFinder); 0: no scout
     motion: bool = False  # --motion: optical-flow vectors of every processed frame
     # Not a setting of the outputs (not in config()): this job only adds the motion file of a
     # video already extracted with the same settings without motion (no pose, CSV untouched).
@@ -85,9 +90,16 @@ class ExtractSettings:
         """config() without motion: a folder made with these settings can gain motion files alone."""
         from pose_action.extraction.tracking import DEFAULT_MAX_GAP  # NumPy: imported after the workers started
 
+        # Without the scout the entry is the one of folders made before it existed (same outputs, same id).
+        scout = {} if self.scout_every <= 0 else {
+            "scout_every": self.scout_every, "scout_hold": SCOUT_HOLD,
+            "search": "num_poses=1 VIDEO landmarker every frame; num_poses=max_people IMAGE landmarker "
+                      "every scout_every-th; num_poses=max_people VIDEO landmarker every frame from a "
+                      "second person found until scout_hold frames with at most one"}
         people = {} if self.max_people <= 1 else {"people": {
             "max_people": self.max_people, "tracking": "extraction.tracking (linear_sum_assignment)",
-            "max_gap": DEFAULT_MAX_GAP, "main_actor": "highest track score", "file": "people/<Class>/<clip>.csv"}}
+            "max_gap": DEFAULT_MAX_GAP, "main_actor": "highest track score", "file": "people/<Class>/<clip>.csv",
+            **scout}}
         return {
             "extractor_version": EXTRACTOR_VERSION,
             "pose_model": {"name": self.model_name, "file": self.model_path.name,
@@ -130,7 +142,7 @@ def _motion_config() -> dict:
 def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
                   stride: int | None = None, thumb_size: int = 64, thumb_frames: int = 64,
                   embed: str | None = None, embed_weights: str = "imagenet", max_people: int = 1,
-                  motion: bool = False) -> ExtractSettings:
+                  motion: bool = False, scout_every: int = SCOUT_EVERY) -> ExtractSettings:
     """Resolve the pose model (and weights file) and check every option up front, so a bad
     option stops the run with one line before any video is touched."""
     from pose_action.extraction.pose import MODEL_NAMES, file_sha256, resolve_model
@@ -141,6 +153,8 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
         raise InputError(f"--thumb-size must be between 8 and {MAX_THUMB_SIZE} pixels, got {thumb_size}")
     if not 1 <= max_people <= MAX_PEOPLE:
         raise InputError(f"--max-people must be between 1 and {MAX_PEOPLE}, got {max_people}")
+    if scout_every < 0:
+        raise InputError(f"--scout-every must be 0 (no scout) or more, got {scout_every}")
     if thumb_frames < 1:
         raise InputError(f"--thumb-frames must be at least 1, got {thumb_frames}")
     if embed is not None and embed not in BACKBONES:
@@ -162,7 +176,8 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
         else model_path.name, model_sha256=file_sha256(model_path), target_fps=target_fps,
         stride=stride, thumb_size=thumb_size, thumb_frames=thumb_frames, embed=embed,
         embed_weights=embed_weights, embed_weights_sha256=weights_sha,
-        embed_input_size=input_size, embed_dim=dim, max_people=max_people, motion=motion)
+        embed_input_size=input_size, embed_dim=dim, max_people=max_people, motion=motion,
+        scout_every=scout_every)
 
 
 def package_versions() -> dict[str, str]:
@@ -246,7 +261,7 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
 
     from pose_action.extraction.motion import MotionEncoder, write_motion
     from pose_action.landmarks import LandmarkSequence, write_csv
-    from pose_action.extraction.pose import PoseEstimator
+    from pose_action.extraction.pose import PeopleFinder, PoseEstimator
     from pose_action.video import probe, read_frames, stride_for
 
     info = probe(item.path)
@@ -265,10 +280,11 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
 
     frames = []
     people: list[list] = []  # every pose of each processed frame (--max-people > 1)
-    with PoseEstimator(settings.model_path,
-                       min_detection_confidence=settings.min_detection_confidence,
-                       min_tracking_confidence=settings.min_tracking_confidence,
-                       num_poses=settings.max_people) as estimator:
+    confidence = {"min_detection_confidence": settings.min_detection_confidence,
+                  "min_tracking_confidence": settings.min_tracking_confidence}
+    with (PoseEstimator(settings.model_path, **confidence) if settings.max_people <= 1 else
+          PeopleFinder(settings.model_path, max_people=settings.max_people, scout_every=settings.scout_every,
+                       hold=SCOUT_HOLD, aspect=info.width / info.height, **confidence)) as estimator:
         decoded = read_frames(item.path, stride, info)
         # Thumbnails (and motion) are made in the decoding thread, beside pose detection in this one.
         for index, timestamp, frame in prefetched(decoded, also=beside_pose):

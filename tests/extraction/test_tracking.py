@@ -13,7 +13,7 @@ from pose_action.extraction.job import make_settings, process_video
 from pose_action.extraction.manifest import read_table
 from pose_action.extraction.tracking import link_tracks
 from pose_action.errors import InputError
-from pose_action.landmarks import INDEX, NUM_LANDMARKS, X, Y, load_sequence
+from pose_action.landmarks import INDEX, NUM_LANDMARKS, X, Y, load_sequence, read_csv
 from pose_action.layout import FeaturesLayout
 from pose_action.people import read_people, track_array
 from pose_action.synth import dataset as synth
@@ -83,6 +83,7 @@ def two_people(tmp_path_factory):
     video = _crowd_clip(root)
     out = tmp_path_factory.mktemp("features")
     settings = make_settings("lite", thumb_frames=4, max_people=2)
+    assert settings.scout_every > 0  # the default: the cheap path with a scout finds the passer-by
     item = VideoItem(path=video, label="Wave", group="07", key=f"Wave/{video.stem}", group_from="pattern")
     row = process_video(item, out, settings)
     return video, out, item.key, row, settings
@@ -150,3 +151,38 @@ def test_inspect_reports_tracks_per_clip(two_people):
     report = inspect_features(out)
     assert report.videos.set_index("key").loc[key, "tracks"] == row["tracks"]
     assert "switches_repaired" in format_report(report)
+
+
+@pytest.mark.parametrize("source", ["synth", "ud810"])
+def test_max_people_2_on_one_person_gives_the_landmarks_of_max_people_1(source, tmp_path, request):
+    # The scout only adds people it finds besides the tracked one: with one person in view the
+    # landmark CSV must be --max-people 1's, row for row (the every-frame 2-pose landmarker moves
+    # the same person's landmarks by 0.05 of the frame on the ud810 clip: its detector re-places
+    # the region of interest on every frame).
+    if source == "synth":
+        video = synth.write_clip(tmp_path / "videos" / "Wave" / synth.clip_name("Wave", 0, 0), "Wave",
+                                 actor=0, seed=3, seconds=2.0)
+    else:
+        video = request.getfixturevalue("shared_videos") / "ud810_ps7" / "A1" / "PS7A1P1T1.avi"
+    item = VideoItem(path=video, label="Wave", group="01", key=f"Wave/{video.stem}", group_from="pattern")
+    sequences = {}
+    for people in (1, 2):
+        out = tmp_path / f"features{people}"
+        row = process_video(item, out, make_settings("lite", thumb_frames=4, max_people=people))
+        assert row["status"] == "ok", row
+        sequences[people] = read_csv(FeaturesLayout(out).landmarks(item.key))
+    assert row["tracks"] == 1 and row["switches_repaired"] == 0
+    assert len(sequences[2]) == len(sequences[1]) > 40
+    pd.testing.assert_frame_equal(sequences[2], sequences[1])
+    people_file = read_people(FeaturesLayout(tmp_path / "features2").people(item.key))
+    assert (people_file["track"] == 0).all() and len(people_file) == int(sequences[1]["pose_detected"].sum())
+
+
+def test_the_scout_is_recorded_in_the_config():
+    scout, every_frame = make_settings("lite", max_people=2), make_settings("lite", max_people=2, scout_every=0)
+    assert scout.config()["people"]["scout_every"] == scout.scout_every > 0
+    assert "scout_every" not in every_frame.config()["people"]  # the entry of folders made before the scout
+    assert make_settings("lite", max_people=2, scout_every=4).config_id != scout.config_id != every_frame.config_id
+    assert make_settings("lite", scout_every=4).config_id == make_settings("lite").config_id  # one person: no scout
+    with pytest.raises(InputError, match="--scout-every"):
+        make_settings("lite", max_people=2, scout_every=-1)
