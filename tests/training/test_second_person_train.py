@@ -47,6 +47,18 @@ def test_train_second_person_records_it_and_exports(crowd):
     assert (base / "run-pose" / "model.tflite").is_file()
 
 
+def test_predict_says_it_cannot_track_the_second_person_yet(crowd, capsys):
+    base, _ = crowd
+    run = base / "run-pose"
+    if not (run / "config.json").is_file():
+        pytest.skip("the run of the test above is not there")
+    video = next((base / "videos" / "Wave").glob("*.mp4"))
+    capsys.readouterr()
+    assert main(["predict", str(run), str(video)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "--second-person needs --max-people 2 at inference" in error
+
+
 def test_second_person_needs_people_files_and_a_pose_model(crowd, tmp_path, capsys):
     _, features = crowd
     single = tmp_path / "single"  # as extracted with --max-people 1: no people files, no "people" entry
