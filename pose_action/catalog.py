@@ -22,6 +22,8 @@ MODEL_INPUTS: dict[str, tuple[str, ...]] = {
 }
 # Models that read the "motion" stream when a run asks for it (train --motion); `motion` always does.
 MOTION_OPTIONAL: tuple[str, ...] = ("fusion",)
+# Models whose pose vectors can carry the second most important person (train --second-person).
+SECOND_PERSON_MODELS: tuple[str, ...] = ("pose", "fusion")
 MODEL_NAMES: tuple[str, ...] = tuple(MODEL_INPUTS)
 APPEARANCE_INPUTS: dict[str, tuple[str, ...]] = {"none": (), "thumbs": ("frames",), "embeddings": ("embeddings",)}
 

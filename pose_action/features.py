@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
+import copy
+
 import numpy as np
 
 from pose_action.errors import InputError
@@ -18,6 +20,7 @@ from pose_action.extraction.motion import MOTION_DIM, read_motion
 from pose_action.landmarks import (INDEX, NUM_LANDMARKS, VISIBILITY, WORLD, X, XY, XYZ, Z, LandmarkSequence,
                                    detected_rows, load_sequence)
 from pose_action.layout import FeaturesLayout
+from pose_action.people import read_second_track
 
 LEFT_HIP, RIGHT_HIP = INDEX["left_hip"], INDEX["right_hip"]
 LEFT_SHOULDER, RIGHT_SHOULDER = INDEX["left_shoulder"], INDEX["right_shoulder"]
@@ -30,6 +33,8 @@ APPEARANCE_KINDS = ("none", "thumbs", "embeddings")
 #   raw         x, y, z, visibility of all 33 landmarks as MediaPipe gives them, zeros where no
 #               pose: the "MediaPipe + LSTM" tutorials' input (the `keypoints` baseline)
 POSE_FEATURES = ("body", "normalized", "raw")
+# second_person_vectors: torso-centre offset x, y; its frame-to-frame change x, y; log relative torso size; presence
+SECOND_PERSON_CHANNELS = 6
 # A training-time distortion of the sampled landmarks: (points (T, 33, C), aspect, rng) -> points
 Augment = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
@@ -74,6 +79,9 @@ class FeatureConfig:
     scene_frames: int | None = None
     backbone: str | None = None  # embeddings only: the frozen CNN (mobilenet_v3_small, ...)
     motion: bool = False  # optical-flow vectors of the sampled frames as input "motion" (extract --motion)
+    # the second most important person, relative to the main actor, appended to each pose vector
+    # (second_person_vectors; needs the people files of extract --max-people 2)
+    second_person: bool = False
 
     def __post_init__(self) -> None:
         if self.frames < 2:
@@ -114,6 +122,13 @@ class FeatureConfig:
 
     @property
     def pose_dim(self) -> int:
+        """Size of the "pose" input: one person's vector, and with second_person the other's and its place."""
+        one = self.person_dim
+        return one + (one + SECOND_PERSON_CHANNELS if self.second_person else 0)
+
+    @property
+    def person_dim(self) -> int:
+        """Size of one person's pose vector (pose_vectors)."""
         if self.pose_features == "raw":  # x, y, z, visibility per landmark
             return NUM_LANDMARKS * 4
         if self.pose_features == "normalized":
@@ -331,7 +346,8 @@ def scene_frame_numbers(sequence: LandmarkSequence, config: FeatureConfig) -> np
 def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
                    appearance: tuple[np.ndarray, np.ndarray] | None = None, jitter: float = 0.0,
                    rng: np.random.Generator | None = None, augment: Augment | None = None,
-                   motion: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                   motion: tuple[np.ndarray, np.ndarray] | None = None,
+                   second: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Model inputs for one clip (training) or one window of frames (inference).
 
     `appearance` is (frame_index (N,), values (N, ...)): thumbnails (N, S, S, 3) uint8 or
@@ -342,6 +358,9 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
     and `motion` (T, MOTION_DIM) float32 from `motion` = (frame_index (N,), vectors (N, D)) like appearance.
     `jitter` (training only) moves each sampled frame randomly inside its segment; `augment`
     (training only) distorts the sampled frames' landmarks (points, aspect, rng) -> points.
+    With config.second_person, `second` = (frame_index (N,), poses (N, 33, C)) of the second most
+    important person where seen (people.second_track; empty: nobody else) and each pose vector
+    gains second_person_vectors; `augment` gives that person the same distortion as the main actor.
     """
     rows, present = sample_indices(len(sequence), config.frames, jitter, rng)
     if len(sequence):
@@ -350,10 +369,18 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
     else:
         points = np.full((config.frames, NUM_LANDMARKS, sequence.data.shape[-1]), np.nan, np.float32)
         frame_numbers = np.zeros(config.frames, dtype=np.int64)
+    other = sampled_second(second, frame_numbers, points.shape) if config.second_person else None
     if augment is not None:
-        points = augment(points, sequence.aspect, rng or np.random.default_rng())
+        rng = rng or np.random.default_rng()
+        twin = copy.deepcopy(rng) if other is not None else None  # the same draws: one mirror, one rotation
+        points = augment(points, sequence.aspect, rng)
+        if other is not None:
+            other = augment(other, sequence.aspect, twin)
     points[present == 0] = np.nan  # padding counts as missing, never as a pose
     pose = pose_vectors(points, present, sequence.aspect, config)
+    if other is not None:
+        other[present == 0] = np.nan
+        pose = np.concatenate([pose, second_person_vectors(points, other, present, sequence.aspect, config)], axis=1)
     features: dict[str, np.ndarray] = {"pose": pose, "mask": present.astype(np.float32)}
     if config.appearance != "none":
         if appearance is None:
@@ -401,5 +428,63 @@ def clip_features(layout: FeaturesLayout, key: str, config: FeatureConfig, seque
     path = layout.appearance(key, config.appearance, config.backbone)
     appearance = open_appearance(path, config.appearance) if path is not None else None
     motion = read_motion(layout.motion(key)) if config.motion else None
+    second = read_second_track(layout.people(key)) if config.second_person else None
     return build_features(sequence, config, appearance=appearance, jitter=jitter, rng=rng, augment=augment,
-                          motion=motion)
+                          motion=motion, second=second)
+
+
+def sampled_second(second: tuple[np.ndarray, np.ndarray] | None, frame_numbers: np.ndarray,
+                   shape: tuple[int, ...]) -> np.ndarray:
+    """(T, 33, C) poses of the second person at the sampled source frames; NaN where not seen there."""
+    if second is None:
+        raise InputError("this run was trained with --second-person: it needs the other people of every frame "
+                         "(the people files of extract --max-people 2), but none were given")
+    stored_frames, poses = second
+    other = np.full(shape, np.nan, dtype=np.float32)
+    if len(stored_frames):
+        stored_frames = np.asarray(stored_frames)
+        rows = nearest_rows(frame_numbers, stored_frames)
+        seen = stored_frames[rows] == frame_numbers  # the very frame, never a neighbour's pose
+        other[seen] = np.asarray(poses, dtype=np.float32)[rows[seen]][:, :, :shape[-1]]
+    return other
+
+
+def _torso(points: np.ndarray, aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2) torso centre (mean of shoulders and hips, x in frame heights) and (T,) torso length."""
+    xy = points[:, :, XY].astype(np.float64) * np.array([aspect, 1.0])
+    shoulder = (xy[:, LEFT_SHOULDER] + xy[:, RIGHT_SHOULDER]) / 2.0
+    hip = (xy[:, LEFT_HIP] + xy[:, RIGHT_HIP]) / 2.0
+    return (shoulder + hip) / 2.0, np.linalg.norm(shoulder - hip, axis=1)
+
+
+def second_person_vectors(main: np.ndarray, other: np.ndarray, present: np.ndarray, aspect: float,
+                          config: FeatureConfig) -> np.ndarray:
+    """(T, person_dim + 6): the second person's pose vector, then where it is relative to the main actor.
+
+    The pose vector is pose_vectors of its own landmarks: the same normalization the main actor
+    gets (its own torso scale and centre), so it says what that person does. Then, in the main
+    actor's frame: the offset of its torso centre from the main actor's (image axes, x scaled by
+    the aspect ratio, in main-actor torso lengths: the median over the window, as body_pose
+    scales), the offset's frame-to-frame change (approaching, backing off), log(its torso length /
+    the main actor's) (nearer or farther), and presence (1 = both people there, measured or
+    gap-filled). All zeros where either person is missing: presence 0, nothing guessed.
+    Mirroring both people flips the offset's x, as it should.
+    """
+    pose = pose_vectors(other, present, aspect, config)
+    main_filled, main_usable = fill_gaps(main, config.max_gap)
+    other_filled, other_usable = fill_gaps(other, config.max_gap)
+    both = (main_usable * other_usable * present) > 0
+    main_centre, main_torso = _torso(main_filled, aspect)
+    other_centre, other_torso = _torso(other_filled, aspect)
+    both &= np.isfinite(main_centre).all(axis=1) & np.isfinite(other_centre).all(axis=1)
+    usable_main = (main_usable * present > 0) & np.isfinite(main_torso)
+    scale = float(np.median(main_torso[usable_main])) if usable_main.any() else 1.0
+    if not np.isfinite(scale) or scale < 1e-6:
+        scale = 1.0
+    offset = np.where(both[:, None], (other_centre - main_centre) / scale, 0.0)
+    size = np.where(both, np.log(np.clip(np.nan_to_num(other_torso, nan=scale) / scale, 0.05, 20.0)), 0.0)
+    place = np.concatenate([offset, frame_deltas(offset, both), size[:, None], both[:, None].astype(np.float64)],
+                           axis=1)
+    pose = pose.copy()
+    pose[~(other_usable * present > 0)] = 0.0
+    return np.concatenate([pose, np.nan_to_num(place).astype(np.float32)], axis=1)

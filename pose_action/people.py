@@ -9,6 +9,7 @@ nobody was found has no row.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -65,3 +66,39 @@ def track_array(table: pd.DataFrame, frames: np.ndarray, track: int) -> np.ndarr
         if int(frame) in where:
             out[where[int(frame)]] = values.reshape(NUM_LANDMARKS, len(CHANNELS))
     return out
+
+
+def second_track(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The second most important person of a people table: (frame (N,), poses (N, 33, 8)) where seen.
+
+    "Second most important" is the highest main-actor score (extraction.tracking) among the
+    tracks other than the main actor's. Tracks are numbered by that score (0 = the main actor,
+    the rows with is_main = 1), so it is the lowest-numbered other track. A table of one person
+    gives empty arrays: the clip has no second person.
+    """
+    main = set(table.loc[table["is_main"] == 1, "track"].tolist()) or {0}
+    others = sorted(set(table["track"].tolist()) - main)
+    if not others:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, NUM_LANDMARKS, len(CHANNELS)), dtype=np.float32)
+    rows = table[table["track"] == others[0]]
+    points = rows[list(LANDMARK_COLUMNS)].to_numpy(dtype=np.float32).reshape(len(rows), NUM_LANDMARKS, len(CHANNELS))
+    return rows["frame"].to_numpy(dtype=np.int64), points
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_second_track(path: str, modified_ns: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    frames, points = second_track(read_people(path))
+    frames.flags.writeable = False  # shared between epochs and loader threads
+    points.flags.writeable = False
+    return frames, points
+
+
+def read_second_track(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """second_track of a people file, parsed once per file version (training reads it every epoch).
+
+    Only the second person's rows are kept (~1 KB a frame), for at most 512 files."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (extract with --max-people 2 or more writes it)") from None
+    return _cached_second_track(str(path), stat.st_mtime_ns, stat.st_size)

@@ -85,6 +85,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--motion", action="store_true",
                         help="fusion: add an optical-flow stream (needs `extract --motion`; off by default: "
                              "see the README's measurements); --model motion reads motion alone")
+    parser.add_argument("--second-person", action="store_true",
+                        help="pose/fusion: add the second most important person of each frame, relative to "
+                             "the main actor (offset, size, its own pose, presence) to the pose vectors; needs "
+                             "FEATURES extracted with --max-people 2 (its people files)")
     parser.add_argument("--average-last", type=int, default=None,
                         help="save the mean of the last N epochs' weights (default 10; 0: the last epoch's)")
     parser.add_argument("--label-smoothing", type=float, default=None, help="default 0.1 (keypoints 0)")
@@ -111,6 +115,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
                         batch_size=args.batch_size, frames=args.frames, pose_features=args.pose_features,
                         appearance=args.appearance, backbone=args.backbone, scene_frames=args.scene_frames,
                         motion=args.motion,
+                        second_person=args.second_person,
                         patience=args.patience,
                         average_last=args.average_last, label_smoothing=args.label_smoothing,
                         augment=False if args.no_augment else None,

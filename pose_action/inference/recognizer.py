@@ -267,6 +267,9 @@ class Recognizer:
         if smoothing < 1:
             raise InputError(f"smoothing must be at least 1 prediction, got {smoothing}")
         run = load_run(run_dir)
+        if run.feature_config.second_person:  # build_features needs a second person per frame: not tracked here yet
+            raise InputError(f"{run.path}: run trained with --second-person needs --max-people 2 at inference, "
+                             "which predict and live do not track yet")
         if backend == "tflite" and run.feature_config.appearance == "embeddings":
             raise InputError(f"{run.path}: a model on frozen CNN embeddings needs TensorFlow for the "
                              "embeddings; use the keras backend (or a pose/thumbs model for the tflite runtime)")

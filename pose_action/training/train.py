@@ -28,7 +28,7 @@ import pandas as pd
 from sklearn.utils.class_weight import compute_class_weight
 
 from pose_action import runs
-from pose_action.catalog import MODEL_INPUTS, MODEL_NAMES, MOTION_OPTIONAL, input_names
+from pose_action.catalog import MODEL_INPUTS, MODEL_NAMES, MOTION_OPTIONAL, SECOND_PERSON_MODELS, input_names
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import read_appearance
 from pose_action.features import FeatureConfig
@@ -64,6 +64,7 @@ class TrainOptions:
     # rgb/fusion: appearance on this many of the T frames (0 or >= T: every frame); see FeatureConfig
     scene_frames: int = 8
     motion: bool = False  # fusion: add the optical-flow stream (needs extract --motion); the `motion` model always reads it
+    second_person: bool = False  # pose, fusion: the second most important person in the pose vectors (--max-people 2)
     # None: the model's training recipe decides (training.recipes); a value overrides it
     frames: int | None = None
     pose_features: str | None = None
@@ -108,6 +109,7 @@ def feature_config_for(options: TrainOptions, recipe: Recipe, layout: FeaturesLa
     scene_frames = options.scene_frames if options.model in SCENE_MODELS and appearance != "none" else 0
     return FeatureConfig(frames=recipe.frames, pose_features=recipe.pose_features, appearance=appearance,
                          thumb_size=thumb_size, backbone=backbone, motion=reads_motion(options),
+                         second_person=reads_second_person(options),
                          scene_frames=scene_frames if 0 < scene_frames < recipe.frames else None)
 
 
@@ -119,6 +121,28 @@ def reads_motion(options: TrainOptions) -> bool:
         raise InputError(f"--motion: model {options.model!r} has no motion stream; use --model "
                          f"{' or '.join(MOTION_OPTIONAL)} (or --model motion, motion alone)")
     return options.motion
+
+
+def reads_second_person(options: TrainOptions) -> bool:
+    """Whether the pose vectors carry the second person; --second-person on another model is an error."""
+    if options.second_person and options.model not in SECOND_PERSON_MODELS:
+        raise InputError(f"--second-person: model {options.model!r} cannot read the second person; use --model "
+                         f"{' or '.join(SECOND_PERSON_MODELS)}")
+    return options.second_person
+
+
+def check_people_files(layout: FeaturesLayout, clips: list[Clip]) -> None:
+    """--second-person needs every clip's people file (extract --max-people 2): one line if they are not there."""
+    people = (layout.read_config() or {}).get("people")
+    if not isinstance(people, dict) or int(people.get("max_people") or 1) < 2:
+        raise InputError(f"{layout.root}: extracted with one person per frame (no people files); --second-person "
+                         f"needs every person: re-extract with `pose-action extract VIDEO_ROOT --out NEW_FOLDER "
+                         f"--max-people 2`")
+    missing = [layout.people(clip.key) for clip in clips if not layout.people(clip.key).is_file()]
+    if missing:
+        more = f" (and {len(missing) - 1} more clips)" if len(missing) > 1 else ""
+        raise InputError(f"{missing[0]}: missing people file{more}; --second-person needs every clip's: "
+                         f"re-extract {layout.root} with --max-people 2")
 
 
 def stored_thumb_size(layout: FeaturesLayout) -> int:
@@ -361,6 +385,8 @@ def load_training_data(features_root: str | Path, options: TrainOptions) -> Trai
     train, val, test = ([by_key[key] for key in keys] for keys in (split.train, split.val, split.test))
     if not train or not test:
         raise InputError(f"{layout.root}: split {options.split} left no training or no test clips")
+    if config.second_person:
+        check_people_files(layout, clip_set.clips)
     return TrainingData(layout=layout, excluded=clip_set.excluded, labels=labels, recipe=recipe, config=config,
                         split=split,
                         train=train, val=val, test=test,
@@ -456,7 +482,8 @@ def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) ->
     # params are compared below; how the work is spread (loader threads, devices, cache) is not
     ignored = ("params", "workers", "distribute", "cache_mb", "recipe")
     expected = {key: value for key, value in json.loads(json.dumps(asdict(options))).items() if key not in ignored}
-    saved = {key: value for key, value in config.training.items() if key not in ignored}
+    saved = {"second_person": False,  # runs made before --second-person existed did without it
+             **{key: value for key, value in config.training.items() if key not in ignored}}
     expected_params = json.loads(json.dumps(options.params))
     if expected != saved or config.training.get("recipe") != resolve_recipe(options).to_dict():
         return None
