@@ -15,6 +15,10 @@ and chooses the main actor with the same score, computed over everything seen so
   track of the current frame takes over at once, for the time being (the first person seen
   starts as main the same way): the next prediction chooses without hysteresis.
 
+The scores keep every frame of the stream (the tracker's history): a choice costs about 7 ms
+after 10 minutes of two people at 30 fps (measured on a loaded machine), and grows with the
+stream's length.
+
 At the end of a clip the running scores are exactly extraction's scores for that clip, so the
 first prediction over a whole clip reads the person extraction wrote into the landmark CSV,
 with the same rounded landmarks: the same arrays as training.
@@ -55,16 +59,17 @@ class MainActor:
         candidates = sorted(set(candidates))
         if not candidates:
             return self.track
-        best = self._best(candidates)
+        scores = self.tracker.scores()
+        best = self._best(candidates, scores)
         if not self.provisional and self.track in candidates and best != self.track:
-            scores = self.tracker.scores()
             if scores[best] < scores[self.track] + self.hysteresis:
                 return self.track
         self.track, self.provisional = best, False
         return best
 
-    def _best(self, candidates) -> int:
-        scores = self.tracker.scores()
+    def _best(self, candidates, scores: np.ndarray | None = None) -> int:
+        """The highest-scoring candidate (the lowest id of a tie, as extraction's stable sort)."""
+        scores = self.tracker.scores() if scores is None else scores
         return max(candidates, key=lambda track: (scores[track], -track))
 
 

@@ -88,9 +88,15 @@ def write_annotated(result: VideoResult, out: str | Path) -> int:
 
 
 def format_summary(result: VideoResult, top_k: int) -> str:
+    people = ""
+    if result.max_people > 1:
+        tracks = len({track for frame in result.people for track in frame})
+        mains = sorted({p.track for p in result.timeline if p.track is not None})
+        people = (f", {tracks} {'person' if tracks == 1 else 'people'} tracked, main actor: track "
+                  f"{', '.join(str(track) for track in mains) or '-'}")
     lines = [f"{result.path}: {result.label}  ({result.probabilities.max():.1%}, "
              f"{len(result.timeline)} window{'s' if len(result.timeline) != 1 else ''} of "
-             f"{result.window_frames} frames, {result.backend})"]
+             f"{result.window_frames} frames, {result.backend}{people})"]
     width = max(len(name) for name in result.labels)
     for name, probability in result.top(top_k):
         lines.append(f"  {name:<{width}}  {probability:6.1%}  {'#' * int(round(probability * 30))}")

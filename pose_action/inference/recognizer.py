@@ -26,7 +26,7 @@ import numpy as np
 from pose_action.errors import InputError
 from pose_action.inference.actors import MainActor, pose_of
 from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
-from pose_action.landmarks import LandmarkSequence, as_stored
+from pose_action.landmarks import CHANNELS, NUM_LANDMARKS, LandmarkSequence, as_stored
 from pose_action.runs import RunConfig, Run, load_run
 from pose_action.features import FeatureConfig, build_features, nearest_rows, scene_frame_numbers
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
@@ -105,6 +105,19 @@ class FrameExtractor:
         track = self.actors.choose({label for record in records for label in record.tracks})
         return [record if record.main == track else as_main(record, track) for record in records]
 
+    def second_person(self, records: list[FrameRecord]) -> tuple[np.ndarray, np.ndarray]:
+        """(source frames (N,), poses (N, 33, 8)) of the window's second most important person: of its
+        tracks other than the main actor's, the highest running score (training: people.second_track,
+        the next track by whole-clip score). Empty: nobody else in the window."""
+        others = {label for record in records for label in record.tracks} - {records[-1].main} if records else set()
+        if self.actors is None or not others:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, NUM_LANDMARKS, len(CHANNELS)), dtype=np.float32)
+        scores = self.actors.tracker.scores()
+        track = max(others, key=lambda label: (scores[label], -label))
+        seen = [(record.frame, pose) for record in records
+                if (pose := pose_of(record.people, record.tracks, track)) is not None]
+        return np.array([frame for frame, _ in seen], dtype=np.int64), np.stack([pose for _, pose in seen])
+
     def close(self) -> None:
         self.estimator.close()
 
@@ -165,24 +178,29 @@ def records_sequence(records: list[FrameRecord], *, fps: float, width: int, heig
 
 
 def window_features(records: list[FrameRecord], config: RunConfig, *, fps: float, width: int, height: int,
-                    embed: EmbeddingCache | None = None) -> dict[str, np.ndarray]:
-    """Model inputs of a window of processed frames: build_features on them, as on a training clip."""
+                    embed: EmbeddingCache | None = None,
+                    second: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Model inputs of a window of processed frames: build_features on them, as on a training clip.
+
+    `second` (runs trained with the second person: FrameExtractor.second_person) goes to
+    build_features as training's people file does."""
     features = config.features
+    extra = {"second": second} if second is not None else {}
     sequence = records_sequence(records, fps=fps, width=width, height=height)
     motion = ((sequence.frame, np.stack([record.motion for record in records]))  # every processed frame, as stored
               if features.motion else None)
     if features.appearance == "none":
-        return build_features(sequence, features, motion=motion)
+        return build_features(sequence, features, motion=motion, **extra)
     kept = [records[position] for position in sampler_positions(len(records), config.appearance_frames)]
     kept_frames = np.array([record.frame for record in kept], dtype=np.int64)
     if features.appearance == "thumbs":
         return build_features(sequence, features, appearance=(kept_frames, np.stack([r.image for r in kept])),
-                              motion=motion)
+                              motion=motion, **extra)
     if embed is None:
         raise InputError("this model needs frozen CNN embeddings: load it with backend='keras'")
     used = np.unique(nearest_rows(scene_frame_numbers(sequence, features), kept_frames))  # embed only what is picked
     vectors = embed([kept[row] for row in used])
-    return build_features(sequence, features, appearance=(kept_frames[used], vectors), motion=motion)
+    return build_features(sequence, features, appearance=(kept_frames[used], vectors), motion=motion, **extra)
 
 
 # ----------------------------------------------------------------------------- predictions
@@ -286,8 +304,10 @@ class Recognizer:
         if max_people is not None and not 1 <= max_people <= MAX_PEOPLE:
             raise InputError(f"--max-people must be between 1 and {MAX_PEOPLE}, got {max_people}")
         self.run = run
+        # runs trained with the second person as input (FeatureConfig.second_person, where present) read two
+        self.second_person = bool(getattr(run.feature_config, "second_person", False))
         # as many people as asked, else as many as the run's features were extracted with (1: today's speed)
-        self.max_people = int(max_people or run.config.max_people)
+        self.max_people = max(int(max_people or run.config.max_people), 2 if self.second_person else 1)
         self.config = run.config
         self.backend = backend
         self.pose_model = pose_model
@@ -397,7 +417,8 @@ class Recognizer:
             chosen = extractor.choose_main(records[max(0, end - window):end])
             records[end - 1] = chosen[-1]  # from here on, the main actor is the one this window read
             pending.append(window_features(chosen, self.config, fps=info.fps,
-                                           width=info.width, height=info.height, embed=embed))
+                                           width=info.width, height=info.height, embed=embed,
+                                           second=extractor.second_person(chosen) if self.second_person else None))
             ends.append(end)
             tracks.append(chosen[-1].main)
             if len(pending) >= PREDICT_BATCH:
@@ -517,7 +538,8 @@ class Stream:
             record = self.buffer[-1] = records[-1]  # from here on, the main actor is the one this window read
             height, width = frame_bgr.shape[:2]
             features = window_features(records, self.recognizer.config, fps=self.fps, width=width, height=height,
-                                       embed=self.embed)
+                                       embed=self.embed, second=self._extractor.second_person(records)
+                                       if self.recognizer.second_person else None)
             raw = self.recognizer.predict_features([features])[0]
             self.latest = make_prediction(records[0], record, raw, self.smoother.add(raw),
                                           self.recognizer.labels, self.recognizer.threshold, track=record.main)

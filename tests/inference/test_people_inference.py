@@ -149,6 +149,19 @@ def test_two_people_features_equal_the_extracted_main_actors(tiny, crowd, extrac
         np.testing.assert_array_equal(live[name], stored[name], err_msg=name)
 
 
+def test_the_second_person_of_a_window_is_the_people_files_next_track(tiny, crowd, extracted):
+    """What a run trained with the second person as input gets at inference: the same poses as training."""
+    features, key = extracted
+    people = read_people(FeaturesLayout(features).people(key))
+    with Recognizer.load(tiny.run, "tflite", max_people=2) as recognizer, recognizer.new_extractor() as extractor:
+        records = [extractor.process(frame, index, timestamp) for index, timestamp, frame in read_frames(crowd)]
+        frames, poses = extractor.second_person(extractor.choose_main(records))
+    assert len(frames) > 20  # the bystander, found in most frames
+    np.testing.assert_array_equal(poses, track_array(people, frames, 1))
+    bystander = synth.read_joints(synth.bystander_path(crowd))[frames][:, TORSO, :2]
+    assert np.nanmedian(np.linalg.norm(poses[:, TORSO][:, :, [X, Y]] - bystander, axis=-1)) < 0.03
+
+
 def _person(x: float, size: float) -> np.ndarray:
     """A still stick pose (33, 8) centred at (x, 0.5) with torso length `size` (frame heights, 4:3)."""
     offsets = np.random.default_rng(3).normal(0.0, 0.3, (NUM_LANDMARKS, 2))
