@@ -83,7 +83,7 @@ def test_predict_with_two_people_reads_and_labels_the_main_actor(tiny, crowd, tm
     assert result.main_tracks == [answer["timeline"][0]["track"]] * len(result.main_tracks)
     to_actor, to_bystander = _distances(result.landmarks.data, crowd)
     detected = result.landmarks.detected
-    assert detected.mean() > 0.9
+    assert detected.mean() > 0.8  # (extraction's scout, issue 15 cost, may find the actor a few frames late)
     assert (to_actor < np.where(np.isfinite(to_bystander), to_bystander, np.inf))[detected].all()
     assert np.median(to_actor[detected]) < 0.03  # on the actor's drawn joints
     # what one person per frame gives here: the bystander (the label was about the wrong person)
