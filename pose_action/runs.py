@@ -156,6 +156,14 @@ class RunConfig:
         return {name: float(pose[name]) for name in ("min_detection_confidence", "min_tracking_confidence")
                 if pose.get(name) is not None}
 
+    @property
+    def max_people(self) -> int:
+        """Poses per frame extraction asked for (`extract --max-people`; 1 when it tracked nobody else)."""
+        try:
+            return max(1, int((self.extraction.get("people") or {}).get("max_people") or 1))
+        except (TypeError, ValueError, AttributeError):
+            return 1
+
     def stride(self, fps: float) -> int:
         """Every how many frames extraction processed one, at this frame rate."""
         from pose_action.video import stride_for

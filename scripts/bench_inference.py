@@ -18,7 +18,13 @@ the first, in alternating rounds (base, motion, base, motion, ...; medians per f
 load spikes from other processes move least), with the MotionEncoder's own cost per frame:
 the per-frame cost of the motion stream (the issue's target: at most +10%).
 
+With --people 1,2 only the TFLite pipeline is measured, once per number of people asked of the
+landmarker (`live --max-people N`: N > 1 also links the poses into tracks and picks the main actor),
+on the one-person video and on a two-person `synth --crowd` clip of the same length, in alternating
+rounds (medians per frame).
+
     python scripts/bench_inference.py [--run RUN] [--seconds 8] [--cores 1] [--repeat 2] [--motion]
+    python scripts/bench_inference.py --run RUN --people 1,2 [--rounds 3]
 """
 
 from __future__ import annotations
@@ -100,10 +106,10 @@ def bench_pose(frames: list[np.ndarray], repeat: int) -> Timing:
 
 
 def bench_pipeline(run: Path, backend: str, frames: list[np.ndarray], fps: float, repeat: int,
-                   threads: int | None) -> tuple[Timing, int, int]:
+                   threads: int | None, max_people: int | None = None) -> tuple[Timing, int, int]:
     from pose_action.inference.recognizer import Recognizer
 
-    with Recognizer.load(run, backend, num_threads=threads) as recognizer:
+    with Recognizer.load(run, backend, num_threads=threads, max_people=max_people) as recognizer:
         recognizer.reset(fps)
         per_frame_ms(recognizer.update, frames[:60], 1)  # warm-up, including a few predictions
         stream = recognizer.reset(fps)
@@ -157,6 +163,34 @@ def summary(timing: Timing) -> tuple[float, float, float, float]:
     return float(values.mean()), float(np.median(values)), float(np.percentile(values, 95)), timing.cpu_ms
 
 
+def bench_people(run: Path, workdir: Path, frames: list[np.ndarray], fps: float, args, threads: int | None) -> None:
+    """Per-frame cost of the TFLite pipeline for each --max-people N, on one person and on two."""
+    from pose_action.synth.conditions import Conditions
+    from pose_action.synth.dataset import write_clip
+
+    counts = [int(part) for part in args.people.split(",")]
+    crowd = write_clip(workdir / "crowd.mp4", "Wave", actor=9, seed=0, size=(320, 240), seconds=args.seconds,
+                       conditions=Conditions(crowd=True))
+    videos = {"one person": frames, "two people (synth --crowd)": load_frames(crowd)[0]}
+    wall: dict[tuple[str, int], list[float]] = {(name, n): [] for name in videos for n in counts}
+    cpu: dict[tuple[str, int], list[float]] = {key: [] for key in wall}
+    for _ in range(args.rounds):
+        for name, clip in videos.items():
+            for n in counts:
+                timing = bench_pipeline(run, "tflite", clip, fps, args.repeat, threads, max_people=n)[0]
+                wall[name, n] += timing.wall_ms
+                cpu[name, n].append(timing.cpu_ms)
+    print(f"TFLite pipeline per frame, 320x240, {len(frames)} frames x{args.repeat} passes, {args.rounds} "
+          f"alternating rounds; cores: {args.cores or 'all'}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'video':<30}{'people':>7}{'median ms':>11}{'p95 ms':>8}{'frames/s':>10}{'cpu ms':>8}{'vs N=1':>8}")
+    for name in videos:
+        base = float(np.median(wall[name, counts[0]]))
+        for n in counts:
+            median = float(np.median(wall[name, n]))
+            print(f"{name:<30}{n:>7}{median:11.2f}{np.percentile(wall[name, n], 95):8.2f}{1000.0 / median:10.1f}"
+                  f"{np.median(cpu[name, n]):8.2f}{median / base:7.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, help="a run directory with model.keras and model.tflite")
@@ -167,7 +201,11 @@ def main() -> None:
     parser.add_argument("--motion", action="store_true",
                         help="also measure a fusion --motion run on the same throwaway features")
     parser.add_argument("--motion-run", type=Path, help="--motion with --run: the run with the motion stream")
-    parser.add_argument("--rounds", type=int, default=3, help="--motion: alternating rounds of base and motion")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="--motion, --people: alternating rounds of the settings compared")
+    parser.add_argument("--people", metavar="N,N",
+                        help="measure only the TFLite pipeline with live --max-people N for each N (e.g. 1,2), "
+                             "on one person and on two")
     args = parser.parse_args()
     if args.motion and args.run and not args.motion_run:
         parser.error("--motion with --run needs --motion-run (or leave out both: a throwaway pair is trained)")
@@ -192,6 +230,9 @@ def main() -> None:
                        seconds=args.seconds)
     frames, fps = load_frames(video)
     config = json.loads((run / "config.json").read_text())
+    if args.people:
+        bench_people(run, workdir, frames, fps, args, threads)
+        return
 
     pose = bench_pose(frames, args.repeat)
     lite, window, step = bench_pipeline(run, "tflite", frames, fps, args.repeat, threads)

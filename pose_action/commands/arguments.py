@@ -48,6 +48,13 @@ def add_recognizer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoothing", type=int, default=DEFAULT_SMOOTHING,
                         help=f"moving average over this many predictions (default: {DEFAULT_SMOOTHING})")
     parser.add_argument("--pose-model", help="override the run's pose model (lite|full|heavy|PATH)")
+    parser.add_argument("--max-people", type=int, metavar="N",
+                        help="find up to N people per frame, track them as `extract --max-people` does and "
+                             "recognize the main actor (the track with the best running score, kept unless "
+                             "another beats it clearly); every person is drawn in its own colour, the main "
+                             "actor tagged with the label. Costs about one more landmark pass per extra person. "
+                             "Default: as many as the run's features were extracted with (1 for most runs: "
+                             "one person, no tracking)")
 
 
 def open_recognizer(args: argparse.Namespace) -> Recognizer:
@@ -56,4 +63,4 @@ def open_recognizer(args: argparse.Namespace) -> Recognizer:
     from pose_action.inference.recognizer import Recognizer
 
     return Recognizer.load(args.run, choose_backend(args.run, args.backend), pose_model=args.pose_model,
-                           threshold=args.threshold, smoothing=args.smoothing)
+                           threshold=args.threshold, smoothing=args.smoothing, max_people=args.max_people)

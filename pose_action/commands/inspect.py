@@ -4,6 +4,8 @@ joint trajectory plots and skeleton renderings (alone or drawn over the source v
 `pose-action inspect CSV` summarizes one video; `pose-action inspect FEATURES` summarizes an
 extraction per class and per video (worst first), flags videos with no pose or a low
 detection rate, lists the failed ones from manifest.csv, and writes the table as CSV.
+`pose-action inspect FEATURES --render-tracks <Class>/<clip> --out DIR` draws every tracked
+person of a clip (extract --max-people N > 1) in its own colour.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pose_action.files import check_writable
 from pose_action.inspection.plots import DEFAULT_JOINTS, RENDER_SUFFIXES, parse_joints, plot_sequence, render_sequence
 from pose_action.inspection.report import format_report, inspect_features, load_with_context, write_report
 from pose_action.inspection.summary import DEFAULT_MIN_DETECTION_RATE, format_summary, problem_of, summarize
-from pose_action.layout import REPORT_FILE, FeaturesLayout
+from pose_action.layout import OUTPUT_DIRS, REPORT_FILE, FeaturesLayout
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render", metavar="MP4|GIF",
                         help="CSV only: write a skeleton animation, one frame per CSV row")
     parser.add_argument("--overlay", metavar="VIDEO",
-                        help="with --render: draw the landmarks on this source video instead")
+                        help="with --render or --render-tracks: draw the landmarks on this source video instead")
     parser.add_argument("--size", metavar="WxH",
-                        help="with --render and no --overlay: canvas size "
+                        help="with --render or --render-tracks and no --overlay: canvas size "
                              "(default: the video's size from manifest.csv, else 640x480)")
+    parser.add_argument("--render-tracks", metavar="CLASS/CLIP",
+                        help="FEATURES only: draw every tracked person of this clip (its people file, from "
+                             "extract --max-people 2 or more), each track in its own colour, the main actor "
+                             "tagged 'main', one frame per processed frame; writes OUT/CLASS/CLIP.tracks.mp4")
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="with --render-tracks: the folder to write into (nothing is written outside it)")
+    parser.add_argument("--gif", action="store_true", help="with --render-tracks: write a GIF instead of an MP4")
     parser.add_argument("--report", metavar="CSV",
                         help=f"FEATURES only: where to write the per-video table (default: FEATURES/{REPORT_FILE})")
     parser.add_argument("--min-detection-rate", type=float, default=DEFAULT_MIN_DETECTION_RATE,
@@ -46,7 +55,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _run_tracks(args: argparse.Namespace, root: Path) -> int:
+    """--render-tracks: one clip's people file drawn track by track into --out."""
+    from pose_action.inspection.tracks import render_tracks, tracks_output
+
+    if args.plot or args.render:
+        raise InputError("--render-tracks draws one clip of a features folder; --plot and --render take a CSV")
+    if args.out is None:
+        raise InputError("--render-tracks needs --out DIR (the folder to write the render into)")
+    if args.overlay and args.size:
+        raise InputError("--size is for renders without --overlay (an overlay keeps the video's size)")
+    size = parse_size(args.size) if args.size else None
+    layout = FeaturesLayout(root)
+    out = tracks_output(args.out, args.render_tracks, ".gif" if args.gif else ".mp4")  # checks the key
+    if any(out.resolve().is_relative_to((root / folder).resolve()) for folder in OUTPUT_DIRS):
+        raise InputError(f"{args.out}: --out is inside the extraction's own folders; choose another folder")
+    if args.overlay and not Path(args.overlay).is_file():
+        raise InputError(f"{args.overlay}: no such video file")
+    check_writable(out.parent)
+    path, frames, tracks = render_tracks(layout.root, args.render_tracks, args.out, overlay=args.overlay,
+                                         size=size, gif=args.gif, quiet=args.quiet)
+    print(f"{args.render_tracks}: {tracks} track{'s' if tracks != 1 else ''} drawn in {frames} frames -> {path}")
+    return EXIT_OK
+
+
 def _run_features(args: argparse.Namespace, root: Path) -> int:
+    if args.render_tracks:
+        return _run_tracks(args, root)
+    if args.out or args.gif:
+        raise InputError("--out and --gif go with --render-tracks CLASS/CLIP")
     if args.plot or args.render or args.overlay:
         raise InputError(f"{root}: --plot, --render and --overlay take one landmark CSV, not a folder")
     layout = FeaturesLayout(root)
@@ -75,6 +112,8 @@ def check_output_file(path: Path, option: str) -> None:
 
 
 def _run_csv(args: argparse.Namespace, path: Path) -> int:
+    if args.render_tracks or args.out or args.gif:
+        raise InputError(f"{path}: --render-tracks, --out and --gif take a features folder, not one CSV")
     if args.overlay and not args.render:
         raise InputError("--overlay needs --render OUT (the video or GIF to write)")
     if args.overlay and args.size:

@@ -83,7 +83,11 @@ def run_live(recognizer: Recognizer, capture: cv2.VideoCapture,
             rate = 1.0 / (now - previous) if rate == 0.0 else 0.9 * rate + 0.1 / (now - previous)
         previous = now
         count += 1
-        if not show(draw_overlay(frame, recognizer.last_landmarks, prediction, extra=f"{rate:.0f} fps")):
+        record = recognizer.last_record
+        people = (dict(zip(record.tracks, record.people)) if record is not None else {}) \
+            if recognizer.max_people > 1 else None
+        if not show(draw_overlay(frame, recognizer.last_landmarks, prediction, extra=f"{rate:.0f} fps",
+                                 people=people, main=record.main if record is not None else None)):
             break
     return count
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from pose_action.inference.recognizer import UNKNOWN, Prediction, VideoResult
-from pose_action.inference.render import draw_caption, draw_skeleton
+from pose_action.inference.render import draw_caption, draw_people, draw_skeleton
 from pose_action.landmarks import VISIBILITY, XY
 from pose_action.video import read_frames, write_video
 
@@ -38,9 +38,16 @@ def draw_confidence_bar(frame_bgr: np.ndarray, confidence: float, known: bool) -
 
 
 def draw_overlay(frame_bgr: np.ndarray, landmarks: np.ndarray | None, prediction: Prediction | None,
-                 extra: str | None = None) -> np.ndarray:
-    """Skeleton, current label with its confidence and a confidence bar (shared with `live`)."""
-    if landmarks is not None:
+                 extra: str | None = None, *, people: dict[int, np.ndarray] | None = None,
+                 main: int | None = None) -> np.ndarray:
+    """Skeleton, current label with its confidence and a confidence bar (shared with `live`).
+
+    With `people` (--max-people > 1: {track id: landmarks}) every person is drawn in its track's
+    colour and the main actor (track `main`, the one the label is about) is tagged "main: label"."""
+    if people is not None:
+        text = None if prediction is None else f"{prediction.label} {prediction.confidence:.0%}"
+        draw_people(frame_bgr, people, main, text)
+    elif landmarks is not None:
         draw_skeleton(frame_bgr, landmarks[:, XY], landmarks[:, VISIBILITY])
     if prediction is None:
         draw_caption(frame_bgr, WARMUP_TEXT)
@@ -70,7 +77,9 @@ def annotated_frames(result: VideoResult) -> Iterator[np.ndarray]:
         while shown + 1 < len(timeline) and timeline[shown + 1].frame <= index:
             shown += 1
         landmarks = sequence.data[row] if row >= 0 and sequence.detected[row] else None
-        yield draw_overlay(frame, landmarks, timeline[shown] if timeline else None)
+        people = (result.people[row] if row >= 0 else {}) if result.max_people > 1 else None
+        main = result.main_tracks[row] if result.max_people > 1 and row >= 0 else None
+        yield draw_overlay(frame, landmarks, timeline[shown] if timeline else None, people=people, main=main)
 
 
 def write_annotated(result: VideoResult, out: str | Path) -> int:
@@ -79,9 +88,15 @@ def write_annotated(result: VideoResult, out: str | Path) -> int:
 
 
 def format_summary(result: VideoResult, top_k: int) -> str:
+    people = ""
+    if result.max_people > 1:
+        tracks = len({track for frame in result.people for track in frame})
+        mains = sorted({p.track for p in result.timeline if p.track is not None})
+        people = (f", {tracks} {'person' if tracks == 1 else 'people'} tracked, main actor: track "
+                  f"{', '.join(str(track) for track in mains) or '-'}")
     lines = [f"{result.path}: {result.label}  ({result.probabilities.max():.1%}, "
              f"{len(result.timeline)} window{'s' if len(result.timeline) != 1 else ''} of "
-             f"{result.window_frames} frames, {result.backend})"]
+             f"{result.window_frames} frames, {result.backend}{people})"]
     width = max(len(name) for name in result.labels)
     for name, probability in result.top(top_k):
         lines.append(f"  {name:<{width}}  {probability:6.1%}  {'#' * int(round(probability * 30))}")

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from pose_action.errors import InputError
+from pose_action.inference.actors import MainActor, pose_of
 from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
-from pose_action.landmarks import LandmarkSequence, as_stored
+from pose_action.landmarks import CHANNELS, NUM_LANDMARKS, LandmarkSequence, as_stored
 from pose_action.runs import RunConfig, Run, load_run
 from pose_action.features import FeatureConfig, build_features, nearest_rows, scene_frame_numbers
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
@@ -36,6 +37,7 @@ UNKNOWN = "unknown"
 DEFAULT_THRESHOLD = 0.5  # smoothed top probability below this reads "unknown"
 DEFAULT_SMOOTHING = 3  # moving average over this many predictions
 PREDICT_BATCH = 32  # windows per model call in predict_video
+MAX_PEOPLE = 10  # as extract --max-people: each pose costs a landmark pass per frame
 PREDICTIONS_PER_SECOND = 2.5  # default prediction rate: every 10th frame at 25 fps keeps the model's share small
 
 
@@ -51,6 +53,11 @@ class FrameRecord:
     landmarks: np.ndarray | None  # (33, 8) as the CSV stores them, or None: no pose
     image: np.ndarray | None  # thumbnail (S, S, 3) uint8 RGB (at the embedder's size for embeddings)
     motion: np.ndarray | None = None  # (MOTION_DIM,) optical-flow vector from the previous processed frame
+    # --max-people N > 1: every pose found (as stored), their track ids, and the main actor's track;
+    # `landmarks` is then the main actor's pose (None where the main actor is not seen)
+    people: tuple[np.ndarray, ...] = ()
+    tracks: tuple[int, ...] = ()
+    main: int | None = None
 
 
 class FrameExtractor:
@@ -58,24 +65,58 @@ class FrameExtractor:
 
     MediaPipe's VIDEO mode tracks the person across frames (and the motion encoder keeps the
     previous frame), so use one extractor per video or stream, with strictly increasing
-    timestamps, and close it.
+    timestamps, and close it. With `max_people` > 1 the landmarker returns up to that many
+    poses, linked into tracks as extraction links them (`actors.MainActor`).
     """
 
-    def __init__(self, config: RunConfig, pose_model: Path, image_size: int | None) -> None:
+    def __init__(self, config: RunConfig, pose_model: Path, image_size: int | None, max_people: int = 1) -> None:
         from pose_action.extraction.motion import MotionEncoder
         from pose_action.extraction.pose import PoseEstimator
 
-        self.estimator = PoseEstimator(pose_model, **config.pose_options)
+        self.max_people = int(max_people)
+        self.estimator = PoseEstimator(pose_model, **config.pose_options, num_poses=self.max_people)
         self.image_size = image_size
         self.motion = MotionEncoder() if config.features.motion else None
+        self.actors: MainActor | None = None  # made at the first frame (the tracker needs its aspect ratio)
 
     def process(self, frame_bgr: np.ndarray, frame_index: int, timestamp_ms: int) -> FrameRecord:
         from pose_action.extraction.appearance import thumbnail
 
-        landmarks = as_stored(self.estimator.detect(frame_bgr, timestamp_ms))
         image = thumbnail(frame_bgr, self.image_size) if self.image_size else None
         motion = self.motion.encode(frame_bgr) if self.motion is not None else None
-        return FrameRecord(int(frame_index), int(timestamp_ms), landmarks, image, motion)
+        if self.max_people <= 1:
+            landmarks = as_stored(self.estimator.detect(frame_bgr, timestamp_ms))
+            return FrameRecord(int(frame_index), int(timestamp_ms), landmarks, image, motion)
+        if self.actors is None:
+            height, width = frame_bgr.shape[:2]
+            self.actors = MainActor(width / height)
+        found = self.estimator.detect_all(frame_bgr, timestamp_ms)
+        tracks = self.actors.update(found)  # linked on the landmarker's numbers, as extraction links them
+        people = tuple(as_stored(points) for points in found)
+        main = self.actors.track
+        return FrameRecord(int(frame_index), int(timestamp_ms), pose_of(people, tracks, main), image, motion,
+                           people=people, tracks=tracks, main=main)
+
+    def choose_main(self, records: list[FrameRecord]) -> list[FrameRecord]:
+        """A window's records as the main actor's (one person, the same for the whole window, as a
+        training clip's landmark CSV): the main actor is chosen anew among the window's tracks."""
+        if self.actors is None:
+            return records
+        track = self.actors.choose({label for record in records for label in record.tracks})
+        return [record if record.main == track else as_main(record, track) for record in records]
+
+    def second_person(self, records: list[FrameRecord]) -> tuple[np.ndarray, np.ndarray]:
+        """(source frames (N,), poses (N, 33, 8)) of the window's second most important person: of its
+        tracks other than the main actor's, the highest running score (training: people.second_track,
+        the next track by whole-clip score). Empty: nobody else in the window."""
+        others = {label for record in records for label in record.tracks} - {records[-1].main} if records else set()
+        if self.actors is None or not others:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, NUM_LANDMARKS, len(CHANNELS)), dtype=np.float32)
+        scores = self.actors.tracker.scores()
+        track = max(others, key=lambda label: (scores[label], -label))
+        seen = [(record.frame, pose) for record in records
+                if (pose := pose_of(record.people, record.tracks, track)) is not None]
+        return np.array([frame for frame, _ in seen], dtype=np.int64), np.stack([pose for _, pose in seen])
 
     def close(self) -> None:
         self.estimator.close()
@@ -85,6 +126,11 @@ class FrameExtractor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def as_main(record: FrameRecord, track: int | None) -> FrameRecord:
+    """The record with `track` as its main actor (its landmarks: that track's pose, or None)."""
+    return dataclasses.replace(record, landmarks=pose_of(record.people, record.tracks, track), main=track)
 
 
 @functools.lru_cache(maxsize=256)  # depends only on the two ints; called for every window
@@ -132,24 +178,29 @@ def records_sequence(records: list[FrameRecord], *, fps: float, width: int, heig
 
 
 def window_features(records: list[FrameRecord], config: RunConfig, *, fps: float, width: int, height: int,
-                    embed: EmbeddingCache | None = None) -> dict[str, np.ndarray]:
-    """Model inputs of a window of processed frames: build_features on them, as on a training clip."""
+                    embed: EmbeddingCache | None = None,
+                    second: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Model inputs of a window of processed frames: build_features on them, as on a training clip.
+
+    `second` (runs trained with the second person: FrameExtractor.second_person) goes to
+    build_features as training's people file does."""
     features = config.features
+    extra = {"second": second} if second is not None else {}
     sequence = records_sequence(records, fps=fps, width=width, height=height)
     motion = ((sequence.frame, np.stack([record.motion for record in records]))  # every processed frame, as stored
               if features.motion else None)
     if features.appearance == "none":
-        return build_features(sequence, features, motion=motion)
+        return build_features(sequence, features, motion=motion, **extra)
     kept = [records[position] for position in sampler_positions(len(records), config.appearance_frames)]
     kept_frames = np.array([record.frame for record in kept], dtype=np.int64)
     if features.appearance == "thumbs":
         return build_features(sequence, features, appearance=(kept_frames, np.stack([r.image for r in kept])),
-                              motion=motion)
+                              motion=motion, **extra)
     if embed is None:
         raise InputError("this model needs frozen CNN embeddings: load it with backend='keras'")
     used = np.unique(nearest_rows(scene_frame_numbers(sequence, features), kept_frames))  # embed only what is picked
     vectors = embed([kept[row] for row in used])
-    return build_features(sequence, features, appearance=(kept_frames[used], vectors), motion=motion)
+    return build_features(sequence, features, appearance=(kept_frames[used], vectors), motion=motion, **extra)
 
 
 # ----------------------------------------------------------------------------- predictions
@@ -166,12 +217,16 @@ class Prediction:
     confidence: float  # smoothed top probability
     probabilities: np.ndarray  # (C,) smoothed: moving average of the last predictions
     raw: np.ndarray  # (C,) this window's own probabilities
+    track: int | None = None  # --max-people > 1: the main actor's track id the window was read from
 
     def to_dict(self, labels: tuple[str, ...]) -> dict:
-        return {"frame": self.frame, "time_s": round(self.timestamp_ms / 1000.0, 3),
-                "window_start": self.window_start, "label": self.label,
-                "confidence": round(self.confidence, 6),
-                "probabilities": {name: round(float(p), 6) for name, p in zip(labels, self.probabilities)}}
+        values = {"frame": self.frame, "time_s": round(self.timestamp_ms / 1000.0, 3),
+                  "window_start": self.window_start, "label": self.label,
+                  "confidence": round(self.confidence, 6),
+                  "probabilities": {name: round(float(p), 6) for name, p in zip(labels, self.probabilities)}}
+        if self.track is not None:
+            values["track"] = self.track
+        return values
 
 
 def label_for(probabilities: np.ndarray, labels: tuple[str, ...], threshold: float) -> tuple[str, float]:
@@ -208,6 +263,11 @@ class VideoResult:
     window_frames: int
     step: int
     backend: str
+    max_people: int = 1
+    # --max-people > 1: per processed frame, every tracked person {track id: (33, 8) pose} and the
+    # main actor's track id (landmarks holds the main actor's poses)
+    people: list[dict[int, np.ndarray]] = dataclasses.field(default_factory=list)
+    main_tracks: list[int | None] = dataclasses.field(default_factory=list)
 
     def top(self, k: int) -> list[tuple[str, float]]:
         order = np.argsort(-self.probabilities)[:max(1, k)]
@@ -221,6 +281,8 @@ class VideoResult:
             "probabilities": {name: round(float(p), 6) for name, p in zip(self.labels, self.probabilities)},
             "fps": self.fps, "width": self.width, "height": self.height, "frames": self.frames_read,
             "window_frames": self.window_frames, "step": self.step, "backend": self.backend,
+            **({"max_people": self.max_people, "tracks": len({t for frame in self.people for t in frame})}
+               if self.max_people > 1 else {}),
             "timeline": [prediction.to_dict(self.labels) for prediction in self.timeline],
         }
 
@@ -237,8 +299,15 @@ class Recognizer:
     """
 
     def __init__(self, run: Run, backend: KerasBackend | LiteBackend, pose_model: Path, *,
-                 threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING) -> None:
+                 threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING,
+                 max_people: int | None = None) -> None:
+        if max_people is not None and not 1 <= max_people <= MAX_PEOPLE:
+            raise InputError(f"--max-people must be between 1 and {MAX_PEOPLE}, got {max_people}")
         self.run = run
+        # runs trained with the second person as input (FeatureConfig.second_person, where present) read two
+        self.second_person = bool(getattr(run.feature_config, "second_person", False))
+        # as many people as asked, else as many as the run's features were extracted with (1: today's speed)
+        self.max_people = max(int(max_people or run.config.max_people), 2 if self.second_person else 1)
         self.config = run.config
         self.backend = backend
         self.pose_model = pose_model
@@ -260,8 +329,13 @@ class Recognizer:
     @classmethod
     def load(cls, run_dir: str | os.PathLike, backend: str = "keras", *, pose_model: str | None = None,
              threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING,
-             num_threads: int | None = None) -> "Recognizer":
-        """Load a run directory; backend "tflite" needs `pose-action export` first and no TensorFlow."""
+             num_threads: int | None = None, max_people: int | None = None) -> "Recognizer":
+        """Load a run directory; backend "tflite" needs `pose-action export` first and no TensorFlow.
+
+        `max_people` > 1 tracks that many people per frame and reads the main actor (`actors`);
+        None: as many as the run's features were extracted with."""
+        if max_people is not None and not 1 <= max_people <= MAX_PEOPLE:
+            raise InputError(f"--max-people must be between 1 and {MAX_PEOPLE}, got {max_people}")
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be between 0 and 1, got {threshold}")
         if smoothing < 1:
@@ -275,7 +349,7 @@ class Recognizer:
                              "embeddings; use the keras backend (or a pose/thumbs model for the tflite runtime)")
         model = load_backend(run, backend, num_threads=num_threads)
         return cls(run, model, _resolve_pose_model(run.config, pose_model), threshold=threshold,
-                   smoothing=smoothing)
+                   smoothing=smoothing, max_people=max_people)
 
     # -- windows and batches
 
@@ -295,7 +369,7 @@ class Recognizer:
         return self.embedder.input_size if self.embedder is not None else None
 
     def new_extractor(self) -> FrameExtractor:
-        return FrameExtractor(self.config, self.pose_model, self.image_size)
+        return FrameExtractor(self.config, self.pose_model, self.image_size, self.max_people)
 
     def embedding_cache(self) -> EmbeddingCache | None:
         return EmbeddingCache(self.embedder) if self.embedder is not None else None
@@ -310,7 +384,10 @@ class Recognizer:
     # -- whole videos
 
     def extract_video(self, path: str | os.PathLike) -> tuple[list[FrameRecord], VideoInfo]:
-        """Every processed frame of a video through the extraction code (pose + thumbnail)."""
+        """Every processed frame of a video through the extraction code (pose + thumbnail).
+
+        With several people, the main actor is chosen over the whole video as one window (at its
+        end the running scores are extraction's): the records hold the person of its landmark CSV."""
         info = probe(path)
         records = []
         with self.new_extractor() as extractor:
@@ -318,7 +395,7 @@ class Recognizer:
                 records.append(extractor.process(frame, index, timestamp))
         if not records:
             raise InputError(f"{path}: no frame could be decoded (damaged or unsupported codec)")
-        return records, info
+        return extractor.choose_main(records), info
 
     def predict_video(self, path: str | os.PathLike, *, step: int | None = None) -> VideoResult:
         """Label, class probabilities and a timeline over sliding windows of the training duration.
@@ -336,15 +413,22 @@ class Recognizer:
         pending: list[dict[str, np.ndarray]] = []
         raw_parts: list[np.ndarray] = []
 
+        tracks: list[int | None] = []  # the main actor of each window (--max-people > 1)
+        extractor = self.new_extractor()
+
         def add_window(end: int) -> None:
-            pending.append(window_features(records[max(0, end - window):end], self.config, fps=info.fps,
-                                           width=info.width, height=info.height, embed=embed))
+            chosen = extractor.choose_main(records[max(0, end - window):end])
+            records[end - 1] = chosen[-1]  # from here on, the main actor is the one this window read
+            pending.append(window_features(chosen, self.config, fps=info.fps,
+                                           width=info.width, height=info.height, embed=embed,
+                                           second=extractor.second_person(chosen) if self.second_person else None))
             ends.append(end)
+            tracks.append(chosen[-1].main)
             if len(pending) >= PREDICT_BATCH:
                 raw_parts.append(self.predict_features(pending))
                 pending.clear()
 
-        with self.new_extractor() as extractor:
+        with extractor:
             for index, timestamp, frame in read_frames(path, stride=self.config.stride(info.fps), info=info):
                 records.append(extractor.process(frame, index, timestamp))
                 count = len(records)
@@ -359,13 +443,20 @@ class Recognizer:
         raw_parts.append(self.predict_features(pending))
         raw = np.concatenate(raw_parts)
         timeline = smoothed_timeline(records, ends, window, raw, self.labels, self.threshold, self.smoothing)
+        if self.max_people > 1:
+            timeline = [dataclasses.replace(prediction, track=track) for prediction, track in zip(timeline, tracks)]
+            # a file can look ahead: frames before the first prediction show its main actor
+            records[:ends[0] - 1] = [as_main(record, tracks[0]) for record in records[:ends[0] - 1]]
         probabilities = raw.mean(axis=0)
         label, _ = label_for(probabilities, self.labels, self.threshold)
         sequence = records_sequence(records, fps=info.fps, width=info.width, height=info.height)
         return VideoResult(path=Path(path), labels=self.labels, label=label, probabilities=probabilities,
                            timeline=timeline, landmarks=sequence, fps=info.fps, width=info.width,
                            height=info.height, frames_read=records[-1].frame + 1, window_frames=window,
-                           step=step, backend=self.backend.name)
+                           step=step, backend=self.backend.name, max_people=self.max_people,
+                           people=[dict(zip(record.tracks, record.people)) for record in records]
+                           if self.max_people > 1 else [],
+                           main_tracks=[record.main for record in records] if self.max_people > 1 else [])
 
     # -- streams
 
@@ -390,6 +481,11 @@ class Recognizer:
     def last_landmarks(self) -> np.ndarray | None:
         """The current stream's newest (33, 8) landmarks (for drawing), or None."""
         return self._stream.last_landmarks if self._stream is not None else None
+
+    @property
+    def last_record(self) -> FrameRecord | None:
+        """The current stream's newest processed frame (with every tracked person), or None."""
+        return self._stream.last_record if self._stream is not None else None
 
     def close(self) -> None:
         if self._stream is not None:
@@ -424,8 +520,13 @@ class Stream:
         self.frames_seen = 0
         self.processed = 0
         self.latest: Prediction | None = None
-        self.last_landmarks: np.ndarray | None = None
+        self.last_record: FrameRecord | None = None
         self._extractor = recognizer.new_extractor()
+
+    @property
+    def last_landmarks(self) -> np.ndarray | None:
+        """The newest processed frame's (main actor's) landmarks, or None."""
+        return self.last_record.landmarks if self.last_record is not None else None
 
     def update(self, frame_bgr: np.ndarray, timestamp_ms: int) -> Prediction | None:
         index = self.frames_seen
@@ -434,16 +535,18 @@ class Stream:
             return self.latest
         record = self._extractor.process(frame_bgr, index, timestamp_ms)
         self.buffer.append(record)
-        self.last_landmarks = record.landmarks
         self.processed += 1
         if self.processed >= self.window and (self.processed - self.window) % self.step == 0:
-            records = list(self.buffer)
+            records = self._extractor.choose_main(list(self.buffer))
+            record = self.buffer[-1] = records[-1]  # from here on, the main actor is the one this window read
             height, width = frame_bgr.shape[:2]
             features = window_features(records, self.recognizer.config, fps=self.fps, width=width, height=height,
-                                       embed=self.embed)
+                                       embed=self.embed, second=self._extractor.second_person(records)
+                                       if self.recognizer.second_person else None)
             raw = self.recognizer.predict_features([features])[0]
             self.latest = make_prediction(records[0], record, raw, self.smoother.add(raw),
-                                          self.recognizer.labels, self.recognizer.threshold)
+                                          self.recognizer.labels, self.recognizer.threshold, track=record.main)
+        self.last_record = record
         return self.latest
 
     def close(self) -> None:
@@ -451,10 +554,10 @@ class Stream:
 
 
 def make_prediction(first: FrameRecord, last: FrameRecord, raw: np.ndarray, smoothed: np.ndarray,
-                    labels: tuple[str, ...], threshold: float) -> Prediction:
+                    labels: tuple[str, ...], threshold: float, track: int | None = None) -> Prediction:
     label, confidence = label_for(smoothed, labels, threshold)
     return Prediction(frame=last.frame, timestamp_ms=last.timestamp_ms, window_start=first.frame,
-                      label=label, confidence=confidence, probabilities=smoothed, raw=np.asarray(raw))
+                      label=label, confidence=confidence, probabilities=smoothed, raw=np.asarray(raw), track=track)
 
 
 def smoothed_timeline(records: list[FrameRecord], ends: list[int], window: int, raw: np.ndarray,

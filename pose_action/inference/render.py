@@ -17,7 +17,7 @@ import numpy as np
 
 from pose_action.errors import InputError
 from pose_action.files import atomic_path
-from pose_action.landmarks import CONNECTIONS, LANDMARK_NAMES, NUM_LANDMARKS, XY, LandmarkSequence
+from pose_action.landmarks import CONNECTIONS, LANDMARK_NAMES, NUM_LANDMARKS, VISIBILITY, XY, LandmarkSequence
 from pose_action.video import DEFAULT_FPS, probe, read_frames, write_video
 
 # BGR colours.
@@ -85,6 +85,68 @@ def draw_skeleton(frame_bgr: np.ndarray, points: np.ndarray, visibility: np.ndar
         cv2.circle(frame_bgr, center, radius + 1, OUTLINE_COLOR, -1, cv2.LINE_AA)
         cv2.circle(frame_bgr, center, radius, color or _SIDE_COLORS[SIDES[index]], -1, cv2.LINE_AA)
     return frame_bgr
+
+
+# One colour per tracked person (BGR), by track id: saturated hues far from each other and from the
+# one-person side colours' white midline, so two skeletons that overlap stay apart.
+TRACK_COLORS: tuple[tuple[int, int, int], ...] = (
+    (60, 220, 60),    # green
+    (255, 60, 255),   # magenta
+    (0, 230, 255),    # yellow
+    (255, 255, 0),    # cyan
+    (60, 60, 255),    # red
+    (255, 120, 60),   # blue
+    (140, 60, 200),   # purple-pink
+    (0, 140, 255),    # orange
+)
+
+
+def track_color(track: int) -> tuple[int, int, int]:
+    """The colour of a track id: the same person keeps the same colour in every frame."""
+    return TRACK_COLORS[int(track) % len(TRACK_COLORS)]
+
+
+def draw_people(frame_bgr: np.ndarray, people: dict[int, np.ndarray], main: int | None = None,
+                main_text: str | None = None, *, min_visibility: float = 0.5,
+                tags: bool = True) -> np.ndarray:
+    """Every tracked person {track id: (33, >=4) landmarks} in its track's colour, in place.
+
+    Each person gets a tag above the head in its colour: "main" (plus `main_text`, e.g. the
+    predicted action) for the main actor, "track N" for the others (`tags=False`: only the
+    main actor's). The main actor is drawn last, on top.
+    """
+    order = sorted(people, key=lambda track: (track == main, track))
+    for track in order:
+        points = np.asarray(people[track])
+        draw_skeleton(frame_bgr, points[:, XY], points[:, VISIBILITY] if points.shape[1] > VISIBILITY else None,
+                      color=track_color(track), min_visibility=min_visibility)
+    for track in order:
+        if track == main:
+            text = "main" + (f": {main_text}" if main_text else "")
+        elif tags:
+            text = f"track {track}"
+        else:
+            continue
+        anchor = _tag_anchor(frame_bgr, np.asarray(people[track]), min_visibility)
+        if anchor is not None:
+            _put_label(frame_bgr, text, anchor, track_color(track))
+    return frame_bgr
+
+
+def _tag_anchor(frame_bgr: np.ndarray, points: np.ndarray, min_visibility: float) -> tuple[int, int] | None:
+    """Where a person's tag goes: above its highest shown joint, kept inside the frame."""
+    height, width = frame_bgr.shape[:2]
+    xy = points[:, XY].astype(np.float64)
+    shown = np.isfinite(xy).all(axis=1)
+    if points.shape[1] > VISIBILITY:
+        shown &= np.nan_to_num(points[:, VISIBILITY].astype(np.float64), nan=-1.0) >= min_visibility
+    shown &= (xy[:, 0] > -0.1) & (xy[:, 0] < 1.1) & (xy[:, 1] > -0.1) & (xy[:, 1] < 1.1)
+    if not shown.any():
+        return None
+    _, _, line_height = _text_style(frame_bgr)
+    x = float(np.clip(np.median(xy[shown, 0]) * width - line_height, 4, max(4, width - 6 * line_height)))
+    y = float(np.clip(xy[shown, 1].min() * height - line_height // 2, line_height, height - 4))
+    return int(x), int(y)
 
 
 def _text_style(frame_bgr: np.ndarray) -> tuple[float, int, int]:
