@@ -74,7 +74,9 @@ class FrameExtractor:
         from pose_action.extraction.pose import PoseEstimator
 
         self.max_people = int(max_people)
-        self.estimator = PoseEstimator(pose_model, **config.pose_options, num_poses=self.max_people)
+        # several people: extraction's PeopleFinder, made at the first frame (it needs the aspect ratio)
+        self.estimator = PoseEstimator(pose_model, **config.pose_options) if self.max_people <= 1 else None
+        self._finder = functools.partial(_people_finder, config, pose_model, self.max_people)
         self.image_size = image_size
         self.motion = MotionEncoder() if config.features.motion else None
         self.actors: MainActor | None = None  # made at the first frame (the tracker needs its aspect ratio)
@@ -90,6 +92,7 @@ class FrameExtractor:
         if self.actors is None:
             height, width = frame_bgr.shape[:2]
             self.actors = MainActor(width / height)
+            self.estimator = self._finder(width / height)
         found = self.estimator.detect_all(frame_bgr, timestamp_ms)
         tracks = self.actors.update(found)  # linked on the landmarker's numbers, as extraction links them
         people = tuple(as_stored(points) for points in found)
@@ -119,13 +122,27 @@ class FrameExtractor:
         return np.array([frame for frame, _ in seen], dtype=np.int64), np.stack([pose for _, pose in seen])
 
     def close(self) -> None:
-        self.estimator.close()
+        if self.estimator is not None:
+            self.estimator.close()
 
     def __enter__(self) -> "FrameExtractor":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _people_finder(config: RunConfig, pose_model: Path, max_people: int, aspect: float):
+    """The landmarker for several people that extraction ran (extraction.pose.PeopleFinder, with the
+    run's scout settings; for a run extracted with one person, extraction's defaults)."""
+    from pose_action.extraction.job import SCOUT_EVERY, SCOUT_HOLD
+    from pose_action.extraction.pose import PeopleFinder
+
+    recorded = config.extraction.get("people") or {}
+    scout_every = int(recorded.get("scout_every", 0 if recorded else SCOUT_EVERY))  # none recorded: made without
+    hold = int(recorded.get("scout_hold", SCOUT_HOLD))
+    return PeopleFinder(pose_model, max_people=max_people, scout_every=scout_every, hold=hold, aspect=aspect,
+                        **config.pose_options)
 
 
 def as_main(record: FrameRecord, track: int | None) -> FrameRecord:
@@ -341,9 +358,6 @@ class Recognizer:
         if smoothing < 1:
             raise InputError(f"smoothing must be at least 1 prediction, got {smoothing}")
         run = load_run(run_dir)
-        if run.feature_config.second_person:  # build_features needs a second person per frame: not tracked here yet
-            raise InputError(f"{run.path}: run trained with --second-person needs --max-people 2 at inference, "
-                             "which predict and live do not track yet")
         if backend == "tflite" and run.feature_config.appearance == "embeddings":
             raise InputError(f"{run.path}: a model on frozen CNN embeddings needs TensorFlow for the "
                              "embeddings; use the keras backend (or a pose/thumbs model for the tflite runtime)")

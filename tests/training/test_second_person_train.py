@@ -1,5 +1,5 @@
 """`train --second-person` by the real flow: synth --crowd -> extract --max-people 2 -> train pose and fusion;
-the run records it and exports to TFLite; a folder without people files, or a model without a pose
+the run records it, exports to TFLite and predicts with two people tracked; a folder without people files, or a model without a pose
 stream, is one line and exit 2."""
 
 from __future__ import annotations
@@ -47,16 +47,16 @@ def test_train_second_person_records_it_and_exports(crowd):
     assert (base / "run-pose" / "model.tflite").is_file()
 
 
-def test_predict_says_it_cannot_track_the_second_person_yet(crowd, capsys):
+def test_predict_tracks_two_people_for_a_second_person_run(crowd, capsys):
     base, _ = crowd
     run = base / "run-pose"
     if not (run / "config.json").is_file():
         pytest.skip("the run of the test above is not there")
     video = next((base / "videos" / "Wave").glob("*.mp4"))
     capsys.readouterr()
-    assert main(["predict", str(run), str(video)]) == 2
-    error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1 and "--second-person needs --max-people 2 at inference" in error
+    assert main(["predict", str(run), str(video), "--json"]) == 0  # asked for one person, it tracks two
+    result = json.loads(capsys.readouterr().out)
+    assert result["max_people"] == 2 and result["label"]
 
 
 def test_second_person_needs_people_files_and_a_pose_model(crowd, tmp_path, capsys):
