@@ -7,10 +7,9 @@ so the arrays a model sees in training are the arrays it sees on a laptop. A run
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-
-import copy
 
 import numpy as np
 
@@ -196,6 +195,13 @@ def fill_gaps(points: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]
     return filled, detected_rows(filled).astype(np.float32)
 
 
+def torso_scale(torso: np.ndarray, valid: np.ndarray) -> float:
+    """The window's median torso length over its valid frames (1 when there is none): a person's
+    unit of length that bending or a single bad frame does not change."""
+    scale = float(np.median(torso[valid])) if valid.any() else 1.0
+    return scale if np.isfinite(scale) and scale >= 1e-6 else 1.0
+
+
 def normalize_pose(points: np.ndarray, usable: np.ndarray, aspect: float, velocities: bool) -> np.ndarray:
     """Hip-centred, torso-scaled pose vectors: position and distance to the camera drop out.
 
@@ -212,9 +218,7 @@ def normalize_pose(points: np.ndarray, usable: np.ndarray, aspect: float, veloci
     hip = (xyz[:, LEFT_HIP] + xyz[:, RIGHT_HIP]) / 2.0
     shoulder = (xyz[:, LEFT_SHOULDER] + xyz[:, RIGHT_SHOULDER]) / 2.0
     torso = np.linalg.norm((shoulder - hip)[:, XY], axis=1)
-    scale = float(np.median(torso[valid])) if valid.any() else 1.0
-    if not np.isfinite(scale) or scale < 1e-6:
-        scale = 1.0
+    scale = torso_scale(torso, valid)
     centred = (xyz - hip[:, None, :]) / scale
     root = hip[:, XY] - (hip[valid][:, XY].mean(axis=0) if valid.any() else 0.0)
     root = root / scale
@@ -271,9 +275,7 @@ def body_pose(points: np.ndarray, usable: np.ndarray, present: np.ndarray, aspec
     angles = ((_unit(world[:, a] - world[:, b]) * _unit(world[:, c] - world[:, b])).sum(axis=-1)
               * seen[:, a] * seen[:, b] * seen[:, c])  # (T, angles)
     torso = np.linalg.norm(shoulder - hip, axis=1)
-    scale = float(np.median(torso[valid])) if valid.any() else 1.0
-    if not np.isfinite(scale) or scale < 1e-6:
-        scale = 1.0
+    scale = torso_scale(torso, valid)
     root = (hip - (hip[valid].mean(axis=0) if valid.any() else 0.0)) / scale
     static = np.concatenate([bones.reshape(len(points), -1), torso_direction, angles,
                              visibility[:, list(BODY_JOINTS)], root], axis=1)
@@ -478,9 +480,7 @@ def second_person_vectors(main: np.ndarray, other: np.ndarray, present: np.ndarr
     other_centre, other_torso = _torso(other_filled, aspect)
     both &= np.isfinite(main_centre).all(axis=1) & np.isfinite(other_centre).all(axis=1)
     usable_main = (main_usable * present > 0) & np.isfinite(main_torso)
-    scale = float(np.median(main_torso[usable_main])) if usable_main.any() else 1.0
-    if not np.isfinite(scale) or scale < 1e-6:
-        scale = 1.0
+    scale = torso_scale(main_torso, usable_main)
     offset = np.where(both[:, None], (other_centre - main_centre) / scale, 0.0)
     size = np.where(both, np.log(np.clip(np.nan_to_num(other_torso, nan=scale) / scale, 0.05, 20.0)), 0.0)
     place = np.concatenate([offset, frame_deltas(offset, both), size[:, None], both[:, None].astype(np.float64)],

@@ -68,6 +68,11 @@ def track_array(table: pd.DataFrame, frames: np.ndarray, track: int) -> np.ndarr
     return out
 
 
+def nobody() -> tuple[np.ndarray, np.ndarray]:
+    """(frame (0,), poses (0, 33, 8)): a second person who is never seen."""
+    return np.zeros(0, dtype=np.int64), np.zeros((0, NUM_LANDMARKS, len(CHANNELS)), dtype=np.float32)
+
+
 def second_track(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The second most important person of a people table: (frame (N,), poses (N, 33, 8)) where seen.
 
@@ -79,7 +84,7 @@ def second_track(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     main = set(table.loc[table["is_main"] == 1, "track"].tolist()) or {0}
     others = sorted(set(table["track"].tolist()) - main)
     if not others:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, NUM_LANDMARKS, len(CHANNELS)), dtype=np.float32)
+        return nobody()
     rows = table[table["track"] == others[0]]
     points = rows[list(LANDMARK_COLUMNS)].to_numpy(dtype=np.float32).reshape(len(rows), NUM_LANDMARKS, len(CHANNELS))
     return rows["frame"].to_numpy(dtype=np.int64), points

@@ -51,6 +51,12 @@ CRASH_TEST_ENV = "POSE_ACTION_TEST_CRASH_ON"
 # ----------------------------------------------------------------------------- settings
 
 
+def check_max_people(max_people: int) -> None:
+    """`--max-people N` within 1..MAX_PEOPLE: extract, predict and live share the bound."""
+    if not 1 <= max_people <= MAX_PEOPLE:
+        raise InputError(f"--max-people must be between 1 and {MAX_PEOPLE}, got {max_people}")
+
+
 @dataclass(frozen=True)
 class ExtractSettings:
     """Everything a worker needs to process a video; picklable, and its config() is what
@@ -151,8 +157,7 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
     stride_for(25.0, target_fps, stride)  # raises InputError for bad --fps/--stride
     if not 8 <= thumb_size <= MAX_THUMB_SIZE:
         raise InputError(f"--thumb-size must be between 8 and {MAX_THUMB_SIZE} pixels, got {thumb_size}")
-    if not 1 <= max_people <= MAX_PEOPLE:
-        raise InputError(f"--max-people must be between 1 and {MAX_PEOPLE}, got {max_people}")
+    check_max_people(max_people)
     if scout_every < 0:
         raise InputError(f"--scout-every must be 0 (no scout) or more, got {scout_every}")
     if thumb_frames < 1:

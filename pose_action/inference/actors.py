@@ -50,7 +50,7 @@ class MainActor:
         for track in tracks:
             self._last_seen[track] = row
         if tracks and (self.track is None or row - self._last_seen[self.track] > self.tracker.max_gap):
-            self.track = self._best(tracks)  # nobody yet, or the main actor left: the best present now
+            self.track = self.best(tracks)  # nobody yet, or the main actor left: the best present now
             self.provisional = True
         return tracks
 
@@ -60,14 +60,14 @@ class MainActor:
         if not candidates:
             return self.track
         scores = self.tracker.scores()
-        best = self._best(candidates, scores)
+        best = self.best(candidates, scores)
         if not self.provisional and self.track in candidates and best != self.track:
             if scores[best] < scores[self.track] + self.hysteresis:
                 return self.track
         self.track, self.provisional = best, False
         return best
 
-    def _best(self, candidates, scores: np.ndarray | None = None) -> int:
+    def best(self, candidates, scores: np.ndarray | None = None) -> int:
         """The highest-scoring candidate (the lowest id of a tie, as extraction's stable sort)."""
         scores = self.tracker.scores() if scores is None else scores
         return max(candidates, key=lambda track: (scores[track], -track))

@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from pose_action.errors import InputError
+from pose_action.extraction.job import check_max_people
 from pose_action.inference.actors import MainActor, pose_of
 from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
-from pose_action.landmarks import CHANNELS, NUM_LANDMARKS, LandmarkSequence, as_stored
+from pose_action.landmarks import LandmarkSequence, as_stored
+from pose_action.people import nobody
 from pose_action.runs import RunConfig, Run, load_run
 from pose_action.features import FeatureConfig, build_features, nearest_rows, scene_frame_numbers
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
@@ -37,7 +39,6 @@ UNKNOWN = "unknown"
 DEFAULT_THRESHOLD = 0.5  # smoothed top probability below this reads "unknown"
 DEFAULT_SMOOTHING = 3  # moving average over this many predictions
 PREDICT_BATCH = 32  # windows per model call in predict_video
-MAX_PEOPLE = 10  # as extract --max-people: each pose costs a landmark pass per frame
 PREDICTIONS_PER_SECOND = 2.5  # default prediction rate: every 10th frame at 25 fps keeps the model's share small
 
 
@@ -114,9 +115,8 @@ class FrameExtractor:
         the next track by whole-clip score). Empty: nobody else in the window."""
         others = {label for record in records for label in record.tracks} - {records[-1].main} if records else set()
         if self.actors is None or not others:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, NUM_LANDMARKS, len(CHANNELS)), dtype=np.float32)
-        scores = self.actors.tracker.scores()
-        track = max(others, key=lambda label: (scores[label], -label))
+            return nobody()
+        track = self.actors.best(others)
         seen = [(record.frame, pose) for record in records
                 if (pose := pose_of(record.people, record.tracks, track)) is not None]
         return np.array([frame for frame, _ in seen], dtype=np.int64), np.stack([pose for _, pose in seen])
@@ -202,22 +202,21 @@ def window_features(records: list[FrameRecord], config: RunConfig, *, fps: float
     `second` (runs trained with the second person: FrameExtractor.second_person) goes to
     build_features as training's people file does."""
     features = config.features
-    extra = {"second": second} if second is not None else {}
     sequence = records_sequence(records, fps=fps, width=width, height=height)
     motion = ((sequence.frame, np.stack([record.motion for record in records]))  # every processed frame, as stored
               if features.motion else None)
     if features.appearance == "none":
-        return build_features(sequence, features, motion=motion, **extra)
+        return build_features(sequence, features, motion=motion, second=second)
     kept = [records[position] for position in sampler_positions(len(records), config.appearance_frames)]
     kept_frames = np.array([record.frame for record in kept], dtype=np.int64)
     if features.appearance == "thumbs":
         return build_features(sequence, features, appearance=(kept_frames, np.stack([r.image for r in kept])),
-                              motion=motion, **extra)
+                              motion=motion, second=second)
     if embed is None:
         raise InputError("this model needs frozen CNN embeddings: load it with backend='keras'")
     used = np.unique(nearest_rows(scene_frame_numbers(sequence, features), kept_frames))  # embed only what is picked
     vectors = embed([kept[row] for row in used])
-    return build_features(sequence, features, appearance=(kept_frames[used], vectors), motion=motion, **extra)
+    return build_features(sequence, features, appearance=(kept_frames[used], vectors), motion=motion, second=second)
 
 
 # ----------------------------------------------------------------------------- predictions
@@ -318,11 +317,11 @@ class Recognizer:
     def __init__(self, run: Run, backend: KerasBackend | LiteBackend, pose_model: Path, *,
                  threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING,
                  max_people: int | None = None) -> None:
-        if max_people is not None and not 1 <= max_people <= MAX_PEOPLE:
-            raise InputError(f"--max-people must be between 1 and {MAX_PEOPLE}, got {max_people}")
+        if max_people is not None:
+            check_max_people(max_people)
         self.run = run
         # runs trained with the second person as input (FeatureConfig.second_person, where present) read two
-        self.second_person = bool(getattr(run.feature_config, "second_person", False))
+        self.second_person = run.feature_config.second_person
         # as many people as asked, else as many as the run's features were extracted with (1: today's speed)
         self.max_people = max(int(max_people or run.config.max_people), 2 if self.second_person else 1)
         self.config = run.config
@@ -351,8 +350,8 @@ class Recognizer:
 
         `max_people` > 1 tracks that many people per frame and reads the main actor (`actors`);
         None: as many as the run's features were extracted with."""
-        if max_people is not None and not 1 <= max_people <= MAX_PEOPLE:
-            raise InputError(f"--max-people must be between 1 and {MAX_PEOPLE}, got {max_people}")
+        if max_people is not None:
+            check_max_people(max_people)
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be between 0 and 1, got {threshold}")
         if smoothing < 1:
