@@ -64,12 +64,13 @@ def parse_spec(spec: str) -> tuple[str, dict, dict]:
 
 
 def steady_seconds(times: list[float]) -> float:
+    print("epoch seconds", [round(t, 3) for t in times], file=sys.stderr)
     import numpy as np
 
     return float(np.mean(times[1:])) if len(times) > 1 else times[0]
 
 
-def bench_model(spec: str, features: Path, epochs: int) -> dict:
+def bench_model(spec: str, features: Path, epochs: int, repeat: int = 1) -> dict:
     import keras
     import numpy as np
 
@@ -88,7 +89,7 @@ def bench_model(spec: str, features: Path, epochs: int) -> dict:
     recipe = resolve_recipe(options)
     config = feature_config_for(options, recipe, layout)
     split = make_split(clips, "holdout", test_fraction=0.25, val_fraction=0.0)
-    train = [clip for clip in clips if clip.key in set(split.train)]
+    train = [clip for clip in clips if clip.key in set(split.train)] * repeat
     inputs = input_names(name, config.appearance)
     keras.utils.set_random_seed(0)
     steps = -(-len(train) // options.batch_size)
@@ -124,11 +125,12 @@ def bench_model(spec: str, features: Path, epochs: int) -> dict:
     outputs = models.output_names(new_model())
 
     def in_memory():  # the same tf.data feeding as training, minus the work of making batches
-        for batch_inputs, targets, weights in held:
-            if outputs:
-                yield batch_inputs, {o: targets for o in outputs}, {o: weights for o in outputs}
-            else:
-                yield batch_inputs, targets, weights
+        while True:  # endless, one iterator for the run, as `train` feeds fit
+            for batch_inputs, targets, weights in held:
+                if outputs:
+                    yield batch_inputs, {o: targets for o in outputs}, {o: weights for o in outputs}
+                else:
+                    yield batch_inputs, targets, weights
 
     import tensorflow as tf
 
@@ -137,13 +139,18 @@ def bench_model(spec: str, features: Path, epochs: int) -> dict:
     memory_data = tf.data.Dataset.from_generator(in_memory, output_signature=signature).prefetch(2)
 
     model = new_model()
-    model.fit(memory_data, epochs=epochs, callbacks=[Timer()], verbose=0, shuffle=False)
+    model.fit(memory_data, epochs=epochs, steps_per_epoch=len(held), callbacks=[Timer()], verbose=0, shuffle=False)
     model_times, times[:] = list(times), []
 
     # training as `pose-action train` runs it: the loader feeds fit
     model = new_model()
-    model.fit(keras_batches(new_batches(), targets=True, workers=options.workers, outputs=outputs), epochs=epochs, shuffle=False,
-              callbacks=[Timer()], verbose=0)
+    batches = new_batches()
+    try:  # as `train` feeds fit: one endless iterator (a release before it made one per epoch)
+        data, steps_per_epoch = keras_batches(batches, targets=True, workers=options.workers, outputs=outputs,
+                                              endless=True), len(batches)
+    except TypeError:
+        data, steps_per_epoch = keras_batches(batches, targets=True, workers=options.workers, outputs=outputs), None
+    model.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, callbacks=[Timer()], verbose=0)
     served = models.inference_copy(model, name, config, len(labels), params)
     one = {key: value[None] for key, value in new_batches().clip_inputs(0).items()}
     served.predict_on_batch(one)
@@ -164,6 +171,9 @@ def main() -> int:
     parser.add_argument("features", type=Path, nargs="?", default=Path("data/compare/features"))
     parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement (the first is left out)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL[:NAME=VALUE,...]")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="list the training clips this many times per epoch: a small set's epoch is "
+                             "then long enough that per-epoch start-up does not dominate, as on UCF50")
     args = parser.parse_args()
     from pose_action.layout import FeaturesLayout
 
@@ -176,10 +186,11 @@ def main() -> int:
             features = make_small_set(Path(scratch))
         results = []
         for spec in args.models:
-            results.append(bench_model(spec, features, args.epochs))
+            results.append(bench_model(spec, features, args.epochs, args.repeat))
             print(f"{spec}: {results[-1]['train']:.1f} clips/s", file=sys.stderr, flush=True)
     print(f"\n{features}: {results[0]['n_train']} training clips, {os.cpu_count()} CPU cores, "
-          f"{args.epochs} epochs per measurement\n")
+          f"{args.epochs} epochs per measurement, "
+          f"the training clips listed {args.repeat}x per epoch\n")
     print("| model | T | scene frames | thumb px | batch | parameters | train clips/s | loader alone | "
           "model alone | predict 1 clip (ms) |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -153,7 +153,8 @@ def loader_errors(*batches: ClipBatches | None) -> Iterator[None]:
         raise
 
 
-def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outputs: list[str] | None = None) -> Any:
+def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outputs: list[str] | None = None,
+                  endless: bool = False) -> Any:
     """A tf.data pipeline over ClipBatches: batches are made in the background while the model trains.
 
     One pass over the dataset is one epoch: its order and augmentation come from
@@ -163,6 +164,11 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outp
     scripts/bench_train.py), which matters once the model itself is fast.
 
     `outputs`: the output names of a model with several heads; each gets the same targets and weights.
+
+    `endless`: pass after pass without end, for `fit(..., steps_per_epoch=len(batches))`. Keras
+    then keeps one iterator for the whole run, so an epoch does not start by building a new one
+    and waiting for its first batch (0.1-0.5 s an epoch, most of a small set's epoch): the next
+    epoch's first batches are made while this one's last steps train.
     """
     import tensorflow as tf
 
@@ -179,6 +185,11 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outp
 
     def made_or_item(index: int) -> tuple:
         return made.pop(index) if index in made else item(index)
+
+    def passes() -> Iterator[tuple]:
+        yield from one_pass()
+        while endless:
+            yield from one_pass()
 
     def one_pass() -> Iterator[tuple]:
         try:
@@ -201,7 +212,9 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outp
         return tf.TensorSpec((None, *value.shape[1:]), tf.as_dtype(value.dtype))
 
     signature = tf.nest.map_structure(spec, example)
-    dataset = tf.data.Dataset.from_generator(one_pass, output_signature=signature)
+    dataset = tf.data.Dataset.from_generator(passes, output_signature=signature)
+    if endless:
+        return dataset.prefetch(2)
     # a known length: keras then knows an epoch's steps (and does not warn that data "ran out")
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(2)
 

@@ -277,7 +277,8 @@ def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainO
 
     outputs = output_names(model)
     with loader_errors(train, val):
-        history = model.fit(keras_batches(train, targets=True, workers=options.workers, outputs=outputs),
+        history = model.fit(keras_batches(train, targets=True, workers=options.workers, outputs=outputs,
+                                          endless=True), steps_per_epoch=len(train),
                             validation_data=(keras_batches(val, targets=True, workers=options.workers, outputs=outputs)
                                              if val else None),
                             epochs=recipe.epochs, callbacks=callbacks, verbose=0,

@@ -57,3 +57,15 @@ def test_each_pass_is_one_epoch_in_a_new_order_and_threads_change_nothing(tmp_pa
     inputs, targets, weights = next(iter(keras_batches(_loader(root), targets=True)))
     assert inputs["frames"].shape[1:] == (2, 16, 16, 3) and inputs["pose"].shape[1] == 8
     assert targets.shape[1] == len({clip.label for clip in _loader(root).clips})
+
+
+def test_the_endless_stream_train_reads_is_the_same_epochs_back_to_back(tmp_path):
+    """`train` reads one endless iterator (no new one per epoch): its epochs must be the passes
+    a fresh iterator per epoch gives, each in its own order, not one epoch over and over."""
+    root = make_features(tmp_path / "features", groups=2, clips=2, frames=20)
+    batches = len(_loader(root))
+    passes = _passes(keras_batches(_loader(root), targets=True), 3)
+    stream = iter(keras_batches(_loader(root), targets=True, endless=True))
+    endless = [np.asarray(next(stream)[0]["pose"]) for _ in range(3 * batches)]
+    for made, expected in zip(endless, [batch for one_pass in passes for batch in one_pass], strict=True):
+        np.testing.assert_array_equal(made, expected)
