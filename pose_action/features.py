@@ -23,6 +23,7 @@ from pose_action.people import read_second_track
 
 LEFT_HIP, RIGHT_HIP = INDEX["left_hip"], INDEX["right_hip"]
 LEFT_SHOULDER, RIGHT_SHOULDER = INDEX["left_shoulder"], INDEX["right_shoulder"]
+LEFT_ANKLE, RIGHT_ANKLE = INDEX["left_ankle"], INDEX["right_ankle"]
 APPEARANCE_KINDS = ("none", "thumbs", "embeddings")
 # How a frame's landmarks become its pose vector (FeatureConfig.pose_features):
 #   body        bone directions, joint angles, visibility and root motion of 15 body joints,
@@ -32,6 +33,17 @@ APPEARANCE_KINDS = ("none", "thumbs", "embeddings")
 #   raw         x, y, z, visibility of all 33 landmarks as MediaPipe gives them, zeros where no
 #               pose: the "MediaPipe + LSTM" tutorials' input (the `keypoints` baseline)
 POSE_FEATURES = ("body", "normalized", "raw")
+# locomotion_vectors (FeatureConfig.locomotion): how fast and where the body moves, in body units:
+#   root velocity x, y, speed, known; the window's steady velocity x, y, speed, known; ankle
+#   spread x, y and its change; cadence; place across the frame, room to the nearest side edge,
+#   speed toward that edge; presence change (see locomotion_vectors)
+LOCOMOTION_CHANNELS = 16
+SPEED_UNIT = 4.0  # torso lengths per second a velocity channel of 1 stands for (a brisk walk across the frame)
+MAX_SPEED = 24.0  # torso lengths per second: faster is a detection jump, not a runner (clipped)
+MAX_VELOCITY_GAP_S = 0.75  # no frame velocity between poses further apart than this (a gap, not a step)
+MIN_SPAN_S = 0.3  # the window's steady velocity and cadence need poses spread over at least this
+EDGE_ROOM = 5.0  # torso lengths: room to the frame edge beyond this counts as "far from the edge"
+STRIDE_HYSTERESIS = 0.15  # torso lengths the ankles must pass each other by to count a step
 # second_person_vectors: torso-centre offset x, y; its frame-to-frame change x, y; log relative torso size; presence
 SECOND_PERSON_CHANNELS = 6
 # A training-time distortion of the sampled landmarks: (points (T, 33, C), aspect, rng) -> points
@@ -81,6 +93,9 @@ class FeatureConfig:
     # the second most important person, relative to the main actor, appended to each pose vector
     # (second_person_vectors; needs the people files of extract --max-people 2)
     second_person: bool = False
+    # pose vectors also carry how fast and where the body moves (locomotion_vectors): root velocity
+    # in torso lengths per second, cadence, place in the frame; runs made before it existed lack it
+    locomotion: bool = False
 
     def __post_init__(self) -> None:
         if self.frames < 2:
@@ -95,6 +110,9 @@ class FeatureConfig:
             raise InputError(f"visibility_gate must be in [0, 1), got {self.visibility_gate}")
         if self.scene_frames is not None and self.scene_frames < 1:
             raise InputError(f"scene_frames must be at least 1, got {self.scene_frames}")
+        if self.locomotion and self.pose_features == "raw":
+            raise InputError("locomotion features need pose_features body or normalized, not raw "
+                             "(the tutorials' keypoints stay as MediaPipe gives them)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,14 +148,15 @@ class FeatureConfig:
         """Size of one person's pose vector (pose_vectors)."""
         if self.pose_features == "raw":  # x, y, z, visibility per landmark
             return NUM_LANDMARKS * 4
+        locomotion = LOCOMOTION_CHANNELS if self.locomotion else 0
         if self.pose_features == "normalized":
             # per landmark x, y, z + visibility; root (hip) x, y; velocities of positions and root
             static, motion = NUM_LANDMARKS * 4 + 2, NUM_LANDMARKS * 3 + 2
-            return static + (motion if self.velocities else 0)
+            return static + (motion if self.velocities else 0) + locomotion
         # body: bone directions (x, y) + torso direction, angle cosines, joint visibility, root x, y;
         # the same again as velocities; then presence and the clip's share of frames with a pose
         static = len(BONES) * 2 + 2 + len(ANGLES) + len(BODY_JOINTS) + 2
-        return static * (2 if self.velocities else 1) + 2
+        return static * (2 if self.velocities else 1) + 2 + locomotion
 
     @property
     def motion_dim(self) -> int:
@@ -294,15 +313,164 @@ def raw_pose(points: np.ndarray, present: np.ndarray) -> np.ndarray:
     return raw.astype(np.float32)
 
 
-def pose_vectors(points: np.ndarray, present: np.ndarray, aspect: float, config: FeatureConfig) -> np.ndarray:
-    """(T, pose_dim) pose vectors of T sampled frames ((T, 33, 8) landmarks, NaN where no pose)."""
+def pose_vectors(points: np.ndarray, present: np.ndarray, aspect: float, config: FeatureConfig,
+                 seconds: np.ndarray | None = None) -> np.ndarray:
+    """(T, person_dim) pose vectors of T sampled frames ((T, 33, 8) landmarks, NaN where no pose).
+
+    `seconds` (T,) is when each sampled frame was filmed (sample_seconds); the locomotion
+    channels need it, so that speeds are per second whatever the frame rate and clip length."""
     if config.pose_features == "raw":
         return raw_pose(points, present)
     points, usable = fill_gaps(points, config.max_gap)
     usable = usable * present  # padding is never filled from a neighbouring pose
     if config.pose_features == "normalized":
-        return normalize_pose(points, usable, aspect, config.velocities)
-    return body_pose(points, usable, present, aspect, config.visibility_gate, config.velocities)
+        vectors = normalize_pose(points, usable, aspect, config.velocities)
+    else:
+        vectors = body_pose(points, usable, present, aspect, config.visibility_gate, config.velocities)
+    if not config.locomotion:
+        return vectors
+    if seconds is None:
+        raise InputError("locomotion features need the time of every sampled frame")
+    moving = locomotion_vectors(points, usable, present, aspect, seconds, config.visibility_gate)
+    return np.concatenate([vectors, moving], axis=1)
+
+
+def sample_seconds(sequence: LandmarkSequence, rows: np.ndarray) -> np.ndarray:
+    """(T,) when each sampled row was filmed, in seconds: the video's timestamps (they follow a
+    variable frame rate, an extraction stride and a live camera's clock), else frame / fps
+    where the timestamps do not increase."""
+    if not len(sequence):
+        return np.arange(len(rows), dtype=np.float64) / sequence.fps
+    stamps = np.asarray(sequence.timestamp_ms, dtype=np.float64) / 1000.0
+    if len(stamps) == 1 or np.all(np.diff(stamps) > 0):
+        return stamps[rows]
+    return np.asarray(sequence.frame, dtype=np.float64)[rows] / sequence.fps
+
+
+def _pair_rates(values: np.ndarray, seconds: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `rows` (frames with a pose, in order): the mean rate of change of `values` (T, D)
+    per second over the steps to its neighbours, and whether it has one. A step longer than
+    MAX_VELOCITY_GAP_S is a gap: no rate across it (never a jump divided by one frame's time)."""
+    rates = np.zeros((len(rows), values.shape[1]))
+    count = np.zeros(len(rows))
+    if len(rows) >= 2:
+        dt = np.diff(seconds[rows])
+        ok = (dt > 1e-6) & (dt <= MAX_VELOCITY_GAP_S)
+        step = np.diff(values[rows], axis=0) / np.where(ok, dt, 1.0)[:, None]
+        step[~ok] = 0.0
+        rates[1:] += step
+        rates[:-1] += step
+        count[1:] += ok
+        count[:-1] += ok
+    known = count > 0
+    rates[known] /= count[known][:, None]
+    return rates, known
+
+
+def steady_velocity(root: np.ndarray, seconds: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+    """The window's steady velocity of `root` (T, 2) over the frames `rows`: the median of the
+    slopes between every two of them at least MIN_SPAN_S / 3 apart (Theil-Sen), so a few bad
+    detections and long gaps do not move it. None when the poses span less than MIN_SPAN_S."""
+    if len(rows) < 2 or seconds[rows[-1]] - seconds[rows[0]] < MIN_SPAN_S:
+        return None
+    first, second = np.triu_indices(len(rows), 1)
+    dt = seconds[rows[second]] - seconds[rows[first]]
+    keep = dt >= MIN_SPAN_S / 3
+    if not keep.any():
+        return None
+    slopes = (root[rows[second]] - root[rows[first]])[keep] / dt[keep][:, None]
+    return np.median(slopes, axis=0)
+
+
+def cadence(spread: np.ndarray, seconds: np.ndarray, rows: np.ndarray) -> float | None:
+    """Steps per second: how often the ankles pass each other (the sign of their horizontal
+    spread flips by more than STRIDE_HYSTERESIS), over the time the rows cover without gaps.
+    None when they cover less than MIN_SPAN_S. Frames sampled sparser than a step undercount."""
+    if len(rows) < 3:
+        return None
+    dt = np.diff(seconds[rows])
+    covered = float(dt[dt <= MAX_VELOCITY_GAP_S].sum())
+    if covered < MIN_SPAN_S:
+        return None
+    steps, side = 0, 0
+    for value in spread[rows]:
+        if abs(value) < STRIDE_HYSTERESIS:
+            continue
+        now = 1 if value > 0 else -1
+        steps += int(side != 0 and now != side)
+        side = now
+    return steps / covered
+
+
+def locomotion_vectors(points: np.ndarray, usable: np.ndarray, present: np.ndarray, aspect: float,
+                       seconds: np.ndarray, gate: float) -> np.ndarray:
+    """(T, LOCOMOTION_CHANNELS): how fast and where the body moves, in body units per second.
+
+    What tells walking from jogging from running, whatever the distance to the camera and the
+    frame rate: the root (torso centre: the mean of shoulders and hips) moves so many torso
+    lengths (the window's median) per second, measured on the frames' real times. Channels:
+      0-3   root velocity x, y and speed (/ SPEED_UNIT), 1 where known: the mean over the steps to
+            the neighbouring poses, none across a gap longer than MAX_VELOCITY_GAP_S
+      4-7   the window's steady velocity x, y and speed (Theil-Sen, steady_velocity), 1 where known;
+            on every real frame, so clips where the pose is found in few frames still carry it
+      8-10  ankle spread |x|, |y| (torso lengths) and how fast it changes (/ SPEED_UNIT): the stride
+      11    cadence (steps per second / 4, cadence), on every real frame
+      12-14 place: root x across the frame (-1 left edge .. 1 right edge), room to the nearest side
+            edge (torso lengths / EDGE_ROOM, at most 1), speed toward that edge (/ SPEED_UNIT:
+            > 0 leaving, < 0 entering)
+      15    presence change: +1 where the pose appears, -1 where it is lost
+    Speeds are clipped at MAX_SPEED (a detection that jumps to another place is not a sprint).
+    Zeros where there is no pose (per-frame channels) and on padding (all).
+    """
+    count = len(points)
+    real = present > 0
+    xy = points[:, :, XY].astype(np.float64)
+    xy[:, :, 0] *= aspect  # square units: frame heights
+    shoulder = (xy[:, LEFT_SHOULDER] + xy[:, RIGHT_SHOULDER]) / 2.0
+    hip = (xy[:, LEFT_HIP] + xy[:, RIGHT_HIP]) / 2.0
+    valid = (usable > 0) & np.isfinite(shoulder).all(axis=1) & np.isfinite(hip).all(axis=1)
+    scale = torso_scale(np.linalg.norm(shoulder - hip, axis=1), valid)
+    root = np.nan_to_num((shoulder + hip) / 2.0) / scale  # torso lengths
+    rows = np.flatnonzero(valid)
+    out = np.zeros((count, LOCOMOTION_CHANNELS))
+
+    rates, known = _pair_rates(root, seconds, rows)
+    velocity = np.clip(rates, -MAX_SPEED, MAX_SPEED)
+    out[rows, 0:2] = velocity / SPEED_UNIT
+    out[rows, 2] = np.linalg.norm(velocity, axis=1) / SPEED_UNIT
+    out[rows, 3] = known
+
+    steady = steady_velocity(root, seconds, rows)
+    if steady is not None:
+        steady = np.clip(steady, -MAX_SPEED, MAX_SPEED)
+        out[real, 4:6] = steady / SPEED_UNIT
+        out[real, 6] = np.linalg.norm(steady) / SPEED_UNIT
+        out[real, 7] = 1.0
+
+    visibility = np.nan_to_num(points[:, :, VISIBILITY].astype(np.float64))
+    ankles = valid & (visibility[:, LEFT_ANKLE] >= gate) & (visibility[:, RIGHT_ANKLE] >= gate)
+    ankle_rows = np.flatnonzero(ankles)
+    spread = np.nan_to_num(xy[:, LEFT_ANKLE] - xy[:, RIGHT_ANKLE]) / scale
+    out[ankle_rows, 8:10] = np.abs(spread[ankle_rows])
+    stride_rates, _ = _pair_rates(np.linalg.norm(spread, axis=1)[:, None], seconds, ankle_rows)
+    out[ankle_rows, 10] = np.clip(np.abs(stride_rates[:, 0]), 0.0, MAX_SPEED) / SPEED_UNIT
+    steps = cadence(spread[:, 0], seconds, ankle_rows)
+    if steps is not None:
+        out[real, 11] = steps / 4.0
+
+    centre_x = np.nan_to_num(points[:, [LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP], X].astype(np.float64)
+                             ).mean(axis=1)
+    out[rows, 12] = 2.0 * centre_x[rows] - 1.0
+    room = np.minimum(centre_x, 1.0 - centre_x) * aspect / scale  # frame heights -> torso lengths
+    out[rows, 13] = np.clip(room[rows], 0.0, EDGE_ROOM) / EDGE_ROOM
+    side = np.where(centre_x < 0.5, -1.0, 1.0)
+    heading = np.where(known, velocity[:, 0], steady[0] if steady is not None else 0.0)
+    out[rows, 14] = side[rows] * heading / SPEED_UNIT
+    change = np.zeros(count)
+    change[1:] = valid[1:].astype(np.float64) - valid[:-1]
+    out[real, 15] = change[real]
+    out[~real] = 0.0
+    return np.nan_to_num(out).astype(np.float32)
 
 
 def nearest_rows(wanted: np.ndarray, available: np.ndarray) -> np.ndarray:
@@ -365,6 +533,7 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
     gains second_person_vectors; `augment` gives that person the same distortion as the main actor.
     """
     rows, present = sample_indices(len(sequence), config.frames, jitter, rng)
+    seconds = sample_seconds(sequence, rows)
     if len(sequence):
         points = sequence.data[rows]
         frame_numbers = sequence.frame[rows]
@@ -379,10 +548,11 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
         if other is not None:
             other = augment(other, sequence.aspect, twin)
     points[present == 0] = np.nan  # padding counts as missing, never as a pose
-    pose = pose_vectors(points, present, sequence.aspect, config)
+    pose = pose_vectors(points, present, sequence.aspect, config, seconds)
     if other is not None:
         other[present == 0] = np.nan
-        pose = np.concatenate([pose, second_person_vectors(points, other, present, sequence.aspect, config)], axis=1)
+        pose = np.concatenate([pose, second_person_vectors(points, other, present, sequence.aspect, config,
+                                                           seconds)], axis=1)
     features: dict[str, np.ndarray] = {"pose": pose, "mask": present.astype(np.float32)}
     if config.appearance != "none":
         if appearance is None:
@@ -460,7 +630,7 @@ def _torso(points: np.ndarray, aspect: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def second_person_vectors(main: np.ndarray, other: np.ndarray, present: np.ndarray, aspect: float,
-                          config: FeatureConfig) -> np.ndarray:
+                          config: FeatureConfig, seconds: np.ndarray | None = None) -> np.ndarray:
     """(T, person_dim + 6): the second person's pose vector, then where it is relative to the main actor.
 
     The pose vector is pose_vectors of its own landmarks: the same normalization the main actor
@@ -472,7 +642,7 @@ def second_person_vectors(main: np.ndarray, other: np.ndarray, present: np.ndarr
     gap-filled). All zeros where either person is missing: presence 0, nothing guessed.
     Mirroring both people flips the offset's x, as it should.
     """
-    pose = pose_vectors(other, present, aspect, config)
+    pose = pose_vectors(other, present, aspect, config, seconds)
     main_filled, main_usable = fill_gaps(main, config.max_gap)
     other_filled, other_usable = fill_gaps(other, config.max_gap)
     both = (main_usable * other_usable * present) > 0
