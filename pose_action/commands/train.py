@@ -89,6 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pose/fusion: add the second most important person of each frame, relative to "
                              "the main actor (offset, size, its own pose, presence) to the pose vectors; needs "
                              "FEATURES extracted with --max-people 2 (its people files)")
+    parser.add_argument("--locomotion", action="store_true",
+                        help="pose/fusion: add how fast and where the body moves to the pose vectors (root "
+                             "velocity in torso lengths per second, stride, cadence, place in the frame, "
+                             "entering or leaving it): what tells walking from jogging from running")
     parser.add_argument("--average-last", type=int, default=None,
                         help="save the mean of the last N epochs' weights (default 10; 0: the last epoch's)")
     parser.add_argument("--label-smoothing", type=float, default=None, help="default 0.1 (keypoints 0)")
@@ -115,7 +119,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
                         batch_size=args.batch_size, frames=args.frames, pose_features=args.pose_features,
                         appearance=args.appearance, backbone=args.backbone, scene_frames=args.scene_frames,
                         motion=args.motion,
-                        second_person=args.second_person,
+                        second_person=args.second_person, locomotion=args.locomotion,
                         patience=args.patience,
                         average_last=args.average_last, label_smoothing=args.label_smoothing,
                         augment=False if args.no_augment else None,

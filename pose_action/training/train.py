@@ -65,6 +65,7 @@ class TrainOptions:
     scene_frames: int = 8
     motion: bool = False  # fusion: add the optical-flow stream (needs extract --motion); the `motion` model always reads it
     second_person: bool = False  # pose, fusion: the second most important person in the pose vectors (--max-people 2)
+    locomotion: bool = False  # pose, fusion: speed and place of the body in the pose vectors (FeatureConfig.locomotion)
     # None: the model's training recipe decides (training.recipes); a value overrides it
     frames: int | None = None
     pose_features: str | None = None
@@ -109,7 +110,7 @@ def feature_config_for(options: TrainOptions, recipe: Recipe, layout: FeaturesLa
     scene_frames = options.scene_frames if options.model in SCENE_MODELS and appearance != "none" else 0
     return FeatureConfig(frames=recipe.frames, pose_features=recipe.pose_features, appearance=appearance,
                          thumb_size=thumb_size, backbone=backbone, motion=reads_motion(options),
-                         second_person=reads_second_person(options),
+                         second_person=reads_second_person(options), locomotion=reads_locomotion(options, recipe),
                          scene_frames=scene_frames if 0 < scene_frames < recipe.frames else None)
 
 
@@ -129,6 +130,14 @@ def reads_second_person(options: TrainOptions) -> bool:
         raise InputError(f"--second-person: model {options.model!r} cannot read the second person; use --model "
                          f"{' or '.join(SECOND_PERSON_MODELS)}")
     return options.second_person
+
+
+def reads_locomotion(options: TrainOptions, recipe: Recipe) -> bool:
+    """Whether the pose vectors carry speed and place; --locomotion on a model without them is an error."""
+    if options.locomotion and (options.model not in SECOND_PERSON_MODELS or recipe.pose_features == "raw"):
+        raise InputError(f"--locomotion: model {options.model!r} has no body pose vectors to add it to; use --model "
+                         f"{' or '.join(SECOND_PERSON_MODELS)} with --pose-features body or normalized")
+    return options.locomotion
 
 
 def check_people_files(layout: FeaturesLayout, clips: list[Clip]) -> None:
@@ -484,6 +493,7 @@ def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) ->
     ignored = ("params", "workers", "distribute", "cache_mb", "recipe")
     expected = {key: value for key, value in json.loads(json.dumps(asdict(options))).items() if key not in ignored}
     saved = {"second_person": False,  # runs made before --second-person existed did without it
+             "locomotion": False,  # ... and before --locomotion
              **{key: value for key, value in config.training.items() if key not in ignored}}
     expected_params = json.loads(json.dumps(options.params))
     if expected != saved or config.training.get("recipe") != resolve_recipe(options).to_dict():
