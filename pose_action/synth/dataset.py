@@ -28,7 +28,8 @@ from pose_action.synth.conditions import (
     CONDITIONS, NO_CONDITIONS, Bystander, ConditionRates, Conditions, Darkness, Exit, blend_poses, condition_rng,
     darken, draw_conditions, exit_state, far_placement, plan_bystander, plan_darkness, plan_exit, travel_yaw)
 from pose_action.synth.figure import Body, View, draw_figure, mirror_points, project, skeleton
-from pose_action.synth.motions import ACTION_TABLE, ACTIONS, Action, stand, walk
+from pose_action.synth.motions import (ACTION_TABLE, ACTIONS, ALL_ACTIONS, SMALL_SHARE, Action, Crossing, plan_crossing,
+                                       stand, walk)
 from pose_action.synth.scenes import SHAKE_MARGIN, draw_occluder, hsv_color, jitter_color, keyed_rng, make_background, pick_color
 from pose_action.video import write_video
 
@@ -139,11 +140,12 @@ class ClipPlan:
     exit: Exit | None = None
     darkness: Darkness | None = None
     bystander: Bystander | None = None
+    crossing: Crossing | None = None  # locomotion classes (Action.travel > 0): the path across the frame
 
 
 def _check_request(action: str, size: tuple[int, int], fps: float, seconds: float) -> None:
     if action not in ACTION_TABLE:
-        raise InputError(f"unknown action {action!r} (choose from {', '.join(ACTIONS)})")
+        raise InputError(f"unknown action {action!r} (choose from {', '.join(ALL_ACTIONS)})")
     width, height = size
     if width < 64 or height < 64:
         raise InputError(f"--size {width}x{height} is too small (at least 64x64)")
@@ -164,13 +166,20 @@ def plan_clip(action: str, *, actor: int, clip: int, seed: int, size: tuple[int,
     performance = make_performance(seed, actor, clip, spec.motion_key)
     width, height = size
     details = lambda name: condition_rng(seed, actor, clip, spec.motion_key, name)  # noqa: E731
-    if conditions.far:
+    # a locomotion clip is often of a small, far person, whatever the conditions asked for
+    small = spec.travel > 0 and details("small").random() < SMALL_SHARE
+    if conditions.far or small:
         height_fraction, x_fraction, ground_fraction = far_placement(details("far"), size, cast.body,
                                                                      cast.horizon_fraction)
         cast = replace(cast, height_fraction=height_fraction, x_fraction=x_fraction, ground_fraction=ground_fraction)
     scale = cast.height_fraction * min(height, 1.1 * width) / cast.body.standing_height()
     ground = cast.ground_fraction * height
     view = View(x=cast.x_fraction * width, y=ground, scale=scale, yaw=performance.yaw, pitch=cast.camera_pitch)
+    crossing = None
+    if spec.travel > 0:
+        crossing = plan_crossing(details("crossing"), spec.travel, performance.speed,
+                                 scale * cast.body.standing_height(), width, seconds)
+        view = replace(view, x=crossing.middle_x, yaw=crossing.yaw)
     margin = SHAKE_MARGIN
     kind = spec.scene or cast.background
     body = cast.body
@@ -181,7 +190,8 @@ def plan_clip(action: str, *, actor: int, clip: int, seed: int, size: tuple[int,
                                  horizon=int(cast.horizon_fraction * height) + margin, ground=int(ground) + margin,
                                  upper_avoid=(body.shirt, body.skin, body.hair),
                                  lower_avoid=(body.pants, body.shoes), head=head_rows)
-    exit_plan = plan_exit(details("exit"), view.x, scale, width, seconds) if conditions.exit else None
+    # a crossing enters and leaves by itself: no separate exit walk
+    exit_plan = plan_exit(details("exit"), view.x, scale, width, seconds) if conditions.exit and not crossing else None
     darkness = plan_darkness(details("dark")) if conditions.dark else None
     bystander = None
     if conditions.crowd:
@@ -189,7 +199,7 @@ def plan_clip(action: str, *, actor: int, clip: int, seed: int, size: tuple[int,
         bystander = plan_bystander(rng, random_body(rng), size, view, cast.height_fraction,
                                    cast.horizon_fraction, seconds)
     return ClipPlan(spec, cast, performance, view, background, (width, height), occlusion,
-                    conditions, exit_plan, darkness, bystander)
+                    conditions, exit_plan, darkness, bystander, crossing)
 
 
 def _shake(performance: Performance, time: float) -> tuple[int, int]:
@@ -268,7 +278,7 @@ def render_scene(plan: ClipPlan, *, fps: float,
         pose = plan.action.motion(phase, performance.amplitude, body)
         if plan.action.prop is not None:
             pose = replace(pose, prop_length=plan.action.prop_length)
-        actor_view = view
+        actor_view = view if plan.crossing is None else replace(view, x=plan.crossing.x(time))
         if plan.exit is not None:
             x, weight = exit_state(plan.exit, index / count, view.x, view.scale, width)
             pose = blend_poses(pose, walk(2 * math.pi * plan.exit.gait_frequency * time, 1.0, body), weight)
@@ -454,6 +464,8 @@ def write_dataset(out: str | os.PathLike, *, classes: Iterable[str] | None = Non
                     jobs.append((action, actor, clip, path, None))
                     continue
                 rows[key] = draw_conditions(seed, actor, clip, ACTION_TABLE[action].motion_key, conditions)
+                if ACTION_TABLE[action].travel > 0:  # a crossing enters and leaves by itself (plan_clip)
+                    rows[key] = replace(rows[key], exit=False)
                 jobs.append((action, actor, clip, path, rows[key]))
     if conditions != NO_CONDITIONS or conditions_path(out).is_file():
         _write_conditions(out, rows)

@@ -135,8 +135,8 @@ def swing(phase: float, amplitude: float, body: Body) -> Pose:
                 prop_direction=direction, prop_length=0.4)
 
 
-# ----------------------------------------------------------------------------- not actions
-# Movements that are no class: an actor walking into or out of the frame, a bystander.
+# ----------------------------------------------------------------------------- gaits
+# An actor walking into or out of the frame, a bystander, and the locomotion classes.
 
 def walk(phase: float, amplitude: float, body: Body) -> Pose:
     """A walking gait in place (the caller moves the figure): legs swing front and back,
@@ -150,6 +150,22 @@ def walk(phase: float, amplitude: float, body: Body) -> Pose:
         limbs[f"{name}_upper_arm"] = limb_direction(-20 * swing, 90, side)
         limbs[f"{name}_forearm"] = limb_direction(-20 * swing + 18, 90, side)
     return Pose(**limbs, lift=0.01 * abs(math.sin(2 * phase)))
+
+
+def run_gait(phase: float, amplitude: float, body: Body) -> Pose:
+    """A jogging or running gait in place (the caller moves the figure): longer leg swings than
+    walking, the knee folded high on the swing through, elbows bent and pumping, the torso
+    leaning into the run and the body in the air between steps. Jog and Run share it: their
+    speed across the frame and their cadence tell them apart, as in footage."""
+    limbs = {}
+    for side, name in ((+1, "left"), (-1, "right")):
+        swing = side * math.sin(phase) * amplitude  # +1: this leg forward
+        knee = max(0.0, -side * math.cos(phase)) * amplitude  # folded while the leg swings through
+        limbs[f"{name}_thigh"] = limb_direction(38 * swing + 22 * knee, 90, side)
+        limbs[f"{name}_shin"] = limb_direction(30 * swing - 75 * knee, 90, side)
+        limbs[f"{name}_upper_arm"] = limb_direction(-35 * swing, 90, side)
+        limbs[f"{name}_forearm"] = limb_direction(-30 * swing + 75, 90, side)
+    return Pose(**limbs, torso_pitch=9.0 * amplitude, lift=0.045 * amplitude * abs(math.sin(phase)))
 
 
 def stand(phase: float, amplitude: float, body: Body) -> Pose:
@@ -170,6 +186,9 @@ class Action:
     scene: str | None = None  # None: the actor's own background
     prop: str | None = None
     prop_length: float = 0.0
+    # locomotion: body heights per second across the frame at normal speed (0: in place). The
+    # clip's speed factor scales it with the cadence, so a faster performer also steps faster.
+    travel: float = 0.0
 
 
 ACTION_TABLE: dict[str, Action] = {
@@ -183,8 +202,51 @@ ACTION_TABLE: dict[str, Action] = {
     "BendToToes": Action(bend_to_toes, 0.45, "bend_to_toes"),
     "TennisSwing": Action(swing, 0.6, "swing", scene="court", prop="racket", prop_length=0.4),
     "BaseballSwing": Action(swing, 0.6, "swing", scene="field", prop="bat", prop_length=0.5),
+    # Locomotion across the frame (rendered only when asked for: LOCOMOTION). Speeds as people
+    # move (a walk ~1.4 m/s, a jog ~3, a run ~5, for a 1.75 m person); with the clip's speed
+    # factor (0.8-1.25) walk 0.6-1.0, jog 1.4-2.1, run 2.2-3.5 body heights per second, while
+    # jog and run cadences overlap: speed is what tells them apart.
+    "Walk": Action(walk, 0.9, "walk", travel=0.8),
+    "Jog": Action(run_gait, 1.3, "jog", travel=1.7),
+    "Run": Action(run_gait, 1.5, "run", travel=2.8),
 }
-ACTIONS: tuple[str, ...] = tuple(ACTION_TABLE)
+# Classes that move across the frame: not in the default dataset (ACTIONS), rendered with --classes.
+LOCOMOTION: tuple[str, ...] = ("Walk", "Jog", "Run")
+# The default classes of `pose-action synth` and the demo: everything performed in place.
+ACTIONS: tuple[str, ...] = tuple(name for name in ACTION_TABLE if name not in LOCOMOTION)
+ALL_ACTIONS: tuple[str, ...] = tuple(ACTION_TABLE)  # what --classes may name
 # Same body motion, different scene and prop: pose alone cannot tell them apart.
 SCENE_PAIRS: tuple[tuple[str, str], ...] = (("TennisSwing", "BaseballSwing"),)
 
+
+
+# ----------------------------------------------------------------------------- crossing the frame
+
+SMALL_SHARE = 0.35  # of locomotion clips: the person is small and far (far_placement), as often in footage
+CROSSING_YAW = (55.0, 90.0)  # degrees a walker turns from the camera toward where it goes (90: profile)
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A locomotion clip's path: the figure's feet at x = middle_x + velocity * (t - middle_time)
+    pixels, t in seconds, so it may enter, cross and leave the frame within the clip."""
+
+    velocity: float  # pixels per second, > 0 toward image right
+    middle_x: float  # pixels: where the feet are at middle_time
+    middle_time: float  # seconds
+    yaw: float  # degrees: facing where it goes
+
+    def x(self, time: float) -> float:
+        return self.middle_x + self.velocity * (time - self.middle_time)
+
+
+def plan_crossing(rng: np.random.Generator, travel: float, speed: float, pixels_per_height: float, width: int,
+                  seconds: float) -> Crossing:
+    """Where a person moving at `travel` x `speed` body heights per second crosses the frame:
+    in frame at some moment between a quarter and three quarters of the clip, somewhere in the
+    middle half of the frame; fast or near people leave (or enter) within the clip."""
+    direction = -1.0 if rng.random() < 0.5 else 1.0
+    velocity = direction * travel * speed * pixels_per_height
+    middle_time = float(rng.uniform(0.25, 0.75)) * seconds
+    middle_x = float(rng.uniform(0.25, 0.75)) * width
+    return Crossing(float(velocity), middle_x, middle_time, yaw=float(-direction * rng.uniform(*CROSSING_YAW)))
