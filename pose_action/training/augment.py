@@ -8,14 +8,12 @@ whatever the order in which loader threads ask for batches.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.landmarks import (BODY_PARTS, INDEX, LANDMARK_NAMES, MIRROR, VISIBILITY, WORLD, WX, XY,
-                                   LandmarkSequence, X, Y)
+from pose_action.landmarks import BODY_PARTS, INDEX, LANDMARK_NAMES, MIRROR, VISIBILITY, WORLD, WX, XY, X, Y
 
 
 @dataclass(frozen=True)
@@ -23,17 +21,18 @@ class AugmentConfig:
     """How training clips are varied (TrainOptions.augmentation; None in a run: not augmented)."""
 
     temporal_jitter: float = 0.8  # 0..1: each sampled frame moves this far (in segments) inside its segment
-    flip: float = 0.5  # probability of a mirrored performance: x -> 1 - x, left and right swapped
+    # probability that a clip is mirrored: its landmarks (x -> 1 - x, left and right swapped), thumbnails
+    # and motion together, one decision per clip (clip_mirrored), so every stream sees the same scene
+    flip: float = 0.5
     stretch: float = 0.1  # x and y stretched independently by up to ±this (uniform scale is normalized away)
     rotate_degrees: float = 10.0  # in-plane rotation up to ±this, about the image centre
     noise: float = 0.03  # landmark jitter: Gaussian, sigma this share of the torso length (world: of 0.5 m)
     drop_frames: float = 0.1  # up to this share of frames lose their pose (missed detections)
     partial_body: float = 0.6  # probability that the legs, the arms or one side are barely visible all clip
-    thumb_flip: float = 0.5  # probability of flipping a clip's thumbnails horizontally
     thumb_shift: float = 0.1  # thumbnails shifted by up to this share of their side (edge-padded)
 
     def __post_init__(self) -> None:
-        for name in ("temporal_jitter", "flip", "drop_frames", "partial_body", "thumb_flip"):
+        for name in ("temporal_jitter", "flip", "drop_frames", "partial_body"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"augmentation {name} must be between 0 and 1, got {getattr(self, name)}")
         for name in ("stretch", "rotate_degrees", "noise", "thumb_shift"):
@@ -52,23 +51,22 @@ def mirror_points(points: np.ndarray) -> np.ndarray:
     return flipped
 
 
-def augment_sequence(sequence: LandmarkSequence, rng: np.random.Generator, config: AugmentConfig) -> LandmarkSequence:
-    """A whole clip's landmarks augmented (augment_points on every frame)."""
-    return dataclasses.replace(sequence, data=augment_points(sequence.data, sequence.aspect, rng, config))
+def clip_mirrored(rng: np.random.Generator, config: AugmentConfig) -> bool:
+    """Whether this clip is mirrored: drawn once, then given to every stream's augmentation."""
+    return bool(rng.random() < config.flip)
 
 
-def augment_points(points: np.ndarray, aspect: float, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
-    """A mirrored performance (sometimes), then a small anisotropic stretch and rotation, then
-    the failures of real footage (degrade_landmarks). (T, 33, C) landmarks, NaN where no pose.
+def augment_points(points: np.ndarray, aspect: float, rng: np.random.Generator, config: AugmentConfig, *,
+                   mirrored: bool) -> np.ndarray:
+    """The mirrored performance (when the clip is mirrored), then a small anisotropic stretch and
+    rotation, then the failures of real footage (degrade_landmarks). (T, 33, C) landmarks, NaN where no pose.
 
     Training applies it to the T frames a clip is sampled to (build_features' `augment`), not
     to every frame of the clip: the same distortions at a fraction of the cost for long clips.
     The stretch is x vs y, like a change of camera aspect or body build. Rotation is about
     the image centre in square units (x scaled by the frame's aspect ratio).
     """
-    points = points.copy()
-    if rng.random() < config.flip:
-        points = mirror_points(points)
+    points = mirror_points(points) if mirrored else points.copy()
     x = (points[:, :, X] - 0.5) * aspect
     y = points[:, :, Y] - 0.5
     angle = np.deg2rad(rng.uniform(-config.rotate_degrees, config.rotate_degrees))
@@ -112,12 +110,13 @@ def degrade_landmarks(points: np.ndarray, rng: np.random.Generator, config: Augm
     return points
 
 
-def augment_thumbnails(frames: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
-    """Flip a clip's (T, S, S, 3) thumbnails horizontally (sometimes) and shift them, edge-padded.
+def augment_thumbnails(frames: np.ndarray, rng: np.random.Generator, config: AugmentConfig, *,
+                       mirrored: bool) -> np.ndarray:
+    """Flip a clip's (T, S, S, 3) thumbnails horizontally (when the clip is mirrored) and shift them, edge-padded.
 
     The same flip and shift for every frame of the clip, so the motion seen in the frames stays intact.
     """
-    frames = frames[:, :, ::-1] if rng.random() < config.thumb_flip else frames
+    frames = frames[:, :, ::-1] if mirrored else frames
     size = frames.shape[1]
     limit = int(round(size * config.thumb_shift))
     if limit < 1:

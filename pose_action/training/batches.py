@@ -24,7 +24,7 @@ from pose_action.extraction.motion import mirror_motion
 from pose_action.features import FeatureConfig, clip_features, load_clip_sequence
 from pose_action.landmarks import LandmarkSequence, check_complete
 from pose_action.layout import FeaturesLayout
-from pose_action.training.augment import AugmentConfig, augment_points, augment_thumbnails
+from pose_action.training.augment import AugmentConfig, augment_points, augment_thumbnails, clip_mirrored
 from pose_action.training.splits import Clip
 
 
@@ -90,12 +90,13 @@ class ClipBatches:
             features = clip_features(self.layout, clip.key, self.config, sequence)
         else:
             rng = np.random.default_rng([self.seed, self.epoch, position])
+            mirrored = clip_mirrored(rng, self.augment)  # one decision for the landmarks, thumbnails and motion
             features = clip_features(self.layout, clip.key, self.config, sequence,
                                      jitter=self.augment.temporal_jitter, rng=rng,
-                                     augment=functools.partial(augment_points, config=self.augment))
+                                     augment=functools.partial(augment_points, config=self.augment, mirrored=mirrored))
             if "frames" in features:
-                features["frames"] = augment_thumbnails(features["frames"], rng, self.augment)
-            if "motion" in features and rng.random() < self.augment.thumb_flip:  # a mirrored scene moves mirrored
+                features["frames"] = augment_thumbnails(features["frames"], rng, self.augment, mirrored=mirrored)
+            if "motion" in features and mirrored:  # a mirrored scene moves mirrored
                 features["motion"] = mirror_motion(features["motion"])
         return {name: features[name] for name in self.input_names}
 

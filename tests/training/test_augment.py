@@ -8,7 +8,7 @@ import pytest
 from pose_action.errors import InputError
 from pose_action.landmarks import INDEX, X, LandmarkSequence
 from pose_action.landmarks import VISIBILITY, detected_rows
-from pose_action.training.augment import (ARMS, LOWER_BODY, SIDES, AugmentConfig, augment_sequence, augment_thumbnails,
+from pose_action.training.augment import (ARMS, LOWER_BODY, SIDES, AugmentConfig, augment_points, augment_thumbnails,
                                           degrade_landmarks, mirror_points)
 
 
@@ -34,23 +34,24 @@ def test_mirror_twice_is_identity_and_swaps_sides():
 
 def test_augmentation_changes_pose_but_keeps_shape():
     sequence = _sequence(_walking_skeleton(30))
-    augmented = augment_sequence(sequence, np.random.default_rng(0), AugmentConfig(flip=1.0))
-    assert augmented.data.shape == sequence.data.shape
-    assert not np.allclose(augmented.data, sequence.data)
+    augmented = augment_points(sequence.data, sequence.aspect, np.random.default_rng(0), AugmentConfig(), mirrored=True)
+    assert augmented.shape == sequence.data.shape
+    assert not np.allclose(augmented, sequence.data)
 
 
 def test_nothing_moves_with_every_setting_at_zero():
     off = AugmentConfig(temporal_jitter=0.0, flip=0.0, stretch=0.0, rotate_degrees=0.0, noise=0.0, drop_frames=0.0,
-                        partial_body=0.0, thumb_flip=0.0, thumb_shift=0.0)
+                        partial_body=0.0, thumb_shift=0.0)
     sequence = _sequence(_walking_skeleton(10))
-    np.testing.assert_allclose(augment_sequence(sequence, np.random.default_rng(1), off).data, sequence.data, atol=1e-6)
+    np.testing.assert_allclose(augment_points(sequence.data, sequence.aspect, np.random.default_rng(1), off,
+                                              mirrored=False), sequence.data, atol=1e-6)
     thumbs = np.random.default_rng(2).integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)
-    np.testing.assert_array_equal(augment_thumbnails(thumbs, np.random.default_rng(3), off), thumbs)
+    np.testing.assert_array_equal(augment_thumbnails(thumbs, np.random.default_rng(3), off, mirrored=False), thumbs)
 
 
 def test_thumbnails_flip_and_shift_as_a_whole_clip():
     thumbs = np.random.default_rng(2).integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)
-    flipped = augment_thumbnails(thumbs, np.random.default_rng(3), AugmentConfig(thumb_flip=1.0, thumb_shift=0.0))
+    flipped = augment_thumbnails(thumbs, np.random.default_rng(3), AugmentConfig(thumb_shift=0.0), mirrored=True)
     np.testing.assert_array_equal(flipped, thumbs[:, :, ::-1])
 
 

@@ -69,3 +69,35 @@ def test_the_endless_stream_train_reads_is_the_same_epochs_back_to_back(tmp_path
     endless = [np.asarray(next(stream)[0]["pose"]) for _ in range(3 * batches)]
     for made, expected in zip(endless, [batch for one_pass in passes for batch in one_pass], strict=True):
         np.testing.assert_array_equal(made, expected)
+
+
+def test_a_mirrored_clip_is_mirrored_in_every_stream_at_once(tmp_path):
+    """One flip decision per clip: its landmarks, thumbnails and motion are mirrored together or not at all."""
+    from pose_action.extraction.motion import MOTION_DIM, mirror_motion, write_motion
+
+    root = make_features(tmp_path / "features", groups=2, clips=2, no_pose_clip=False)
+    layout = FeaturesLayout(root)
+    clips = read_clips(layout).clips
+    rng = np.random.default_rng(0)
+    for clip in clips:  # asymmetric motion vectors, so a mirrored one differs from the original
+        frame_index = np.load(layout.thumbnails(clip.key))["frame_index"]
+        write_motion(layout.motion(clip.key), rng.normal(size=(len(frame_index), MOTION_DIM)), frame_index)
+    labels = sorted({clip.label for clip in clips})
+    config = FeatureConfig(frames=8, appearance="thumbs", thumb_size=16, motion=True, velocities=False)
+    names = input_names("fusion", "thumbs") + ["motion"]
+    still = AugmentConfig(temporal_jitter=0.0, stretch=0.0, rotate_degrees=0.0, noise=0.0, drop_frames=0.0,
+                          partial_body=0.0, thumb_shift=0.0)  # only the flip varies
+    plain = ClipBatches(layout, clips, labels, config, names, 4)
+    kinds = set()
+    for seed in range(4):
+        loader = ClipBatches(layout, clips, labels, config, names, 4, augment=still, seed=seed)
+        for position in range(len(clips)):
+            original, seen = plain.clip_inputs(position), loader.clip_inputs(position)
+            thumbs_flipped = np.array_equal(seen["frames"], original["frames"][:, :, ::-1])
+            assert thumbs_flipped or np.array_equal(seen["frames"], original["frames"])
+            motion_flipped = np.allclose(seen["motion"], mirror_motion(original["motion"]))
+            assert motion_flipped or np.allclose(seen["motion"], original["motion"])
+            pose_flipped = not np.allclose(seen["pose"], original["pose"], atol=1e-5)
+            assert thumbs_flipped == motion_flipped == pose_flipped, (seed, position)
+            kinds.add(thumbs_flipped)
+    assert kinds == {True, False}  # both mirrored and plain clips were drawn
