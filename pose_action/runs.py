@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pose_action import __version__
+from pose_action.calibration import Calibration
 from pose_action.catalog import MODEL_NAMES
 from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
@@ -48,6 +49,7 @@ HISTORY_FILE = "history.csv"
 REPORT_FILE = "classification_report.csv"
 CONFUSION_FILE = "confusion_matrix.png"
 CURVES_FILE = "curves.png"
+RELIABILITY_FILE = "reliability.png"  # reliability diagram of the evaluation (confidence vs accuracy)
 CV_FILE = "cv.json"
 EVALUATIONS_DIR = "evaluations"  # evaluate on other features: RUN/evaluations/<features folder>/
 
@@ -85,6 +87,8 @@ class RunConfig:
     features_root: str = ""
     created: str = ""
     pose_action_version: str = __version__
+    # temperature and `unknown` threshold from held-out predictions (runs made before it: T = 1)
+    calibration: Calibration = field(default_factory=Calibration.none)
 
     def to_dict(self) -> dict:
         model = asdict(self.model)
@@ -94,7 +98,7 @@ class RunConfig:
             "model": model, "features": self.features.to_dict(), "labels": list(self.labels),
             "extraction": self.extraction, "window": self.window, "split": self.split, "seed": self.seed,
             "training": self.training, "augmentation": self.augmentation, "distribution": self.distribution,
-            "features_root": self.features_root,
+            "features_root": self.features_root, "calibration": self.calibration.to_dict(),
         }
 
     @classmethod
@@ -112,7 +116,8 @@ class RunConfig:
                      training=_dict(values, "training", where), augmentation=values.get("augmentation"),
                      seed=values.get("seed"), distribution=values.get("distribution"),
                      features_root=str(values.get("features_root") or ""), created=str(values.get("created") or ""),
-                     pose_action_version=str(values.get("pose_action_version") or ""))
+                     pose_action_version=str(values.get("pose_action_version") or ""),
+                     calibration=Calibration.from_dict(values.get("calibration"), where))
         if _window_seconds(config.window) is None:  # checked here, not when the first window is cut
             raise InputError(f"{where}: missing or bad 'window' (the training clips' duration in seconds)")
         _check_extraction(config.extraction, where)

@@ -38,13 +38,15 @@ def seed(text: str) -> int:
 
 def add_recognizer_arguments(parser: argparse.ArgumentParser) -> None:
     """The run and how to recognize with it: what `predict` and `live` both take."""
-    from pose_action.inference.recognizer import DEFAULT_SMOOTHING, DEFAULT_THRESHOLD
+    from pose_action.inference.recognizer import DEFAULT_SMOOTHING
 
     parser.add_argument("run", type=Path, help="run directory (from `pose-action train`)")
     parser.add_argument("--backend", choices=("auto", "keras", "tflite"), default="auto",
                         help="auto: the exported model.tflite when present and current, else Keras")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                        help=f"below this confidence the label is 'unknown' (default: {DEFAULT_THRESHOLD})")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="below this (calibrated) confidence the label is 'unknown' (default: the run's own, "
+                             "chosen from its held-out clips to reject at most 5%% of the right answers; "
+                             "config.json calibration.threshold, 0.5 for runs made before it)")
     parser.add_argument("--smoothing", type=int, default=DEFAULT_SMOOTHING,
                         help=f"moving average over this many predictions (default: {DEFAULT_SMOOTHING})")
     parser.add_argument("--pose-model", help="override the run's pose model (lite|full|heavy|PATH)")

@@ -3,6 +3,11 @@
 `load_backend` opens the run's model file and checks it against the run's config.json (the
 inputs build_features gives, the number of classes), so every command that uses a model
 (evaluate, predict, live, export) stops with one line naming the file when they disagree.
+
+Both backends answer calibrated probabilities (the run's `calibration.temperature`,
+pose_action.calibration): Keras applies the temperature after the model; an exported model
+has it built in (its output is named CALIBRATED_OUTPUT), and one exported before calibration
+existed gets it applied here as Keras does. `KerasBackend.model` stays the raw model.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_action.calibration import apply_temperature
 from pose_action.errors import InputError
 from pose_action.runs import MODEL_FILE, TFLITE_FILE, Run
 
 BACKENDS = ("keras", "tflite")
+RAW_OUTPUT = "probabilities"  # the output of a TFLite model exported without the temperature
+CALIBRATED_OUTPUT = "calibrated_probabilities"  # ... and with it (pose_action.inference.export)
 
 
 def choose_backend(run_path: str | os.PathLike, backend: str) -> str:
@@ -33,14 +41,15 @@ def load_backend(run: Run, backend: str, *, num_threads: int | None = None) -> "
     """The run's model on `backend` ("keras" or "tflite"), checked against config.json."""
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    temperature = run.config.calibration.temperature
     if backend == "tflite":
         if not run.tflite_path.is_file():
             raise InputError(f"{run.tflite_path}: missing; run `pose-action export {run.path}` first")
-        model: KerasBackend | LiteBackend = LiteBackend(run.tflite_path, num_threads)
+        model: KerasBackend | LiteBackend = LiteBackend(run.tflite_path, num_threads, temperature=temperature)
     else:
         if not run.model_path.is_file():
             raise InputError(f"{run.model_path}: missing (not a complete run directory)")
-        model = KerasBackend(run.model_path)
+        model = KerasBackend(run.model_path, temperature=temperature)
     check_model(run, model, run.tflite_path if backend == "tflite" else run.model_path)
     return model
 
@@ -68,7 +77,8 @@ class KerasBackend:
 
     name = "keras"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, temperature: float = 1.0) -> None:
+        self.temperature = float(temperature)
         try:
             import keras
 
@@ -93,10 +103,10 @@ class KerasBackend:
         self.num_classes = int(self.model.outputs[0].shape[-1])
 
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """(N, C) probabilities for a batch of N windows."""
+        """(N, C) calibrated probabilities for a batch of N windows."""
         inputs = {name: batch[name] for name in self.input_shapes}
         # predict_on_batch runs a compiled graph: ~20x cheaper than an eager model(...) call
-        return np.asarray(self.model.predict_on_batch(inputs), dtype=np.float32)
+        return apply_temperature(np.asarray(self.model.predict_on_batch(inputs), dtype=np.float32), self.temperature)
 
 
 def lite_interpreter_class() -> type:
@@ -116,7 +126,7 @@ class LiteBackend:
 
     name = "tflite"
 
-    def __init__(self, path: Path, num_threads: int | None = None) -> None:
+    def __init__(self, path: Path, num_threads: int | None = None, temperature: float = 1.0) -> None:
         interpreter_class = lite_interpreter_class()
         try:
             self.interpreter = interpreter_class(model_path=str(path), num_threads=num_threads)
@@ -131,12 +141,14 @@ class LiteBackend:
         outputs = runner.get_output_details()
         if len(outputs) != 1:
             raise InputError(f"{path}: expected one output (the class probabilities), found {len(outputs)}")
-        output = next(iter(outputs.values()))
+        output_name, output = next(iter(outputs.items()))
         self.output_index = output["index"]
+        # exported with the temperature built in, or (exported before calibration) applied here
+        self.temperature = 1.0 if output_name == CALIBRATED_OUTPUT else float(temperature)
         self.num_classes = int(output["shape"][-1])
 
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """(N, C) probabilities; the exported model takes one window at a time."""
+        """(N, C) calibrated probabilities; the exported model takes one window at a time."""
         count = len(next(iter(batch.values())))
         rows = np.empty((count, self.num_classes), dtype=np.float32)
         for row in range(count):
@@ -144,6 +156,6 @@ class LiteBackend:
                 self.interpreter.set_tensor(index, batch[name][row:row + 1].astype(self.input_dtypes[name], copy=False))
             self.interpreter.invoke()
             rows[row] = self.interpreter.get_tensor(self.output_index)[0]
-        return rows
+        return apply_temperature(rows, self.temperature)
 
 

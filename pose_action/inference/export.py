@@ -4,6 +4,9 @@ Keras LSTMs convert only with fully static shapes, so the model is rebuilt with 
 (`models.static_copy`) and its weights copied. The exported file is checked against the
 Keras model on sample windows, through the runtime's own LiteBackend, before it replaces
 anything: max abs difference of the class probabilities <= 1e-4 unquantized, <= 1e-2 quantized.
+The run's calibration temperature is built into the exported model (its output is then
+`calibrated_probabilities`), so the .tflite answers the calibrated probabilities on its own,
+outside pose_action too.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from pose_action.calibration import FLOOR
 from pose_action.errors import InputError
 from pose_action.files import atomic_path, check_writable
-from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
+from pose_action.inference.backends import CALIBRATED_OUTPUT, KerasBackend, LiteBackend, load_backend
 from pose_action.runs import Run, load_run
 
 log = logging.getLogger(__name__)
@@ -67,8 +71,11 @@ def _static_model(keras_backend: KerasBackend, run: Run):
                          f"(model {model.name!r}): {error}") from None
 
 
-def convert(model: Any, quantize: str, workdir: str | os.PathLike | None = None) -> bytes:
+def convert(model: Any, quantize: str, workdir: str | os.PathLike | None = None, temperature: float = 1.0) -> bytes:
     """TFLite flatbuffer of a static-shape Keras model (builtin ops only: runs on LiteRT).
+
+    Its one output, `calibrated_probabilities`, is softmax(log p / temperature) of the model's
+    probabilities p (pose_action.calibration.apply_temperature, in the graph).
 
     The intermediate SavedModel goes to a hidden temp folder in `workdir` (the run), so an
     export writes nothing outside its run folder.
@@ -83,8 +90,12 @@ def convert(model: Any, quantize: str, workdir: str | os.PathLike | None = None)
     with tempfile.TemporaryDirectory(prefix=".export-", dir=workdir) as folder:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serve", lambda inputs: {"probabilities": model(inputs, training=False)},
-                             input_signature=[signature])
+        def serve(inputs: dict) -> dict:
+            probabilities = model(inputs, training=False)
+            logits = keras.ops.log(keras.ops.maximum(probabilities, FLOOR)) / float(temperature)
+            return {CALIBRATED_OUTPUT: keras.ops.softmax(logits, axis=-1)}
+
+        archive.add_endpoint("serve", serve, input_signature=[signature])
         archive.write_out(folder, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
         if quantize in ("float16", "dynamic"):
@@ -105,7 +116,7 @@ def export_run(run_dir: str | os.PathLike, *, quantize: str = "none", format: st
     keras_backend = load_backend(run, "keras")
     static = _static_model(keras_backend, run)
     try:
-        data = convert(static, quantize, workdir=run.path)
+        data = convert(static, quantize, workdir=run.path, temperature=run.config.calibration.temperature)
     except (InputError, KeyboardInterrupt):
         raise
     except Exception as error:  # TensorFlow's own error kinds: a full disk while saving, a converter failure

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_action.calibration import BACKGROUND
 from pose_action.errors import InputError
 from pose_action.extraction.job import check_max_people
 from pose_action.inference.actors import MainActor, pose_of
@@ -35,8 +36,10 @@ from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
 
 log = logging.getLogger(__name__)
 
-UNKNOWN = "unknown"
-DEFAULT_THRESHOLD = 0.5  # smoothed top probability below this reads "unknown"
+UNKNOWN = "unknown"  # the label when the smoothed top probability is below the threshold
+NO_ACTION = "no action"  # the label when the top class is the run's background class (evaluate.BACKGROUND)
+# What a label is (--json `kind`): one of the run's actions, "no action" (background on top) or "unknown".
+KIND_ACTION, KIND_NO_ACTION, KIND_UNKNOWN = "action", "no_action", "unknown"
 DEFAULT_SMOOTHING = 3  # moving average over this many predictions
 PREDICT_BATCH = 32  # windows per model call in predict_video
 PREDICTIONS_PER_SECOND = 2.5  # default prediction rate: every 10th frame at 25 fps keeps the model's share small
@@ -229,7 +232,7 @@ class Prediction:
     frame: int  # source frame index of the window's last frame
     timestamp_ms: int
     window_start: int  # source frame index of the window's first frame
-    label: str  # top class of the smoothed probabilities, or "unknown" below the threshold
+    label: str  # top class of the smoothed probabilities, "no action" for background, or "unknown" below the threshold
     confidence: float  # smoothed top probability
     probabilities: np.ndarray  # (C,) smoothed: moving average of the last predictions
     raw: np.ndarray  # (C,) this window's own probabilities
@@ -237,7 +240,7 @@ class Prediction:
 
     def to_dict(self, labels: tuple[str, ...]) -> dict:
         values = {"frame": self.frame, "time_s": round(self.timestamp_ms / 1000.0, 3),
-                  "window_start": self.window_start, "label": self.label,
+                  "window_start": self.window_start, "label": self.label, "kind": label_kind(self.label),
                   "confidence": round(self.confidence, 6),
                   "probabilities": {name: round(float(p), 6) for name, p in zip(labels, self.probabilities)}}
         if self.track is not None:
@@ -246,9 +249,18 @@ class Prediction:
 
 
 def label_for(probabilities: np.ndarray, labels: tuple[str, ...], threshold: float) -> tuple[str, float]:
+    """The label to show and its confidence: "unknown" below the threshold, "no action" when the run's
+    background class is on top, else the action."""
     best = int(np.argmax(probabilities))
     confidence = float(probabilities[best])
-    return (labels[best] if confidence >= threshold else UNKNOWN), confidence
+    if confidence < threshold:
+        return UNKNOWN, confidence
+    return (NO_ACTION if labels[best] == BACKGROUND else labels[best]), confidence
+
+
+def label_kind(label: str) -> str:
+    """"action", "no_action" or "unknown" (the --json `kind` of a label from label_for)."""
+    return {UNKNOWN: KIND_UNKNOWN, NO_ACTION: KIND_NO_ACTION}.get(label, KIND_ACTION)
 
 
 class Smoother:
@@ -291,7 +303,7 @@ class VideoResult:
 
     def to_dict(self, top_k: int | None = None) -> dict:
         return {
-            "video": str(self.path), "label": self.label,
+            "video": str(self.path), "label": self.label, "kind": label_kind(self.label),
             "confidence": round(float(self.probabilities.max()), 6),
             "top": [{"label": name, "probability": round(p, 6)} for name, p in self.top(top_k or len(self.labels))],
             "probabilities": {name: round(float(p), 6) for name, p in zip(self.labels, self.probabilities)},
@@ -315,7 +327,7 @@ class Recognizer:
     """
 
     def __init__(self, run: Run, backend: KerasBackend | LiteBackend, pose_model: Path, *,
-                 threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING,
+                 threshold: float | None = None, smoothing: int = DEFAULT_SMOOTHING,
                  max_people: int | None = None) -> None:
         if max_people is not None:
             check_max_people(max_people)
@@ -327,7 +339,8 @@ class Recognizer:
         self.config = run.config
         self.backend = backend
         self.pose_model = pose_model
-        self.threshold = threshold
+        # None: the run's own, chosen from its held-out clips (config.json calibration.threshold)
+        self.threshold = run.config.calibration.threshold if threshold is None else float(threshold)
         self.smoothing = smoothing
         self.embedder = None
         self._stream: Stream | None = None
@@ -344,15 +357,18 @@ class Recognizer:
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike, backend: str = "keras", *, pose_model: str | None = None,
-             threshold: float = DEFAULT_THRESHOLD, smoothing: int = DEFAULT_SMOOTHING,
+             threshold: float | None = None, smoothing: int = DEFAULT_SMOOTHING,
              num_threads: int | None = None, max_people: int | None = None) -> "Recognizer":
         """Load a run directory; backend "tflite" needs `pose-action export` first and no TensorFlow.
+
+        `threshold` None: the run's own (config.json `calibration.threshold`, from held-out clips;
+        0.5 for runs made before it). Both backends answer calibrated probabilities.
 
         `max_people` > 1 tracks that many people per frame and reads the main actor (`actors`);
         None: as many as the run's features were extracted with."""
         if max_people is not None:
             check_max_people(max_people)
-        if not 0.0 <= threshold <= 1.0:
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be between 0 and 1, got {threshold}")
         if smoothing < 1:
             raise InputError(f"smoothing must be at least 1 prediction, got {smoothing}")

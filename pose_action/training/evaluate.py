@@ -1,18 +1,28 @@
 """Evaluate a trained run on its held-out test clips (or every clip of another features folder).
 
 Reads the clips through the same feature function as training (`features.clip_features`,
-via ClipBatches) and writes metrics.json, classification_report.csv and confusion_matrix.png.
+via ClipBatches) and writes metrics.json, classification_report.csv, confusion_matrix.png and
+reliability.png. Beside accuracy every evaluation reports the expected calibration error (ECE,
+10 bins) of the probabilities predict and live show (the run's temperature applied) and of the
+model's raw ones, and how many clips the run's `unknown` threshold would reject.
+
+A class named BACKGROUND ("no action": idle people, empty scenes) is a class like any other
+in training; the metrics add the accuracy over the real actions alone and how often a
+background clip was called an action (a false alarm).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pose_action import runs
+from pose_action.calibration import (BACKGROUND, Calibration, apply_temperature, calibration_error, fit_calibration,
+                                     reliability_bins)
 from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
@@ -20,7 +30,7 @@ from pose_action.inference.backends import load_backend
 from pose_action.layout import FeaturesLayout
 from pose_action.training.batches import ClipBatches, check_features, keras_batches, loader_errors
 from pose_action.training.pooled import cv_scores, fold_spread
-from pose_action.training.reports import classification_metrics, plot_confusion, write_report_csv
+from pose_action.training.reports import classification_metrics, plot_confusion, plot_reliability, write_report_csv
 from pose_action.training.splits import Clip, read_clips
 
 log = logging.getLogger(__name__)
@@ -36,17 +46,107 @@ def predict_clips(model: Any, layout: FeaturesLayout, clips: list[Clip], labels:
     return np.asarray(probabilities)
 
 
-def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: list[str]) -> dict:
+def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: list[str],
+                       calibration: Calibration | None = None) -> dict:
+    """Accuracy, F1, calibration and rejection figures of the model's raw (N, C) probabilities on `clips`.
+
+    `confidence` of each prediction is the calibrated one (what predict shows); `raw` keeps the
+    model's own probability vector, so a calibration can be fitted on these predictions later
+    (cross-validation fits each fold's on the other folds' predictions).
+    """
+    calibration = calibration or Calibration.none()
+    raw = np.asarray(probabilities, dtype=np.float32).reshape(len(clips), len(labels))
+    calibrated = apply_temperature(raw, calibration.temperature)
     true = np.array([labels.index(clip.label) for clip in clips], dtype=np.int64)
-    predicted = probabilities.argmax(axis=1)
+    predicted = raw.argmax(axis=1)
     metrics = classification_metrics(true, predicted, labels)
     metrics["n_test"] = len(clips)
     metrics["test_groups"] = sorted({clip.group for clip in clips})
     metrics["predictions"] = [{"key": clip.key, "label": clip.label, "predicted": labels[int(p)],
-                               "confidence": float(probabilities[i, p]), "status": clip.status}
+                               "confidence": float(calibrated[i, p]), "confidence_raw": float(raw[i, p]),
+                               "raw": [round(float(value), 7) for value in raw[i]], "status": clip.status}
                               for i, (clip, p) in enumerate(zip(clips, predicted))]
     metrics["no_pose"] = no_pose_metrics(true, predicted, clips)
+    metrics.update(confidence_metrics(metrics["predictions"], calibration))
+    if BACKGROUND in labels:
+        metrics["background"] = background_metrics(metrics["predictions"])
     return metrics
+
+
+def confidence_metrics(predictions: list[dict], calibration: Calibration) -> dict:
+    """ECE of the calibrated and the raw confidences, the reliability bins and the threshold's rejections."""
+    confidence = np.array([item["confidence"] for item in predictions], dtype=np.float64)
+    raw = np.array([item.get("confidence_raw", item["confidence"]) for item in predictions], dtype=np.float64)
+    correct = np.array([item["predicted"] == item["label"] for item in predictions], dtype=bool)
+    rejected = confidence < calibration.threshold
+    return {"ece": calibration_error(confidence, correct), "ece_raw": calibration_error(raw, correct),
+            "mean_confidence": float(confidence.mean()) if len(confidence) else None,
+            "calibration": calibration.to_dict(), "reliability": reliability_bins(confidence, correct),
+            "threshold": {"value": calibration.threshold, "rejected": int(rejected.sum()),
+                          "correct_rejected": int((rejected & correct).sum()), "correct": int(correct.sum()),
+                          "accepted_accuracy": float(correct[~rejected].mean()) if (~rejected).any() else None}}
+
+
+def background_metrics(predictions: list[dict]) -> dict:
+    """Accuracy over the real actions alone, and the background clips: called "no action" or an action."""
+    actions = [item for item in predictions if item["label"] != BACKGROUND]
+    background = [item for item in predictions if item["label"] == BACKGROUND]
+    right = sum(item["predicted"] == item["label"] for item in actions)
+    quiet = sum(item["predicted"] == BACKGROUND for item in background)
+    return {"action_clips": len(actions), "action_accuracy": right / len(actions) if actions else None,
+            "action_clips_called_background": sum(item["predicted"] == BACKGROUND for item in actions),
+            "background_clips": len(background),
+            "background_recall": quiet / len(background) if background else None,
+            "false_alarm_rate": (len(background) - quiet) / len(background) if background else None}
+
+
+def recalibrate(metrics: dict, calibration: Calibration) -> dict:
+    """`metrics` (an evaluation's, with each prediction's `raw` vector) under another calibration."""
+    labels = list(metrics["per_class"])
+    predictions = []
+    for item in metrics["predictions"]:
+        raw = np.asarray(item["raw"], dtype=np.float32)[None]
+        calibrated = apply_temperature(raw, calibration.temperature)[0]
+        predictions.append({**item, "confidence": float(calibrated[labels.index(item["predicted"])])})
+    return {**metrics, "predictions": predictions, **confidence_metrics(predictions, calibration)}
+
+
+def held_out_calibration(probabilities: np.ndarray, clips: list[Clip], labels: list[str],
+                         fitted_on: str) -> Calibration:
+    """Temperature and `unknown` threshold fitted on held-out clips' raw probabilities."""
+    true = np.array([labels.index(clip.label) for clip in clips], dtype=np.int64)
+    return fit_calibration(np.asarray(probabilities).reshape(len(clips), len(labels)), true, fitted_on)
+
+
+def run_calibration(model: Any, layout: FeaturesLayout, val: list[Clip], test: list[Clip],
+                    test_probabilities: np.ndarray, labels: list[str], config: FeatureConfig,
+                    input_names: list[str], batch_size: int = 16, workers: int = 1) -> Calibration:
+    """A new run's calibration: fitted on its validation clips, else on its test clips (said so in
+    `fitted_on`: the run's calibrated test figures are then in-sample; `train --cv` refits such folds
+    on the other folds' predictions)."""
+    if val:
+        probabilities = predict_clips(model, layout, val, labels, config, input_names, batch_size, workers)
+        calibration = held_out_calibration(probabilities, val, labels, "validation")
+    else:
+        calibration = held_out_calibration(test_probabilities, test, labels, "test")
+    log.info("calibration from %d %s clips: temperature %.2f, unknown below %.2f (ECE %.3f -> %.3f)",
+             calibration.clips, calibration.fitted_on, calibration.temperature, calibration.threshold,
+             calibration.ece_before or 0.0, calibration.ece_after or 0.0)
+    return calibration
+
+
+def out_of_fold_calibration(fold_metrics: list[dict], fold: int) -> Calibration | None:
+    """A cross-validation fold's calibration from every other fold's test predictions (None: too few)."""
+    others = [item for number, metrics in enumerate(fold_metrics) if number != fold
+              for item in metrics.get("predictions", []) if "raw" in item]
+    if not others:
+        return None
+    labels = list(fold_metrics[fold]["per_class"])
+    probabilities = np.array([item["raw"] for item in others], dtype=np.float64)
+    if probabilities.shape[1] != len(labels):
+        return None
+    true = np.array([labels.index(item["label"]) for item in others], dtype=np.int64)
+    return fit_calibration(probabilities, true, "out-of-fold")
 
 
 def no_pose_metrics(true: np.ndarray, predicted: np.ndarray, clips: list[Clip]) -> dict:
@@ -57,20 +157,57 @@ def no_pose_metrics(true: np.ndarray, predicted: np.ndarray, clips: list[Clip]) 
             "accuracy": correct / int(without.sum()) if without.any() else None}
 
 
+def cross_fit_folds(fold_dirs: list[Path], fold_metrics: list[dict]) -> list[dict]:
+    """Refit every fold calibrated on its own test clips on the other folds' test predictions.
+
+    Each such fold's config.json `calibration` ("out-of-fold") and its reports are rewritten, so
+    its calibrated test figures, and the pooled ones, come from clips the calibration never saw.
+    Folds calibrated on their validation clips keep theirs. Returns the folds' metrics.
+    """
+    updated = []
+    for index, (fold_dir, metrics) in enumerate(zip(fold_dirs, fold_metrics)):
+        fitted_on = (metrics.get("calibration") or {}).get("fitted_on")
+        own = metrics.get("predictions", [])
+        calibration = (out_of_fold_calibration(fold_metrics, index)
+                       if fitted_on in ("test", "out-of-fold") and own and all("raw" in item for item in own)
+                       else None)
+        if calibration is None:
+            updated.append(metrics)
+            continue
+        run = runs.load_run(fold_dir)
+        recalibrated = recalibrate(metrics, calibration)
+        title = f"{run.model_name} — {run.config.split.get('kind', '')} fold {run.config.split.get('fold')}"
+        write_evaluation(fold_dir, recalibrated, run.labels, title)
+        write_json(fold_dir / runs.CONFIG_FILE, replace(run.config, calibration=calibration).to_dict())
+        updated.append(recalibrated)
+    return updated
+
+
 def write_evaluation(out: str | Path, metrics: dict, labels: list[str], title: str) -> None:
-    """metrics.json, classification_report.csv and confusion_matrix.png into `out`."""
+    """metrics.json, classification_report.csv, confusion_matrix.png and reliability.png into `out`."""
     out = Path(out)
     write_json(out / runs.METRICS_FILE, metrics)
     write_report_csv(out / runs.REPORT_FILE, metrics)
     plot_confusion(out / runs.CONFUSION_FILE, np.array(metrics["confusion_matrix"]), labels, title)
+    plot_reliability(out / runs.RELIABILITY_FILE, metrics["reliability"], metrics["ece"], title,
+                     raw_ece=metrics.get("ece_raw"))
 
 
 def summary_line(metrics: dict) -> str:
     no_pose = metrics.get("no_pose") or {}
     without = (f"; {no_pose['correct']} of {no_pose['clips']} clips without a person right"
                if no_pose.get("clips") else "")
-    return (f"accuracy {metrics['accuracy']:.3f}, macro F1 {metrics['macro_f1']:.3f} on {metrics['n_test']} "
-            f"test clips (groups {', '.join(metrics['test_groups'])}){without}")
+    calibration = ""
+    if metrics.get("ece") is not None:
+        temperature = (metrics.get("calibration") or {}).get("temperature", 1.0)
+        calibration = f", ECE {metrics['ece']:.3f} (raw {metrics['ece_raw']:.3f}, T {temperature:.2f})"
+    background = metrics.get("background") or {}
+    actions = (f"; actions alone {background['action_accuracy']:.3f}, background clips called an action "
+               f"{background['false_alarm_rate']:.0%}"
+               if background.get("action_accuracy") is not None and background.get("false_alarm_rate") is not None
+               else "")
+    return (f"accuracy {metrics['accuracy']:.3f}, macro F1 {metrics['macro_f1']:.3f}{calibration} on "
+            f"{metrics['n_test']} test clips (groups {', '.join(metrics['test_groups'])}){without}{actions}")
 
 
 def select_clips(run: runs.Run, layout: FeaturesLayout, which: str) -> tuple[list[Clip], dict[str, int]]:
@@ -120,7 +257,7 @@ def evaluate_run(run_path: str | Path, *, features_root: str | Path | None = Non
     previous = {"model": run.model_name, "run": str(run.path)}
     if own_test and (run.path / runs.METRICS_FILE).is_file():  # keep the training facts (n_train, epochs...)
         previous = read_json(run.path / runs.METRICS_FILE)
-    metrics = {**previous, **evaluation_metrics(probabilities, clips, run.labels),
+    metrics = {**previous, **evaluation_metrics(probabilities, clips, run.labels, run.config.calibration),
                "features_root": str(layout.root), "clips": which, "excluded": excluded}
     write_evaluation(out, metrics, run.labels, f"{run.model_name} — {run.config.split.get('kind', '')}")
     return metrics
@@ -138,7 +275,16 @@ def evaluate_cv(run_path: Path, **options: Any) -> dict:
     features_root = options.get("features_root") or summary["features_root"]
     scores = (cv_scores(features_root, folds) if options.get("which", "test") == "test"
               else fold_spread(folds))
+    if options.get("which", "test") == "test" and options.get("out") is None:
+        write_pooled_reliability(run_path, scores, "cross-validation (pooled out-of-fold)")
     return {**scores, "folds_total": summary.get("folds_total", len(folds)), "folds": folds}
+
+
+def write_pooled_reliability(out: Path, scores: dict, title: str) -> None:
+    """reliability.png of a cross-validation's pooled out-of-fold predictions, beside cv.json."""
+    if scores.get("reliability"):
+        plot_reliability(Path(out) / runs.RELIABILITY_FILE, scores["reliability"], scores["ece_all"], title,
+                         raw_ece=scores.get("ece_raw_all"))
 
 
 def cv_summary_line(summary: dict) -> str:
@@ -149,5 +295,7 @@ def cv_summary_line(summary: dict) -> str:
               f"macro F1 {summary['macro_f1_mean']:.3f} ± {summary['macro_f1_std']:.3f}")
     if summary.get("accuracy_all") is None:
         return f"{counted}: {spread}"
-    return (f"{counted}: accuracy {summary['accuracy_all']:.3f}, macro F1 {summary['macro_f1_all']:.3f} over all "
-            f"{summary['clips_all']} clips ({summary['clips_predicted']} predicted); {spread}")
+    calibration = (f", ECE {summary['ece_all']:.3f} (raw {summary['ece_raw_all']:.3f})"
+                   if summary.get("ece_all") is not None else "")
+    return (f"{counted}: accuracy {summary['accuracy_all']:.3f}, macro F1 {summary['macro_f1_all']:.3f}{calibration} "
+            f"over all {summary['clips_all']} clips ({summary['clips_predicted']} predicted); {spread}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_action.calibration import calibration_error, reliability_bins
 from pose_action.extraction.manifest import read_table
 from pose_action.layout import FeaturesLayout
 from pose_action.training.reports import classification_metrics, mean_std
@@ -94,7 +95,22 @@ def fold_spread(fold_metrics: Iterable[Mapping]) -> dict:
             "macro_f1_mean": macro_f1[0], "macro_f1_std": macro_f1[1]}
 
 
+def pooled_calibration(fold_metrics: Iterable[Mapping]) -> dict:
+    """ECE (10 bins) of every predicted clip's calibrated confidence (what predict shows) and of the raw
+    one, with the pooled reliability bins; empty when the folds' metrics predate calibration."""
+    items = [item for metrics in fold_metrics for item in metrics.get("predictions", [])]
+    if not items or any("confidence_raw" not in item for item in items):
+        return {}
+    confidence = np.array([item["confidence"] for item in items], dtype=np.float64)
+    raw = np.array([item["confidence_raw"] for item in items], dtype=np.float64)
+    correct = np.array([item["predicted"] == item["label"] for item in items], dtype=bool)
+    return {"ece_all": calibration_error(confidence, correct), "ece_raw_all": calibration_error(raw, correct),
+            "reliability": reliability_bins(confidence, correct)}
+
+
 def cv_scores(features_root: str | Path, fold_metrics: list[Mapping]) -> dict:
-    """A cross-validation's scores, pooled first (accuracy_all, macro_f1_all, clips_all, clips_predicted),
-    then mean ± std of the folds (train --cv, evaluate and scripts/benchmark_real.py all use this)."""
-    return {**pooled_folds(features_root, fold_metrics).to_dict(), **fold_spread(fold_metrics)}
+    """A cross-validation's scores, pooled first (accuracy_all, macro_f1_all, clips_all, clips_predicted,
+    ece_all, ece_raw_all), then mean ± std of the folds (train --cv, evaluate and
+    scripts/benchmark_real.py all use this)."""
+    return {**pooled_folds(features_root, fold_metrics).to_dict(), **pooled_calibration(fold_metrics),
+            **fold_spread(fold_metrics)}

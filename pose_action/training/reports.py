@@ -102,6 +102,32 @@ def plot_confusion(path: str | os.PathLike, matrix: np.ndarray, labels: list[str
     write_bytes_atomic(path, _figure_bytes(figure))
 
 
+def plot_reliability(path: str | os.PathLike, bins: list[dict], ece: float, title: str = "",
+                     raw_ece: float | None = None) -> None:
+    """Reliability diagram: accuracy per confidence bin against the diagonal of a calibrated model,
+    with how many clips each bin holds (a bar of 2 clips says little)."""
+    plt = _pyplot()
+    figure, (axes, counts) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    centres = [(row["low"] + row["high"]) / 2 for row in bins]
+    width = bins[0]["high"] - bins[0]["low"] if bins else 0.1
+    accuracy = [row["accuracy"] if row["clips"] else 0.0 for row in bins]
+    confidence = [row["confidence"] if row["clips"] else centre for row, centre in zip(bins, centres)]
+    axes.bar(centres, accuracy, width=width * 0.95, color="#4c72b0", edgecolor="black", label="accuracy")
+    axes.bar(centres, [c - a for c, a in zip(confidence, accuracy)], bottom=accuracy, width=width * 0.95,
+             color="#dd8452", alpha=0.35, edgecolor="#dd8452", label="gap to confidence")
+    axes.plot([0, 1], [0, 1], "k--", linewidth=1, label="calibrated")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_ylabel("accuracy")
+    axes.legend(loc="upper left", fontsize=8)
+    raw = f", raw {raw_ece:.3f}" if raw_ece is not None else ""
+    axes.set_title(f"{title + ': ' if title else ''}ECE {ece:.3f}{raw}", fontsize=9)
+    counts.bar(centres, [row["clips"] for row in bins], width=width * 0.95, color="grey")
+    counts.set_xlabel("confidence (top class)")
+    counts.set_ylabel("clips")
+    write_bytes_atomic(path, _figure_bytes(figure))
+
+
 def plot_curves(path: str | os.PathLike, history: pd.DataFrame, title: str = "") -> None:
     """Loss and accuracy per epoch, training (solid) and validation (dashed), of every head a model has."""
     plt = _pyplot()

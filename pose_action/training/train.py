@@ -38,7 +38,8 @@ from pose_action.training.augment import AugmentConfig
 from pose_action.training.batches import (SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches,
                                           loader_errors)
 from pose_action.training.recipes import Recipe, recipe_for
-from pose_action.training.evaluate import evaluation_metrics, predict_clips, summary_line, write_evaluation
+from pose_action.training.evaluate import (cross_fit_folds, evaluation_metrics, predict_clips, run_calibration,
+                                           summary_line, write_evaluation, write_pooled_reliability)
 from pose_action.training.pooled import cv_scores
 from pose_action.training.reports import plot_curves, write_history_csv
 from pose_action.training.splits import FOLDED_KINDS, Clip, Split, fold_count, make_split, parse_kind, read_clips
@@ -457,7 +458,9 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
 
     probabilities = predict_clips(model, data.layout, data.test, data.labels, data.config, inputs,
                                   options.batch_size, options.workers)
-    metrics = evaluation_metrics(probabilities, data.test, data.labels)
+    calibration = run_calibration(model, data.layout, data.val, data.test, probabilities, data.labels, data.config,
+                                  inputs, options.batch_size, options.workers)
+    metrics = evaluation_metrics(probabilities, data.test, data.labels, calibration)
     metrics.update({
         "model": options.model, "split": data.split.kind, "fold": data.split.fold, "n_train": len(data.train),
         "n_val": len(data.val), "train_groups": data.split.train_groups, "val_groups": data.split.val_groups,
@@ -477,7 +480,8 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         plot_curves(staging / runs.CURVES_FILE, history, title)
         write_evaluation(staging, metrics, data.labels, title)
         write_json(staging / runs.CONFIG_FILE,
-                   run_config(options, data, params, inputs, distribution).to_dict())  # last: complete
+                   replace(run_config(options, data, params, inputs, distribution),
+                           calibration=calibration).to_dict())  # last: complete
     return metrics
 
 
@@ -556,9 +560,12 @@ def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, 
                      summary_line(metrics), metrics["train_seconds"])
         fold_metrics.append(metrics)
         results.append(_fold_summary(fold, fold_dir, metrics))
+    # folds calibrated on their own test clips: refitted on the other folds' predictions
+    fold_metrics = cross_fit_folds([out / f"fold-{fold}" for fold in planned], fold_metrics)
     summary = {"model": options.model, "split": options.split,
                **cv_scores(root, fold_metrics),
                "folds_total": total, "train_seconds": round(sum(r["train_seconds"] or 0.0 for r in results), 2),
                "folds": results, "seed": options.seed, "features_root": str(root)}
+    write_pooled_reliability(out, summary, f"{options.model} {options.split} (pooled out-of-fold)")
     write_json(out / runs.CV_FILE, summary)
     return summary

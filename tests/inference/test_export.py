@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from pose_action.cli import main
-from pose_action.inference.backends import KerasBackend, LiteBackend
+from pose_action.inference.backends import LiteBackend, load_backend
 from pose_action.inference.recognizer import Recognizer, window_features
+from pose_action.runs import load_run
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,8 @@ def test_exported_probabilities_agree_with_keras(tiny, video_windows, tmp_path, 
     # TensorFlow's Python warnings (tf.function retracing...) stay as quiet as the command set them
     assert logging.getLogger("tensorflow").level == logging.ERROR
     assert (run / "model.tflite").is_file() and (run / "model.keras").is_file()
-    lite = LiteBackend(run / "model.tflite").predict(video_windows)
-    keras = KerasBackend(run / "model.keras").predict(video_windows)
+    lite = load_backend(load_run(run), "tflite").predict(video_windows)
+    keras = load_backend(load_run(run), "keras").predict(video_windows)  # both calibrated (the run's temperature)
     assert lite.shape == keras.shape == (len(video_windows["mask"]), 3)
     assert np.abs(lite - keras).max() <= tolerance
     np.testing.assert_allclose(lite.sum(axis=1), 1.0, atol=1e-3)

@@ -1,0 +1,61 @@
+"""Calibrated confidence: temperature scaling lowers the calibration error of an overconfident model,
+the stored threshold is the one predict uses, and train/evaluate report ECE and a reliability diagram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pose_action.calibration import (
+    Calibration,
+    apply_temperature,
+    expected_calibration_error,
+    fit_calibration,
+    rejection_threshold,
+)
+from pose_action.errors import InputError
+from pose_action.runs import RunConfig
+
+
+def overconfident(count: int, seed: int, sharpen: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of a model `sharpen` times too sure of itself, and the true classes.
+
+    The true class is drawn from softmax(logits) (what a calibrated model would say); the model
+    answers softmax(sharpen x logits): same top class, far more confident than it is right."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0.0, 1.0, (count, 5))
+    logits[:, 0] += 1.0
+    calibrated = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    true = np.array([rng.choice(5, p=row) for row in calibrated])
+    sharp = np.exp(sharpen * logits)
+    return sharp / sharp.sum(axis=1, keepdims=True), true
+
+
+def test_temperature_scaling_lowers_the_error_of_an_overconfident_model_on_other_clips():
+    held_out, held_true = overconfident(1500, seed=1)
+    test, test_true = overconfident(1500, seed=2)
+    calibration = fit_calibration(held_out, held_true, "validation")
+    assert 3.0 < calibration.temperature < 5.0  # it finds the sharpening it has to undo
+    before = expected_calibration_error(test, test_true)
+    after = expected_calibration_error(apply_temperature(test, calibration.temperature), test_true)
+    assert before > 0.2 and after < 0.05
+    # the top class never changes: accuracy is the same
+    assert np.array_equal(apply_temperature(test, calibration.temperature).argmax(1), test.argmax(1))
+
+
+def test_threshold_rejects_at_most_5_percent_of_the_right_answers():
+    probabilities, true = overconfident(1000, seed=3, sharpen=1.0)
+    threshold = rejection_threshold(probabilities, true)
+    correct = probabilities.argmax(1) == true
+    rejected = probabilities.max(1)[correct] < threshold
+    assert 0.04 <= rejected.mean() <= 0.05
+    assert rejection_threshold(np.array([[0.9, 0.1]]), np.array([1])) is None  # nothing right: no threshold
+
+
+def test_runs_without_calibration_load_uncalibrated_and_bad_values_are_one_line():
+    assert Calibration.from_dict(None) == Calibration(temperature=1.0, threshold=0.5, fitted_on="none")
+    with pytest.raises(InputError, match="config.json: 'calibration.temperature' must be a positive number"):
+        Calibration.from_dict({"temperature": 0})
+    with pytest.raises(InputError, match="'calibration.threshold' must be between 0 and 1"):
+        Calibration.from_dict({"temperature": 1.2, "threshold": 3})
+    assert RunConfig.__dataclass_fields__["calibration"].default_factory() == Calibration.none()
