@@ -16,7 +16,7 @@ import argparse
 from pose_action.commands.arguments import parse_size, seed
 from pose_action.synth.conditions import CONDITIONS, PRESETS, preset
 from pose_action.synth.dataset import DEFAULT_FPS, DEFAULT_OCCLUSION_RATE, DEFAULT_SECONDS, DEFAULT_SIZE, write_dataset
-from pose_action.synth.motions import ACTIONS, ALL_ACTIONS, LOCOMOTION
+from pose_action.synth.motions import ACTIONS, ALL_ACTIONS, BACKGROUND_CLASS, LOCOMOTION
 
 
 def _rates(name: str) -> str:
@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT", help="output folder (OUT/<Class>/v_<Class>_gNN_cNN.mp4)")
     parser.add_argument("--classes", nargs="+", choices=ALL_ACTIONS, metavar="CLASS",
                         help=f"classes to render (default: every in-place class): {', '.join(ACTIONS)}; "
-                             f"locomotion across the frame, only when named: {', '.join(LOCOMOTION)}")
+                             f"locomotion across the frame, only when named: {', '.join(LOCOMOTION)}; "
+                             f"{BACKGROUND_CLASS} (only when named): \"no action\" clips (an idle actor, the "
+                             "empty scene, someone walking past) for a run's background class")
     parser.add_argument("--actors", type=int, default=3, help="actors (groups g01..) per class (default 3)")
     parser.add_argument("--clips", type=int, default=2, help="clips per actor and class (default 2)")
     parser.add_argument("--seed", type=seed, default=0, help="the same seed gives the same videos (default 0)")

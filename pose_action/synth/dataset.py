@@ -28,8 +28,8 @@ from pose_action.synth.conditions import (
     CONDITIONS, NO_CONDITIONS, Bystander, ConditionRates, Conditions, Darkness, Exit, blend_poses, condition_rng,
     darken, draw_conditions, exit_state, far_placement, plan_bystander, plan_darkness, plan_exit, travel_yaw)
 from pose_action.synth.figure import Body, View, draw_figure, mirror_points, project, skeleton
-from pose_action.synth.motions import (ACTION_TABLE, ACTIONS, ALL_ACTIONS, SMALL_SHARE, Action, Crossing, plan_crossing,
-                                       stand, walk)
+from pose_action.synth.motions import (ACTION_TABLE, ACTIONS, ALL_ACTIONS, BACKGROUND_CLASS, PASSING, SMALL_SHARE,
+                                       Action, Crossing, background_variant, plan_crossing, stand, walk)
 from pose_action.synth.scenes import SHAKE_MARGIN, draw_occluder, hsv_color, jitter_color, keyed_rng, make_background, pick_color
 from pose_action.video import write_video
 
@@ -141,6 +141,7 @@ class ClipPlan:
     darkness: Darkness | None = None
     bystander: Bystander | None = None
     crossing: Crossing | None = None  # locomotion classes (Action.travel > 0): the path across the frame
+    empty: bool = False  # a background clip of the empty scene: nobody is drawn
 
 
 def _check_request(action: str, size: tuple[int, int], fps: float, seconds: float) -> None:
@@ -162,6 +163,9 @@ def plan_clip(action: str, *, actor: int, clip: int, seed: int, size: tuple[int,
     and under which real-footage conditions (each with its own keyed generator, so a clip
     without conditions is drawn exactly as before they existed)."""
     spec = ACTION_TABLE[action]
+    variant = background_variant(actor, clip) if action == BACKGROUND_CLASS else None
+    if variant == "passing":
+        spec = PASSING
     cast = make_actor(seed, actor)
     performance = make_performance(seed, actor, clip, spec.motion_key)
     width, height = size
@@ -199,7 +203,7 @@ def plan_clip(action: str, *, actor: int, clip: int, seed: int, size: tuple[int,
         bystander = plan_bystander(rng, random_body(rng), size, view, cast.height_fraction,
                                    cast.horizon_fraction, seconds)
     return ClipPlan(spec, cast, performance, view, background, (width, height), occlusion,
-                    conditions, exit_plan, darkness, bystander, crossing)
+                    conditions, exit_plan, darkness, bystander, crossing, empty=variant == "empty")
 
 
 def _shake(performance: Performance, time: float) -> tuple[int, int]:
@@ -295,7 +299,7 @@ def render_scene(plan: ClipPlan, *, fps: float,
         if bystander is not None and bystander_behind:
             _record(other, index, _draw_bystander(frame, bystander, plan.background, time, dx, dy), width, height)
         pixels = project(points, actor_view, offset=(-dx, -dy))
-        if _in_frame(pixels, view.scale, width, height):
+        if not plan.empty and _in_frame(pixels, view.scale, width, height):
             _shadow(frame, plan.background, actor_view, dx, dy)
             draw_figure(frame, pixels, body, view.scale, plan.action.prop)
         if bystander is not None and not bystander_behind:
@@ -305,7 +309,8 @@ def render_scene(plan: ClipPlan, *, fps: float,
         if plan.darkness is not None:
             frame = darken(frame, plan.darkness, noise)
         frames.append(frame)
-        _record(joints, index, pixels, width, height)
+        if not plan.empty:
+            _record(joints, index, pixels, width, height)
     return frames, joints, other
 
 

@@ -212,9 +212,23 @@ ACTION_TABLE: dict[str, Action] = {
 }
 # Classes that move across the frame: not in the default dataset (ACTIONS), rendered with --classes.
 LOCOMOTION: tuple[str, ...] = ("Walk", "Jog", "Run")
+# "No action" clips for a run's background class (rendered only with --classes background): an
+# idle actor standing about, the empty scene, or someone walking past; which one a clip is
+# goes round with actor + clip (BACKGROUND_VARIANTS), so every actor's clips mix them.
+BACKGROUND_CLASS = "background"
+BACKGROUND_VARIANTS: tuple[str, ...] = ("idle", "empty", "passing")
+ACTION_TABLE[BACKGROUND_CLASS] = Action(stand, 0.2, "background")
+PASSING = Action(walk, 0.9, "background", travel=0.8)  # the "passing" variant's walk across the frame
 # The default classes of `pose-action synth` and the demo: everything performed in place.
-ACTIONS: tuple[str, ...] = tuple(name for name in ACTION_TABLE if name not in LOCOMOTION)
+ACTIONS: tuple[str, ...] = tuple(name for name in ACTION_TABLE if name not in (*LOCOMOTION, BACKGROUND_CLASS))
 ALL_ACTIONS: tuple[str, ...] = tuple(ACTION_TABLE)  # what --classes may name
+
+
+def background_variant(actor: int, clip: int) -> str:
+    """Which "no action" clip a background class's (actor, clip) is: idle, empty or passing."""
+    return BACKGROUND_VARIANTS[(actor + clip) % len(BACKGROUND_VARIANTS)]
+
+
 # Same body motion, different scene and prop: pose alone cannot tell them apart.
 SCENE_PAIRS: tuple[tuple[str, str], ...] = (("TennisSwing", "BaseballSwing"),)
 
