@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pose_action.inference.recognizer import UNKNOWN, Prediction, VideoResult
+from pose_action.inference.recognizer import NO_ACTION, UNKNOWN, Prediction, VideoResult
 from pose_action.inference.render import draw_caption, draw_people, draw_skeleton
 from pose_action.landmarks import VISIBILITY, XY
 from pose_action.video import read_frames, write_video
@@ -21,11 +21,14 @@ log = logging.getLogger(__name__)
 
 BAR_COLOR = (80, 200, 80)  # BGR green: a known label
 UNKNOWN_BAR_COLOR = (150, 150, 150)  # grey: below the confidence threshold
+NO_ACTION_BAR_COLOR = (200, 140, 60)  # BGR blue: the run's background class ("no action") on top
 WARMUP_TEXT = "collecting frames..."
 
 
-def draw_confidence_bar(frame_bgr: np.ndarray, confidence: float, known: bool) -> np.ndarray:
-    """A bar along the bottom edge, as long as the confidence (0..1), in place."""
+def draw_confidence_bar(frame_bgr: np.ndarray, confidence: float, known: bool,
+                        color: tuple[int, int, int] | None = None) -> np.ndarray:
+    """A bar along the bottom edge, as long as the confidence (0..1), in place (`color` overrides
+    the known/unknown colours)."""
     height, width = frame_bgr.shape[:2]
     bar_height = max(4, height // 30)
     top = height - bar_height - 2
@@ -33,7 +36,7 @@ def draw_confidence_bar(frame_bgr: np.ndarray, confidence: float, known: bool) -
     filled = int(round((width - 5) * float(np.clip(confidence, 0.0, 1.0))))
     if filled > 0:
         cv2.rectangle(frame_bgr, (2, top), (2 + filled, height - 3),
-                      BAR_COLOR if known else UNKNOWN_BAR_COLOR, -1)
+                      color or (BAR_COLOR if known else UNKNOWN_BAR_COLOR), -1)
     return frame_bgr
 
 
@@ -55,7 +58,8 @@ def draw_overlay(frame_bgr: np.ndarray, landmarks: np.ndarray | None, prediction
         known = prediction.label != UNKNOWN
         draw_caption(frame_bgr, f"{prediction.label}  {prediction.confidence:.0%}",
                      color=(255, 255, 255) if known else (180, 180, 180))
-        draw_confidence_bar(frame_bgr, prediction.confidence, known)
+        draw_confidence_bar(frame_bgr, prediction.confidence, known,
+                            NO_ACTION_BAR_COLOR if prediction.label == NO_ACTION else None)
     if extra:
         draw_caption(frame_bgr, extra, row=1)
     return frame_bgr
