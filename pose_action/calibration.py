@@ -185,9 +185,11 @@ def fit_calibration(probabilities: np.ndarray, true: np.ndarray, fitted_on: str,
     true = np.asarray(true, dtype=np.int64)
     if not len(true):
         return Calibration.none()
-    temperature = fit_temperature(probabilities, true)
+    # rounded as config.json stores them, so what the run reports is what predict and live apply
+    temperature = round(fit_temperature(probabilities, true), 6)
     calibrated = apply_temperature(probabilities, temperature)
     threshold = rejection_threshold(calibrated, true, max_rejected)
+    threshold = None if threshold is None else math.floor(threshold * 1e6) / 1e6  # rounded down: rejects no more
     return Calibration(temperature=temperature, threshold=FALLBACK_THRESHOLD if threshold is None else threshold,
                        fitted_on=fitted_on, clips=int(len(true)),
                        nll_before=negative_log_likelihood(probabilities, true),
