@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from pose_action.catalog import MODEL_NAMES
@@ -38,7 +39,9 @@ HEADS = ("lstm", "attention", "tcn")
 # Training unrolls the LSTMs over the T frames (T is fixed): on CPU the unrolled steps train
 # faster than Keras' while loop (scripts/bench_train.py); the weights are the same either way.
 UNROLL_TRAINING = True
-FUSION_GATES = ("confidence", "none")
+FUSION_GATES = ("confidence", "learned", "none")
+# fusion_gate "learned": the heads the served mix weighs, in this order (motion_only with train --motion)
+MIX_HEADS = ("pose_only", "appearance_only", "motion_only", "fused")
 CNN_OPENINGS = ("stem", "conv")
 
 # Defaults are small on purpose: training runs on 2 CPU cores.
@@ -53,7 +56,10 @@ DEFAULT_PARAMS: dict[str, object] = {
     "appearance_dropout": 0.5,  # appearance overfits to the training actors' looks first
     "modality_dropout": 0.5,  # fusion: share of training clips whose appearance (and, apart, motion) is hidden entirely
     "motion_units": 32,  # per-frame projection of the motion vector (motion, fusion with motion)
-    "fusion_gate": "confidence",  # fusion: confidence (the pose-only answer weighs by its confidence) | none
+    # fusion: confidence (the pose-only answer weighs by its confidence) | learned (HeadMix) | none
+    "fusion_gate": "confidence",
+    "mix_folds": 2,  # learned: inner group folds of the training clips whose out-of-fold answers set the mix
+    "mix_epochs": 0.5,  # learned: each inner model trains this share of the recipe's epochs
     "gate_power": 1.0,  # fusion_gate confidence: weight = confidence ** gate_power (1: never worse than 2 when re-gated)
     "cnn_filters": [16, 32, 64],  # small thumbnail CNN (rgb/fusion with thumbs)
     "cnn": "stem",  # its first layer: stem (4x4 stride 4, a quarter of the pixels) | conv (3x3 stride 2)
@@ -204,6 +210,39 @@ class ConfidenceGate(layers.Layer):
         return {**super().get_config(), "power": self.power}
 
 
+@keras.saving.register_keras_serializable(package="pose_action")
+class HeadMix(layers.Layer):
+    """[head probabilities, ...] -> sum_i mix_i * head_i: what a fusion_gate "learned" model answers.
+
+    `mix` is a non-trainable weight (saved with the model, copied into the TFLite form): the
+    share of each per-stream head (pose, appearance, motion, fused), learned by training on
+    out-of-fold answers of models trained on part of the training groups
+    (training.train.learn_head_mix). A stream that did not generalize to people it had not
+    seen gets little or no weight, so the served answer is not worse than the best head's
+    where that held on the held-out groups, and a mix where the heads disagree usefully.
+    """
+
+    def __init__(self, heads: list[str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.heads = [str(head) for head in heads]
+
+    def build(self, input_shapes=None) -> None:
+        self.mix = self.add_weight(name="mix", shape=(len(self.heads),),
+                                   initializer=keras.initializers.Constant(1.0 / len(self.heads)), trainable=False)
+
+    def call(self, probabilities):
+        total = probabilities[0] * self.mix[0]
+        for index in range(1, len(self.heads)):
+            total = total + probabilities[index] * self.mix[index]
+        return total
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "heads": self.heads}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What a builder gets: input shapes from the feature config, sizes from params."""
@@ -229,6 +268,8 @@ def resolve_params(params: dict | None) -> dict:
         raise InputError(f"--param cnn={params['cnn']}: choose one of {', '.join(CNN_OPENINGS)}")
     if params.get("fusion_gate", "confidence") not in FUSION_GATES:
         raise InputError(f"--param fusion_gate={params['fusion_gate']}: choose one of {', '.join(FUSION_GATES)}")
+    if int(params.get("mix_folds", 2)) < 0 or not 0.0 < float(params.get("mix_epochs", 0.5)) <= 1.0:
+        raise InputError("--param mix_folds must be >= 0 and mix_epochs in (0, 1]")
     return {**DEFAULT_PARAMS, **params}
 
 
@@ -376,28 +417,46 @@ def build_fusion_model(spec: ModelSpec) -> keras.Model:
     lean on the training people's looks. With `fusion_gate` "confidence" (default) a second
     head reads the pose vectors alone and trains on its own loss beside the fused head (the
     training form has both as outputs, `pose_only` and `fused`); at inference the pose-only
-    answer weighs by its confidence (ConfidenceGate). "none" is plain early fusion.
+    answer weighs by its confidence (ConfidenceGate). "learned" adds a head per stream
+    (`appearance_only`, `motion_only` with motion; each its own loss) and serves HeadMix, the
+    heads mixed by shares learned on out-of-fold answers. "none" is plain early fusion.
     """
     params = spec.params
     pose, mask = _pose_and_mask(spec)
     pose_vector = _project(pose, params["pose_units"], params["dropout"], "pose")
-    appearance_inputs, appearance_vector = _appearance_branch(spec)
-    appearance_vector = ModalityDropout(params["modality_dropout"], name="modality_dropout")(appearance_vector)
+    appearance_inputs, appearance_seen = _appearance_branch(spec)
+    appearance_vector = ModalityDropout(params["modality_dropout"], name="modality_dropout")(appearance_seen)
     inputs = {"pose": pose, "mask": mask} | {tensor.name: tensor for tensor in appearance_inputs}
     streams = [pose_vector, appearance_vector]
+    motion_seen = None
     if spec.feature_config.motion:  # train --motion: a third stream, hidden apart from appearance
-        motion, motion_vector = _motion_branch(spec)
+        motion, motion_seen = _motion_branch(spec)
         inputs["motion"] = motion
-        streams.append(ModalityDropout(params["modality_dropout"], name="motion_modality_dropout")(motion_vector))
+        streams.append(ModalityDropout(params["modality_dropout"], name="motion_modality_dropout")(motion_seen))
     if params["fusion_gate"] == "none":
         per_frame = layers.Concatenate(name="fuse")(streams)
         return keras.Model(inputs, _sequence_head(per_frame, mask, spec), name="fusion")
     fused = _sequence_head(layers.Concatenate(name="fuse")(streams), mask, spec)
     pose_only = _sequence_head(pose_vector, mask, spec, prefix="pose_only_")
+    if params["fusion_gate"] == "learned":
+        heads = {"pose_only": pose_only,
+                 "appearance_only": _sequence_head(appearance_seen, mask, spec, prefix="appearance_only_")}
+        if motion_seen is not None:
+            heads["motion_only"] = _sequence_head(motion_seen, mask, spec, prefix="motion_only_")
+        heads["fused"] = fused
+        if spec.training_outputs:  # every head learns from its own loss
+            return keras.Model(inputs, heads, name="fusion")
+        names = mix_heads(spec.feature_config)
+        return keras.Model(inputs, HeadMix(names, name="head_mix")([heads[name] for name in names]), name="fusion")
     if spec.training_outputs:  # both heads learn, each from its own loss
         return keras.Model(inputs, {"pose_only": pose_only, "fused": fused}, name="fusion")
     outputs = ConfidenceGate(params["gate_power"], name="confidence_gate")(pose_only, fused)
     return keras.Model(inputs, outputs, name="fusion")
+
+
+def mix_heads(feature_config: FeatureConfig) -> list[str]:
+    """The heads a fusion_gate "learned" model mixes, in HeadMix order."""
+    return [name for name in MIX_HEADS if name != "motion_only" or feature_config.motion]
 
 
 def build_motion_model(spec: ModelSpec) -> keras.Model:
@@ -488,20 +547,34 @@ def output_names(model: keras.Model) -> list[str] | None:
 
 
 def inference_copy(model: keras.Model, name: str, feature_config: FeatureConfig, num_classes: int,
-                   params: dict | None = None, *, embedding_dim: int | None = None) -> keras.Model:
-    """The one-output model that is saved and served, with the weights of its training form."""
+                   params: dict | None = None, *, embedding_dim: int | None = None,
+                   mix: list[float] | None = None) -> keras.Model:
+    """The one-output model that is saved and served, with the weights of its training form.
+
+    `mix`: the HeadMix shares (fusion_gate "learned"), which the training form does not have.
+    """
     if output_names(model) is None:
         return model
     copy = build_model(name, feature_config, num_classes, params, embedding_dim=embedding_dim)
     copy_weights(model, copy)
+    if mix is not None:
+        head_mix = copy.get_layer("head_mix")
+        if len(mix) != len(head_mix.heads):
+            raise ValueError(f"{len(mix)} mix shares for the heads {head_mix.heads}")
+        head_mix.set_weights([np.asarray(mix, dtype="float32")])
     return copy
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> None:
-    """Layer by layer, by name: two forms of one model list their layers in different orders."""
+    """Layer by layer, by name: two forms of one model list their layers in different orders.
+
+    A HeadMix the source lacks (a training form) keeps its shares: inference_copy sets them.
+    """
     layers_of = {layer.name: layer for layer in source.layers}
     for layer in target.layers:
         if layer.weights:
+            if isinstance(layer, HeadMix) and layer.name not in layers_of:
+                continue
             layer.set_weights(layers_of[layer.name].get_weights())
 
 

@@ -423,6 +423,116 @@ def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: 
         features_root=str(data.layout.root))
 
 
+def predict_heads(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str], config: FeatureConfig,
+                  inputs: list[str], batch_size: int = 16, workers: int = 1) -> dict[str, np.ndarray]:
+    """Head name -> (clips, classes) probabilities of a training form with several heads."""
+    batches = ClipBatches(layout, clips, labels, config, inputs, batch_size, cache_sequences=False)
+    with loader_errors(batches):
+        outputs = model.predict(keras_batches(batches, targets=False, workers=workers), verbose=0)
+    return {name: np.asarray(values) for name, values in outputs.items()}
+
+
+MIX_STEP = 0.1  # grid step of the mix shares (on the simplex)
+
+
+def fit_mix(heads: dict[str, np.ndarray], truth: np.ndarray) -> list[float]:
+    """The shares (summing to 1, on a grid of MIX_STEP) whose mix of the heads' probabilities has the
+    lowest log loss on `truth`; among equal losses the one closest to equal shares.
+
+    A grid, not gradient descent: a few dozen out-of-fold clips, 2-4 heads, and the answer must be
+    the same on every machine.
+    """
+    names = list(heads)
+    stacked = np.stack([heads[name] for name in names])  # (H, N, C)
+    chosen = np.clip(stacked[:, np.arange(len(truth)), truth], 1e-9, 1.0)  # (H, N)
+    steps = int(round(1 / MIX_STEP))
+    best: tuple[float, float, tuple[int, ...]] | None = None
+
+    def grids(left: int, count: int) -> Any:
+        if count == 1:
+            yield (left,)
+            return
+        for first in range(left + 1):
+            for rest in grids(left - first, count - 1):
+                yield (first, *rest)
+
+    for grid in grids(steps, len(names)):
+        shares = np.array(grid, dtype=np.float64) / steps
+        loss = float(-np.log(np.clip(shares @ chosen, 1e-9, 1.0)).mean())
+        spread = float(np.square(shares - 1 / len(names)).sum())
+        key = (round(loss, 9), spread, grid)
+        if best is None or key < best:
+            best = key
+    assert best is not None
+    return [count / steps for count in best[2]]
+
+
+def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inputs: list[str],
+                   quiet: bool) -> dict:
+    """The HeadMix shares of a fusion_gate "learned" run, from out-of-fold answers on the training groups.
+
+    The training groups are split into `mix_folds` group folds; for each, the model trains (its
+    training form, `mix_epochs` of the recipe's epochs) on the others and answers the held-out
+    ones, so every training clip gets each head's answer from a model that never saw its person
+    or place. fit_mix picks the shares on those answers. With fewer than 2 training groups (or
+    mix_folds 0) there is nothing held out: equal shares.
+    """
+    from pose_action.training import models
+
+    names = models.mix_heads(data.config)
+    groups = sorted({clip.group for clip in data.train})
+    folds = min(int(params["mix_folds"]), len(groups))
+    report: dict = {"heads": names, "folds": folds}
+    if folds < 2:
+        return {**report, "weights": [1.0 / len(names)] * len(names), "oof_clips": 0,
+                "note": "fewer than 2 training groups (or mix_folds < 2): equal shares"}
+    epochs = max(1, int(round(data.recipe.epochs * float(params["mix_epochs"]))))
+    recipe = replace(data.recipe, epochs=epochs, average_last=min(data.recipe.average_last, epochs))
+    started = time.perf_counter()
+    answers: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    truth: list[int] = []
+    for fold in range(folds):
+        split = make_split(data.train, f"groupkfold:{folds}", fold=fold, val_fraction=0.0, seed=options.seed)
+        by_key = {clip.key: clip for clip in data.train}
+        inner_train, held = [by_key[key] for key in split.train], [by_key[key] for key in split.test]
+        set_seeds(options.seed + 1000 + fold)
+        trainee = models.build_model(options.model, data.config, len(data.labels), params,
+                                     embedding_dim=data.embedding_dim, training_outputs=True,
+                                     unroll=models.UNROLL_TRAINING)
+        models.compile_model(trainee, recipe, math.ceil(len(inner_train) / options.batch_size), params)
+        weights = (balanced_class_weights(np.array([data.labels.index(c.label) for c in inner_train]),
+                                          len(data.labels)) if recipe.class_weights else None)
+        batches = ClipBatches(data.layout, inner_train, data.labels, data.config, inputs, options.batch_size,
+                              shuffle=True, augment=augmentation(options, recipe), seed=options.seed + fold,
+                              class_weights=weights, cache_bytes=cache_budgets(options, len(inner_train), 0)[0])
+        fit(trainee, batches, None, options, recipe, quiet=True)
+        heads = predict_heads(trainee, data.layout, held, data.labels, data.config, inputs, options.batch_size,
+                              options.workers)
+        for name in names:
+            answers[name].append(heads[name])
+        truth += [data.labels.index(clip.label) for clip in held]
+        del trainee
+    oof = {name: np.concatenate(values) for name, values in answers.items()}
+    target = np.array(truth)
+    shares = fit_mix(oof, target)
+    mixed = sum(share * oof[name] for share, name in zip(shares, names))
+    accuracy = {name: float((oof[name].argmax(1) == target).mean()) for name in names}
+    accuracy["mix"] = float((np.asarray(mixed).argmax(1) == target).mean())
+    seconds = time.perf_counter() - started
+    log.info("head mix from %d out-of-fold clips (%d inner folds, %d epochs each, %.0f s): %s; accuracy %s",
+             len(target), folds, epochs, seconds, dict(zip(names, shares)),
+             {name: round(value, 3) for name, value in accuracy.items()})
+    return {**report, "weights": shares, "oof_clips": len(target), "oof_accuracy": accuracy, "epochs": epochs,
+            "seconds": round(seconds, 2)}
+
+
+def head_report(heads: dict[str, np.ndarray], clips: list[Clip], labels: list[str]) -> dict:
+    """Each head's test accuracy and probabilities (metrics.json `heads`): what every head alone would answer."""
+    truth = np.array([labels.index(clip.label) for clip in clips])
+    return {"accuracy": {name: float((values.argmax(1) == truth).mean()) for name, values in heads.items()},
+            "probabilities": {name: np.round(values, 5).tolist() for name, values in heads.items()}}
+
+
 def train_run(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
               quiet: bool = False) -> dict:
     """Train one model on one split; write a complete run directory at `out`. Returns its metrics."""
@@ -437,6 +547,11 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     params = models.resolve_params(options.params)
     inputs = input_names(options.model, data.config.appearance, data.config.motion)
     strategy, distribution = distribution_strategy(options.distribute)
+    mix = None
+    if options.model == "fusion" and params["fusion_gate"] == "learned":
+        with strategy.scope():
+            mix = learn_head_mix(data, options, params, inputs, quiet)
+        set_seeds(options.seed)  # the final model starts as it would without the inner ones
     with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
         trainee = models.build_model(options.model, data.config, len(data.labels), params,
                                      embedding_dim=data.embedding_dim, training_outputs=True,
@@ -454,7 +569,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     history, seconds = fit(trainee, train_batches, val_batches, options, data.recipe, quiet)
     with strategy.scope():  # the one-output form that is saved and served, with the trained weights
         model = models.inference_copy(trainee, options.model, data.config, len(data.labels), params,
-                                      embedding_dim=data.embedding_dim)
+                                      embedding_dim=data.embedding_dim, mix=mix["weights"] if mix else None)
 
     probabilities = predict_clips(model, data.layout, data.test, data.labels, data.config, inputs,
                                   options.batch_size, options.workers)
@@ -470,6 +585,13 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         "seed": options.seed, "features_root": str(data.layout.root), "clips": "test",
         "parameters": int(model.count_params()), "distribution": distribution,
     })
+    if models.output_names(trainee) is not None:  # every head's own answers, beside the served one
+        metrics["heads"] = head_report(predict_heads(trainee, data.layout, data.test, data.labels, data.config,
+                                                     inputs, options.batch_size, options.workers),
+                                       data.test, data.labels)
+    if mix is not None:
+        metrics["head_mix"] = mix
+        metrics["train_seconds"] = round(seconds + mix.get("seconds", 0.0), 2)  # the inner models are training too
     fold = f" fold {data.split.fold}" if data.split.fold is not None else ""
     title = f"{options.model} — {data.split.kind}{fold}"
     with runs.staged_directory(out, overwrite=overwrite) as staging:

@@ -179,3 +179,57 @@ def test_fusion_trains_two_heads_and_serves_one_output():
     gate = models.ConfidenceGate(power=float(models.DEFAULT_PARAMS["gate_power"]))
     expected = np.asarray(gate(heads["pose_only"], heads["fused"], training=False))
     np.testing.assert_allclose(served.predict(inputs, verbose=0), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("motion", [False, True])
+def test_learned_fusion_serves_the_stored_mix_of_its_stream_heads(motion, tmp_path):
+    """fusion_gate learned: a head per stream in training; the served answer is sum_i share_i * head_i,
+    and the shares survive saving and the static (TFLite) form."""
+    config = FeatureConfig(frames=FRAMES, appearance="thumbs", thumb_size=THUMB, motion=motion)
+    params = {**SMALL, "fusion_gate": "learned"}
+    trainee = models.build_model("fusion", config, CLASSES, params, training_outputs=True)
+    expected_heads = ["appearance_only", "fused", "pose_only"] + (["motion_only"] if motion else [])
+    assert models.output_names(trainee) == sorted(expected_heads)
+    shares = [0.7, 0.0, 0.3] if not motion else [0.5, 0.0, 0.2, 0.3]
+    served = models.inference_copy(trainee, "fusion", config, CLASSES, params, mix=shares)
+    names = models.mix_heads(config)
+    assert names[0] == "pose_only" and names[-1] == "fused"
+    feed = {key: value for key, value in _inputs(config, 3).items() if key in input_names("fusion", "thumbs", motion)}
+    heads = trainee.predict(feed, verbose=0)
+    expected = sum(share * heads[name] for share, name in zip(shares, names))
+    probabilities = np.asarray(served.predict(feed, verbose=0))
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+    path = tmp_path / "model.keras"
+    served.save(path)
+    reloaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(np.asarray(reloaded.predict(feed, verbose=0)), probabilities, atol=1e-6)
+    static = models.static_copy(reloaded, "fusion", config, CLASSES, params)
+    np.testing.assert_allclose(np.asarray(static({key: value[:1] for key, value in feed.items()})),
+                               probabilities[:1], atol=1e-5)
+    with pytest.raises(ValueError, match="mix shares"):
+        models.inference_copy(trainee, "fusion", config, CLASSES, params, mix=[1.0])
+
+
+def test_learned_fusion_converts_to_tflite_with_builtin_ops(tmp_path):
+    """The served mix runs on the TensorFlow-free LiteRT runtime and answers as Keras does."""
+    from pose_action.inference.backends import LiteBackend
+    from pose_action.inference.export import convert, sample_windows
+
+    config = FeatureConfig(frames=FRAMES, appearance="thumbs", thumb_size=THUMB, scene_frames=3)
+    params = {**SMALL, "fusion_gate": "learned"}
+    trainee = models.build_model("fusion", config, CLASSES, params, training_outputs=True)
+    served = models.inference_copy(trainee, "fusion", config, CLASSES, params, mix=[0.6, 0.1, 0.3])
+    path = tmp_path / "model.tflite"
+    path.write_bytes(convert(models.static_copy(served, "fusion", config, CLASSES, params), "none"))
+    lite = LiteBackend(path)
+    batch = sample_windows(lite.input_shapes, 3)
+    assert np.abs(lite.predict(batch) - np.asarray(served.predict(batch, verbose=0))).max() <= 1e-4
+
+
+def test_bad_mix_params_are_input_errors():
+    with pytest.raises(InputError, match="fusion_gate=average"):
+        models.build_model("fusion", _config("fusion"), 3, {"fusion_gate": "average"})
+    with pytest.raises(InputError, match="mix_epochs"):
+        models.build_model("fusion", _config("fusion"), 3, {"fusion_gate": "learned", "mix_epochs": 0})

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("keras")
+keras = pytest.importorskip("keras")
 
 from features_fixture import TINY_PARAMS, make_features  # noqa: E402
 from features_fixture import small_features as features  # noqa: E402,F401 (a fixture)
 
 from pose_action import cli, runs  # noqa: E402
+from pose_action.calibration import apply_temperature  # noqa: E402
 from pose_action.errors import InputError  # noqa: E402
 from pose_action.files import read_json  # noqa: E402
 from pose_action.inference.backends import load_backend  # noqa: E402
@@ -80,7 +81,10 @@ def test_saved_run_reloads_and_reproduces_predictions(fusion_run, features):
                                   run.input_names)
     saved = json.loads((fusion_run / "metrics.json").read_text())["predictions"]
     assert [p["predicted"] for p in saved] == [run.labels[i] for i in probabilities.argmax(axis=1)]
-    np.testing.assert_allclose([p["confidence"] for p in saved], probabilities.max(axis=1), atol=1e-5)
+    # the model's own probabilities; `confidence` is calibrated (the run's temperature, as predict shows it)
+    np.testing.assert_allclose([p["confidence_raw"] for p in saved], probabilities.max(axis=1), atol=1e-5)
+    calibrated = apply_temperature(probabilities, run.config.calibration.temperature)
+    np.testing.assert_allclose([p["confidence"] for p in saved], calibrated.max(axis=1), atol=1e-5)
 
 
 def test_existing_run_is_not_overwritten_by_accident(fusion_run, features, capsys):
@@ -293,3 +297,37 @@ def test_a_clip_without_a_person_is_predicted_and_counted(fusion_run, features, 
         FeaturesLayout(features)).clips)
     assert metrics["no_pose"]["clips"] == 1 and metrics["no_pose"]["correct"] in (0, 1)
     assert [p["status"] for p in metrics["predictions"] if p["key"].endswith("c99")] == ["no_pose"]
+
+
+def test_fit_mix_gives_the_shares_to_the_heads_that_held_on_unseen_groups():
+    from pose_action.training.train import fit_mix
+
+    truth = np.array([0, 1, 2, 0, 1, 2])
+    right = np.eye(3)[truth] * 0.7 + 0.1
+    wrong = np.eye(3)[(truth + 1) % 3] * 0.7 + 0.1
+    assert fit_mix({"pose_only": right, "appearance_only": wrong, "fused": wrong}, truth) == [1.0, 0.0, 0.0]
+    assert fit_mix({"pose_only": right, "fused": right}, truth) == [0.5, 0.5]  # a tie keeps both
+    # each head right on different clips: a mix beats either alone
+    half = np.where(np.arange(6)[:, None] < 3, right, wrong)
+    other = np.where(np.arange(6)[:, None] >= 3, right, wrong)
+    shares = fit_mix({"pose_only": half, "fused": other}, truth)
+    assert 0 < shares[0] < 1 and sum(shares) == pytest.approx(1.0)
+
+
+def test_learned_fusion_serves_the_mix_learned_out_of_fold(tmp_path):
+    """fusion_gate learned: inner group folds give every training clip out-of-fold answers, the shares
+    are stored, and the saved model answers exactly that mix of its heads on the test clips."""
+    features = make_features(tmp_path / "features", groups=3, clips=1, frames=16, thumb_size=16)
+    options = TrainOptions(model="fusion", split="logo", fold=0, frames=6, epochs=2, batch_size=8,
+                           params={**TINY_PARAMS, "fusion_gate": "learned"})
+    metrics = train_run(features, tmp_path / "run", options, quiet=True)
+    mix = metrics["head_mix"]
+    assert mix["heads"] == ["pose_only", "appearance_only", "fused"] and mix["folds"] == 2
+    assert mix["oof_clips"] == metrics["n_train"] and sum(mix["weights"]) == pytest.approx(1.0)
+    heads = {name: np.array(values) for name, values in metrics["heads"]["probabilities"].items()}
+    served = sum(share * heads[name] for share, name in zip(mix["weights"], mix["heads"]))
+    labels = read_json(tmp_path / "run" / "labels.json")
+    # (confidences are temperature-calibrated, which keeps the order of the classes)
+    assert [labels[int(row.argmax())] for row in served] == [item["predicted"] for item in metrics["predictions"]]
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras", compile=False)  # the shares are saved
+    np.testing.assert_allclose(model.get_layer("head_mix").get_weights()[0], mix["weights"], atol=1e-6)
