@@ -1,0 +1,64 @@
+"""scripts/benchmark_open_set.py: the scores and figures, and a leave-one-class-out run on a tiny features folder."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from features_fixture import make_features
+
+TINY_TRAIN = ["--", "--frames", "6", "--batch-size", "8", "--param", "lstm_units=8", "--param", "pose_units=8"]
+
+
+@pytest.fixture(scope="module")
+def open_set():
+    spec = importlib.util.spec_from_file_location("benchmark_open_set", REPO / "scripts" / "benchmark_open_set.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_figures_count_what_a_user_sees(open_set):
+    known = np.array([0.9, 0.8, 0.3, 0.7])
+    correct = np.array([True, True, False, False])
+    unknown = np.array([0.2, 0.6, 0.4])
+    figures = open_set.open_set_figures(known, unknown, correct, threshold=0.5)
+    assert figures["auroc"] == pytest.approx(10 / 12)  # 10 of the 12 (known, unknown) pairs ordered right
+    assert figures["unknown_rejected"] == pytest.approx(2 / 3) and figures["known_rejected"] == pytest.approx(1 / 4)
+    assert figures["open_set_accuracy"] == pytest.approx((2 + 2) / 7)  # 2 known right and kept, 2 unknown rejected
+    assert open_set.auroc(known, np.array([])) is None
+
+
+def test_logit_and_class_mean_scores_rank_an_outlier_last(open_set):
+    logits = np.array([[4.0, 0.0], [0.1, 0.0]])
+    scores = open_set.logit_scores(logits)
+    assert scores["energy"][0] > scores["energy"][1] and scores["max_logit"].tolist() == [4.0, 0.1]
+    train = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    near, far = open_set.class_mean_scores(np.array([[1.0, 0.05], [-1.0, -1.0]]), train, np.array([0, 0, 1, 1]))
+    assert near > far
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_leave_one_class_out_on_tiny_features(open_set, tmp_path, capsys):
+    pytest.importorskip("keras")
+    features = make_features(tmp_path / "features", groups=3, clips=2, frames=24, thumb_size=16)
+    out = tmp_path / "open"
+    assert open_set.main(["--features", str(features), "--out", str(out), "--classes", "Wave,TennisSwing",
+                          "--epochs", "2", "--max-folds", "2", *TINY_TRAIN]) == 0
+    printed = capsys.readouterr().out
+    assert "| msp_calibrated |" in printed and "| energy |" in printed
+    clips = pd.read_csv(out / "open_set_clips.csv")
+    assert set(clips["held_out"]) == {"Wave", "TennisSwing"}
+    unknown = clips[~clips["known"]]
+    # a held-out class's clips are scored by the folds whose test groups hold them, and by no model that saw them
+    assert set(unknown["label"]) == {"Wave", "TennisSwing"} and len(unknown) > 0
+    assert not (clips[clips["known"]]["label"] == clips[clips["known"]]["held_out"]).any()
+    results = pd.read_csv(out / "open_set.csv")
+    assert set(results["score"]) == {"msp", "msp_calibrated", "energy", "max_logit", "class_mean"}
+    assert results["auroc"].between(0, 1).all()
+    assert open_set.main(["--features", str(features), "--out", str(out), "--classes", "Nope"]) == 2
+    assert "Nope not in" in capsys.readouterr().err
