@@ -96,12 +96,20 @@ class ExtractSettings:
         """config() without motion: a folder made with these settings can gain motion files alone."""
         from pose_action.extraction.tracking import DEFAULT_MAX_GAP  # NumPy: imported after the workers started
 
+        from pose_action.extraction import pose  # the finder's values: one place
+
         # Without the scout the entry is the one of folders made before it existed (same outputs, same id).
         scout = {} if self.scout_every <= 0 else {
             "scout_every": self.scout_every, "scout_hold": SCOUT_HOLD,
-            "search": "num_poses=1 VIDEO landmarker every frame; num_poses=max_people IMAGE landmarker "
-                      "every scout_every-th; num_poses=max_people VIDEO landmarker every frame from a "
-                      "second person found until scout_hold frames with at most one"}
+            "search": "num_poses=1 VIDEO landmarker every frame; a num_poses=1 IMAGE landmarker on the frame "
+                      "with the people found masked (grey box), again until none more, every scout_every-th "
+                      "frame and every frame while a person found is missing; on a square crop around each "
+                      "other person's last pose on every frame; a person counts once found confirm frames "
+                      "in a row; dropped after scout_hold frames unseen",
+            "finder": {"min_detection_confidence": pose.FINDER_CONFIDENCE,
+                       "min_presence_confidence": pose.FINDER_CONFIDENCE, "confirm": pose.FINDER_CONFIRM,
+                       "mask_margin": pose.MASK_MARGIN, "crop_scale": pose.CROP_SCALE,
+                       "follow_step": pose.FOLLOW_STEP}}
         people = {} if self.max_people <= 1 else {"people": {
             "max_people": self.max_people, "tracking": "extraction.tracking (linear_sum_assignment)",
             "max_gap": DEFAULT_MAX_GAP, "main_actor": "highest track score", "file": "people/<Class>/<clip>.csv",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import os
@@ -11,6 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -124,8 +124,18 @@ def download_model(name: str, destination: Path) -> Path:
     return destination
 
 
+# The people finder of --max-people N > 1 (PeopleFinder): values chosen on the mmaction2 two-person
+# clips (scripts/check_tracks.py; README "Several people").
+FINDER_CONFIDENCE = 0.15  # detection and presence confidence of its IMAGE-mode landmarker (0.5: the tracker's)
+FINDER_CONFIRM = 3  # frames in a row a person it found must be found in (at a consistent place) before they count
+MASK_MARGIN = 0.15  # the grey box over a found person: their landmarks' bounding box plus this share per side
+FOLLOW_STEP = 1.0  # torsos a person's centre may move between frames and still be the person followed
+CROP_SCALE = 1.5  # the square searched around a person's last pose: this times the pose's longer side
+
+
 def _landmarker(model_path: str | os.PathLike, num_poses: int, video: bool,
-                min_detection_confidence: float, min_tracking_confidence: float):
+                min_detection_confidence: float, min_tracking_confidence: float,
+                min_presence_confidence: float = 0.5):
     """A MediaPipe PoseLandmarker in VIDEO (tracking) or IMAGE (detector on every call) mode."""
     mp_vision = vision()
     from mediapipe.tasks.python import BaseOptions
@@ -136,6 +146,7 @@ def _landmarker(model_path: str | os.PathLike, num_poses: int, video: bool,
         num_poses=int(num_poses),
         min_pose_detection_confidence=min_detection_confidence,
         min_tracking_confidence=min_tracking_confidence,
+        min_pose_presence_confidence=min_presence_confidence,
     )
     try:
         return mp_vision.PoseLandmarker.create_from_options(options)
@@ -192,95 +203,200 @@ class PoseEstimator:
             self._landmarker.close()
             self._landmarker = None
 
-    def __enter__(self) -> "PoseEstimator":
+    def __enter__(self) -> PoseEstimator:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
+def pose_box(pose: np.ndarray, width: int, height: int, margin: float = MASK_MARGIN) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) pixels: a pose's landmark bounding box plus `margin` of its size per side, in the frame."""
+    xs, ys = pose[:, 0] * width, pose[:, 1] * height
+    left, right, top, bottom = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+    dx, dy = (right - left) * margin, (bottom - top) * margin
+    return (int(max(0.0, left - dx)), int(max(0.0, top - dy)),
+            int(min(float(width), right + dx + 1)), int(min(float(height), bottom + dy + 1)))
+
+
+def masked(frame_bgr: np.ndarray, poses: list[np.ndarray], margin: float = MASK_MARGIN) -> np.ndarray:
+    """A copy of the frame with a grey box over each pose: the detector then finds somebody else."""
+    if not poses:
+        return frame_bgr
+    out = frame_bgr.copy()
+    height, width = out.shape[:2]
+    for pose in poses:
+        x0, y0, x1, y1 = pose_box(pose, width, height, margin)
+        out[y0:y1, x0:x1] = 128
+    return out
+
+
+def _square_crop(frame_bgr: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float]] | None:
+    """The square around a pose's last position (CROP_SCALE times its longer side; grey beyond the
+    frame, so a person cut off by the frame edge is whole in the crop) and (x0, y0, side) in pixels."""
+    height, width = frame_bgr.shape[:2]
+    xs, ys = pose[:, 0] * width, pose[:, 1] * height
+    half = CROP_SCALE / 2 * max(float(np.ptp(xs)), float(np.ptp(ys)))
+    if not np.isfinite(half) or half < 8:
+        return None
+    half = min(half, 2.0 * max(width, height))
+    x0, y0 = int(round(float(xs.min() + xs.max()) / 2 - half)), int(round(float(ys.min() + ys.max()) / 2 - half))
+    side = int(round(2 * half))
+    top, bottom, left, right = max(0, -y0), max(0, y0 + side - height), max(0, -x0), max(0, x0 + side - width)
+    padded = (cv2.copyMakeBorder(frame_bgr, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+              if top or bottom or left or right else frame_bgr)
+    top, left = y0 + top, x0 + left
+    return np.ascontiguousarray(padded[top:top + side, left:left + side]), (float(x0), float(y0), float(side))
+
+
+def _from_crop(pose: np.ndarray, placement: tuple[float, float, float], width: int, height: int) -> np.ndarray:
+    """A pose found in a square crop, in the whole frame's normalized coordinates (z scaled as x)."""
+    x0, y0, side = placement
+    out = pose.copy()
+    out[:, 0] = (pose[:, 0] * side + x0) / width
+    out[:, 1] = (pose[:, 1] * side + y0) / height
+    out[:, 2] = pose[:, 2] * side / width
+    return out
+
+
+@dataclass
+class _Candidate:
+    """A person the finder follows besides the one-pose landmarker's: last pose, frames found in a row."""
+
+    pose: np.ndarray
+    row: int
+    hits: int = 1
+
+    @property
+    def confirmed(self) -> bool:
+        return self.hits >= FINDER_CONFIRM
+
+
 class PeopleFinder:
-    """Up to `max_people` poses a frame at close to the cost of one where one person is seen.
+    """Up to `max_people` poses a frame, at close to the cost of one where one person is seen.
 
-    MediaPipe's VIDEO-mode landmarker skips its person detector only while it tracks as many
-    poses as it was asked for (`num_poses`); asked for 2 with one person in view, it runs the
-    detector on every frame, which doubles the cost (measured: 12 ms a frame for num_poses=1,
-    25 ms for 2 on a 640x480 one-person clip; the detector costs about what the landmark model
-    does). So the finder keeps two paths, each with its own landmarker for the whole clip:
+    MediaPipe's VIDEO-mode landmarker, once it tracks a person, stops looking for others (and
+    asked for N poses with one person in view, it runs its detector on every frame: twice the
+    cost). So the finder runs:
 
-    - one: a num_poses=1 VIDEO landmarker on every frame (exactly what --max-people 1 runs),
-      and every `scout_every`-th frame a scout: a num_poses=max_people IMAGE-mode landmarker
-      (the detector on the whole frame, landmarks for each person found);
-    - many: from the frame where the scout finds somebody besides the person the one-path
-      follows, a num_poses=max_people VIDEO landmarker (today's --max-people N) on every frame,
-      starting on that very frame (its detector then sees what the scout saw), until it has
-      seen at most one person for `hold` frames in a row; then the one-path resumes.
+    - a num_poses=1 VIDEO landmarker on every frame: exactly what --max-people 1 runs (the same
+      poses, where nobody else is found);
+    - every `scout_every`-th frame a scout: an IMAGE-mode landmarker at the low FINDER_CONFIDENCE
+      on the frame with a grey box over the person already found (their landmarks' bounding box
+      plus MASK_MARGIN), again until nobody more is found or max_people are;
+    - for each other person found: on the following frames, the IMAGE landmarker on a square
+      crop around their last pose (others masked; grey beyond the frame edge), which finds a
+      person the whole-frame detector misses (small, cut off, overlapping); while a person found
+      so far is missing, the masked whole-frame search runs on every frame; and while the
+      VIDEO landmarker has lost its person, a crop around that person's last pose.
 
-    A paused landmarker resumes where it stopped (its last region of interest), which keeps a
-    person that its detector alone would not find (a fresh landmarker lost them on the
-    Kinetics arm-wrestling clip). On a clip where the scout never sees a second person the
-    poses equal --max-people 1's. `scout_every=0` runs the many-pose landmarker on every
-    frame (no scout). The extraction's values are `extraction.job.SCOUT_EVERY` and `SCOUT_HOLD`.
+    A person found at low confidence counts only once found FINDER_CONFIRM frames in a row at a
+    consistent place (half a torso from the last pose): noise is not followed. A person unseen for
+    `hold` frames is dropped; with nobody besides the VIDEO landmarker's person, only the scout runs.
+    `scout_every=0` is the finder before this one: a num_poses=max_people VIDEO landmarker on
+    every frame (the config of folders made with it). The extraction's values are
+    `extraction.job.SCOUT_EVERY` and `SCOUT_HOLD`.
     """
 
     def __init__(self, model_path: str | os.PathLike, *, max_people: int, scout_every: int, hold: int,
                  aspect: float = 4 / 3, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5) -> None:
-        self._make = functools.partial(_landmarker, model_path, min_detection_confidence=min_detection_confidence,
-                                       min_tracking_confidence=min_tracking_confidence)
+                 min_tracking_confidence: float = 0.5, finder_confidence: float = FINDER_CONFIDENCE) -> None:
         self.max_people, self.scout_every, self.hold, self.aspect = int(max_people), int(scout_every), int(hold), aspect
         self.scouting = self.scout_every > 0 and self.max_people > 1
-        self._one = self._make(1, True) if self.scouting else None
-        self._scout = self._make(self.max_people, False) if self.scouting else None
-        self._many = None if self.scouting else self._make(self.max_people, True)
-        self.many = not self.scouting  # which path runs now
-        self._row = self._quiet = 0
-        self.frames_many = 0  # processed frames that ran the many-pose landmarker (the cost: see above)
-        self.scouted = 0
+        video_poses = 1 if self.scouting else self.max_people
+        self._video = _landmarker(model_path, video_poses, True, min_detection_confidence, min_tracking_confidence)
+        self._image = _landmarker(model_path, 1, False, finder_confidence, finder_confidence,
+                                  finder_confidence) if self.scouting else None
+        self._row = 0
+        self._others: list[_Candidate] = []
+        self._last: np.ndarray | None = None  # the VIDEO landmarker's pose in the previous frame
+        self.searches = 0  # IMAGE-mode landmarker calls (whole frame or crop): the finder's extra cost
 
     def detect_all(self, frame_bgr: np.ndarray, timestamp_ms: int) -> list[np.ndarray]:
-        """Every pose found in this frame (up to max_people), each (33, 8) float32."""
-        image, row, stamp = _mp_image(frame_bgr), self._row, int(timestamp_ms)
+        """Every pose found in this frame (up to max_people), each (33, 8) float32; the VIDEO
+        landmarker's pose first."""
+        row = self._row
         self._row += 1
-        if self.many:
-            self.frames_many += 1
-            people = _poses(self._many.detect_for_video(image, stamp))
-            self._quiet = self._quiet + 1 if len(people) <= 1 else 0
-            if self.scouting and self._quiet >= self.hold:
-                self.many = False
+        people = _poses(self._video.detect_for_video(_mp_image(frame_bgr), int(timestamp_ms)))
+        if not self.scouting:
             return people
-        people = _poses(self._one.detect_for_video(image, stamp))
-        if row % self.scout_every:
-            return people
-        self.scouted += 1
-        others = self._others(people, _poses(self._scout.detect(image)))
-        if not others:
-            return people
-        if self._many is None:
-            self._many = self._make(self.max_people, True)
-        self.many, self._quiet = True, 0
-        self.frames_many += 1
-        tracked = _poses(self._many.detect_for_video(image, stamp))
-        return tracked if len(tracked) > len(people) else (people + others)[:self.max_people]
+        if not people and self._last is not None and any(c.confirmed for c in self._others):
+            # the VIDEO landmarker lost its person while somebody else is about: follow them by crops
+            self._others.insert(0, _Candidate(self._last, row - 1, FINDER_CONFIRM))
+        self._last = people[0] if people else None
+        taken = list(people)
+        kept = []
+        for candidate in self._others:
+            if self._same(candidate.pose, taken):
+                continue  # found already: the VIDEO landmarker's person again, or a duplicate
+            found = self._in_crop(frame_bgr, candidate.pose, taken)
+            if found is not None:
+                candidate.pose, candidate.row, candidate.hits = found, row, candidate.hits + 1
+                taken.append(found)
+            if candidate.row == row or (candidate.confirmed and row - candidate.row <= self.hold):
+                kept.append(candidate)  # a candidate not found again is noise; a confirmed person waits `hold` frames
+        missing = len(kept) < len(self._others) or any(c.row != row for c in kept)
+        self._others = kept
+        if row % self.scout_every == 0 or missing or (kept and len(taken) < self.max_people):
+            for pose in self._search(frame_bgr, taken):
+                taken.append(pose)
+                match = next((c for c in kept if c.row != row and self._same(pose, [c.pose])), None)
+                if match is None:
+                    self._others.append(_Candidate(pose, row))
+                else:
+                    match.pose, match.row, match.hits = pose, row, match.hits + 1
+        shown = [c.pose for c in self._others if c.row == row and c.confirmed]
+        return (people + shown)[:self.max_people]
 
-    def _others(self, tracked: list[np.ndarray], found: list[np.ndarray]) -> list[np.ndarray]:
-        """The scout's poses of people other than the tracked one: those whose torso centre is
-        more than half a torso from it (nearer, it is the same person, found again)."""
+    def _same(self, pose: np.ndarray, others: list[np.ndarray], within: float = 0.5) -> bool:
+        """Whether a pose is one of `others` found again: its torso centre within `within` torsos of theirs."""
         from pose_action.extraction.tracking import body_geometry
 
-        if not tracked:
-            return found if len(found) > 1 else []  # the one-path runs its own detector while it sees nobody
-        centre, size, _ = body_geometry(tracked[0], self.aspect)
-        return [pose for pose in found
-                if float(np.linalg.norm(body_geometry(pose, self.aspect)[0] - centre)) > 0.5 * size]
+        centre, size, _ = body_geometry(pose, self.aspect)
+        for other in others:
+            other_centre, other_size, _ = body_geometry(other, self.aspect)
+            if float(np.linalg.norm(centre - other_centre)) < within * max(size, other_size):
+                return True
+        return False
+
+    def _in_crop(self, frame_bgr: np.ndarray, last: np.ndarray, taken: list[np.ndarray]) -> np.ndarray | None:
+        """The person whose last pose was `last`, found in a crop around it (the others masked), or None."""
+        if self._same(last, taken):
+            return None  # found already (by the VIDEO landmarker or another crop)
+        crop = _square_crop(masked(frame_bgr, taken), last)
+        if crop is None:
+            return None
+        self.searches += 1
+        poses = _poses(self._image_landmarker().detect(_mp_image(crop[0])))
+        if not poses:
+            return None
+        height, width = frame_bgr.shape[:2]
+        pose = _from_crop(poses[0], crop[1], width, height)
+        return None if self._same(pose, taken) or not self._same(pose, [last], FOLLOW_STEP) else pose
+
+    def _search(self, frame_bgr: np.ndarray, taken: list[np.ndarray]) -> list[np.ndarray]:
+        """People in the whole frame besides `taken`: detect, paint a grey box over them, detect again."""
+        found: list[np.ndarray] = []
+        while len(taken) + len(found) < self.max_people:
+            self.searches += 1
+            poses = _poses(self._image_landmarker().detect(_mp_image(masked(frame_bgr, taken + found))))
+            if not poses or self._same(poses[0], taken + found):
+                break
+            found.append(poses[0])
+        return found
+
+    def _image_landmarker(self):
+        if self._image is None:
+            raise RuntimeError("PeopleFinder is closed or does not scout")
+        return self._image
 
     def close(self) -> None:
-        for landmarker in (self._one, self._scout, self._many):
+        for landmarker in (self._video, self._image):
             if landmarker is not None:
                 landmarker.close()
-        self._one = self._scout = self._many = None
+        self._video = self._image = None
 
-    def __enter__(self) -> "PeopleFinder":
+    def __enter__(self) -> PeopleFinder:
         return self
 
     def __exit__(self, *exc) -> None:
