@@ -297,5 +297,8 @@ def cv_summary_line(summary: dict) -> str:
         return f"{counted}: {spread}"
     calibration = (f", ECE {summary['ece_all']:.3f} (raw {summary['ece_raw_all']:.3f})"
                    if summary.get("ece_all") is not None else "")
+    if summary.get("action_accuracy_all") is not None and summary.get("background_false_alarm_all") is not None:
+        calibration += (f", actions alone {summary['action_accuracy_all']:.3f}, background clips called an action "
+                        f"{summary['background_false_alarm_all']:.0%}")
     return (f"{counted}: accuracy {summary['accuracy_all']:.3f}, macro F1 {summary['macro_f1_all']:.3f}{calibration} "
             f"over all {summary['clips_all']} clips ({summary['clips_predicted']} predicted); {spread}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pose_action.calibration import calibration_error, reliability_bins
+from pose_action.calibration import BACKGROUND, calibration_error, reliability_bins
 from pose_action.extraction.manifest import read_table
 from pose_action.layout import FeaturesLayout
 from pose_action.training.reports import classification_metrics, mean_std
@@ -108,9 +108,23 @@ def pooled_calibration(fold_metrics: Iterable[Mapping]) -> dict:
             "reliability": reliability_bins(confidence, correct)}
 
 
+def pooled_background(fold_metrics: Iterable[Mapping]) -> dict:
+    """With a background class: accuracy over the real actions' clips alone and the share of background
+    clips called an action, over every predicted clip (empty without a background class)."""
+    items = [item for metrics in fold_metrics for item in metrics.get("predictions", [])]
+    actions = [item for item in items if item["label"] != BACKGROUND]
+    background = [item for item in items if item["label"] == BACKGROUND]
+    if not background and not any(item["predicted"] == BACKGROUND for item in items):
+        return {}
+    return {"action_accuracy_all": sum(item["predicted"] == item["label"] for item in actions) / len(actions)
+            if actions else None,
+            "background_false_alarm_all": sum(item["predicted"] != BACKGROUND for item in background) / len(background)
+            if background else None}
+
+
 def cv_scores(features_root: str | Path, fold_metrics: list[Mapping]) -> dict:
     """A cross-validation's scores, pooled first (accuracy_all, macro_f1_all, clips_all, clips_predicted,
     ece_all, ece_raw_all), then mean ± std of the folds (train --cv, evaluate and
     scripts/benchmark_real.py all use this)."""
     return {**pooled_folds(features_root, fold_metrics).to_dict(), **pooled_calibration(fold_metrics),
-            **fold_spread(fold_metrics)}
+            **pooled_background(fold_metrics), **fold_spread(fold_metrics)}

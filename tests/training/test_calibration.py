@@ -59,3 +59,20 @@ def test_runs_without_calibration_load_uncalibrated_and_bad_values_are_one_line(
     with pytest.raises(InputError, match="'calibration.threshold' must be between 0 and 1"):
         Calibration.from_dict({"temperature": 1.2, "threshold": 3})
     assert RunConfig.__dataclass_fields__["calibration"].default_factory() == Calibration.none()
+
+
+def test_cross_validation_pools_calibration_and_background_over_every_predicted_clip():
+    from pose_action.training.pooled import pooled_background, pooled_calibration
+
+    def item(label: str, predicted: str, confidence: float, raw: float) -> dict:
+        return {"label": label, "predicted": predicted, "confidence": confidence, "confidence_raw": raw}
+
+    folds = [{"predictions": [item("Wave", "Wave", 0.9, 0.99), item("background", "Wave", 0.6, 0.9)]},
+             {"predictions": [item("Squat", "Wave", 0.55, 0.95), item("background", "background", 0.8, 0.97)]}]
+    calibration = pooled_calibration(folds)
+    # calibrated: |1-0.9|/4 + |0-0.6|/4 + |0-0.55|/4 + |1-0.8|/4 (each clip in its own bin); raw is far worse
+    assert calibration["ece_all"] == pytest.approx((0.1 + 0.6 + 0.55 + 0.2) / 4)
+    assert calibration["ece_raw_all"] > calibration["ece_all"]
+    assert sum(row["clips"] for row in calibration["reliability"]) == 4
+    assert pooled_background(folds) == {"action_accuracy_all": 0.5, "background_false_alarm_all": 0.5}
+    assert pooled_background([{"predictions": [item("Wave", "Wave", 0.9, 0.9)]}]) == {}
