@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 
@@ -41,6 +42,8 @@ EPILOG = f"""exit codes: {EXIT_OK} success; {EXIT_USAGE} usage or input error (o
 {EXIT_PARTIAL} a batch finished but some items failed (see its manifest); {EXIT_INTERRUPTED} interrupted.
 Run `pose-action COMMAND --help` for a command's options."""
 VERBOSE = "--verbose"
+# What Ctrl-C leaves, said after it; a command module whose outputs differ says so in its own INTERRUPTED.
+INTERRUPTED = "interrupted; finished outputs are kept and a rerun resumes"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -106,21 +109,60 @@ def _retarget_handlers(old: object, new: object) -> None:
             handler.setStream(new)
 
 
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (kill, a scheduler's timeout) ends a command like Ctrl-C: cleanly, outputs kept, exit 130."""
-    def interrupt(signum, frame):
+class _Interrupts:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt once; while the command cleans up after it, more are ignored.
+
+    A second signal during the clean-up (Ctrl-C twice, a scheduler's INT then TERM) raised again in
+    the middle of a `finally` block or a destructor: "Exception ignored in ... KeyboardInterrupt"
+    and a traceback, with half the clean-up skipped. Now the first signal interrupts; signals in
+    the next GRACE_SECONDS are dropped (the first is still unwinding), and once the command has
+    caught it (`shutting_down`) every further one is. A signal well after the first still
+    interrupts, should something have swallowed the first.
+    """
+
+    GRACE_SECONDS = 3.0
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.shutting_down = False
+
+    def __call__(self, signum, frame) -> None:
+        now = time.monotonic()
+        if self.shutting_down or (self.first is not None and now - self.first < self.GRACE_SECONDS):
+            return
+        self.first = now
         raise KeyboardInterrupt
 
+
+_interrupts: _Interrupts | None = None  # the running command's handler (None outside `sigterm_interrupts`)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (kill, a scheduler's timeout) ends a command like Ctrl-C: cleanly, outputs kept, exit 130;
+    a second signal while it cleans up is harmless (`_Interrupts`)."""
+    global _interrupts
+    handler = _Interrupts()
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handler)
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
+    outer, _interrupts = _interrupts, handler
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _interrupts = outer
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+
+
+def _shutting_down() -> None:
+    """The command caught its interrupt: from now on signals are ignored (it only reports and ends)."""
+    if _interrupts is not None:
+        _interrupts.shutting_down = True
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -227,7 +269,9 @@ def _run_command(name: str, argv: list[str], verbose: bool) -> int:
     except InputError as error:
         message = str(error)
     except KeyboardInterrupt:
-        print(f"pose-action {name}: interrupted; finished outputs are kept and a rerun resumes", file=sys.stderr)
+        _shutting_down()
+        module = sys.modules.get(f"pose_action.commands.{name}")
+        print(f"pose-action {name}: {getattr(module, 'INTERRUPTED', INTERRUPTED)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader of our output stopped (`| head`): it wanted no more, nothing to say
         with contextlib.suppress(OSError, ValueError):

@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _sync(tmp_path)  # a write error the OS held back (delayed allocation, NFS) surfaces now, not after the rename
         os.replace(tmp_path, path)
     except OSError as error:
         # Named by the output, unless the error is about another file (an input read in the block).
@@ -45,6 +46,18 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         with contextlib.suppress(OSError):
             tmp_path.unlink(missing_ok=True)
+
+
+def _sync(path: Path) -> None:
+    """Flush a finished temp file to the disk before it is renamed into place (a crash then leaves the old
+    file or the whole new one, never an empty one)."""
+    if not path.is_file():  # the block removed or replaced it (its own error comes first)
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def check_writable(folder: str | os.PathLike) -> Path:
@@ -64,6 +77,24 @@ def check_writable(folder: str | os.PathLike) -> Path:
     except OSError as error:
         raise InputError(f"{folder}: cannot write here ({error.strerror or error})") from None
     return folder
+
+
+def check_apart(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None], option: str = "--out",
+                *, containing: bool = True) -> None:
+    """Refuse an output that is one of the command's inputs, lies inside an input folder or (with
+    `containing`: an output folder that is replaced or filled) holds an input: writing it could replace
+    or bury what the command reads. InputError names the option and the input."""
+    target = Path(out).resolve()
+    for source in inputs:
+        if source is None:
+            continue
+        resolved = Path(source).resolve()
+        if target == resolved:
+            raise InputError(f"{out}: {option} is the input {source} itself; choose another {option}")
+        if target.is_relative_to(resolved):
+            raise InputError(f"{out}: {option} is inside the input folder {source}; choose another {option}")
+        if containing and resolved.is_relative_to(target):
+            raise InputError(f"{out}: {option} holds the input {source}; choose another {option}")
 
 
 MAX_NAME_BYTES = 240  # a file name may have 255 bytes; room for ".csv" and the like
@@ -91,6 +122,51 @@ def name_problem(name: str) -> str | None:
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         return f"is longer than {MAX_NAME_BYTES} bytes"
     return None
+
+
+# Names Windows gives to devices, in any case and with any extension ("con.mp4" opens the console there).
+WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
+                              *(f"LPT{n}" for n in range(1, 10))})
+
+
+def portability_problem(name: str) -> str | None:
+    """Why `name` works here but not as a file name on Windows (a device name), or None."""
+    if name.split(".")[0].strip().upper() in WINDOWS_RESERVED:
+        return "is a device name Windows reserves (CON, PRN, AUX, NUL, COM1-9, LPT1-9), so the output could " \
+               "not be copied there"
+    return None
+
+
+def case_clash(names: Iterable[str]) -> tuple[str, str] | None:
+    """The first two of `names` that differ only by case (one file on macOS and Windows), or None."""
+    seen: dict[str, str] = {}
+    for name in names:
+        folded = name.casefold()
+        if folded in seen and seen[folded] != name:
+            return seen[folded], name
+        seen.setdefault(folded, name)
+    return None
+
+
+_ESCAPED = frozenset("/\\%")
+
+
+def escaped_name(name: str) -> str:
+    """`name` as a plain, printable path component: every character `name_problem` objects to (controls,
+    separators, bytes that are not UTF-8, a leading dot) written as %XX of its UTF-8 bytes, '%' too."""
+    out = []
+    for index, character in enumerate(name):
+        code = ord(character)
+        bad = (code < 32 or 127 <= code < 160 or 0xD800 <= code <= 0xDFFF or character in BIDI_CONTROLS
+               or character in _ESCAPED or (index == 0 and character == "."))
+        if bad:
+            out.append("".join(f"%{byte:02X}" for byte in character.encode("utf-8", "surrogateescape")))
+        else:
+            out.append(character)
+    text = "".join(out) or "%00"
+    while len(text.encode("utf-8")) > MAX_NAME_BYTES - 20:
+        text = text[:-1]
+    return text
 
 
 def current_umask() -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -34,9 +35,9 @@ from typing import Any
 from pose_action import __version__
 from pose_action.calibration import Calibration
 from pose_action.catalog import MODEL_NAMES
-from pose_action.errors import InputError
+from pose_action.errors import InputError, describe_os_error
 from pose_action.features import FeatureConfig
-from pose_action.files import atomic_path, check_writable, current_umask, read_json
+from pose_action.files import atomic_path, check_apart, check_writable, current_umask, read_json
 
 RUN_FORMAT = "pose_action.run/1"
 CONFIG_FILE = "config.json"
@@ -330,10 +331,73 @@ def load_run(path: str | os.PathLike) -> Run:
     return Run(path=path, config=config)
 
 
+# What a run folder may hold besides its own files: anything else (a video, a class folder, a features
+# folder's landmarks/) means it is not only a run, and --overwrite must not delete it.
+RUN_ENTRIES = frozenset({CONFIG_FILE, MODEL_FILE, TFLITE_FILE, LABELS_FILE, SPLIT_FILE, METRICS_FILE, HISTORY_FILE,
+                         REPORT_FILE, CONFUSION_FILE, CURVES_FILE, EVALUATIONS_DIR})
+RUN_FILE_SUFFIXES = frozenset({".json", ".csv", ".png", ".keras", ".tflite", ".txt", ".log"})
+FOLD_NAME = re.compile(r"^fold-\d+$")
+
+
+def _strays(path: Path, allowed: Any) -> list[str]:
+    """Visible entries of `path` a run would not have written (its hidden staging leftovers do not count)."""
+    strays = []
+    for child in path.iterdir():
+        if child.name.startswith(".") or allowed(child):
+            continue
+        strays.append(child.name)
+    return sorted(strays)
+
+
+def _run_entry(child: Path) -> bool:
+    if child.name in RUN_ENTRIES:
+        return child.is_dir() == (child.name == EVALUATIONS_DIR) and not child.is_symlink()
+    return child.is_file() and not child.is_symlink() and child.suffix.lower() in RUN_FILE_SUFFIXES
+
+
+def run_proof_problem(path: str | os.PathLike) -> str | None:
+    """Why `path` is not provably a run this package wrote (None: it is one, --overwrite may replace it).
+
+    A single run proves itself by config.json of the run format beside its labels.json and
+    model.keras, and nothing a run does not hold; a cross-validation by a cv.json of the CV summary's
+    shape and/or fold-K/ folders that are each such a run, and nothing else. In doubt: not a run.
+    """
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return "not a folder"
+    if (path / CONFIG_FILE).exists():
+        try:
+            values = read_json(path / CONFIG_FILE)
+        except InputError:
+            return f"{CONFIG_FILE} is not readable JSON"
+        if not isinstance(values, dict) or values.get("format") != RUN_FORMAT:
+            return f"{CONFIG_FILE} is not a run's (no \"format\": \"{RUN_FORMAT}\")"
+        missing = [name for name in (LABELS_FILE, MODEL_FILE) if not (path / name).is_file()]
+        if missing:
+            return f"no {missing[0]} beside its {CONFIG_FILE}"
+        strays = _strays(path, _run_entry)
+        return f"it also holds {strays[0]!r}, which no run holds" if strays else None
+    folds = [child for child in path.iterdir() if FOLD_NAME.match(child.name)]
+    if not folds and not (path / CV_FILE).exists():
+        return f"no {CONFIG_FILE} or {CV_FILE}"
+    if (path / CV_FILE).exists():
+        try:
+            summary = read_json(path / CV_FILE)
+        except InputError:
+            return f"{CV_FILE} is not readable JSON"
+        if not isinstance(summary, dict) or not isinstance(summary.get("folds"), list) or "split" not in summary:
+            return f"{CV_FILE} is not a cross-validation summary"
+    for fold in folds:
+        problem = run_proof_problem(fold)
+        if problem:
+            return f"{fold.name}: {problem}"
+    strays = _strays(path, lambda child: child.name == CV_FILE or (FOLD_NAME.match(child.name) and child.is_dir()))
+    return f"it also holds {strays[0]!r}, which no cross-validation holds" if strays else None
+
+
 def _is_run_folder(path: Path) -> bool:
-    """A complete run, a cross-validation (finished or resumable), or what an interrupted `train` leaves."""
-    return ((path / CONFIG_FILE).is_file() or (path / CV_FILE).is_file()
-            or any(child.name.startswith("fold-") and (child / CONFIG_FILE).is_file() for child in path.iterdir()))
+    """A complete run or cross-validation (finished or resumable) that proves it is one."""
+    return run_proof_problem(path) is None
 
 
 def save_model(model: Any, path: str | os.PathLike) -> None:
@@ -342,19 +406,29 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
         model.save(tmp)
 
 
-def check_new_output(out: str | os.PathLike, *, overwrite: bool = False) -> None:
-    """Refuse to replace an existing non-empty folder unless asked, and a location that cannot be written
+def check_new_output(out: str | os.PathLike, *, overwrite: bool = False,
+                     inputs: tuple[str | os.PathLike | None, ...] = ()) -> None:
+    """Refuse to replace an existing non-empty folder unless asked, and then anything but a run that proves
+    it is one; an --out that is, holds or lies inside an input; a location that cannot be written
     (checked before training starts)."""
     out = Path(out)
+    check_apart(out, inputs)
     if out.exists() and not overwrite and (any(out.iterdir()) if out.is_dir() else True):
         raise InputError(f"{out}: already exists (choose another --out, or pass --overwrite)")
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not _is_run_folder(out):
-        # --overwrite deletes what is there: only ever a run (a features or video folder is not)
-        raise InputError(f"{out}: holds files but no run ({CONFIG_FILE} or {CV_FILE}); --overwrite replaces "
-                         "only runs: choose another --out")
+    _check_replaceable(out)
     check_writable(out.parent)  # a read-only or missing location fails now, not after training
+
+
+def _check_replaceable(out: Path) -> None:
+    """--overwrite deletes what is at `out`: only ever a run (a features or video folder is not)."""
+    if out.is_symlink():
+        raise InputError(f"{out}: is a symbolic link; --overwrite replaces only runs: choose another --out")
+    if out.is_dir() and any(out.iterdir()):
+        problem = run_proof_problem(out)
+        if problem:
+            raise InputError(f"{out}: not a run ({problem}); --overwrite replaces only runs: choose another --out")
 
 
 @contextlib.contextmanager
@@ -372,12 +446,17 @@ def staged_directory(out: str | os.PathLike, *, overwrite: bool = False) -> Iter
     try:
         yield staging
         if out.exists():
+            _check_replaceable(out)  # again: hours may have passed since the check before training
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.replace(out, trash / out.name)
             os.replace(staging, out)
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(staging, out)
+    except InputError as error:  # a failed write names --out, not the hidden staging folder the user never chose
+        raise InputError(str(error).replace(str(staging), str(out))) from None
+    except OSError as error:
+        raise InputError(describe_os_error(error, out)) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

@@ -191,7 +191,12 @@ def check_video_output(path: str | os.PathLike, option: str = "--out") -> Path:
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float) -> int:
-    """Write BGR frames to a video atomically; returns the number of frames written."""
+    """Write BGR frames to a video atomically; returns the number of frames written.
+
+    cv2.VideoWriter reports no write error (a full disk or the file-size limit leaves an MP4 with
+    no index or an AVI with a few frames), so the file is read back before it is renamed into
+    place: it must open and hold every frame written, else InputError and nothing is left.
+    """
     path = Path(path)
     count = 0
     with atomic_path(path) as tmp:
@@ -211,4 +216,24 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
                 writer.release()
         if count == 0:
             raise InputError(f"{path}: no frames to write")
+        readable = readable_frames(tmp)
+        if readable != count:
+            raise InputError(f"{path}: the video could not be written whole ({readable} of {count} frames read "
+                             "back: disk full or file-size limit?); nothing was written")
     return count
+
+
+def readable_frames(path: str | os.PathLike) -> int:
+    """Frames a video file really holds (demuxed one by one, not the header's count); 0 if it does not open."""
+    if not Path(path).is_file() or Path(path).stat().st_size == 0:
+        return 0
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            return 0
+        count = 0
+        while capture.grab():
+            count += 1
+        return count
+    finally:
+        capture.release()

@@ -285,7 +285,7 @@ def test_outputs_never_replace_their_own_inputs(tmp_path, capsys):
     before = _snapshot(tmp_path)
     csv_path = features / "landmarks" / "Wave" / "v_Wave_g01_c01.csv"
     for args, message in [
-        (["train", str(features), "--out", str(features), "--overwrite", "--model", "pose"], "replaces only runs"),
+        (["train", str(features), "--out", str(features), "--overwrite", "--model", "pose"], "--out is the input"),
         (["inspect", str(features), "--report", str(features / "manifest.csv")], "would replace the extraction's"),
         (["inspect", str(features), "--report", str(csv_path)], "would replace the extraction's"),
         (["inspect", str(csv_path), "--plot", str(csv_path)], "would replace its own input"),

@@ -17,6 +17,10 @@ from pose_action.files import check_writable
 from pose_action.training.evaluate import cv_summary_line, evaluate_cv, evaluate_run, summary_line
 
 
+# What Ctrl-C leaves (cli.py prints it after the command's name).
+INTERRUPTED = "interrupted; no report was written"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, help="a run directory written by `pose-action train` (or its --cv folder)")
     parser.add_argument("--features", type=Path, default=None,

@@ -14,6 +14,10 @@ from pathlib import Path
 from pose_action.inference.export import FORMATS, QUANTIZATIONS, export_run
 
 
+# What Ctrl-C leaves (cli.py prints it after the command's name).
+INTERRUPTED = "interrupted; nothing was exported (the run is as it was)"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, help="run directory (from `pose-action train`)")
     parser.add_argument("--format", default="tflite", choices=FORMATS, help="export format (default: tflite)")

@@ -25,6 +25,10 @@ from pose_action.layout import OUTPUT_DIRS, REPORT_FILE, FeaturesLayout
 log = logging.getLogger(__name__)
 
 
+# What Ctrl-C leaves (cli.py prints it after the command's name).
+INTERRUPTED = "interrupted; nothing was written"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="CSV|FEATURES",
                         help="one landmark CSV, or an extraction folder (with landmarks/ and manifest.csv)")

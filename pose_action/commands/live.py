@@ -16,6 +16,10 @@ from pose_action.inference.live import camera_source, show_live
 log = logging.getLogger(__name__)
 
 
+# What Ctrl-C leaves (cli.py prints it after the command's name).
+INTERRUPTED = "stopped"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_recognizer_arguments(parser)
     parser.add_argument("--camera", default="0", help="camera number, or a video file / stream URL (default: 0)")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pose_action.commands.arguments import add_recognizer_arguments, open_recognizer
 from pose_action.errors import InputError
+from pose_action.files import check_apart
 from pose_action.inference.predict import format_summary, write_annotated
 from pose_action.video import check_video_output, probe
 
@@ -28,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable results (with the timeline)")
     parser.add_argument("--top-k", type=int, default=3, help="classes to list (default: 3)")
     parser.add_argument("--step", type=int, help="predict every STEP processed frames (default: 2.5 per second)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal only)")
+
+
+# What Ctrl-C means here (cli.py prints it): nothing is kept half-written, and there is nothing to resume.
+INTERRUPTED = "interrupted; nothing was written"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # checked first: a bad output name must not cost a whole prediction
         if Path(args.out).resolve() == Path(args.video).resolve():
             raise InputError(f"{args.out}: --out would replace the video being recognized; choose another name")
+        check_apart(args.out, (args.run,), containing=False)
         check_video_output(args.out)
     probe(args.video)  # a bad video fails before the model loads
     with open_recognizer(args) as recognizer:
-        result = recognizer.predict_video(Path(args.video), step=args.step)
+        result = recognizer.predict_video(Path(args.video), step=args.step, progress=False if args.quiet else None)
     if args.out:
         count = write_annotated(result, args.out)
         log.info("wrote %s (%d frames)", args.out, count)

@@ -25,6 +25,7 @@ from pose_action.catalog import BACKBONES, MODEL_NAMES
 from pose_action.commands.arguments import seed
 from pose_action.features import POSE_FEATURES
 from pose_action.errors import InputError
+from pose_action.files import check_apart
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES
 from pose_action.training.evaluate import cv_summary_line, summary_line
 from pose_action.training.train import DISTRIBUTE_CHOICES, TrainOptions, train_cv, train_run
@@ -41,6 +42,11 @@ def _parse_params(items: list[str]) -> dict:
         except json.JSONDecodeError:
             params[name] = text
     return params
+
+
+# What Ctrl-C leaves (cli.py prints it after the command's name).
+INTERRUPTED = ("interrupted; no run was written (a run appears only when complete); with --cv, finished folds "
+               "are kept and a rerun resumes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,8 +133,18 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
                         cache_mb=args.cache_mb)
 
 
+def check_out(out: Path, features: Path, cv: bool) -> None:
+    """--out is apart from the features it trains on, and what is there already is a run (or nothing)."""
+    check_apart(out, (features,))
+    if cv and out.is_dir() and any(out.iterdir()):  # folds are added to it: only ever to a cross-validation
+        problem = runs.run_proof_problem(out)
+        if problem:
+            raise InputError(f"{out}: not a cross-validation run ({problem}); choose another --out")
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    check_out(args.out, args.features, args.cv)
     options = options_from_args(args)
     if args.cv:
         summary = train_cv(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pose_action.errors import InputError
-from pose_action.files import name_problem
+from pose_action.files import case_clash, escaped_name, name_problem, portability_problem
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +34,22 @@ class VideoItem:
     group_from: str = GROUP_FROM_PATTERN
 
 
+@dataclass(frozen=True)
+class BadName:
+    """A video whose file name cannot become an output name: recorded as failed, the others go on."""
+
+    path: Path
+    label: str
+    key: str  # "<label>/<escaped stem>": a plain, printable key for its manifest row
+    reason: str
+
+
 @dataclass
 class Discovery:
     items: list[VideoItem]
     ignored: int = 0  # hidden or non-video files skipped
     ungrouped: list[str] = field(default_factory=list)  # keys whose name had no group
+    bad_names: list[BadName] = field(default_factory=list)  # failed before any work (see BadName)
 
 
 def group_of(name: str, pattern: re.Pattern[str]) -> str | None:
@@ -89,30 +100,50 @@ def discover(root: str | os.PathLike, group_pattern: str = DEFAULT_GROUP_PATTERN
         raise InputError(f"{root}: no such folder (expected VIDEO_ROOT/<Class>/<clip>.avi or a CSV list)")
     items: list[VideoItem] = []
     ungrouped: list[str] = []
+    bad_names: list[BadName] = []
     ignored = 0
-    for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    clash = case_clash(folder.name for folder in class_dirs)
+    if clash:
+        raise InputError(f"{_printable(root / clash[0])} and {_printable(root / clash[1])}: class folders whose "
+                         "names differ only by case are one folder on macOS and Windows: merge or rename one")
+    for class_dir in class_dirs:
         _check_name(class_dir, class_dir.name, "class folder name")
         for path in _files_under(class_dir):
             relative = path.relative_to(class_dir).parts
             if any(part.startswith(".") for part in relative) or not is_video(path):
                 ignored += 1
                 continue
-            for part in relative[:-1]:
-                _check_name(path, part, "folder name")
-            _check_name(path, path.stem, "file name")
+            _check_portable(path, path.stem, "file name")
+            problem = next((f"{what} {problem}" for what, problem in
+                            [*(("folder name", name_problem(part)) for part in relative[:-1]),
+                             ("file name", name_problem(path.stem))] if problem), None)
+            if problem:  # this video fails; the others go on
+                bad_names.append(BadName(path, class_dir.name, f"{class_dir.name}/{escaped_name(path.stem)}",
+                                         f"{problem}; rename it (it becomes an output file name)"))
+                continue
             items.append(_item(path, class_dir.name, None, pattern, ungrouped))
     ignored += sum(1 for p in root.iterdir() if p.is_file())
+    if not items and bad_names:
+        raise InputError(f"{_printable(bad_names[0].path)}: {bad_names[0].reason}")
     if not items:
         raise InputError(f"{root}: no videos found (expected {root}/<Class>/<clip>.avi; "
                          f"extensions {', '.join(sorted(VIDEO_EXTENSIONS))})")
     _check_unique(items)
-    return Discovery(items=items, ignored=ignored, ungrouped=ungrouped)
+    return Discovery(items=items, ignored=ignored, ungrouped=ungrouped, bad_names=bad_names)
 
 
 def _check_name(path: Path, name: str, what: str) -> None:
     problem = name_problem(name)
     if problem:
         raise InputError(f"{_printable(path)}: {what} {problem}; rename it (it becomes an output file name)")
+    _check_portable(path, name, what)
+
+
+def _check_portable(path: Path, name: str, what: str) -> None:
+    problem = portability_problem(name)
+    if problem:
+        raise InputError(f"{_printable(path)}: {what} {problem}; rename it")
 
 
 def _printable(path: Path | str) -> str:
@@ -147,6 +178,8 @@ def read_list(csv_path: Path, pattern: re.Pattern[str]) -> Discovery:
     """
     items: list[VideoItem] = []
     ungrouped: list[str] = []
+    lines: dict[str, int] = {}  # key -> the list's line that named it
+    labels: dict[str, tuple[str, int]] = {}  # casefolded label -> (label, line)
     try:
         with open(csv_path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -163,13 +196,25 @@ def read_list(csv_path: Path, pattern: re.Pattern[str]) -> Discovery:
                 if problem:
                     raise InputError(f"{csv_path}: line {line}: label {label!r} {problem} "
                                      "(labels become folder names inside --out)")
-                problem = name_problem(path.stem) or _text_problem(row["path"])
+                problem = (name_problem(path.stem) or _text_problem(row["path"]) or portability_problem(path.stem)
+                           or portability_problem(label))
                 if problem:
-                    raise InputError(f"{csv_path}: line {line}: video {row['path']!r}: file name {problem}")
+                    what = f"label {label!r}" if portability_problem(label) else f"video {row['path']!r}: file name"
+                    raise InputError(f"{csv_path}: line {line}: {what} {problem}")
+                first = labels.setdefault(label.casefold(), (label, line))
+                if first[0] != label:
+                    raise InputError(f"{csv_path}: line {line}: label {label!r} and {first[0]!r} (line {first[1]}) "
+                                     "differ only by case: one folder on macOS and Windows; use one spelling")
                 if not path.is_absolute():
                     path = csv_path.parent / path
                 group = row.get("group") if isinstance(row.get("group"), str) else None
-                items.append(_item(path, label, group or None, pattern, ungrouped))
+                item = _item(path, label, group or None, pattern, ungrouped)
+                earlier = lines.get(item.key.casefold())
+                if earlier is not None:
+                    raise InputError(f"{csv_path}: line {line} repeats line {earlier} (both are {item.key!r} once "
+                                     "extracted, case aside): remove or rename one")
+                lines[item.key.casefold()] = line
+                items.append(item)
     except UnicodeDecodeError:
         raise InputError(f"{csv_path}: not a UTF-8 text CSV (a video list needs path,label[,group])") from None
     except csv.Error as error:
@@ -190,9 +235,13 @@ def _text_problem(text: str) -> str | None:
 
 
 def _check_unique(items: list[VideoItem]) -> None:
-    seen: dict[str, Path] = {}
+    """Two videos whose outputs would be one file: the same key, or keys that differ only by case (one file
+    on macOS and Windows, where a features folder may be copied)."""
+    seen: dict[str, VideoItem] = {}
     for item in items:
-        if item.key in seen:
-            raise InputError(f"{item.path} and {seen[item.key]} would share outputs "
-                             f"{item.key!r}: rename one")
-        seen[item.key] = item.path
+        other = seen.get(item.key.casefold())
+        if other is not None:
+            case = "" if other.key == item.key else " on macOS and Windows (names that differ only by case)"
+            raise InputError(f"{_printable(item.path)} and {_printable(other.path)} would share outputs "
+                             f"{other.key!r}{case}: rename one")
+        seen[item.key.casefold()] = item

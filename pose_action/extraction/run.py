@@ -22,7 +22,7 @@ from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN, Discovery, V
 from pose_action.extraction.job import ExtractSettings, package_versions
 from pose_action.extraction.manifest import ManifestWriter, read_rows
 from pose_action.extraction.pool import WorkerPool, run_local
-from pose_action.files import check_writable, write_json, write_text_atomic
+from pose_action.files import check_apart, check_writable, escaped_name, write_json, write_text_atomic
 from pose_action.layout import CONFIG_FILE, ClipFiles, FeaturesLayout
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,23 @@ def _video_name(item: VideoItem, base: Path) -> str:
         return str(item.path)
 
 
+def _escaped_video_name(path: Path, base: Path) -> str:
+    """A video's name for the manifest when it holds characters no output name can (a newline): escaped."""
+    try:
+        parts = path.relative_to(base).parts
+    except ValueError:
+        parts = path.parts
+    return "/".join(escaped_name(part) for part in parts)
+
+
+def check_outputs_apart(video_root: Path, out_root: Path, discovery: Discovery) -> None:
+    """--out is neither the video folder, inside it, nor around it (nor around a listed video)."""
+    if video_root.is_dir():
+        check_apart(out_root, (video_root,))
+    else:
+        check_apart(out_root, (video_root, *(item.path for item in discovery.items)))
+
+
 def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings: ExtractSettings,
             *, workers: int = 1, group_pattern: str = DEFAULT_GROUP_PATTERN,
             overwrite: bool = False, progress: bool = False,
@@ -157,6 +174,7 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     base = video_root.parent if video_root.is_file() else video_root
+    check_outputs_apart(video_root, out_root, discovery)
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     check_writable(out_root)  # a read-only or full location: one line now, not one failure per video
@@ -195,6 +213,13 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
         # Longest files first: the last video to finish is then a short one.
         todo.sort(key=lambda item: (-_size(item.path), item.key))
         with ManifestWriter(layout.manifest, keep) as writer:
+            for bad in discovery.bad_names:  # names no output can carry: failed, and the batch goes on
+                row = {"key": bad.key, "video": _escaped_video_name(bad.path, base), "label": bad.label,
+                       "status": "failed", "error": bad.reason, "config_id": settings.config_id,
+                       "frames_processed": ""}
+                writer.append(row)
+                report.rows.append(row)
+                log.warning("failed: %s: %s", row["video"], bad.reason)
             _run_with_progress(todo, out_root, settings, workers, writer, report, progress,
                                base, runner, motion_only=[by_key[key] for key in motion_only],
                                motion_rows=motion_only)
@@ -288,6 +313,7 @@ def extract_videos(video_root: str | os.PathLike, out_root: str | os.PathLike,
     if not Path(video_root).exists():  # before spawning anything: one line, exit 2
         raise InputError(f"{video_root}: no such folder or video list")
     discovery = discover(video_root, group_pattern)  # bad names or an empty folder: one line before spawning
+    check_outputs_apart(Path(video_root), Path(out_root), discovery)
     if Path(out_root).exists() and not Path(out_root).is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     check_writable(out_root)

@@ -426,13 +426,17 @@ class Recognizer:
             raise InputError(f"{path}: no frame could be decoded (damaged or unsupported codec)")
         return extractor.choose_main(records), info
 
-    def predict_video(self, path: str | os.PathLike, *, step: int | None = None) -> VideoResult:
+    def predict_video(self, path: str | os.PathLike, *, step: int | None = None,
+                      progress: bool | None = False) -> VideoResult:
         """Label, class probabilities and a timeline over sliding windows of the training duration.
 
         Windows end every `step` processed frames once a full window is available; a video
         shorter than one window gets one prediction over all of it (as in training). The
-        video's probabilities are the mean of its windows' own probabilities.
+        video's probabilities are the mean of its windows' own probabilities. `progress`: a bar on
+        stderr (True), none (False), or one only when stderr is a terminal (None).
         """
+        from tqdm import tqdm
+
         info = probe(path)
         window = self.window_frames(info.fps)
         step = step or self.default_step(info.fps)
@@ -457,8 +461,12 @@ class Recognizer:
                 raw_parts.append(self.predict_features(pending))
                 pending.clear()
 
-        with extractor:
-            for index, timestamp, frame in read_frames(path, stride=self.config.stride(info.fps), info=info):
+        stride = self.config.stride(info.fps)
+        frames = tqdm(read_frames(path, stride=stride, info=info), desc="predict", unit="frame", leave=False,
+                      total=-(-info.frame_count // stride) or None, dynamic_ncols=True,
+                      disable=None if progress is None else not progress)
+        with extractor, frames:
+            for index, timestamp, frame in frames:
                 records.append(extractor.process(frame, index, timestamp))
                 count = len(records)
                 if count >= window and (count - window) % step == 0:

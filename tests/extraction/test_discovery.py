@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 
 import pytest
 
 from pose_action.extraction.discovery import discover
 from pose_action.errors import InputError
+from pose_action.layout import check_key
 
 
 def test_ucf_layout_labels_groups_and_ignored_files(tmp_path):
@@ -98,8 +100,9 @@ def test_a_binary_video_list_is_one_line(tmp_path, content, message):
 
 
 @pytest.mark.parametrize("name", ["new\nline.avi", "esc\x1bape.mp4", b"not-utf8-\xff.avi"])
-def test_folder_names_with_control_characters_or_bad_bytes_are_refused(tmp_path, name):
-    """A newline in a name broke resume (the manifest rewrote the key); such names stop the run in one line."""
+def test_file_names_with_control_characters_or_bad_bytes_fail_alone(tmp_path, name):
+    """A newline in a name broke resume (the manifest rewrote the key), and refusing it stopped the whole batch
+    (issue 22): such a video is set aside as failed, under a printable escaped key; the others go on."""
     (tmp_path / "Wave").mkdir()
     (tmp_path / "Wave" / "v_Wave_g01_c01.avi").write_bytes(b"x")
     if isinstance(name, bytes):
@@ -108,9 +111,51 @@ def test_folder_names_with_control_characters_or_bad_bytes_are_refused(tmp_path,
         target = tmp_path / "Wave" / name
     with open(target, "wb") as handle:
         handle.write(b"x")
-    with pytest.raises(InputError, match="file name (holds a control character|is not valid UTF-8).*; rename it") as error:
+    found = discover(tmp_path)
+    assert [item.key for item in found.items] == ["Wave/v_Wave_g01_c01"]
+    [bad] = found.bad_names
+    assert re.fullmatch(r"file name (holds a control character|is not valid UTF-8).*; rename it.*", bad.reason)
+    assert bad.key.startswith("Wave/") and "%" in bad.key and check_key(bad.key) == bad.key
+
+
+def test_a_folder_of_only_badly_named_videos_is_one_line(tmp_path):
+    (tmp_path / "Wave").mkdir()
+    (tmp_path / "Wave" / "new\nline.avi").write_bytes(b"x")
+    with pytest.raises(InputError, match="file name holds a control character"):
         discover(tmp_path)
-    assert "\n" not in str(error.value).replace("new\nline", "")  # the message itself is printable (cli one_line)
+
+
+@pytest.mark.parametrize("names", [("Walk/a.avi", "walk/b.avi"), ("Wave/CLIP.AVI", "Wave/clip.mkv"),
+                                   ("Wave/sub/Clip.avi", "Wave/clip.mp4")])
+def test_names_that_differ_only_by_case_are_refused_naming_both(tmp_path, names):
+    """One folder or file on macOS and Windows: a features folder copied there would lose a clip."""
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(InputError, match="only by case") as error:
+        discover(tmp_path)
+    assert all(str(tmp_path / name.split("/")[0]) in str(error.value) for name in names)
+    assert str(tmp_path / names[0]).rsplit("/", 1)[0] in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["CON/a.avi", "Wave/nul.mp4", "Wave/aux.take1.avi", "Wave/Com3.avi", "lpt9/x.avi"])
+def test_windows_device_names_are_refused(tmp_path, name):
+    (tmp_path / name).parent.mkdir(parents=True)
+    (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "Wave").mkdir(exist_ok=True)
+    (tmp_path / "Wave" / "v_Wave_g01_c01.avi").write_bytes(b"x")
+    with pytest.raises(InputError, match="device name Windows reserves"):
+        discover(tmp_path)
+
+
+def test_a_repeated_row_of_a_video_list_names_its_line(tmp_path):
+    listing = tmp_path / "list.csv"
+    listing.write_text("path,label\na.avi,Wave\nb.avi,Wave\nA.avi,Wave\n")
+    with pytest.raises(InputError, match=r"list.csv: line 4 repeats line 2"):
+        discover(listing)
+    listing.write_text("path,label\na.avi,Wave\nb.avi,wave\n")
+    with pytest.raises(InputError, match=r"line 3: label 'wave' and 'Wave' \(line 2\) differ only by case"):
+        discover(listing)
 
 
 def test_names_with_spaces_keep_them_exactly(tmp_path):
