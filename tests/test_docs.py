@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
+DATA_README = ROOT / "data" / "README.md"
 README_MAX_LINES = 220
 
 FENCE = re.compile(r"^\s*(```|~~~)")
@@ -29,7 +30,7 @@ HEX = re.compile(r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
 
 
 def doc_files() -> list[Path]:
-    return [README, *sorted(DOCS.rglob("*.md"))]
+    return [README, DATA_README, *sorted(DOCS.rglob("*.md"))]
 
 
 def prose_lines(text: str) -> list[tuple[int, str]]:
