@@ -32,6 +32,9 @@ MAX_REJECTED = 0.05  # the stored threshold rejects at most this share of the co
 FLOOR = 1e-12  # probabilities are clipped here before the log (a softmax in float32 can round to 0)
 TEMPERATURE_RANGE = (0.05, 20.0)  # searched in log space; outside it the held-out clips are too few to say
 FALLBACK_THRESHOLD = 0.5  # the `unknown` threshold of a run with no held-out clips to choose one from
+# Fewer correct held-out clips than this cannot place the 5% point (the lowest of 6 is about the 14% point):
+# the threshold is then no stricter than FALLBACK_THRESHOLD.
+MIN_THRESHOLD_CLIPS = 20
 
 # where a run's calibration came from (config.json `calibration.fitted_on`)
 FITTED_ON = ("validation", "out-of-fold", "test", "none")
@@ -55,7 +58,11 @@ def negative_log_likelihood(probabilities: np.ndarray, true: np.ndarray) -> floa
 
 
 def fit_temperature(probabilities: np.ndarray, true: np.ndarray) -> float:
-    """The temperature that minimises the held-out clips' negative log-likelihood (1.0 for no clips)."""
+    """The temperature that minimises the held-out clips' negative log-likelihood (1.0 for no clips).
+
+    With a standard normal prior on log T (the penalty (log T)^2 / 2n): a few held-out clips that
+    are all right would otherwise drive T towards 0 (certainty), and a few wrong ones towards
+    infinity; the more clips, the less the prior matters."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     true = np.asarray(true, dtype=np.int64)
     if len(true) == 0:
@@ -69,7 +76,7 @@ def fit_temperature(probabilities: np.ndarray, true: np.ndarray) -> float:
         scaled = log_p / math.exp(log_temperature)
         scaled -= scaled.max(axis=1, keepdims=True)
         log_norm = np.log(np.exp(scaled).sum(axis=1))
-        return float((log_norm - scaled[rows, true]).mean())
+        return float((log_norm - scaled[rows, true]).mean()) + log_temperature ** 2 / (2 * len(true))
 
     low, high = (math.log(bound) for bound in TEMPERATURE_RANGE)
     result = minimize_scalar(loss, bounds=(low, high), method="bounded", options={"xatol": 1e-4})
@@ -146,6 +153,7 @@ class Calibration:
     threshold: float = FALLBACK_THRESHOLD
     fitted_on: str = "none"
     clips: int = 0
+    threshold_rule: str = "fallback"  # how the threshold was chosen (FALLBACK_THRESHOLD: none was)
     nll_before: float | None = None
     nll_after: float | None = None
     ece_before: float | None = None
@@ -189,8 +197,15 @@ def fit_calibration(probabilities: np.ndarray, true: np.ndarray, fitted_on: str,
     temperature = round(fit_temperature(probabilities, true), 6)
     calibrated = apply_temperature(probabilities, temperature)
     threshold = rejection_threshold(calibrated, true, max_rejected)
-    threshold = None if threshold is None else math.floor(threshold * 1e6) / 1e6  # rounded down: rejects no more
-    return Calibration(temperature=temperature, threshold=FALLBACK_THRESHOLD if threshold is None else threshold,
+    correct = int((calibrated.argmax(axis=1) == true).sum())
+    if threshold is None:
+        rule = "fallback"
+    elif correct < MIN_THRESHOLD_CLIPS:
+        threshold, rule = min(threshold, FALLBACK_THRESHOLD), f"lowest of {correct} right answers, at most the fallback"
+    else:
+        rule = f"rejects at most {max_rejected:.0%} of {correct} right answers"
+    threshold = FALLBACK_THRESHOLD if threshold is None else math.floor(threshold * 1e6) / 1e6  # down: rejects no more
+    return Calibration(temperature=temperature, threshold=threshold, threshold_rule=rule,
                        fitted_on=fitted_on, clips=int(len(true)),
                        nll_before=negative_log_likelihood(probabilities, true),
                        nll_after=negative_log_likelihood(calibrated, true),

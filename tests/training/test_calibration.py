@@ -76,3 +76,12 @@ def test_cross_validation_pools_calibration_and_background_over_every_predicted_
     assert sum(row["clips"] for row in calibration["reliability"]) == 4
     assert pooled_background(folds) == {"action_accuracy_all": 0.5, "background_false_alarm_all": 0.5}
     assert pooled_background([{"predictions": [item("Wave", "Wave", 0.9, 0.9)]}]) == {}
+
+
+def test_a_few_held_out_clips_all_right_do_not_make_the_run_certain_or_strict():
+    probabilities = np.array([[0.9, 0.1], [0.8, 0.2], [0.95, 0.05], [0.3, 0.7], [0.2, 0.8], [0.1, 0.9]])
+    calibration = fit_calibration(probabilities, np.array([0, 0, 0, 1, 1, 1]), "test")
+    # without the prior on log T the fit runs to the bound (T -> 0.05: every answer ~100% sure)
+    assert 0.3 < calibration.temperature < 1.0
+    # 6 right answers cannot place the 5% point: never stricter than the fallback
+    assert calibration.threshold <= 0.5 and "lowest of 6" in calibration.threshold_rule
