@@ -44,6 +44,7 @@ MAX_VELOCITY_GAP_S = 0.75  # no frame velocity between poses further apart than 
 MIN_SPAN_S = 0.3  # the window's steady velocity and cadence need poses spread over at least this
 EDGE_ROOM = 5.0  # torso lengths: room to the frame edge beyond this counts as "far from the edge"
 STRIDE_HYSTERESIS = 0.15  # torso lengths the ankles must pass each other by to count a step
+WINDOW_POSES = 128  # the window's speed and cadence read at most this many of its poses (evenly spread)
 # second_person_vectors: torso-centre offset x, y; its frame-to-frame change x, y; log relative torso size; presence
 SECOND_PERSON_CHANNELS = 6
 # A training-time distortion of the sampled landmarks: (points (T, 33, C), aspect, rng) -> points
@@ -314,7 +315,7 @@ def raw_pose(points: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 def pose_vectors(points: np.ndarray, present: np.ndarray, aspect: float, config: FeatureConfig,
-                 seconds: np.ndarray | None = None) -> np.ndarray:
+                 seconds: np.ndarray | None = None, window: WindowMotion | None = None) -> np.ndarray:
     """(T, person_dim) pose vectors of T sampled frames ((T, 33, 8) landmarks, NaN where no pose).
 
     `seconds` (T,) is when each sampled frame was filmed (sample_seconds); the locomotion
@@ -331,7 +332,7 @@ def pose_vectors(points: np.ndarray, present: np.ndarray, aspect: float, config:
         return vectors
     if seconds is None:
         raise InputError("locomotion features need the time of every sampled frame")
-    moving = locomotion_vectors(points, usable, present, aspect, seconds, config.visibility_gate)
+    moving = locomotion_vectors(points, usable, present, aspect, seconds, config.visibility_gate, window)
     return np.concatenate([vectors, moving], axis=1)
 
 
@@ -402,8 +403,47 @@ def cadence(spread: np.ndarray, seconds: np.ndarray, rows: np.ndarray) -> float 
     return steps / covered
 
 
+@dataclass(frozen=True)
+class WindowMotion:
+    """How fast a clip's (or live window's) person moves, read from every frame with a pose, not
+    only the T sampled ones: MediaPipe finds a walker in 15-40% of frames, and a runner crosses
+    the frame in under a second, so the T sampled frames may hold two poses or none while the
+    whole window holds ten. None where the poses span too little time."""
+
+    speed: float | None  # torso lengths per second (steady_velocity's magnitude)
+    cadence: float | None  # steps per second (cadence)
+
+
+def window_motion(sequence: LandmarkSequence, rows: np.ndarray, gate: float) -> WindowMotion:
+    """WindowMotion of the sequence's frames from the first to the last sampled row. Magnitudes
+    only, so a mirrored training clip (augmented after sampling) keeps its meaning."""
+    if not len(sequence):
+        return WindowMotion(None, None)
+    span = np.arange(int(rows.min()), int(rows.max()) + 1)
+    found = span[detected_rows(sequence.data[span])]
+    if len(found) > WINDOW_POSES:
+        found = found[np.round(np.linspace(0, len(found) - 1, WINDOW_POSES)).astype(np.int64)]
+    if len(found) < 2:
+        return WindowMotion(None, None)
+    seconds = sample_seconds(sequence, found)
+    points = sequence.data[found]
+    xy = points[:, :, XY].astype(np.float64)
+    xy[:, :, 0] *= sequence.aspect
+    shoulder = (xy[:, LEFT_SHOULDER] + xy[:, RIGHT_SHOULDER]) / 2.0
+    hip = (xy[:, LEFT_HIP] + xy[:, RIGHT_HIP]) / 2.0
+    valid = np.isfinite(shoulder).all(axis=1) & np.isfinite(hip).all(axis=1)
+    scale = torso_scale(np.linalg.norm(shoulder - hip, axis=1), valid)
+    root = np.nan_to_num((shoulder + hip) / 2.0) / scale
+    steady = steady_velocity(root, seconds, np.flatnonzero(valid))
+    visibility = np.nan_to_num(points[:, :, VISIBILITY].astype(np.float64))
+    ankles = valid & (visibility[:, LEFT_ANKLE] >= gate) & (visibility[:, RIGHT_ANKLE] >= gate)
+    spread = np.nan_to_num(xy[:, LEFT_ANKLE, 0] - xy[:, RIGHT_ANKLE, 0]) / scale
+    speed = None if steady is None else float(min(np.linalg.norm(steady), MAX_SPEED))
+    return WindowMotion(speed, cadence(spread, seconds, np.flatnonzero(ankles)))
+
+
 def locomotion_vectors(points: np.ndarray, usable: np.ndarray, present: np.ndarray, aspect: float,
-                       seconds: np.ndarray, gate: float) -> np.ndarray:
+                       seconds: np.ndarray, gate: float, window: WindowMotion | None = None) -> np.ndarray:
     """(T, LOCOMOTION_CHANNELS): how fast and where the body moves, in body units per second.
 
     What tells walking from jogging from running, whatever the distance to the camera and the
@@ -411,10 +451,11 @@ def locomotion_vectors(points: np.ndarray, usable: np.ndarray, present: np.ndarr
     lengths (the window's median) per second, measured on the frames' real times. Channels:
       0-3   root velocity x, y and speed (/ SPEED_UNIT), 1 where known: the mean over the steps to
             the neighbouring poses, none across a gap longer than MAX_VELOCITY_GAP_S
-      4-7   the window's steady velocity x, y and speed (Theil-Sen, steady_velocity), 1 where known;
-            on every real frame, so clips where the pose is found in few frames still carry it
+      4-7   the window's steady velocity x, y (Theil-Sen, steady_velocity, over the sampled frames), its
+            speed and 1 where known (from `window`, every frame of the window with a pose, when
+            given: window_motion); on every real frame, so clips with few poses still carry it
       8-10  ankle spread |x|, |y| (torso lengths) and how fast it changes (/ SPEED_UNIT): the stride
-      11    cadence (steps per second / 4, cadence), on every real frame
+      11    cadence (steps per second / 4, cadence; from `window` when given), on every real frame
       12-14 place: root x across the frame (-1 left edge .. 1 right edge), room to the nearest side
             edge (torso lengths / EDGE_ROOM, at most 1), speed toward that edge (/ SPEED_UNIT:
             > 0 leaving, < 0 entering)
@@ -444,7 +485,9 @@ def locomotion_vectors(points: np.ndarray, usable: np.ndarray, present: np.ndarr
     if steady is not None:
         steady = np.clip(steady, -MAX_SPEED, MAX_SPEED)
         out[real, 4:6] = steady / SPEED_UNIT
-        out[real, 6] = np.linalg.norm(steady) / SPEED_UNIT
+    speed = window.speed if window is not None else (None if steady is None else float(np.linalg.norm(steady)))
+    if speed is not None:
+        out[real, 6] = speed / SPEED_UNIT
         out[real, 7] = 1.0
 
     visibility = np.nan_to_num(points[:, :, VISIBILITY].astype(np.float64))
@@ -454,7 +497,7 @@ def locomotion_vectors(points: np.ndarray, usable: np.ndarray, present: np.ndarr
     out[ankle_rows, 8:10] = np.abs(spread[ankle_rows])
     stride_rates, _ = _pair_rates(np.linalg.norm(spread, axis=1)[:, None], seconds, ankle_rows)
     out[ankle_rows, 10] = np.clip(np.abs(stride_rates[:, 0]), 0.0, MAX_SPEED) / SPEED_UNIT
-    steps = cadence(spread[:, 0], seconds, ankle_rows)
+    steps = window.cadence if window is not None else cadence(spread[:, 0], seconds, ankle_rows)
     if steps is not None:
         out[real, 11] = steps / 4.0
 
@@ -548,7 +591,8 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
         if other is not None:
             other = augment(other, sequence.aspect, twin)
     points[present == 0] = np.nan  # padding counts as missing, never as a pose
-    pose = pose_vectors(points, present, sequence.aspect, config, seconds)
+    window = window_motion(sequence, rows, config.visibility_gate) if config.locomotion else None
+    pose = pose_vectors(points, present, sequence.aspect, config, seconds, window)
     if other is not None:
         other[present == 0] = np.nan
         pose = np.concatenate([pose, second_person_vectors(points, other, present, sequence.aspect, config,
