@@ -94,9 +94,8 @@ class ExtractSettings:
 
     def base_config(self) -> dict:
         """config() without motion: a folder made with these settings can gain motion files alone."""
-        from pose_action.extraction.tracking import DEFAULT_MAX_GAP  # NumPy: imported after the workers started
-
         from pose_action.extraction import pose  # the finder's values: one place
+        from pose_action.extraction.tracking import DEFAULT_MAX_GAP  # NumPy: imported after the workers started
 
         # Without the scout the entry is the one of folders made before it existed (same outputs, same id).
         scout = {} if self.scout_every <= 0 else {
@@ -293,6 +292,7 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
 
     frames = []
     people: list[list] = []  # every pose of each processed frame (--max-people > 1)
+    hints: list[list[int]] = []  # the people finder's number of each (tracking.Tracker)
     confidence = {"min_detection_confidence": settings.min_detection_confidence,
                   "min_tracking_confidence": settings.min_tracking_confidence}
     with (PoseEstimator(settings.model_path, **confidence) if settings.max_people <= 1 else
@@ -303,13 +303,14 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
         for index, timestamp, frame in prefetched(decoded, also=beside_pose):
             if settings.max_people > 1:
                 people.append(estimator.detect_all(frame, timestamp))
+                hints.append(estimator.idents)
                 frames.append((index, timestamp, None))
             else:
                 frames.append((index, timestamp, estimator.detect(frame, timestamp)))
     if not frames:
         raise InputError(f"{item.path}: no frame could be decoded (damaged or unsupported codec)")
     if settings.max_people > 1:
-        frames = _track_people(row, item, out_root, frames, people, info.width / info.height)
+        frames = _track_people(row, item, out_root, frames, people, info.width / info.height, hints)
     sequence = LandmarkSequence.from_frames(frames, fps=info.fps, width=info.width,
                                             height=info.height)
     sampled = sampler.result()
@@ -333,7 +334,7 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
 
 
 def _track_people(row: dict, item: VideoItem, out_root: Path, frames: list, people: list[list],
-                  aspect: float) -> list:
+                  aspect: float, hints: list[list[int]] | None = None) -> list:
     """Link the poses into tracks, write the people file and return the frames with the main
     actor's pose (the landmark CSV's rows); the manifest row gets the track counts."""
     import numpy as np
@@ -341,7 +342,7 @@ def _track_people(row: dict, item: VideoItem, out_root: Path, frames: list, peop
     from pose_action.extraction.tracking import link_tracks
     from pose_action.people import people_table, write_people
 
-    tracking = link_tracks(people, aspect)
+    tracking = link_tracks(people, aspect, hints=hints)
     main = tracking.person(people, 0)
     table = people_table(np.array([index for index, _, _ in frames]), people, tracking.labels)
     write_people(FeaturesLayout(out_root).people(item.key), table)

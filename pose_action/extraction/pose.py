@@ -265,6 +265,7 @@ class _Candidate:
 
     pose: np.ndarray
     row: int
+    ident: int
     hits: int = 1
 
     @property
@@ -310,6 +311,11 @@ class PeopleFinder:
         self._row = 0
         self._others: list[_Candidate] = []
         self._last: np.ndarray | None = None  # the VIDEO landmarker's pose in the previous frame
+        self._idents = 0
+        self._video_ident = -1
+        # Who each pose of the last detect_all is to the finder: the same number in two frames is
+        # the same person followed (by the VIDEO landmarker or a crop); for tracking.Tracker's hints.
+        self.idents: list[int] = []
         self.searches = 0  # IMAGE-mode landmarker calls (whole frame or crop): the finder's extra cost
 
     def detect_all(self, frame_bgr: np.ndarray, timestamp_ms: int) -> list[np.ndarray]:
@@ -319,10 +325,13 @@ class PeopleFinder:
         self._row += 1
         people = _poses(self._video.detect_for_video(_mp_image(frame_bgr), int(timestamp_ms)))
         if not self.scouting:
+            self.idents = [-1] * len(people)
             return people
         if not people and self._last is not None and any(c.confirmed for c in self._others):
             # the VIDEO landmarker lost its person while somebody else is about: follow them by crops
-            self._others.insert(0, _Candidate(self._last, row - 1, FINDER_CONFIRM))
+            self._others.insert(0, _Candidate(self._last, row - 1, self._video_ident, FINDER_CONFIRM))
+        if people and self._last is None:
+            self._video_ident = self._new_ident()  # found anew: perhaps somebody else
         self._last = people[0] if people else None
         taken = list(people)
         kept = []
@@ -342,11 +351,16 @@ class PeopleFinder:
                 taken.append(pose)
                 match = next((c for c in kept if c.row != row and self._same(pose, [c.pose])), None)
                 if match is None:
-                    self._others.append(_Candidate(pose, row))
+                    self._others.append(_Candidate(pose, row, self._new_ident()))
                 else:
                     match.pose, match.row, match.hits = pose, row, match.hits + 1
-        shown = [c.pose for c in self._others if c.row == row and c.confirmed]
-        return (people + shown)[:self.max_people]
+        shown = [c for c in self._others if c.row == row and c.confirmed][:self.max_people - len(people)]
+        self.idents = [self._video_ident] * len(people) + [c.ident for c in shown]
+        return people + [c.pose for c in shown]
+
+    def _new_ident(self) -> int:
+        self._idents += 1
+        return self._idents
 
     def _same(self, pose: np.ndarray, others: list[np.ndarray], within: float = 0.5) -> bool:
         """Whether a pose is one of `others` found again: its torso centre within `within` torsos of theirs."""

@@ -15,7 +15,12 @@ mid-hips, and the prediction moves the last centre on at the track's velocity. A
 centre is more than `STEP_GATE` torso sizes from the prediction (plus `GAP_STEP` per missed
 frame), whose torso is 1.5 times larger or smaller (`SCALE_GATE`), or costing more than `MAX_COST` (plus `GAP_COST` per missed frame), is not linked: a
 person's torso moves far less than that between two frames, so a pose that jumps there is
-somebody else (the landmarker handing one person's pose over to another as they pass). A track survives
+somebody else (the landmarker handing one person's pose over to another as they pass). A pose with a hint (the
+people finder's number for the person it followed into this frame: extraction.pose.PeopleFinder)
+that equals the hint of a track's last pose links to it at cost 0 unless its centre is more than
+`HINT_GATE` torso sizes from the prediction: the finder's crops follow a person whose landmarks
+jitter too much from frame to frame for the gates above (people cut off by the frame edge, low
+confidence). A track survives
 `max_gap` processed frames without a detection (a person hidden for a moment keeps its
 identity); after that, the person is a new track.
 
@@ -47,6 +52,7 @@ STEP_GATE = 0.5  # torso sizes between the predicted and the found centre, one f
 GAP_STEP = 0.3
 SHAPE_WEIGHT = 0.5
 SCALE_WEIGHT = 2.0  # depth tells people apart where they overlap in the image
+HINT_GATE = 1.5  # torso sizes a hinted pose may be from its track's prediction (a hand-over jumps farther)
 SCALE_GATE = 0.8  # = a torso 1.5 times larger or smaller: somebody nearer or farther, not the same person
 WEIGHTS = {"presence": 0.45, "size": 0.30, "motion": 0.15, "centrality": 0.10}
 SHOULDERS = (INDEX["left_shoulder"], INDEX["right_shoulder"])
@@ -73,6 +79,7 @@ class _Track:
     size: float
     shape: np.ndarray
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    hint: int = -1
     rows: int = 0
     sizes: list[float] = field(default_factory=list)
     centres: list[np.ndarray] = field(default_factory=list)
@@ -98,11 +105,14 @@ class Tracker:
         self.tracks: list[_Track] = []
         self.rows = 0
 
-    def _cost(self, track: _Track, row: int, centre: np.ndarray, size: float, shape: np.ndarray) -> float:
+    def _cost(self, track: _Track, row: int, centre: np.ndarray, size: float, shape: np.ndarray,
+              hint: int = -1) -> float:
         """The cost of linking a pose to a track; infinite beyond the gates."""
         gap = row - track.last_row
         predicted = track.centre + track.velocity * gap
         position = float(np.linalg.norm(centre - predicted)) / max(size, track.size)
+        if hint >= 0 and hint == track.hint:
+            return 0.0 if position <= HINT_GATE else math.inf
         scale = SCALE_WEIGHT * abs(math.log(size / track.size))
         form = float(np.abs(shape - track.shape).mean())
         cost = position + scale + SHAPE_WEIGHT * form
@@ -111,25 +121,28 @@ class Tracker:
             return math.inf
         return cost
 
-    def update(self, people: list[np.ndarray]) -> list[int]:
-        """Track id of each of this frame's poses (a new id for a person not seen before)."""
+    def update(self, people: list[np.ndarray], hints: list[int] | None = None) -> list[int]:
+        """Track id of each of this frame's poses (a new id for a person not seen before); `hints`:
+        the people finder's number of each pose (-1: none)."""
         from scipy.optimize import linear_sum_assignment  # only extraction with --max-people > 1 needs scipy
 
         row = self.rows
         self.rows += 1
         geometry = [body_geometry(points, self.aspect) for points in people]
         alive = [track for track in self.tracks if row - track.last_row <= self.max_gap + 1]
+        hints = list(hints) if hints is not None else [-1] * len(people)
         labels = [-1] * len(people)
         if alive and people:
-            cost = np.array([[self._cost(track, row, *g) for g in geometry] for track in alive])
+            cost = np.array([[self._cost(track, row, *g, hint) for g, hint in zip(geometry, hints)] for track in alive])
             cost = np.where(np.isfinite(cost), cost, 1e6)
             for t, d in zip(*linear_sum_assignment(cost)):
                 if cost[t, d] < 1e6:
                     labels[d] = alive[t].ident
                     alive[t].add(row, *geometry[d])
+                    alive[t].hint = hints[d]
         for d, label in enumerate(labels):
             if label < 0:
-                track = _Track(len(self.tracks), row, *geometry[d])
+                track = _Track(len(self.tracks), row, *geometry[d], hint=hints[d])
                 track.add(row, *geometry[d])
                 self.tracks.append(track)
                 labels[d] = track.ident
@@ -171,13 +184,15 @@ class Tracking:
                 for frame, labels in zip(people, self.labels)]
 
 
-def link_tracks(people: list[list[np.ndarray]], aspect: float, max_gap: int = DEFAULT_MAX_GAP) -> Tracking:
-    """Tracks of a whole clip (`people[row]`: the poses of processed frame `row`, MediaPipe's order).
+def link_tracks(people: list[list[np.ndarray]], aspect: float, max_gap: int = DEFAULT_MAX_GAP,
+                hints: list[list[int]] | None = None) -> Tracking:
+    """Tracks of a whole clip (`people[row]`: the poses of processed frame `row`, MediaPipe's order;
+    `hints[row]`: the people finder's number of each, see Tracker).
 
     `switches_repaired` counts the frames where MediaPipe's first pose is a different track
     from the previous frame's first pose: jumps the one-person landmark track would have made."""
     tracker = Tracker(aspect, max_gap)
-    raw = [tracker.update(frame) for frame in people]
+    raw = [tracker.update(frame, None if hints is None else hints[row]) for row, frame in enumerate(people)]
     scores = tracker.scores()
     order = np.argsort(-scores, kind="stable")
     rank = {int(ident): position for position, ident in enumerate(order)}
