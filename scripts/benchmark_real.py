@@ -19,6 +19,13 @@ counted wrong (training.pooled, the figure `train --cv` leads with); `clips_pred
 `clips_all`; the mean ± std of fold accuracies; `train_seconds` (fitting, summed over folds).
 DIR/results.md holds the same table and the command that made it; the table is also printed.
 
+Per head: a model trained with several heads (fusion: `pose_only`, `fused`, and with
+`--param fusion_gate=learned` also `appearance_only`, `motion_only`) records every head's test
+answers (metrics.json `heads`); DIR/results_heads.csv pools each head over the folds like the
+model itself (`model` is `fusion:pose_only` and so on), with `fusion:confidence_gate` (what
+the default confidence gate would serve from those two heads) beside them: what each stream
+alone and each way of combining them scores, from the same trained folds.
+
 Accuracy by condition: with `--conditions CSV` (default VIDEO_ROOT/conditions.csv when there is
 one, as `pose-action synth` writes it: a `clip` key and 0/1 columns such as far, exit, dark,
 crowd), DIR/results_by_condition.csv has, per model and condition, the clips with it and how
@@ -55,6 +62,7 @@ COLUMNS = ("model", "accuracy_all", "macro_f1_all", "accuracy_mean", "accuracy_s
            "train_seconds")
 FEATURES_DIR, RUNS_DIR, RESULTS_CSV, RESULTS_MD = "features", "runs", "results.csv", "results.md"
 BY_CONDITION_CSV, CONDITIONS_NAME = "results_by_condition.csv", "conditions.csv"
+HEADS_CSV = "results_heads.csv"
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -150,6 +158,54 @@ def markdown(rows: list[dict], command: str, summary: dict) -> str:
     return "\n".join([*lines, "", "```bash", command, "```", ""])
 
 
+def confidence_gate(pose_only, fused, power: float = 1.0):
+    """training.models.ConfidenceGate in NumPy: the pose-only answer weighs by its confidence above chance."""
+    import numpy as np
+
+    chance = 1.0 / pose_only.shape[1]
+    weight = np.clip((pose_only.max(axis=1, keepdims=True) - chance) / (1.0 - chance), 0.0, 1.0) ** power
+    return weight * pose_only + (1.0 - weight) * fused
+
+
+def head_rows(model: str, run_dir: Path, features: Path) -> list[dict]:
+    """results_heads.csv rows: each recorded head of a model's folds (and their confidence gate), pooled."""
+    import numpy as np
+
+    from pose_action.files import read_json
+    from pose_action.layout import FeaturesLayout
+    from pose_action.training.pooled import decoded_clips, pool_predictions
+
+    folds = [read_json(path) for path in sorted(run_dir.glob("fold-*/metrics.json"))]
+    if not folds or not all("heads" in metrics for metrics in folds):
+        return []
+    labels_of = [read_json(path.parent / "labels.json") for path in sorted(run_dir.glob("fold-*/metrics.json"))]
+    answers: dict[str, list[dict]] = {}
+    for metrics, labels in zip(folds, labels_of):
+        heads = {name: np.asarray(values) for name, values in metrics["heads"]["probabilities"].items()}
+        if {"pose_only", "fused"} <= set(heads):
+            heads["confidence_gate"] = confidence_gate(heads["pose_only"], heads["fused"])
+        for name, probabilities in heads.items():
+            answers.setdefault(name, []).extend(
+                {"key": item["key"], "label": item["label"], "predicted": labels[int(row.argmax())]}
+                for item, row in zip(metrics["predictions"], probabilities))
+    truth = decoded_clips(FeaturesLayout(features))
+    rows = []
+    for name, predictions in answers.items():
+        score = pool_predictions(truth, predictions)
+        rows.append({"model": f"{model}:{name}", "accuracy_all": score.accuracy, "macro_f1_all": score.macro_f1,
+                     "clips_all": score.clips_all, "clips_predicted": score.clips_predicted})
+    return rows
+
+
+def heads_markdown(rows: list[dict]) -> str:
+    """The per-head table of results.md."""
+    lines = ["Each head of the same trained folds, pooled the same way (`confidence_gate`: the default gate's mix "
+             "of `pose_only` and `fused`):", "", "| model:head | accuracy (all clips) | macro F1 (all clips) |",
+             "|---|---|---|"]
+    lines += [f"| {row['model']} | {row['accuracy_all']:.3f} | {row['macro_f1_all']:.3f} |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 def read_conditions(path: Path) -> dict[str, set[str]]:
     """condition -> the clip keys that have it, from a conditions.csv (`clip` plus 0/1 columns)."""
     import pandas as pd
@@ -208,13 +264,16 @@ def condition_markdown(rows: list[dict]) -> str:
 
 
 def write_results(out: Path, rows: list[dict], command: str, summary: dict,
-                  by_condition: list[dict] | None = None) -> str:
+                  by_condition: list[dict] | None = None, heads: list[dict] | None = None) -> str:
     """results.csv and results.md (atomically: a reader never sees half a table); returns the markdown."""
     import pandas as pd
 
     from pose_action.files import write_text_atomic
 
     table = markdown(rows, command, summary)
+    if heads:
+        table += "\n" + heads_markdown(heads)
+        write_text_atomic(out / HEADS_CSV, pd.DataFrame(heads).to_csv(index=False, float_format="%.4f"))
     if by_condition:
         table += "\n" + condition_markdown(by_condition)
         write_text_atomic(out / BY_CONDITION_CSV, pd.DataFrame(by_condition).to_csv(index=False, float_format="%.4f"))
@@ -242,15 +301,16 @@ def benchmark(args: argparse.Namespace, train_options: list[str], command: str) 
         conditions_path = args.video_root / CONDITIONS_NAME
     conditions = read_conditions(conditions_path) if conditions_path is not None else None  # before any work
     features = extract_features(args)
-    rows, by_condition, table = [], [], ""
+    rows, by_condition, heads, table = [], [], [], ""
     for model in models:
         summary = train_cv(features, runs / model, options[model], overwrite=args.overwrite, quiet=True,
                            max_folds=args.max_folds)
         log.info("%s: %s", model, cv_summary_line(summary))
         rows.append(result_row(model, summary))
+        heads += head_rows(model, runs / model, features)
         if conditions is not None:
             by_condition += condition_rows(model, runs / model, features, conditions)
-        table = write_results(args.out, rows, command, summary, by_condition)  # after every model: a stop keeps the rest
+        table = write_results(args.out, rows, command, summary, by_condition, heads)  # after every model: a stop keeps the rest
     return table
 
 

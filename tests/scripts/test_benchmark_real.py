@@ -87,6 +87,27 @@ def test_accuracy_by_condition_counts_each_clip_under_its_conditions(benchmark_r
     assert error.splitlines() == [error] and "conditions.csv" in error and not (tmp_path / "b2" / "runs").exists()
 
 
+def test_each_head_of_a_fusion_is_pooled_beside_the_model(benchmark_real, tmp_path, capsys):
+    """results_heads.csv: every recorded head (and the default gate's mix of two) over the same clips as the
+    served model; the served answer of fusion_gate learned is the stored mix, so its row matches none or one head."""
+    features = make_features(tmp_path / "features", groups=3, clips=1, frames=20, thumb_size=16)
+    out = tmp_path / "bench"
+    argv = ["--features", str(features), "--out", str(out), "--models", "fusion", "--epochs", "1", "--max-folds", "1",
+            *TINY_TRAIN, "--param", "fusion_gate=learned"]
+    assert benchmark_real.main(argv) == 0
+    heads = pd.read_csv(out / "results_heads.csv").set_index("model")
+    assert list(heads.index) == ["fusion:pose_only", "fusion:appearance_only", "fusion:fused",
+                                 "fusion:confidence_gate"]
+    assert set(heads["clips_all"]) == {13} and set(heads["clips_predicted"]) == {5}
+    metrics = read_json(out / "runs" / "fusion" / "fold-0" / "metrics.json")
+    right = sum(item["label"] == item["predicted"] for item in metrics["predictions"])
+    assert pd.read_csv(out / "results.csv").loc[0, "accuracy_all"] == pytest.approx(right / 13, abs=1e-4)
+    if metrics["head_mix"]["weights"][0] == 1.0:  # all on the pose head: the served answer is the pose head's
+        assert heads.loc["fusion:pose_only", "accuracy_all"] == pytest.approx(right / 13, abs=1e-4)
+    assert "fusion:confidence_gate" in (out / "results.md").read_text()
+    capsys.readouterr()
+
+
 def test_unknown_model_is_one_error_line(benchmark_real, tmp_path, capsys):
     code = benchmark_real.main(["--features", str(tmp_path), "--out", str(tmp_path / "b"), "--models", "pose,nope"])
     error = capsys.readouterr().err.strip()
