@@ -7,7 +7,8 @@ import pytest
 
 from pose_action.errors import InputError
 from pose_action.landmarks import INDEX, LandmarkSequence
-from pose_action.features import BONES, FeatureConfig, build_features, fill_gaps, sample_indices
+from pose_action.features import (BONES, LOCOMOTION_CHANNELS, MAX_SPEED, MAX_VELOCITY_GAP_S, SPEED_UNIT, FeatureConfig,
+                                  build_features, fill_gaps, sample_indices)
 
 
 def _walking_skeleton(frames: int = 60, seed: int = 0) -> np.ndarray:
@@ -170,3 +171,132 @@ def test_config_round_trip_and_unknown_keys():
     assert FeatureConfig.from_dict(legacy).pose_features == "normalized"  # runs made before body features
     with pytest.raises(InputError, match="unknown keys"):
         FeatureConfig.from_dict({**config.to_dict(), "future_option": 1})
+
+
+# ----------------------------------------------------------------------------- locomotion
+
+TORSO = 0.1  # torso length of _crosser, in frame heights
+
+
+def _crosser(speed: float, fps: float, seconds: float = 3.0, *, size: float = 1.0, start: float = 0.1,
+             direction: float = 1.0, cadence: float = 1.0, width: int = 320, height: int = 240) -> LandmarkSequence:
+    """A person whose torso centre moves `speed` torso lengths per second across the frame, its
+    ankles passing each other `2 * cadence` times per second, filmed at `fps` (timestamps frame / fps)."""
+    count = int(round(seconds * fps))
+    time = np.arange(count) / fps
+    aspect = width / height
+    torso = TORSO * size
+    offsets = {"left_shoulder": (-0.1, -1.0), "right_shoulder": (0.1, -1.0), "left_hip": (-0.1, 0.0),
+               "right_hip": (0.1, 0.0), "left_knee": (0.0, 0.9), "right_knee": (0.0, 0.9),
+               "left_ankle": (0.0, 1.8), "right_ankle": (0.0, 1.8), "nose": (0.0, -1.6)}
+    points = np.zeros((count, 33, 8), dtype=np.float32)
+    points[:, :, 3:5] = 0.95
+    centre_x = start * aspect + direction * speed * torso * time  # frame heights
+    for name, (dx, dy) in offsets.items():
+        swing = 0.0
+        if "ankle" in name or "knee" in name:
+            swing = (0.5 if "ankle" in name else 0.25) * np.sin(2 * np.pi * cadence * time)
+            swing = swing if name.startswith("left") else -swing
+        points[:, INDEX[name], 0] = (centre_x + (dx + swing) * torso) / aspect
+        points[:, INDEX[name], 1] = 0.6 + (dy + 0.5) * torso
+    others = [i for i in range(33) if i not in [INDEX[name] for name in offsets]]
+    points[:, others, :2] = points[:, [INDEX["nose"]], :2]
+    frames = np.arange(count)
+    return LandmarkSequence(frame=frames, timestamp_ms=np.round(frames * 1000.0 / fps).astype(np.int64),
+                            data=points, fps=fps, width=width, height=height)
+
+
+def _locomotion(sequence: LandmarkSequence, **config) -> np.ndarray:
+    """(T, LOCOMOTION_CHANNELS) of a sequence: the last channels of the pose vectors."""
+    features = build_features(sequence, FeatureConfig(appearance="none", locomotion=True, **config))
+    return features["pose"][:, -LOCOMOTION_CHANNELS:]
+
+
+def test_locomotion_carries_speed_in_torso_lengths_per_second():
+    slow, fast = _locomotion(_crosser(2.0, 25.0)), _locomotion(_crosser(4.0, 25.0))
+    for features, speed in ((slow, 2.0), (fast, 4.0)):
+        np.testing.assert_allclose(features[:, 0] * SPEED_UNIT, speed, rtol=0.03)  # frame velocity x
+        np.testing.assert_allclose(features[:, 4] * SPEED_UNIT, speed, rtol=0.03)  # the window's
+        assert np.abs(features[:, 1]).max() < 0.02 and features[:, 3].all() and features[:, 7].all()
+    np.testing.assert_allclose(fast[:, 2], 2 * slow[:, 2], rtol=0.03)
+    # the body features alone do not say it: they are built to ignore where the body is
+    without = build_features(_crosser(2.0, 25.0), FeatureConfig(appearance="none"))["pose"]
+    assert without.shape[1] + LOCOMOTION_CHANNELS == FeatureConfig(locomotion=True).person_dim
+
+
+@pytest.mark.parametrize("kind", ["body", "normalized"])
+def test_locomotion_is_the_same_at_any_frame_rate_clip_length_and_distance(kind):
+    reference = _locomotion(_crosser(3.0, 30.0), pose_features=kind)
+    for other in (_crosser(3.0, 15.0), _crosser(3.0, 12.5, seconds=6.0), _crosser(3.0, 30.0, size=0.4)):
+        features = _locomotion(other, pose_features=kind)
+        np.testing.assert_allclose(features[:, [0, 2, 4, 6]], reference[:, [0, 2, 4, 6]], rtol=0.03, atol=0.01)
+    # mirrored: the same speed, the other way
+    mirrored = _locomotion(_crosser(3.0, 30.0, start=0.9, direction=-1.0), pose_features=kind)
+    np.testing.assert_allclose(mirrored[:, [0, 4]], -reference[:, [0, 4]], rtol=0.03)
+    np.testing.assert_allclose(mirrored[:, 6], reference[:, 6], rtol=0.03)
+
+
+def test_locomotion_cadence_and_stride():
+    slow, quick = _locomotion(_crosser(3.0, 30.0, cadence=0.8)), _locomotion(_crosser(3.0, 30.0, cadence=1.5))
+    # two steps per cycle
+    np.testing.assert_allclose(slow[:, 11] * 4, 1.6, rtol=0.2)
+    np.testing.assert_allclose(quick[:, 11] * 4, 3.0, rtol=0.2)
+    assert slow[:, 8].max() == pytest.approx(1.0, abs=0.05)  # ankles up to 2 x 0.5 torso lengths apart
+
+
+def test_locomotion_knows_when_the_body_leaves_the_frame():
+    # from x 0.5 to the right edge in 2 s, and out: the pose is lost there
+    sequence = _crosser(3.0, 25.0, start=0.5)
+    visible = sequence.data[:, INDEX["left_hip"], 0] < 0.97
+    data = sequence.data.copy()
+    data[~visible] = np.nan
+    leaving = _locomotion(LandmarkSequence(frame=sequence.frame, timestamp_ms=sequence.timestamp_ms, data=data,
+                                           fps=25.0, width=320, height=240))
+    seen = leaving[:, 3] > 0
+    assert 5 < seen.sum() < 32
+    room = leaving[seen, 13]
+    assert np.all(np.diff(room) <= 1e-6) and room[0] == 1.0 and room[-1] < 0.1  # the edge draws near
+    assert np.all(leaving[seen, 12] > 0)  # on the right half
+    np.testing.assert_allclose(leaving[seen, 14] * SPEED_UNIT, 3.0, rtol=0.05)  # toward that edge: leaving
+    assert leaving[:, 15].tolist().count(-1.0) == 1  # lost once
+    assert leaving[~seen][:, [0, 1, 2, 3, 8, 12, 13, 14]].max() == 0.0  # nothing guessed where nobody is
+    np.testing.assert_allclose(leaving[:, 4] * SPEED_UNIT, 3.0, rtol=0.05)  # the window's: on every real frame
+
+
+def test_gaps_make_no_velocity_spikes():
+    """MediaPipe finds a walking person in few frames: velocities never jump across gaps."""
+    sequence = _crosser(2.0, 25.0, seconds=4.0)
+    rng = np.random.default_rng(3)
+    data = sequence.data.copy()
+    data[rng.random(len(data)) > 0.25] = np.nan  # found in a quarter of the frames
+    data[40:80] = np.nan  # and lost for 1.6 s ...
+    data[80:, :, 0] += 0.3  # ... after which the detection jumps (another place, or another person)
+    sparse = LandmarkSequence(frame=sequence.frame, timestamp_ms=sequence.timestamp_ms, data=data, fps=25.0,
+                              width=320, height=240)
+    features = _locomotion(sparse)
+    known = features[:, 3] > 0
+    assert known.sum() >= 4
+    jump = 0.3 * 320 / 240 / TORSO  # torso lengths the detection jumped
+    # far below a jump over one frame's time; at most a jump over the gap to the neighbouring pose
+    assert np.abs(features[:, 0] * SPEED_UNIT).max() < jump / MAX_VELOCITY_GAP_S
+    assert np.abs(features[:, :3]).max() <= MAX_SPEED / SPEED_UNIT * np.sqrt(2) + 1e-6
+    # the window's steady velocity is the median slope: the jump does not move it much
+    assert features[known, 4].mean() * SPEED_UNIT == pytest.approx(2.0, abs=1.0)
+    assert np.isfinite(features).all()
+
+
+def test_locomotion_configs_and_old_runs():
+    old = FeatureConfig().to_dict()
+    del old["locomotion"]  # runs made before it existed
+    assert FeatureConfig.from_dict(old) == FeatureConfig() and not FeatureConfig.from_dict(old).locomotion
+    config = FeatureConfig(locomotion=True, appearance="none")
+    assert FeatureConfig.from_dict(config.to_dict()) == config
+    assert config.person_dim == FeatureConfig().person_dim + LOCOMOTION_CHANNELS
+    assert FeatureConfig(locomotion=True, second_person=True).pose_dim == 2 * config.person_dim + 6
+    with pytest.raises(InputError, match="locomotion"):
+        FeatureConfig(locomotion=True, pose_features="raw")
+    nobody = np.full((30, 33, 8), np.nan, np.float32)
+    empty = build_features(_sequence(nobody), config)["pose"]
+    assert empty.shape == (config.frames, config.pose_dim) and not empty.any()
+    short = build_features(_sequence(_walking_skeleton(5)), config)
+    assert not short["pose"][5:].any()  # padding stays all zero
