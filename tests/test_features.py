@@ -300,3 +300,16 @@ def test_locomotion_configs_and_old_runs():
     assert empty.shape == (config.frames, config.pose_dim) and not empty.any()
     short = build_features(_sequence(_walking_skeleton(5)), config)
     assert not short["pose"][5:].any()  # padding stays all zero
+
+
+def test_locomotion_reads_the_frames_real_times():
+    """Every 3rd frame (extract --stride 3, or a live window), or timestamps that do not increase
+    (frame / fps then): the same speed as every frame."""
+    every = _crosser(3.0, 30.0)
+    strided = LandmarkSequence(frame=every.frame[::3], timestamp_ms=every.timestamp_ms[::3], data=every.data[::3],
+                               fps=30.0, width=320, height=240)
+    broken = LandmarkSequence(frame=every.frame, timestamp_ms=np.zeros(len(every), np.int64), data=every.data,
+                              fps=30.0, width=320, height=240)
+    reference = _locomotion(every)
+    for other in (strided, broken):
+        np.testing.assert_allclose(_locomotion(other)[:, [0, 4, 6]], reference[:, [0, 4, 6]], rtol=0.03)
