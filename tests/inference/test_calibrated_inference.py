@@ -63,3 +63,21 @@ def test_the_stored_threshold_is_the_one_predict_and_live_use(tiny, tmp_path, ca
     assert main(["predict", str(run), str(tiny.clip()), "--json", "--backend", "keras", "--threshold", "0"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["label"] in {"JumpingJack", "Squat", "Wave"} and answer["kind"] == "action"
+
+
+def test_false_alarm_script_counts_windows_read_as_an_action(tiny, tmp_path, capsys):
+    import importlib.util
+
+    import pandas as pd
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("false_alarms", REPO / "scripts" / "false_alarms.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "alarms.csv"
+    assert script.main([str(tiny.run), "--videos", str(tiny.long_video), "--threshold", "0", "--out", str(out)]) == 0
+    row = pd.read_csv(out).iloc[0]
+    assert row["windows"] > 3 and row["action"] == 1.0  # no background class, nothing rejected: every window alarms
+    assert script.main([str(tiny.run), "--videos", str(tiny.long_video), "--threshold", "1"]) == 0
+    assert "1.000" in capsys.readouterr().out  # every window unknown
+    assert script.main([str(tiny.run), "--videos", str(tmp_path / "nothing")]) == 2
