@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,30 @@ def read_people(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise InputError(f"{path}: not a people file: missing column {missing[0]!r}")
     return table
+
+
+def check_people_frames(path: str | os.PathLike, people_frames: Iterable[int], clip_frames: Iterable[int],
+                        landmarks: str | os.PathLike | None = None) -> None:
+    """A people file belongs to its clip: every frame it names is one of the clip's processed frames.
+
+    A people file copied from another clip (or left from another extraction) would put other people,
+    at other times, into this clip's features: refused, naming both files."""
+    clip = {int(frame) for frame in clip_frames}
+    stray = sorted({int(frame) for frame in people_frames} - clip)
+    if stray:
+        where = f" of {landmarks}" if landmarks else ""
+        raise InputError(f"{path}: names frame {stray[0]} ({len(stray)} frames in all) that is not a processed "
+                         f"frame{where}: it belongs to another clip or extraction; extract this clip again")
+
+
+def people_frames(path: str | os.PathLike) -> np.ndarray:
+    """The `frame` column of a people file (the rest is not parsed); InputError naming the file if unreadable."""
+    try:
+        return pd.read_csv(path, usecols=["frame"])["frame"].to_numpy()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (extract with --max-people 2 or more writes it)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as error:
+        raise InputError(f"{path}: not a readable people file ({error})") from None
 
 
 def track_array(table: pd.DataFrame, frames: np.ndarray, track: int) -> np.ndarray:

@@ -27,6 +27,8 @@ import os
 import re
 import shutil
 import tempfile
+import types
+import typing
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -119,6 +121,8 @@ class RunConfig:
                      features_root=str(values.get("features_root") or ""), created=str(values.get("created") or ""),
                      pose_action_version=str(values.get("pose_action_version") or ""),
                      calibration=Calibration.from_dict(values.get("calibration"), where))
+        if config.seed is not None and _type_problem(config.seed, int):
+            raise InputError(f"{where}: 'seed' must be a whole number or null, got {config.seed!r}")
         if _window_seconds(config.window) is None:  # checked here, not when the first window is cut
             raise InputError(f"{where}: missing or bad 'window' (the training clips' duration in seconds)")
         _check_extraction(config.extraction, where)
@@ -201,12 +205,19 @@ def _window_seconds(window: dict) -> float | None:
     return seconds if seconds > 0 else None
 
 
-def _check_extraction(extraction: dict, where: str | os.PathLike) -> None:
-    """The parts of the extraction config inference repeats: sampling, thumbnails kept, pose thresholds."""
+def _check_extraction(extraction: dict, where: str | os.PathLike, prefix: str = "extraction.") -> None:
+    """The parts of an extraction config that training and inference read, each of its type and range.
+
+    The one validator of extract_config.json: as a run's `extraction` (prefix "extraction.") and as
+    a features folder's own file (`check_extraction_config`, prefix ""). InputError names the key
+    and what it must be, never a Python internal.
+    """
     def section(name: str) -> dict:
-        value = extraction.get(name) or {}
+        value = extraction.get(name)
+        if value is None:
+            return {}
         if not isinstance(value, dict):
-            raise InputError(f"{where}: 'extraction.{name}' must be a JSON object")
+            raise InputError(f"{where}: '{prefix}{name}' must be a JSON object (or null), got {value!r}")
         return value
 
     def number(value: Any, low: float, high: float, integer: bool = False) -> bool:
@@ -214,16 +225,35 @@ def _check_extraction(extraction: dict, where: str | os.PathLike) -> None:
         return isinstance(value, kind) and not isinstance(value, bool) and low <= value <= high
 
     sampling, thumbnails, pose = section("sampling"), section("thumbnails"), section("pose")
+    pose_model, people, embeddings = section("pose_model"), section("people"), section("embeddings")
     if sampling.get("fps") is not None and not number(sampling["fps"], 1e-6, 1e6):
-        raise InputError(f"{where}: 'extraction.sampling.fps' must be a positive number, got {sampling['fps']!r}")
+        raise InputError(f"{where}: '{prefix}sampling.fps' must be a positive number (or null), got {sampling['fps']!r}")
     if sampling.get("stride") is not None and not number(sampling["stride"], 1, 1e9, integer=True):
-        raise InputError(f"{where}: 'extraction.sampling.stride' must be a whole number >= 1, got {sampling['stride']!r}")
-    if thumbnails.get("frames") is not None and not number(thumbnails["frames"], 1, 1e9, integer=True):
-        raise InputError(f"{where}: 'extraction.thumbnails.frames' must be a whole number >= 1, "
-                         f"got {thumbnails['frames']!r}")
+        raise InputError(f"{where}: '{prefix}sampling.stride' must be a whole number >= 1 (or null), "
+                         f"got {sampling['stride']!r}")
+    for name in ("frames", "size"):
+        if thumbnails.get(name) is not None and not number(thumbnails[name], 1, 1e9, integer=True):
+            raise InputError(f"{where}: '{prefix}thumbnails.{name}' must be a whole number >= 1, "
+                             f"got {thumbnails[name]!r}")
     for name in ("min_detection_confidence", "min_tracking_confidence"):
         if pose.get(name) is not None and not number(pose[name], 0.0, 1.0):
-            raise InputError(f"{where}: 'extraction.pose.{name}' must be between 0 and 1, got {pose[name]!r}")
+            raise InputError(f"{where}: '{prefix}pose.{name}' must be between 0 and 1, got {pose[name]!r}")
+    for name in ("name", "sha256"):
+        if pose_model.get(name) is not None and not isinstance(pose_model[name], str):
+            raise InputError(f"{where}: '{prefix}pose_model.{name}' must be a string, got {pose_model[name]!r}")
+    if people.get("max_people") is not None and not number(people["max_people"], 1, 1000, integer=True):
+        raise InputError(f"{where}: '{prefix}people.max_people' must be a whole number >= 1, "
+                         f"got {people['max_people']!r}")
+    if embeddings.get("weights") is not None and not isinstance(embeddings["weights"], str):
+        raise InputError(f"{where}: '{prefix}embeddings.weights' must be a string, got {embeddings['weights']!r}")
+
+
+def check_extraction_config(values: Any, where: str | os.PathLike) -> dict:
+    """A features folder's extract_config.json, checked as a run will later read it (before any training)."""
+    if not isinstance(values, dict):
+        raise InputError(f"{where}: not an extraction config (expected a JSON object)")
+    _check_extraction(values, where, prefix="")
+    return values
 
 
 def _dict(values: dict, key: str, where: str | os.PathLike) -> dict:
@@ -256,14 +286,42 @@ def _model_config(values: Any, where: str | os.PathLike) -> ModelConfig:
                        embedding_dim=dim)
 
 
+_TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """What `value` should be for the type hint `hint` (int, float, bool, str, X | None), or None if it is that."""
+    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in kinds:
+        return None
+    for kind in kinds:
+        if kind is bool and isinstance(value, bool):
+            return None
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return None
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return None
+        if kind is str and isinstance(value, str):
+            return None
+        if kind not in _TYPE_NAMES and kind is not type(None):
+            return None  # a type this check does not know: FeatureConfig's own check decides
+    names = [_TYPE_NAMES[kind] for kind in kinds if kind in _TYPE_NAMES]
+    return " or ".join(names) + (" or null" if type(None) in kinds else "")
+
+
 def _feature_config(values: Any, where: str | os.PathLike) -> FeatureConfig:
     if not isinstance(values, dict):
         raise InputError(f"{where}: 'features' must be a JSON object")
+    hints = typing.get_type_hints(FeatureConfig)
+    for key, value in values.items():
+        expected = _type_problem(value, hints[key]) if key in hints else None
+        if expected:
+            raise InputError(f"{where}: 'features.{key}' must be {expected}, got {value!r}")
     try:
         return FeatureConfig.from_dict(values)
     except InputError as error:
         raise InputError(f"{where}: {error}") from None
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise InputError(f"{where}: bad 'features' ({error})") from None
 
 

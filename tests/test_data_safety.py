@@ -207,3 +207,145 @@ def test_inspect_writers_over_the_file_size_limit_fail_and_leave_nothing(tiny, t
     assert done.returncode == EXIT_USAGE, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(f"pose-action inspect: error: {output}: ")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_atomic_write_whose_flush_fails_keeps_the_old_file(tmp_path, monkeypatch):
+    """A write error the OS reports only on fsync (delayed allocation, NFS) must not replace the old file."""
+    from pose_action import files
+
+    target = tmp_path / "report.csv"
+    target.write_text("old\n")
+
+    def failing_fsync(descriptor):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(files.os, "fsync", failing_fsync)
+    with pytest.raises(files.InputError, match=f"{target}: Input/output error"):
+        files.write_text_atomic(target, "new\n")
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["report.csv"]
+
+
+# ------------------------------------------------------------------ 3. bad extraction configs refused up front
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda text: "{not json", "extract_config.json: not a readable extraction config"),
+    (lambda text: json.dumps({**json.loads(text), "sampling": "every frame"}),
+     "extract_config.json: 'sampling' must be a JSON object (or null), got 'every frame'"),
+    (lambda text: json.dumps({**json.loads(text), "thumbnails": {"size": 16, "frames": "64"}}),
+     "extract_config.json: 'thumbnails.frames' must be a whole number >= 1, got '64'"),
+    (lambda text: json.dumps({**json.loads(text), "pose": {"min_detection_confidence": "high"}}),
+     "'pose.min_detection_confidence' must be between 0 and 1"),
+])
+def test_a_bad_extraction_config_is_refused_before_training(tmp_path, capsys, edit, message):
+    """Not JSON: refused only after every epoch; wrong types: trained, then every reader refused the run."""
+    pytest.importorskip("keras")
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=2, clips=1, frames=8)
+    config = features / "extract_config.json"
+    config.write_text(edit(config.read_text()))
+    started = time.perf_counter()
+    code = cli.main(["train", str(features), "--out", str(tmp_path / "run"), "--model", "pose", "--epochs", "500",
+                     "--quiet"])
+    assert code == EXIT_USAGE and message in _one_line(capsys)
+    assert time.perf_counter() - started < 30 and not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------ 4. a second signal during clean-up
+
+
+def test_a_second_signal_during_clean_up_is_ignored():
+    """INT then TERM while the command cleaned up: "Exception ignored in ... raise KeyboardInterrupt"."""
+    script = """
+import os, signal, sys
+from pose_action import cli
+
+class Resource:
+    def __del__(self):  # clean-up that a second signal lands in
+        os.kill(os.getpid(), signal.SIGTERM)
+        print("cleaned", flush=True)
+
+with cli.sigterm_interrupts():
+    try:
+        held = Resource()
+        os.kill(os.getpid(), signal.SIGINT)
+        print("not interrupted", flush=True)
+    except KeyboardInterrupt:
+        del held
+        print("interrupted once", flush=True)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=_env(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["cleaned", "interrupted", "once"]
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_int_then_term_during_training_ends_cleanly(tmp_path):
+    pytest.importorskip("keras")
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=2, clips=2, frames=12)
+    for attempt in range(3):
+        out = tmp_path / f"run{attempt}"
+        process = subprocess.Popen([sys.executable, "-m", "pose_action", "train", str(features), "--out", str(out),
+                                    "--model", "pose", "--epochs", "400", "--frames", "6"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        seen = ""
+        while "epoch" not in seen.lower():  # training has started (per-epoch progress on stderr)
+            line = process.stderr.readline()
+            assert line or process.poll() is None, seen
+            seen += line
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.02 * attempt)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == EXIT_INTERRUPTED, stderr
+        assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+        assert stderr.strip().splitlines()[-1].startswith("pose-action train: interrupted; no run was written")
+        assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# ------------------------------------------------------------------ 5. names from other systems
+
+
+def test_one_badly_named_video_fails_alone_and_the_rest_is_extracted(tmp_path):
+    """A newline in one file name made `extract` refuse the whole folder (exit 2, nothing extracted)."""
+    videos = _videos(tmp_path / "videos")
+    good = next((videos / "Wave").glob("*.mp4"))
+    (videos / "Wave" / "bad\nname.mp4").write_bytes(good.read_bytes())
+    out = tmp_path / "features"
+    done = _run("extract", str(videos), "--out", str(out), "--workers", "1", "--quiet")
+    assert done.returncode == EXIT_PARTIAL, done.stderr
+    rows = {row["key"]: row for row in read_rows(out / "manifest.csv")}
+    assert rows["Wave/bad%0Aname"]["status"] == "failed"
+    assert "control character" in rows["Wave/bad%0Aname"]["error"]
+    assert rows["Wave/bad%0Aname"]["video"] == "Wave/bad%0Aname.mp4"
+    assert sorted(row["status"] for key, row in rows.items() if key != "Wave/bad%0Aname") == ["ok", "ok"]
+    assert (out / "manifest.csv").read_text().count("\n") == 4  # header + 3 rows: one line per video
+    again = _run("extract", str(videos), "--out", str(out), "--workers", "1", "--quiet")
+    assert again.returncode == EXIT_PARTIAL and len(read_rows(out / "manifest.csv")) == 3
+
+
+def test_synth_refuses_a_class_folder_spelt_another_way(tmp_path, capsys):
+    (tmp_path / "wave").mkdir()
+    code = cli.main(["synth", str(tmp_path), "--classes", "Wave", "--actors", "1", "--clips", "1", "--quiet"])
+    assert code == EXIT_USAGE and "differ only by case" in _one_line(capsys)
+    assert [p.name for p in tmp_path.iterdir()] == ["wave"]
+
+
+def test_synth_never_writes_into_a_features_folder_or_a_run(features, capsys):
+    before = _snapshot(features)
+    code = cli.main(["synth", str(features), "--classes", "Wave", "--actors", "1", "--clips", "1", "--quiet"])
+    assert code == EXIT_USAGE and "a features folder" in _one_line(capsys)
+    assert _snapshot(features) == before
+
+
+def test_a_run_among_the_videos_is_not_a_class(tmp_path):
+    from pose_action.extraction.discovery import discover
+
+    videos = _videos(tmp_path / "videos")
+    (videos / "run").mkdir()
+    (videos / "run" / "config.json").write_text(json.dumps({"format": runs.RUN_FORMAT}))
+    (videos / "run" / "annotated.mp4").write_bytes(b"x")
+    assert {item.label for item in discover(videos).items} == {"Wave", "Squat"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pose_action import runs
 from pose_action.errors import InputError
-from pose_action.files import check_writable
+from pose_action.files import check_apart, check_writable
 from pose_action.training.evaluate import cv_summary_line, evaluate_cv, evaluate_run, summary_line
 
 
@@ -34,7 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+def _trained_on(run: Path) -> str | None:
+    """The features folder a run was trained on (its config.json), or None when it does not say."""
+    try:
+        return runs.load_run(run).config.features_root or None
+    except InputError:
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.out:  # reports written over the run being read, or into a features folder, would replace its files
+        check_apart(args.out, (args.run, args.features, _trained_on(args.run)), containing=False)
     if args.out or args.run.is_dir():  # the reports go there: a read-only location fails now, not after predicting
         check_writable(args.out or args.run)
     options = {"features_root": args.features, "which": args.clips, "batch_size": args.batch_size}

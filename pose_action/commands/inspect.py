@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pose_action.commands.arguments import parse_size
 from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError
-from pose_action.files import check_writable
+from pose_action.files import check_apart, check_writable
 from pose_action.inspection.plots import DEFAULT_JOINTS, RENDER_SUFFIXES, parse_joints, plot_sequence, render_sequence
 from pose_action.inspection.report import format_report, inspect_features, load_with_context, write_report
 from pose_action.inspection.summary import DEFAULT_MIN_DETECTION_RATE, format_summary, problem_of, summarize
@@ -74,6 +74,7 @@ def _run_tracks(args: argparse.Namespace, root: Path) -> int:
     out = tracks_output(args.out, args.render_tracks, ".gif" if args.gif else ".mp4")  # checks the key
     if any(out.resolve().is_relative_to((root / folder).resolve()) for folder in OUTPUT_DIRS):
         raise InputError(f"{args.out}: --out is inside the extraction's own folders; choose another folder")
+    check_apart(args.out, (root, args.overlay), containing=False)
     if args.overlay and not Path(args.overlay).is_file():
         raise InputError(f"{args.overlay}: no such video file")
     check_writable(out.parent)

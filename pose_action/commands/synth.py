@@ -12,8 +12,10 @@ in OUT/conditions.csv.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from pose_action.commands.arguments import parse_size, seed
+from pose_action.errors import InputError
 from pose_action.synth.conditions import CONDITIONS, PRESETS, preset
 from pose_action.synth.dataset import DEFAULT_FPS, DEFAULT_OCCLUSION_RATE, DEFAULT_SECONDS, DEFAULT_SIZE, write_dataset
 from pose_action.synth.motions import ACTIONS, ALL_ACTIONS, BACKGROUND_CLASS, LOCOMOTION
@@ -55,7 +57,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def check_out(out: Path) -> None:
+    """OUT receives videos: never a features folder or a run (their readers would meet class folders)."""
+    from pose_action.runs import CV_FILE, run_proof_problem
+
+    if (out / "extract_config.json").is_file() or (out / "manifest.csv").is_file():
+        raise InputError(f"{out}: a features folder (extract's output), not a video folder; choose another OUT")
+    if out.is_dir() and ((out / CV_FILE).is_file() or run_proof_problem(out) is None) and any(out.iterdir()):
+        raise InputError(f"{out}: a trained run, not a video folder; choose another OUT")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_out(Path(args.out))
     rates = preset(args.conditions, far=args.far, exit=args.exit, dark=args.dark, crowd=args.crowd)
     paths = write_dataset(args.out, classes=args.classes, actors=args.actors, clips=args.clips,
                           seed=args.seed, size=parse_size(args.size), fps=args.fps, seconds=args.seconds,

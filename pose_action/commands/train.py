@@ -49,6 +49,31 @@ INTERRUPTED = ("interrupted; no run was written (a run appears only when complet
                "are kept and a rerun resumes")
 
 
+def check_param_types(params: dict, defaults: dict) -> None:
+    """Each --param of the kind its default is (a number where a number goes), named in one line."""
+    for name, value in params.items():
+        if name not in defaults:
+            continue  # unknown names: resolve_params lists the known ones
+        default = defaults[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(default, bool):
+            ok, expected = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, expected = isinstance(value, int) and not isinstance(value, bool), f"a whole number like {default}"
+        elif isinstance(default, float) or default is None:
+            ok, expected = number or (default is None and value is None), f"a number like {default or 0.001}"
+        elif isinstance(default, str):
+            ok, expected = isinstance(value, str), f"a name like {default}"
+        elif isinstance(default, list):
+            ok, expected = (isinstance(value, list) and all(isinstance(item, int) and not isinstance(item, bool)
+                                                            for item in value)), \
+                f"a list of whole numbers like {json.dumps(default)}"
+        else:
+            continue
+        if not ok:
+            raise InputError(f"--param {name}={json.dumps(value)}: expected {expected}")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("features", type=Path, help="features folder written by `pose-action extract`")
     parser.add_argument("--out", type=Path, required=True, help="run directory to create")
@@ -146,6 +171,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     check_out(args.out, args.features, args.cv)
     options = options_from_args(args)
+    if options.params:
+        from pose_action.training.models import DEFAULT_PARAMS
+
+        check_param_types(options.params, DEFAULT_PARAMS)
     if args.cv:
         summary = train_cv(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)
         print(f"{options.model} {options.split} {cv_summary_line(summary)} -> {args.out / runs.CV_FILE}")

@@ -103,6 +103,10 @@ def discover(root: str | os.PathLike, group_pattern: str = DEFAULT_GROUP_PATTERN
     bad_names: list[BadName] = []
     ignored = 0
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    outputs = [folder for folder in class_dirs if _is_our_output(folder)]
+    for folder in outputs:  # a run or features folder written among the videos is not a class
+        log.info("%s: a pose-action run or features folder, not a class: skipped", _printable(folder))
+        class_dirs.remove(folder)
     clash = case_clash(folder.name for folder in class_dirs)
     if clash:
         raise InputError(f"{_printable(root / clash[0])} and {_printable(root / clash[1])}: class folders whose "
@@ -131,6 +135,17 @@ def discover(root: str | os.PathLike, group_pattern: str = DEFAULT_GROUP_PATTERN
                          f"extensions {', '.join(sorted(VIDEO_EXTENSIONS))})")
     _check_unique(items)
     return Discovery(items=items, ignored=ignored, ungrouped=ungrouped, bad_names=bad_names)
+
+
+def _is_our_output(folder: Path) -> bool:
+    """A run (config.json of the run format, or cv.json) or a features folder (extract_config.json)."""
+    if (folder / "cv.json").is_file() or (folder / "extract_config.json").is_file():
+        return True
+    try:
+        with open(folder / "config.json", encoding="utf-8") as handle:
+            return '"format": "pose_action.run/' in handle.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _check_name(path: Path, name: str, what: str) -> None:

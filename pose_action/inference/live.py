@@ -25,6 +25,9 @@ FALLBACK_CAMERA_FPS = 30.0
 QUIT_KEYS = (ord("q"), ord("Q"), 27)
 
 
+CAMERA_SOURCES = "a camera number (0, 1, ...), a camera device (/dev/video0), a video file or a stream URL"
+
+
 def camera_source(text: str) -> int | str:
     """A camera number ("0") or a file path / URL."""
     return int(text) if text.strip().lstrip("-").isdigit() else text
@@ -42,8 +45,12 @@ def open_camera(source: int | str) -> cv2.VideoCapture:
         cv2.utils.logging.setLogLevel(quiet)
     if not capture.isOpened():
         capture.release()
-        what = f"camera {source}" if isinstance(source, int) else source
-        raise InputError(f"{what}: cannot be opened (no camera found, it is in use, or access is denied)")
+        if isinstance(source, int):
+            raise InputError(f"camera {source}: cannot be opened (no camera found, it is in use, or access is denied)")
+        if "://" in source:
+            raise InputError(f"{source}: this stream cannot be opened (unreachable, or a protocol OpenCV does not "
+                             f"read); --camera reads {CAMERA_SOURCES}")
+        raise InputError(f"{source}: cannot be opened as a camera or video; --camera reads {CAMERA_SOURCES}")
     return capture
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from pose_action.errors import InputError
 from pose_action.landmarks import CHANNELS, LANDMARK_COLUMNS, NUM_LANDMARKS
 from pose_action.layout import FeaturesLayout, check_key
-from pose_action.people import read_people
+from pose_action.people import check_people_frames, read_people
 from pose_action.video import DEFAULT_FPS, probe, read_frames
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,12 @@ def _clip_timing(layout: FeaturesLayout, key: str, people_frames: list[int]):
     if csv.is_file():
         try:
             sequence = load_with_context(csv)
+            check_people_frames(layout.people(key), people_frames, sequence.frame, csv)
             return (sequence.frame.astype(int).tolist(), sequence.timestamp_ms.astype(int).tolist(), sequence.fps,
                     (sequence.width, sequence.height))
         except InputError as error:
+            if str(error).startswith(str(layout.people(key))):
+                raise
             log.warning("%s; drawing the people file's frames only", error)
     frames = sorted(people_frames)
     return frames, [round(frame * 1000.0 / DEFAULT_FPS) for frame in frames], DEFAULT_FPS, STAND_IN_SIZE

@@ -455,6 +455,12 @@ def write_dataset(out: str | os.PathLike, *, classes: Iterable[str] | None = Non
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
+    if out.is_dir():  # a class folder spelt another way is one folder on macOS and Windows
+        existing = {folder.name.casefold(): folder.name for folder in out.iterdir() if folder.is_dir()}
+        for action in chosen:
+            if existing.get(action.casefold(), action) != action:
+                raise InputError(f"{out / existing[action.casefold()]} and {out / action}: class folders whose names "
+                                 "differ only by case are one folder on macOS and Windows: choose another OUT")
     check_writable(out)
     recorded = read_conditions(out)
     rows = {str(key): Conditions(**{name: bool(row[name]) for name in CONDITIONS}) for key, row in recorded.iterrows()}

@@ -24,6 +24,7 @@ from pose_action.extraction.motion import mirror_motion
 from pose_action.features import FeatureConfig, clip_features, load_clip_sequence
 from pose_action.landmarks import LandmarkSequence, check_complete
 from pose_action.layout import FeaturesLayout
+from pose_action.people import check_people_frames, people_frames
 from pose_action.training.augment import AugmentConfig, augment_points, augment_thumbnails, clip_mirrored
 from pose_action.training.splits import Clip
 
@@ -232,6 +233,18 @@ def _check_motion(layout: FeaturesLayout, key: str, config: FeatureConfig) -> No
                          f"expected (N, {config.motion_dim})")
 
 
+def _check_people(layout: FeaturesLayout, key: str) -> None:
+    """The clip's people file names only frames its landmark CSV processed (it is this clip's)."""
+    import pandas as pd
+
+    landmarks = layout.landmarks(key)
+    try:
+        frames = pd.read_csv(landmarks, usecols=["frame"])["frame"].to_numpy()
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as error:
+        raise InputError(f"{landmarks}: not a readable landmark CSV ({error})") from None
+    check_people_frames(layout.people(key), people_frames(layout.people(key)), frames, landmarks)
+
+
 def check_features(layout: FeaturesLayout, clips: list[Clip], config: FeatureConfig) -> int | None:
     """Check every clip's landmark CSV and appearance file up front (headers and file ends only, no pixels).
 
@@ -245,6 +258,8 @@ def check_features(layout: FeaturesLayout, clips: list[Clip], config: FeatureCon
     for clip in clips:
         try:
             check_complete(layout.landmarks(clip.key))
+            if config.second_person and layout.people(clip.key).is_file():
+                _check_people(layout, clip.key)
             if config.motion:
                 _check_motion(layout, clip.key, config)
             path = layout.appearance(clip.key, config.appearance, config.backbone)

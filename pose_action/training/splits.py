@@ -19,6 +19,7 @@ from sklearn.model_selection import GroupKFold, GroupShuffleSplit, LeaveOneGroup
 from pose_action.errors import InputError
 from pose_action.extraction.manifest import read_table
 from pose_action.layout import FeaturesLayout
+from pose_action.runs import check_extraction_config
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def read_clips(layout: FeaturesLayout) -> ClipSet:
     the scene), so accuracies count every clip a user would hand the model. Only `failed` clips
     (the video did not decode) are left out; reports list how many.
     """
+    extraction = layout.read_config()  # not JSON, or a key of the wrong type: refused now, not after training
+    if extraction is not None:
+        check_extraction_config(extraction, layout.config)
     path = layout.manifest
     if not path.is_file():
         raise InputError(f"{path}: no manifest (run `pose-action extract VIDEOS --out {layout.root}` first)")
@@ -274,6 +278,12 @@ def make_split(clips: list[Clip], kind_text: str = "holdout", *, fold: int | Non
         log.warning("only %d training group(s): validation clips for early stopping are drawn from the "
                     "training groups (the test groups stay unseen)", len(sorted_groups(train_pool)))
     train = [clip for clip in train_pool if clip.key not in val_keys]
+    unseen = sorted({clip.label for clip in clips if clip.key in test_keys} - {clip.label for clip in train})
+    if unseen:
+        fold_text = f" fold {fold}" if fold is not None else ""
+        log.warning("WARNING: split %s%s: the test clips of %s have no training clip (all their groups are "
+                    "in the test or validation side): the model cannot learn %s, and those test clips count "
+                    "wrong", kind_text, fold_text, ", ".join(unseen), "them" if len(unseen) > 1 else "it")
     return Split(
         kind=kind_text, fold=fold, folds=folds if kind in FOLDED_KINDS else None,
         train=[c.key for c in train], val=[c.key for c in train_pool if c.key in val_keys],
