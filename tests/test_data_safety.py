@@ -349,3 +349,143 @@ def test_a_run_among_the_videos_is_not_a_class(tmp_path):
     (videos / "run" / "config.json").write_text(json.dumps({"format": runs.RUN_FORMAT}))
     (videos / "run" / "annotated.mp4").write_bytes(b"x")
     assert {item.label for item in discover(videos).items} == {"Wave", "Squat"}
+
+
+# ------------------------------------------------------------------ 6. the small ones
+
+
+def _people_file(features: Path, key: str, offset: int) -> Path:
+    """A people file for `key` made from its landmark CSV, its frame numbers shifted by `offset`."""
+    from pose_action.landmarks import load_sequence
+    from pose_action.people import people_table, write_people
+
+    sequence = load_sequence(features / "landmarks" / f"{key}.csv", fps=25.0, width=320, height=240)
+    frames = sequence.frame + offset
+    table = people_table(frames, [[points] for points in sequence.data], [[0] for _ in frames])
+    path = features / "people" / f"{key}.csv"
+    write_people(path, table)
+    return path
+
+
+def test_a_people_file_of_another_clip_is_refused(tmp_path, capsys):
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=1, clips=1, frames=8, no_pose_clip=False)
+    key = "Wave/v_Wave_g01_c01"
+    _people_file(features, key, offset=0)
+    out = tmp_path / "renders"
+    assert cli.main(["inspect", str(features), "--render-tracks", key, "--out", str(out), "--quiet"]) == 0
+    path = _people_file(features, key, offset=1000)
+    assert cli.main(["inspect", str(features), "--render-tracks", key, "--out", str(tmp_path / "again"),
+                     "--quiet"]) == EXIT_USAGE
+    error = _one_line(capsys)
+    assert f"{path}: names frame 1000" in error and "belongs to another clip" in error
+    assert not (tmp_path / "again").exists() or not list((tmp_path / "again").rglob("*.*"))
+
+    from pose_action.layout import FeaturesLayout
+    from pose_action.training.batches import _check_people
+
+    with pytest.raises(runs.InputError, match="not a processed frame of .*v_Wave_g01_c01.csv"):
+        _check_people(FeaturesLayout(features), key)
+
+
+def test_a_split_whose_test_classes_have_no_training_clip_says_so(caplog):
+    from pose_action.training.splits import Clip, make_split
+
+    clips = [Clip(key=f"{label}/{group}", label=label, group=group) for label, group in
+             [("Wave", "g1"), ("Wave", "g2"), ("Squat", "g1"), ("Squat", "g2"), ("Clap", "g2")]]
+    with caplog.at_level("WARNING"):
+        make_split(clips, "logo", fold=1, val_fraction=0.0)
+    assert "the test clips of Clap have no training clip" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        make_split(clips, "logo", fold=0, val_fraction=0.0)
+    assert "no training clip" not in caplog.text
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("features", "frames", "32", "'features.frames' must be a whole number, got '32'"),
+    ("features", "thumb_size", 16.5, "'features.thumb_size' must be a whole number, got 16.5"),
+    ("features", "velocities", "yes", "'features.velocities' must be true or false, got 'yes'"),
+    (None, "seed", "zero", "'seed' must be a whole number or null, got 'zero'"),
+])
+def test_wrong_run_config_types_name_the_key(tiny, section, key, value, message):
+    values = json.loads((tiny.run / "config.json").read_text())
+    (values[section] if section else values)[key] = value
+    with pytest.raises(runs.InputError) as error:
+        runs.RunConfig.from_dict(values, "config.json")
+    assert str(error.value) == f"config.json: {message}"
+
+
+@pytest.mark.parametrize("param, message", [
+    ("lstm_units=abc", '--param lstm_units="abc": expected a whole number like 64'),
+    ('dropout="x"', '--param dropout="x": expected a number like 0.3'),
+    ("cnn_filters=4", "--param cnn_filters=4: expected a list of whole numbers like [16, 32, 64]"),
+])
+def test_wrong_param_types_name_the_param(features, tmp_path, capsys, param, message):
+    pytest.importorskip("keras")
+    code = cli.main(["train", str(features), "--out", str(tmp_path / "run"), "--model", "pose", "--quiet",
+                     "--param", param])
+    assert code == EXIT_USAGE and _one_line(capsys).endswith(message)
+
+
+def test_live_with_a_stream_that_does_not_open_says_what_camera_reads(tiny, capsys, monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":0")  # the display is checked later; the camera is what fails here
+    code = cli.main(["live", str(tiny.run), "--camera", "http://127.0.0.1:9/stream"])
+    error = _one_line(capsys)
+    assert code == EXIT_USAGE and "no camera found" not in error
+    assert "this stream cannot be opened" in error and "a camera number (0, 1, ...)" in error
+
+
+def test_an_interrupted_predict_promises_no_resume(tiny, capsys, monkeypatch):
+    from pose_action.commands import predict
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predict, "run", interrupted)
+    assert cli.main(["predict", str(tiny.run), str(tiny.clip())]) == EXIT_INTERRUPTED
+    error = _one_line(capsys)
+    assert error == "pose-action predict: interrupted; nothing was written" and "resume" not in error
+
+
+def test_predict_shows_progress_on_a_terminal(tiny, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 wide
+    process = subprocess.Popen([sys.executable, "-m", "pose_action", "predict", str(tiny.run), str(tiny.long_video)],
+                               stdout=subprocess.PIPE, stderr=follower, env=_env())
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.communicate(timeout=120)
+    os.close(leader)
+    assert process.returncode == 0
+    assert b"predict:" in output and b"frame" in output  # tqdm's bar: "predict: 100%|...| 75/75 [..., frame/s]"
+
+
+@pytest.mark.parametrize("command", ["evaluate_into_run", "evaluate_into_features", "predict_into_run",
+                                     "tracks_into_features"])
+def test_file_outputs_never_go_into_what_is_read(tiny, tmp_path, capsys, command):
+    before = _snapshot(tiny.base)
+    args = {
+        "evaluate_into_run": ["evaluate", str(tiny.run), "--out", str(tiny.run)],
+        "evaluate_into_features": ["evaluate", str(tiny.run), "--out", str(tiny.features / "reports")],
+        "predict_into_run": ["predict", str(tiny.run), str(tiny.clip()), "--out", str(tiny.run / "a.mp4")],
+        "tracks_into_features": ["inspect", str(tiny.features), "--render-tracks", "Wave/x", "--out",
+                                 str(tiny.features)],
+    }[command]
+    assert cli.main([*args, "--quiet"]) == EXIT_USAGE
+    assert "--out" in _one_line(capsys)
+    assert _snapshot(tiny.base) == before
