@@ -275,7 +275,7 @@ def evaluate_cv(run_path: Path, **options: Any) -> dict:
     features_root = options.get("features_root") or summary["features_root"]
     scores = (cv_scores(features_root, folds) if options.get("which", "test") == "test"
               else fold_spread(folds))
-    if options.get("which", "test") == "test" and options.get("out") is None:
+    if options.get("which", "test") == "test" and not options.get("features_root"):  # its own clips only
         write_pooled_reliability(run_path, scores, "cross-validation (pooled out-of-fold)")
     return {**scores, "folds_total": summary.get("folds_total", len(folds)), "folds": folds}
 

@@ -85,3 +85,30 @@ def test_a_few_held_out_clips_all_right_do_not_make_the_run_certain_or_strict():
     assert 0.3 < calibration.temperature < 1.0
     # 6 right answers cannot place the 5% point: never stricter than the fallback
     assert calibration.threshold <= 0.5 and "lowest of 6" in calibration.threshold_rule
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_cross_validation_folds_are_calibrated_on_the_other_folds(tmp_path, capsys):
+    pytest.importorskip("keras")
+    from pose_action import cli
+    from pose_action.files import read_json
+
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=3, clips=2, frames=24, thumb_size=16)
+    out = tmp_path / "cv"
+    assert cli.main(["train", str(features), "--out", str(out), "--model", "pose", "--cv", "--split", "logo",
+                     "--quiet", "--frames", "6", "--epochs", "2", "--batch-size", "8", "--param", "lstm_units=8",
+                     "--param", "pose_units=8"]) == 0
+    printed = capsys.readouterr().out
+    summary = read_json(out / "cv.json")
+    assert f"ECE {summary['ece_all']:.3f}" in printed and 0 <= summary["ece_raw_all"] <= 1
+    assert (out / "reliability.png").is_file()
+    sizes = {fold["run"]: fold["n_test"] for fold in summary["folds"]}
+    for fold in summary["folds"]:
+        calibration = read_json(out / fold["run"] / "config.json")["calibration"]
+        # fitted on every other fold's test clips, never on its own
+        assert calibration["fitted_on"] == "out-of-fold"
+        assert calibration["clips"] == sum(sizes.values()) - fold["n_test"]
+        metrics = read_json(out / fold["run"] / "metrics.json")
+        assert metrics["calibration"] == calibration and (out / fold["run"] / "reliability.png").is_file()
