@@ -9,8 +9,9 @@ reads every clip's people file and prints, per clip:
 - drawn crowd clips (`--synth K`: the actor and a bystander whose joints are known): the frames
   with the bystander fully in view, the share of those where a pose lies on the bystander
   (recall: mean distance of its torso and knee landmarks from the drawn joints below `--within`
-  of the frame), the share of poses off the actor that lie on the bystander (precision), and the
-  share of track 0's poses on the actor;
+  of the frame), also over the frames where it is clear of the actor (no body joint inside the
+  actor's drawn bounding box: not hidden behind them), the share of poses off the actor that lie
+  on the bystander (precision), and the share of track 0's poses on the actor;
 - the empty scene (`--empty`: a room without people, drawn with OpenCV, camera noise): poses found.
 
     python scripts/check_tracks.py                         # the mmaction2 two-person demos
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from pose_action.extraction.manifest import read_table
-from pose_action.landmarks import INDEX
+from pose_action.landmarks import INDEX, read_csv
 from pose_action.layout import FeaturesLayout
 from pose_action.people import read_people
 
@@ -81,9 +82,13 @@ def bystander_scores(people: pd.DataFrame, frame_index: np.ndarray, video: Path,
     body = [INDEX[name] for name in BODY]
     actor = synth.read_joints(video)[:, body, :2]
     bystander = synth.read_joints(synth.bystander_path(video))
+    joints = synth.read_joints(video)[..., :2]
     in_view = (np.isfinite(bystander[..., 0]).all(axis=1) & (bystander[..., :2] >= 0).all(axis=(1, 2))
                & (bystander[..., :2] <= 1).all(axis=(1, 2)))
     bystander = bystander[:, body, :2]
+    # clear: in view and no body joint inside the actor's drawn bounding box (not behind or in front of them)
+    low, high = np.nanmin(joints, axis=1)[:, None], np.nanmax(joints, axis=1)[:, None]
+    clear = in_view & ~((bystander >= low) & (bystander <= high)).all(axis=-1).any(axis=1)
     frames = people["frame"].to_numpy()
     positions = np.searchsorted(frame_index, frames)  # row of each pose's processed frame
     xy = body_xy(people)
@@ -91,10 +96,11 @@ def bystander_scores(people: pd.DataFrame, frame_index: np.ndarray, video: Path,
     to_bystander = np.nanmean(np.linalg.norm(xy - bystander[positions], axis=-1), axis=1)
     on_actor, on_bystander = to_actor < within, np.nan_to_num(to_bystander, nan=np.inf) < within
     found = set(frames[on_bystander].tolist())
-    shown = frame_index[in_view[:len(frame_index)]]
+    shown, apart = frame_index[in_view[:len(frame_index)]], frame_index[clear[:len(frame_index)]]
     off_actor = ~on_actor
     main = people["track"].to_numpy() == 0
     return {"in_view": len(shown), "recall": np.mean([frame in found for frame in shown]) if len(shown) else np.nan,
+            "clear": len(apart), "recall_clear": np.mean([frame in found for frame in apart]) if len(apart) else np.nan,
             "precision": on_bystander[off_actor].mean() if off_actor.any() else np.nan,
             "false": int((off_actor & ~on_bystander).sum()),
             "main_on_actor": on_actor[main].mean() if main.any() else np.nan}
@@ -171,8 +177,6 @@ def main() -> None:
 
 def report(root: Path, out: Path, crowd: set[Path], args: argparse.Namespace) -> None:
     """Print the per-clip lines and the summary of drawn clips."""
-    from pose_action.landmarks import read_csv
-
     layout = FeaturesLayout(out)
     manifest = read_table(layout.manifest).set_index("key")
     scout = "default" if args.scout_every is None else args.scout_every
@@ -193,7 +197,8 @@ def report(root: Path, out: Path, crowd: set[Path], args: argparse.Namespace) ->
             frame_index = read_csv(layout.landmarks(key))["frame"].to_numpy()
             scores = bystander_scores(people, frame_index, video, args.within)
             drawn.append(scores)
-            line += (f"; bystander in view {scores['in_view']} frames, found in {scores['recall']:.0%}, precision "
+            line += (f"; bystander in view {scores['in_view']} frames, found in {scores['recall']:.0%} (clear of the "
+                     f"actor {scores['clear']}, found in {scores['recall_clear']:.0%}), precision "
                      f"{scores['precision']:.0%} ({scores['false']} poses on nobody drawn), track 0 on the actor "
                      f"{scores['main_on_actor']:.0%}")
         if key.startswith(f"{EMPTY}/"):
@@ -206,8 +211,11 @@ def report(root: Path, out: Path, crowd: set[Path], args: argparse.Namespace) ->
     if drawn:
         in_view = sum(s["in_view"] for s in drawn)
         found = sum(s["recall"] * s["in_view"] for s in drawn if s["in_view"])
+        clear = sum(s["clear"] for s in drawn)
+        found_clear = sum(s["recall_clear"] * s["clear"] for s in drawn if s["clear"])
         print(f"drawn crowd clips: {len(drawn)}, bystander found in {found / max(in_view, 1):.1%} of {in_view} frames "
-              f"in view (worst clip {np.nanmin([s['recall'] for s in drawn]):.0%}), poses on nobody drawn "
+              f"in view, {found_clear / max(clear, 1):.1%} of the {clear} clear of the actor "
+              f"(worst clip {np.nanmin([s['recall'] for s in drawn]):.0%}), poses on nobody drawn "
               f"{sum(s['false'] for s in drawn)}, track 0 on the actor worst "
               f"{np.nanmin([s['main_on_actor'] for s in drawn]):.0%}")
 

@@ -101,13 +101,13 @@ class ExtractSettings:
         scout = {} if self.scout_every <= 0 else {
             "scout_every": self.scout_every, "scout_hold": SCOUT_HOLD,
             "search": "num_poses=1 VIDEO landmarker every frame; a num_poses=1 IMAGE landmarker on the frame "
-                      "with the people found masked (grey box), again until none more, every scout_every-th "
+                      "with the people found masked (grey shape), again until none more, every scout_every-th "
                       "frame and every frame while a person found is missing; on a square crop around each "
                       "other person's last pose on every frame; a person counts once found confirm frames "
                       "in a row; dropped after scout_hold frames unseen",
             "finder": {"min_detection_confidence": pose.FINDER_CONFIDENCE,
                        "min_presence_confidence": pose.FINDER_CONFIDENCE, "confirm": pose.FINDER_CONFIRM,
-                       "mask_margin": pose.MASK_MARGIN, "crop_scale": pose.CROP_SCALE,
+                       "mask": pose.MASK_SHAPE, "mask_margin": pose.MASK_MARGIN, "crop_scale": pose.CROP_SCALE,
                        "follow_step": pose.FOLLOW_STEP}}
         people = {} if self.max_people <= 1 else {"people": {
             "max_people": self.max_people, "tracking": "extraction.tracking (linear_sum_assignment)",
