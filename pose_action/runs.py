@@ -479,6 +479,17 @@ def check_new_output(out: str | os.PathLike, *, overwrite: bool = False,
     check_writable(out.parent)  # a read-only or missing location fails now, not after training
 
 
+def check_cv_output(out: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...] = ()) -> None:
+    """`train --cv` adds fold runs and cv.json to `out`: apart from its inputs, and only ever to nothing or to a
+    cross-validation that proves it is one (a rerun resumes it)."""
+    out = Path(out)
+    check_apart(out, inputs)
+    if out.is_dir() and any(out.iterdir()):
+        problem = run_proof_problem(out)
+        if problem:
+            raise InputError(f"{out}: not a cross-validation run ({problem}); choose another --out")
+
+
 def _check_replaceable(out: Path) -> None:
     """--overwrite deletes what is at `out`: only ever a run (a features or video folder is not)."""
     if out.is_symlink():

@@ -115,6 +115,10 @@ def test_a_real_run_and_a_cross_validation_prove_themselves(tmp_path):
     assert runs.run_proof_problem(tmp_path / "cv") is None
 
 
+def test_every_file_a_trained_and_exported_run_holds_is_part_of_its_proof(tiny):
+    assert runs.run_proof_problem(tiny.run) is None  # else --overwrite would refuse the runs it should replace
+
+
 def test_overwrite_still_replaces_a_run(features, tmp_path, capsys):
     pytest.importorskip("keras")
     out = tmp_path / "run"

@@ -160,11 +160,10 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
 
 def check_out(out: Path, features: Path, cv: bool) -> None:
     """--out is apart from the features it trains on, and what is there already is a run (or nothing)."""
-    check_apart(out, (features,))
-    if cv and out.is_dir() and any(out.iterdir()):  # folds are added to it: only ever to a cross-validation
-        problem = runs.run_proof_problem(out)
-        if problem:
-            raise InputError(f"{out}: not a cross-validation run ({problem}); choose another --out")
+    if cv:  # folds are added to it: only ever to a cross-validation
+        runs.check_cv_output(out, (features,))
+    else:
+        check_apart(out, (features,))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -537,7 +537,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
               quiet: bool = False) -> dict:
     """Train one model on one split; write a complete run directory at `out`. Returns its metrics."""
     _check_options(options)
-    runs.check_new_output(out, overwrite=overwrite)
+    runs.check_new_output(out, overwrite=overwrite, inputs=(features_root,))
     data = load_training_data(features_root, options)
     log.info("%s", data.split.describe())
 
@@ -656,6 +656,7 @@ def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, 
         raise InputError("--max-folds must be at least 1")
     if (out / runs.CONFIG_FILE).is_file():
         raise InputError(f"{out}: holds a single run; choose another --out for cross-validation")
+    runs.check_cv_output(out, (features_root,))  # apart from the features; adds only to a cross-validation
     root = Path(features_root).resolve()
     total = fold_count(read_clips(FeaturesLayout(root)).clips, kind, count)
     planned = range(min(total, max_folds or total))
