@@ -356,7 +356,7 @@ class PeopleFinder:
                 taken.append(found)
             if candidate.row == row or (candidate.confirmed and row - candidate.row <= self.hold):
                 kept.append(candidate)  # a candidate not found again is noise; a confirmed person waits `hold` frames
-        missing = len(kept) < len(self._others) or any(c.row != row for c in kept)
+        missing = any(c.row != row for c in kept)  # a confirmed person not found this frame
         self._others = kept
         if row % self.scout_every == 0 or missing or (kept and len(taken) < self.max_people):
             for pose in self._search(frame_bgr, taken):
