@@ -4,8 +4,9 @@ Renders synthetic crowd clips (a drawn actor plus a bystander whose joints are k
 PeopleFinder per (scout_every, hold) setting on them and on real clips, and prints per setting: the
 share of frames where the main track is on the actor (worst clip, mean, clips below 99%), the
 bystander frames where some pose lies on the bystander's drawn joints, frames with 2+ poses and
-tracks on the real clips, and landmark passes per frame (one-pose landmarker = 1; the IMAGE scout
-~1.7 and the many-pose landmarker 2, from the bare timings in the README).
+tracks on the real clips, and the finder's IMAGE-mode searches per frame (whole masked frame or a
+crop around a person; each a detector pass plus landmarks where found) beside the one-pose VIDEO
+landmarker's pass on every frame. With scout_every 0 the many-pose VIDEO landmarker runs instead.
 
     python scripts/scout_sweep.py --settings 0:0,8:12,8:50,4:50 --real ../shared/videos/mmaction2_demos/Kinetics_arm_wrestling/demo.mp4
 """
@@ -63,14 +64,16 @@ def main() -> None:
             clips.append((info.width / info.height, list(read_frames(video, 1, info)), truth))
         for setting in args.settings.split(","):
             every, hold = (int(value) for value in setting.split(":"))
-            on_actor, found, visible, two_real, tracks_real, cost, frames_total = [], 0, 0, [], [], 0.0, 0
+            on_actor, found, visible, two_real, tracks_real, searches, frames_total = [], 0, 0, [], [], 0, 0
             for aspect, frames, truth in clips:
                 with PeopleFinder(model, max_people=2, scout_every=every, hold=hold, aspect=aspect) as finder:
-                    people = [finder.detect_all(frame, stamp) for _, stamp, frame in frames]
-                    many, count = finder.frames_many, len(frames)
-                    cost += 2.0 * many + (count - many) + 1.7 * finder.scouted
-                    frames_total += count
-                tracking = link_tracks(people, aspect)
+                    people, hints = [], []
+                    for _, stamp, frame in frames:
+                        people.append(finder.detect_all(frame, stamp))
+                        hints.append(finder.idents)
+                    searches += finder.searches
+                    frames_total += len(frames)
+                tracking = link_tracks(people, aspect, hints=hints)
                 if truth is None:
                     two_real.append(sum(len(poses) >= 2 for poses in people))
                     tracks_real.append(tracking.tracks)
@@ -86,7 +89,7 @@ def main() -> None:
             print(f"scout_every {every:2d} hold {hold:5d}: main on actor worst {min(on_actor):.3f} mean "
                   f"{np.mean(on_actor):.3f}, clips below 0.99: {sum(share < 0.99 for share in on_actor)}; bystander "
                   f"found {found}/{visible}; real clips: 2+ pose frames {two_real}, tracks {tracks_real}; "
-                  f"landmark passes per frame {cost / frames_total:.2f}", flush=True)
+                  f"IMAGE-mode searches per frame {searches / frames_total:.2f}", flush=True)
 
 
 if __name__ == "__main__":
