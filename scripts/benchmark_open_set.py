@@ -163,7 +163,7 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str) -> list[dict
     from pose_action import runs
     from pose_action.calibration import apply_temperature
     from pose_action.files import read_json
-    from pose_action.inference.backends import load_backend
+    from pose_action.inference.backends import KerasBackend, load_backend
     from pose_action.layout import FeaturesLayout
     from pose_action.training.evaluate import predict_clips
     from pose_action.training.splits import read_clips
@@ -178,7 +178,9 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str) -> list[dict
     unknown = [replace(clip, label=labels[0]) for clip in clips.values()  # any known label: targets are not read
                if clip.label == unknown_label and clip.group in test_groups]
     train = [clips[key] for key in split["train"]]
-    model = load_backend(run, "keras").model
+    backend = load_backend(run, "keras")
+    assert isinstance(backend, KerasBackend)
+    model = backend.model
     chosen = known + unknown
     raw = predict_clips(model, layout, chosen, labels, config, inputs)
     calibrated = apply_temperature(raw, run.config.calibration.temperature)
@@ -214,10 +216,10 @@ def summarize(table: Any) -> list[dict]:
                      if name == "msp_calibrated" else None)
         figures = open_set_figures(known[name].to_numpy(), unknown[name].to_numpy(), known["correct"].to_numpy(),
                                    threshold)
-        per_class = [auroc(known[known["held_out"] == held][name].to_numpy(),
-                           unknown[unknown["held_out"] == held][name].to_numpy())
-                     for held in sorted(table["held_out"].unique())]
-        per_class = [value for value in per_class if value is not None]
+        aurocs = [auroc(known[known["held_out"] == held][name].to_numpy(),
+                        unknown[unknown["held_out"] == held][name].to_numpy())
+                  for held in sorted(table["held_out"].unique())]
+        per_class = [value for value in aurocs if value is not None]
         rows.append({"score": name, **figures,
                      "auroc_mean_per_class": float(np.mean(per_class)) if per_class else None})
     return rows
