@@ -63,6 +63,8 @@ COLUMNS = ("model", "accuracy_all", "macro_f1_all", "accuracy_mean", "accuracy_s
 FEATURES_DIR, RUNS_DIR, RESULTS_CSV, RESULTS_MD = "features", "runs", "results.csv", "results.md"
 BY_CONDITION_CSV, CONDITIONS_NAME = "results_by_condition.csv", "conditions.csv"
 HEADS_CSV = "results_heads.csv"
+# --models names that are not Keras models: scored on the same folds by classical_cv
+CLASSICAL = {"hist": "colour, layout and texture histograms of the thumbnails, logistic regression (scikit-learn)"}
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -98,9 +100,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def model_names(text: str) -> list[str]:
     """The --models list, each name checked against pose_action.catalog (order kept, repeats dropped)."""
     names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    unknown = [name for name in names if name not in MODEL_NAMES]
+    unknown = [name for name in names if name not in MODEL_NAMES and name not in CLASSICAL]
     if unknown:
-        raise InputError(f"--models: unknown model {unknown[0]!r} (choose from {', '.join(MODEL_NAMES)})")
+        raise InputError(f"--models: unknown model {unknown[0]!r} (choose from "
+                         f"{', '.join([*MODEL_NAMES, *CLASSICAL])})")
     if not names:
         raise InputError(f"--models {text!r}: name at least one of {', '.join(MODEL_NAMES)}")
     return names
@@ -115,6 +118,57 @@ def model_options(model: str, run_dir: Path, features: Path, args: argparse.Name
     argv = [str(features), "--out", str(run_dir), "--model", model, "--split", args.split, "--seed", str(args.seed),
             *(["--epochs", str(args.epochs)] if args.epochs is not None else []), *train_options]
     return options_from_args(command_parser("train").parse_args(argv))
+
+
+def classical_cv(features: Path, out: Path, split: str, seed: int, max_folds: int | None = None) -> dict:
+    """`hist` on the folds train --cv makes (training.splits.make_split, no validation clips): a
+    train_cv-like summary, and OUT/fold-K/metrics.json with the predictions (for conditions).
+
+    The descriptor is extraction.appearance.thumbnail_descriptor of each clip's stored
+    thumbnails; standardized, then multinomial logistic regression with balanced class weights.
+    """
+    import time
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from pose_action.extraction.appearance import read_appearance, thumbnail_descriptor
+    from pose_action.files import write_json
+    from pose_action.layout import FeaturesLayout
+    from pose_action.training.evaluate import evaluation_metrics
+    from pose_action.training.pooled import cv_scores
+    from pose_action.training.splits import fold_count, make_split, parse_kind, read_clips
+
+    layout = FeaturesLayout(features)
+    clips = read_clips(layout).clips
+    labels = sorted({clip.label for clip in clips})
+    vectors = np.stack([thumbnail_descriptor(read_appearance(layout.thumbnails(clip.key), "thumbs")[1])
+                        for clip in clips])
+    targets = np.array([labels.index(clip.label) for clip in clips])
+    kind, count = parse_kind(split)
+    total = fold_count(clips, kind, count)
+    fold_metrics, results, seconds = [], [], 0.0
+    for fold in range(min(total, max_folds or total)):
+        chosen = make_split(clips, split, fold=fold, val_fraction=0.0, seed=seed)
+        train = np.array([clip.key in set(chosen.train) for clip in clips])
+        test = np.array([clip.key in set(chosen.test) for clip in clips])
+        started = time.perf_counter()
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000, class_weight="balanced"))
+        model.fit(vectors[train], targets[train])
+        seconds += time.perf_counter() - started
+        probabilities = np.zeros((int(test.sum()), len(labels)))
+        probabilities[:, model.classes_] = model.predict_proba(vectors[test])
+        metrics = evaluation_metrics(probabilities, [clip for clip, held in zip(clips, test) if held], labels)
+        write_json(out / f"fold-{fold}" / "metrics.json", metrics)
+        fold_metrics.append(metrics)
+        results.append({"fold": fold, "test_groups": metrics["test_groups"], "n_test": metrics["n_test"],
+                        "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]})
+    summary = {"model": "hist", "split": split, **cv_scores(features, fold_metrics), "folds_total": total,
+               "train_seconds": round(seconds, 2), "folds": results, "seed": seed, "features_root": str(features)}
+    write_json(out / "cv.json", summary)
+    return summary
 
 
 def extract_features(args: argparse.Namespace) -> Path:
@@ -295,7 +349,8 @@ def benchmark(args: argparse.Namespace, train_options: list[str], command: str) 
                          "stratifiedgroupkfold:K")
     runs = args.out / RUNS_DIR
     features = args.features if args.features is not None else args.out / FEATURES_DIR
-    options = {model: model_options(model, runs / model, features, args, train_options) for model in models}
+    options = {model: model_options(model, runs / model, features, args, train_options)
+               for model in models if model not in CLASSICAL}
     conditions_path = args.conditions
     if conditions_path is None and args.video_root is not None and (args.video_root / CONDITIONS_NAME).is_file():
         conditions_path = args.video_root / CONDITIONS_NAME
@@ -303,8 +358,9 @@ def benchmark(args: argparse.Namespace, train_options: list[str], command: str) 
     features = extract_features(args)
     rows, by_condition, heads, table = [], [], [], ""
     for model in models:
-        summary = train_cv(features, runs / model, options[model], overwrite=args.overwrite, quiet=True,
-                           max_folds=args.max_folds)
+        summary = (classical_cv(features, runs / model, args.split, args.seed, args.max_folds) if model in CLASSICAL
+                   else train_cv(features, runs / model, options[model], overwrite=args.overwrite, quiet=True,
+                                 max_folds=args.max_folds))
         log.info("%s: %s", model, cv_summary_line(summary))
         rows.append(result_row(model, summary))
         heads += head_rows(model, runs / model, features)

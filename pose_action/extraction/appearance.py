@@ -215,3 +215,45 @@ def stored_shapes(path: str | os.PathLike, appearance: str) -> tuple[tuple[int, 
 def read_thumbnails(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(frame_index (N,), thumbs (N, S, S, 3)) of a thumbnails file."""
     return read_appearance(path, "thumbs")
+
+
+DESCRIPTOR_BINS = 4  # per channel of the joint colour histogram (4 ** 3 = 64 bins)
+DESCRIPTOR_GRID = 4  # the thumbnail's mean colour in a GRID x GRID layout (where things are)
+DESCRIPTOR_EDGES = 8  # bins of the gradient-orientation histogram (texture)
+
+
+def thumbnail_descriptor(thumbs: np.ndarray) -> np.ndarray:
+    """One classical vector per clip from its (N, S, S, 3) uint8 RGB thumbnails: no learning, no weights.
+
+    The mean over frames of a joint colour histogram (64 bins), a coarse colour layout (4 x 4
+    cells x 3 channels), a magnitude-weighted gradient-orientation histogram (texture, 8 bins),
+    and how much the frames change (mean absolute difference of successive thumbnails, overall
+    and per layout cell). The simple scene baseline a learned appearance stream must beat.
+    """
+    frames = np.asarray(thumbs, dtype=np.float32)
+    if frames.ndim != 4 or frames.shape[0] == 0 or frames.shape[-1] != 3:
+        raise InputError(f"thumbnail_descriptor needs (N, S, S, 3) thumbnails, got shape {frames.shape}")
+    count, size = frames.shape[0], frames.shape[1]
+    codes = np.minimum((frames * DESCRIPTOR_BINS / 256.0).astype(np.int64), DESCRIPTOR_BINS - 1)
+    joint = (codes[..., 0] * DESCRIPTOR_BINS + codes[..., 1]) * DESCRIPTOR_BINS + codes[..., 2]
+    colour = np.stack([np.bincount(frame.ravel(), minlength=DESCRIPTOR_BINS ** 3) for frame in joint])
+    colour = colour / float(size * size)
+    cell = max(size // DESCRIPTOR_GRID, 1)
+    layout = frames[:, :cell * DESCRIPTOR_GRID, :cell * DESCRIPTOR_GRID].reshape(
+        count, DESCRIPTOR_GRID, cell, DESCRIPTOR_GRID, cell, 3).mean(axis=(2, 4)).reshape(count, -1) / 255.0
+    gray = frames.mean(axis=-1)
+    gy, gx = np.gradient(gray, axis=(1, 2))
+    magnitude, angle = np.hypot(gx, gy), np.mod(np.arctan2(gy, gx), np.pi)
+    orientation = np.minimum((angle / np.pi * DESCRIPTOR_EDGES).astype(np.int64), DESCRIPTOR_EDGES - 1)
+    texture = np.stack([np.bincount(o.ravel(), weights=m.ravel(), minlength=DESCRIPTOR_EDGES)
+                        for o, m in zip(orientation, magnitude)])
+    texture = texture / np.maximum(texture.sum(axis=1, keepdims=True), 1e-6)
+    if count > 1:
+        change = np.abs(np.diff(gray, axis=0)) / 255.0
+        cells = change[:, :cell * DESCRIPTOR_GRID, :cell * DESCRIPTOR_GRID].reshape(
+            count - 1, DESCRIPTOR_GRID, cell, DESCRIPTOR_GRID, cell).mean(axis=(2, 4)).reshape(count - 1, -1)
+        motion = np.concatenate([[change.mean()], cells.mean(axis=0)])
+    else:
+        motion = np.zeros(1 + DESCRIPTOR_GRID ** 2)
+    return np.concatenate([colour.mean(axis=0), layout.mean(axis=0), layout.std(axis=0), texture.mean(axis=0),
+                           motion]).astype(np.float32)

@@ -108,6 +108,38 @@ def test_each_head_of_a_fusion_is_pooled_beside_the_model(benchmark_real, tmp_pa
     capsys.readouterr()
 
 
+def test_hist_is_the_classical_scene_baseline_on_the_same_folds(benchmark_real, tmp_path, capsys):
+    """--models hist: thumbnail histograms + logistic regression, no training of a network, every fold; the
+    fixture's scene colours tell 3 of its 4 classes apart, so it is far above chance but not perfect."""
+    features = make_features(tmp_path / "features", groups=3, clips=2, frames=20, thumb_size=16)
+    out = tmp_path / "bench"
+    assert benchmark_real.main(["--features", str(features), "--out", str(out), "--models", "hist"]) == 0
+    row = pd.read_csv(out / "results.csv").iloc[0]
+    assert row["model"] == "hist" and row["clips_all"] == row["clips_predicted"] == 4 * 3 * 2 + 1
+    assert 0.5 <= row["accuracy_all"] < 1.0
+    assert [p.parent.name for p in sorted((out / "runs" / "hist").glob("fold-*/metrics.json"))] == [
+        "fold-0", "fold-1", "fold-2"]
+    assert "| hist | " in capsys.readouterr().out
+
+
+def test_thumbnail_descriptor_sees_colour_layout_and_change():
+    import numpy as np
+
+    from pose_action.errors import InputError
+    from pose_action.extraction.appearance import thumbnail_descriptor
+
+    red = np.zeros((4, 16, 16, 3), np.uint8)
+    red[..., 0] = 220
+    blue = red[..., ::-1].copy()
+    assert np.abs(thumbnail_descriptor(red) - thumbnail_descriptor(blue)).sum() > 1.0
+    moving = red.copy()
+    for index in range(4):
+        moving[index, :, index * 4:index * 4 + 4] = 0  # a dark bar sweeps across
+    assert thumbnail_descriptor(moving)[-17] > thumbnail_descriptor(red)[-17] == 0.0  # frame change
+    with pytest.raises(InputError, match="thumbnails"):
+        thumbnail_descriptor(np.zeros((0, 16, 16, 3), np.uint8))
+
+
 def test_unknown_model_is_one_error_line(benchmark_real, tmp_path, capsys):
     code = benchmark_real.main(["--features", str(tmp_path), "--out", str(tmp_path / "b"), "--models", "pose,nope"])
     error = capsys.readouterr().err.strip()
