@@ -227,7 +227,8 @@ def _check_extraction(extraction: dict, where: str | os.PathLike, prefix: str = 
     sampling, thumbnails, pose = section("sampling"), section("thumbnails"), section("pose")
     pose_model, people, embeddings = section("pose_model"), section("people"), section("embeddings")
     if sampling.get("fps") is not None and not number(sampling["fps"], 1e-6, 1e6):
-        raise InputError(f"{where}: '{prefix}sampling.fps' must be a positive number (or null), got {sampling['fps']!r}")
+        raise InputError(f"{where}: '{prefix}sampling.fps' must be a positive number (or null), "
+                         f"got {sampling['fps']!r}")
     if sampling.get("stride") is not None and not number(sampling["stride"], 1, 1e9, integer=True):
         raise InputError(f"{where}: '{prefix}sampling.stride' must be a whole number >= 1 (or null), "
                          f"got {sampling['stride']!r}")

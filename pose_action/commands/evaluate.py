@@ -16,7 +16,6 @@ from pose_action.errors import InputError
 from pose_action.files import check_apart, check_writable
 from pose_action.training.evaluate import cv_summary_line, evaluate_cv, evaluate_run, summary_line
 
-
 # What Ctrl-C leaves (cli.py prints it after the command's name).
 INTERRUPTED = "interrupted; no report was written"
 
