@@ -450,7 +450,8 @@ def run_proof_problem(path: str | os.PathLike) -> str | None:
         problem = run_proof_problem(fold)
         if problem:
             return f"{fold.name}: {problem}"
-    strays = _strays(path, lambda child: child.name == CV_FILE or (FOLD_NAME.match(child.name) and child.is_dir()))
+    strays = _strays(path, lambda child: child.name in (CV_FILE, RELIABILITY_FILE)  # the pooled reliability diagram
+                     or (FOLD_NAME.match(child.name) and child.is_dir()))
     return f"it also holds {strays[0]!r}, which no cross-validation holds" if strays else None
 
 

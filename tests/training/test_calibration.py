@@ -112,3 +112,7 @@ def test_cross_validation_folds_are_calibrated_on_the_other_folds(tmp_path, caps
         assert calibration["clips"] == sum(sizes.values()) - fold["n_test"]
         metrics = read_json(out / fold["run"] / "metrics.json")
         assert metrics["calibration"] == calibration and (out / fold["run"] / "reliability.png").is_file()
+    # the pooled diagram beside cv.json belongs to the cross-validation: a rerun resumes it
+    assert cli.main(["train", str(features), "--out", str(out), "--model", "pose", "--cv", "--split", "logo",
+                     "--quiet", "--frames", "6", "--epochs", "2", "--batch-size", "8", "--param", "lstm_units=8",
+                     "--param", "pose_units=8"]) == 0
