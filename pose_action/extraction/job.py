@@ -102,9 +102,10 @@ class ExtractSettings:
             "scout_every": self.scout_every, "scout_hold": SCOUT_HOLD,
             "search": "num_poses=1 VIDEO landmarker every frame; a num_poses=1 IMAGE landmarker on the frame "
                       "with the people found masked (grey shape), again until none more, every scout_every-th "
-                      "frame and every frame while a person found is missing; on a square crop around each "
+                      "frame (at min_detection_confidence while nobody else is about, else at the finder's) "
+                      "and every frame while a person found is missing; on a square crop around each "
                       "other person's last pose on every frame; a person counts once found confirm frames "
-                      "in a row; dropped after scout_hold frames unseen",
+                      "in a row; dropped after scout_hold frames unseen; their numbers are tracking hints",
             "finder": {"min_detection_confidence": pose.FINDER_CONFIDENCE,
                        "min_presence_confidence": pose.FINDER_CONFIDENCE, "confirm": pose.FINDER_CONFIRM,
                        "mask": pose.MASK_SHAPE, "mask_margin": pose.MASK_MARGIN, "crop_scale": pose.CROP_SCALE,

@@ -293,9 +293,10 @@ class PeopleFinder:
 
     - a num_poses=1 VIDEO landmarker on every frame: exactly what --max-people 1 runs (the same
       poses, where nobody else is found);
-    - every `scout_every`-th frame a scout: an IMAGE-mode landmarker at the low FINDER_CONFIDENCE
-      on the frame with a grey box over the person already found (their landmarks' bounding box
-      plus MASK_MARGIN), again until nobody more is found or max_people are;
+    - every `scout_every`-th frame a scout: an IMAGE-mode landmarker on the frame with a grey
+      shape over the person already found (MASK_SHAPE, grown by MASK_MARGIN), again until nobody
+      more is found or max_people are; at min_detection_confidence while nobody else is about
+      (cheap: the detector alone), at the low FINDER_CONFIDENCE once somebody is;
     - for each other person found: on the following frames, the IMAGE landmarker on a square
       crop around their last pose (others masked; grey beyond the frame edge), which finds a
       person the whole-frame detector misses (small, cut off, overlapping); while a person found
@@ -303,8 +304,9 @@ class PeopleFinder:
       VIDEO landmarker has lost its person, a crop around that person's last pose.
 
     A person found at low confidence counts only once found FINDER_CONFIRM frames in a row at a
-    consistent place (half a torso from the last pose): noise is not followed. A person unseen for
-    `hold` frames is dropped; with nobody besides the VIDEO landmarker's person, only the scout runs.
+    consistent place (within FOLLOW_STEP torsos of the last pose, its torso size kept): noise is
+    not followed. A person unseen for `hold` frames is dropped; with nobody besides the VIDEO
+    landmarker's person, only the scout runs.
     `scout_every=0` is the finder before this one: a num_poses=max_people VIDEO landmarker on
     every frame (the config of folders made with it). The extraction's values are
     `extraction.job.SCOUT_EVERY` and `SCOUT_HOLD`.
@@ -320,6 +322,12 @@ class PeopleFinder:
         finder_confidence = FINDER_CONFIDENCE if finder_confidence is None else finder_confidence
         self._image = _landmarker(model_path, 1, False, finder_confidence, finder_confidence,
                                   finder_confidence) if self.scouting else None
+        # Alone, the scout searches at the VIDEO landmarker's confidence: at the low one its detector
+        # finds something in most frames and the landmark model runs (measured 1.5x a tracked frame's
+        # cost, against 1.1x); once somebody else is about, every search is at the low confidence.
+        self._scout = (_landmarker(model_path, 1, False, min_detection_confidence, min_tracking_confidence,
+                                   min_detection_confidence)
+                       if self.scouting and min_detection_confidence > finder_confidence else self._image)
         self._row = 0
         self._others: list[_Candidate] = []
         self._last: np.ndarray | None = None  # the VIDEO landmarker's pose in the previous frame
@@ -359,7 +367,7 @@ class PeopleFinder:
         missing = any(c.row != row for c in kept)  # a confirmed person not found this frame
         self._others = kept
         if row % self.scout_every == 0 or missing or (kept and len(taken) < self.max_people):
-            for pose in self._search(frame_bgr, taken):
+            for pose in self._search(frame_bgr, taken, self._image if kept else self._scout):
                 taken.append(pose)
                 match = next((c for c in kept if c.row != row and self._same(pose, [c.pose])), None)
                 if match is None:
@@ -410,12 +418,14 @@ class PeopleFinder:
         pose = _from_crop(poses[0], crop[1], width, height)
         return None if self._same(pose, taken) or not self._follows(pose, last) else pose
 
-    def _search(self, frame_bgr: np.ndarray, taken: list[np.ndarray]) -> list[np.ndarray]:
+    def _search(self, frame_bgr: np.ndarray, taken: list[np.ndarray], landmarker) -> list[np.ndarray]:
         """People in the whole frame besides `taken`: detect, paint a grey box over them, detect again."""
+        if landmarker is None:
+            raise RuntimeError("PeopleFinder is closed or does not scout")
         found: list[np.ndarray] = []
         while len(taken) + len(found) < self.max_people:
             self.searches += 1
-            poses = _poses(self._image_landmarker().detect(_mp_image(masked(frame_bgr, taken + found))))
+            poses = _poses(landmarker.detect(_mp_image(masked(frame_bgr, taken + found))))
             if not poses or self._same(poses[0], taken + found):
                 break
             found.append(poses[0])
@@ -427,10 +437,10 @@ class PeopleFinder:
         return self._image
 
     def close(self) -> None:
-        for landmarker in (self._video, self._image):
+        for landmarker in {id(each): each for each in (self._video, self._image, self._scout)}.values():
             if landmarker is not None:
                 landmarker.close()
-        self._video = self._image = None
+        self._video = self._image = self._scout = None
 
     def __enter__(self) -> PeopleFinder:
         return self

@@ -34,8 +34,8 @@ def _torso_x(table):
 
 
 def test_both_people_of_a_real_two_person_clip_and_no_swap(shared_videos, tmp_path):
-    # NTU: two people face each other, shake hands and hug; both in view throughout. The one-pose
-    # VIDEO landmarker alone saw the second in 2 of 72 frames; the finder in 58 (81%).
+    # NTU: two people face each other, shake hands and hug; both in view throughout. The finder
+    # before this one saw the second in 2 of 72 frames; this one in 59 (82%).
     video = shared_videos / "mmaction2_demos" / "NTU_2person_interaction" / "ntu_sample.avi"
     row, out, key = _extract(video, tmp_path)
     assert row["status"] == "ok", row
@@ -44,7 +44,7 @@ def test_both_people_of_a_real_two_person_clip_and_no_swap(shared_videos, tmp_pa
     assert (per_frame >= 2).mean() >= 0.6
     assert row["tracks"] == 2  # two people, each one track from start to end
     zero, one = (people[people["track"] == track].set_index("frame") for track in (0, 1))
-    assert len(zero) == row["frames_processed"]  # the main actor in every frame
+    assert len(zero) >= 0.75 * row["frames_processed"] and len(one) >= 0.75 * row["frames_processed"]
     both = zero.index.intersection(one.index)
     # the main actor stays the same person: always on the same side of the other, never swapped
     side = np.sign(_torso_x(zero.loc[both]) - _torso_x(one.loc[both]))
