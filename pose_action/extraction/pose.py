@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -320,14 +321,16 @@ class PeopleFinder:
         video_poses = 1 if self.scouting else self.max_people
         self._video = _landmarker(model_path, video_poses, True, min_detection_confidence, min_tracking_confidence)
         finder_confidence = FINDER_CONFIDENCE if finder_confidence is None else finder_confidence
-        self._image = _landmarker(model_path, 1, False, finder_confidence, finder_confidence,
-                                  finder_confidence) if self.scouting else None
+        # made when first needed: on a clip where nobody else is found it never is (one landmarker less to build)
+        self._image = None
+        self._make_image = functools.partial(_landmarker, model_path, 1, False, finder_confidence, finder_confidence,
+                                             finder_confidence) if self.scouting else None
         # Alone, the scout searches at the VIDEO landmarker's confidence: at the low one its detector
         # finds something in most frames and the landmark model runs (measured 1.5x a tracked frame's
         # cost, against 1.1x); once somebody else is about, every search is at the low confidence.
         self._scout = (_landmarker(model_path, 1, False, min_detection_confidence, min_tracking_confidence,
                                    min_detection_confidence)
-                       if self.scouting and min_detection_confidence > finder_confidence else self._image)
+                       if self.scouting and min_detection_confidence > finder_confidence else None)
         self._row = 0
         self._others: list[_Candidate] = []
         self._last: np.ndarray | None = None  # the VIDEO landmarker's pose in the previous frame
@@ -367,7 +370,8 @@ class PeopleFinder:
         missing = any(c.row != row for c in kept)  # a confirmed person not found this frame
         self._others = kept
         if row % self.scout_every == 0 or missing or (kept and len(taken) < self.max_people):
-            for pose in self._search(frame_bgr, taken, self._image if kept else self._scout):
+            for pose in self._search(frame_bgr, taken, self._scout if self._scout is not None and not kept
+                                     else self._image_landmarker()):
                 taken.append(pose)
                 match = next((c for c in kept if c.row != row and self._same(pose, [c.pose])), None)
                 if match is None:
@@ -432,15 +436,18 @@ class PeopleFinder:
         return found
 
     def _image_landmarker(self):
+        """The low-confidence IMAGE-mode landmarker, made at the first call."""
         if self._image is None:
-            raise RuntimeError("PeopleFinder is closed or does not scout")
+            if self._make_image is None:
+                raise RuntimeError("PeopleFinder is closed or does not scout")
+            self._image = self._make_image()
         return self._image
 
     def close(self) -> None:
         for landmarker in {id(each): each for each in (self._video, self._image, self._scout)}.values():
             if landmarker is not None:
                 landmarker.close()
-        self._video = self._image = self._scout = None
+        self._video = self._image = self._scout = self._make_image = None
 
     def __enter__(self) -> PeopleFinder:
         return self
