@@ -394,7 +394,7 @@ def load_run(path: str | os.PathLike) -> Run:
 # folder's landmarks/) means it is not only a run, and --overwrite must not delete it.
 RUN_ENTRIES = frozenset({CONFIG_FILE, MODEL_FILE, TFLITE_FILE, LABELS_FILE, SPLIT_FILE, METRICS_FILE, HISTORY_FILE,
                          REPORT_FILE, CONFUSION_FILE, CURVES_FILE, EVALUATIONS_DIR})
-RUN_FILE_SUFFIXES = frozenset({".json", ".csv", ".png", ".keras", ".tflite", ".txt", ".log"})
+RUN_FILE_SUFFIXES = frozenset({".json", ".csv", ".png", ".keras", ".tflite"})  # what runs write
 FOLD_NAME = re.compile(r"^fold-\d+$")
 
 

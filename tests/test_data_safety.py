@@ -75,7 +75,7 @@ def test_overwrite_never_deletes_a_folder_whose_config_json_is_not_a_run(feature
 
 
 @pytest.mark.parametrize("make", ["run_format_and_a_video", "cv_json_and_a_video", "fold_without_format",
-                                  "fold_and_a_class_folder"])
+                                  "fold_and_a_class_folder", "run_and_a_note"])
 def test_a_folder_proves_it_is_a_run_before_overwrite_deletes_it(tmp_path, make):
     folder = tmp_path / "out"
     run_files = {"config.json": json.dumps({"format": runs.RUN_FORMAT}), "labels.json": "[]", "model.keras": "x"}
@@ -88,6 +88,10 @@ def test_a_folder_proves_it_is_a_run_before_overwrite_deletes_it(tmp_path, make)
         (folder / "cv.json").parent.mkdir(parents=True)
         (folder / "cv.json").write_text(json.dumps({"split": "logo", "folds": []}))
         (folder / "holiday.mp4").write_bytes(b"video")
+    elif make == "run_and_a_note":
+        target = folder
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine\n")
     elif make == "fold_without_format":
         target = folder / "fold-0"
         run_files["config.json"] = "{}"
