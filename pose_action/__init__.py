@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -23,10 +23,22 @@ __version__ = "0.1.0"
 NATIVE_LOG_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
 
 
+_quieted: set[str] = set()  # the variables quiet_native_logs set (the user had not)
+
+
 def quiet_native_logs() -> None:
     """Turn TensorFlow's and MediaPipe's C++ logging down, unless the user chose a level."""
     for name, value in NATIVE_LOG_ENV.items():
-        os.environ.setdefault(name, value)
+        if name not in os.environ:
+            os.environ[name] = value
+            _quieted.add(name)
+
+
+def restore_native_logs() -> None:
+    """Undo quiet_native_logs (`--verbose`: the native libraries' own messages are wanted)."""
+    for name in _quieted:
+        os.environ.pop(name, None)
+    _quieted.clear()
 
 
 quiet_native_logs()
@@ -42,14 +54,8 @@ _EXPORTS = {
     "build_features": "pose_action.features",
     "InputError": "pose_action.errors",
 }
-__all__ = ["NATIVE_LOG_ENV", "__version__", "quiet_native_logs", *_EXPORTS]
-
-if TYPE_CHECKING:
-    from pose_action.errors import InputError
-    from pose_action.features import FeatureConfig, build_features
-    from pose_action.inference.recognizer import Prediction, Recognizer, VideoResult
-    from pose_action.runs import Run, load_run
-
+__all__ = ["NATIVE_LOG_ENV", "FeatureConfig", "InputError", "Prediction", "Recognizer", "Run", "VideoResult",
+           "__version__", "build_features", "load_run", "quiet_native_logs", "restore_native_logs"]
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)

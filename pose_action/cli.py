@@ -21,9 +21,16 @@ import time
 import traceback
 from collections.abc import Iterator
 
-from pose_action import __version__
-from pose_action.errors import (EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, InputError, describe_os_error,
-                                one_line)
+from pose_action import __version__, quiet_native_logs, restore_native_logs
+from pose_action.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    InputError,
+    describe_os_error,
+    one_line,
+)
 
 # name: one-line help; the command lives in pose_action.commands.<name>
 COMMANDS: dict[str, str] = {
@@ -51,13 +58,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
-
-
-def _quiet_native_logs() -> None:
-    # TensorFlow and MediaPipe's C++ logging flood stderr with start-up chatter.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 @contextlib.contextmanager
@@ -202,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     as_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = VERBOSE in argv[:argv.index("--")] if "--" in argv else VERBOSE in argv
-    if not verbose:
-        _quiet_native_logs()
+    if verbose:
+        restore_native_logs()
+    else:
+        quiet_native_logs()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("tensorflow", "absl", "distributed", "h5py"):  # tracing/retracing chatter
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -286,7 +288,8 @@ def _run_command(name: str, argv: list[str], verbose: bool) -> int:
         if top == "pose_action":
             message = "this command is not available in this version"
         else:
-            message = f"missing dependency {top!r} (install with: pip install 'pose-action[{EXTRAS.get(top, 'train')}]')"
+            extra = EXTRAS.get(top, "train")
+            message = f"missing dependency {top!r} (install with: pip install 'pose-action[{extra}]')"
     except Exception as error:  # a bug or an input nobody foresaw: still one line, never a hang
         if verbose:
             traceback.print_exc()

@@ -16,8 +16,19 @@ import numpy as np
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import open_appearance
 from pose_action.extraction.motion import MOTION_DIM, read_motion
-from pose_action.landmarks import (INDEX, NUM_LANDMARKS, VISIBILITY, WORLD, X, XY, XYZ, Z, LandmarkSequence,
-                                   detected_rows, load_sequence)
+from pose_action.landmarks import (
+    INDEX,
+    NUM_LANDMARKS,
+    VISIBILITY,
+    WORLD,
+    XY,
+    XYZ,
+    LandmarkSequence,
+    X,
+    Z,
+    detected_rows,
+    load_sequence,
+)
 from pose_action.layout import FeaturesLayout
 from pose_action.people import read_second_track
 
@@ -119,7 +130,7 @@ class FeatureConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "FeatureConfig":
+    def from_dict(cls, values: dict) -> FeatureConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:

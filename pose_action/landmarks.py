@@ -144,7 +144,7 @@ class LandmarkSequence:
 
     @classmethod
     def from_frames(cls, frames: list[tuple[int, int, np.ndarray | None]], *, fps: float, width: int,
-                    height: int) -> "LandmarkSequence":
+                    height: int) -> LandmarkSequence:
         """Build from (frame index, timestamp ms, (33, 8) landmarks or None) per processed frame."""
         data = np.full((len(frames), NUM_LANDMARKS, len(CHANNELS)), np.nan, dtype=np.float32)
         for row, (_, _, landmarks) in enumerate(frames):
@@ -267,7 +267,8 @@ def validate(table: pd.DataFrame, path: str | os.PathLike = "<table>") -> None:
     detected = table["pose_detected"].to_numpy(dtype=np.float64)
     if not np.isin(detected, (0, 1)).all():
         row = int(np.argmax(~np.isin(detected, (0, 1))))
-        raise InputError(f"{path}: pose_detected must be 0 or 1, got {table['pose_detected'].iloc[row]} (row {row + 1})")
+        found = table["pose_detected"].iloc[row]
+        raise InputError(f"{path}: pose_detected must be 0 or 1, got {found} (row {row + 1})")
     _check_landmark_values(table, detected == 1, path)
 
 

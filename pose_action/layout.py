@@ -4,7 +4,8 @@
       landmarks/<Class>/<clip>.csv               one row per processed frame (pose_action.landmarks)
       frames/<Class>/<clip>.npz                  thumbnails and the source frames they show
       embeddings/<backbone>/<Class>/<clip>.npz   frozen CNN vectors of the same frames (--embed)
-      people/<Class>/<clip>.csv                  every tracked person, frame by frame (--max-people N > 1; pose_action.people)
+      people/<Class>/<clip>.csv                  every tracked person, frame by frame (--max-people N > 1;
+                                                 pose_action.people)
       motion/<Class>/<clip>.npz                  optical-flow vectors of every processed frame (--motion)
       manifest.csv                               one row per video (extraction.manifest)
       extract_config.json                        the settings every file was made with

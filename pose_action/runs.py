@@ -105,7 +105,7 @@ class RunConfig:
         }
 
     @classmethod
-    def from_dict(cls, values: Any, where: str | os.PathLike = CONFIG_FILE) -> "RunConfig":
+    def from_dict(cls, values: Any, where: str | os.PathLike = CONFIG_FILE) -> RunConfig:
         """A checked config; InputError names `where` and the first problem."""
         if not isinstance(values, dict) or values.get("format") != RUN_FORMAT:
             found = values.get("format") if isinstance(values, dict) else None

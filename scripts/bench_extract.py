@@ -28,8 +28,9 @@ It renders its own dataset of drawn actors (pose_action.synth) in a temp folder 
 With `--people 1,2,3` every throughput mode runs once per `--max-people` value and a table
 compares their rates (the cost of looking for more people, and of tracking them, on the same
 clips); `--scout-every 0,8` runs every --max-people above 1 once per value (0: the many-pose
-landmarker on every frame, as before the scout; see extraction.pose.PeopleFinder). The bare rate is measured before and after the runs, so load from other processes shows
-up as a spread between the two; the load average is printed with the numbers.
+landmarker on every frame, as before the scout; see extraction.pose.PeopleFinder). The bare rate
+is measured before and after the runs, so load from other processes shows up as a spread
+between the two; the load average is printed with the numbers.
 With --motion every throughput mode also runs with `extract --motion` (alternating without,
 with, without, with for --repeats rounds) and the ratio of the rates is printed: the issue's
 target is at least 0.9 of the rate without motion.
@@ -51,11 +52,11 @@ from pathlib import Path
 import psutil
 
 from pose_action.commands.arguments import parse_size
+from pose_action.extraction.manifest import read_table
+from pose_action.extraction.pose import PoseEstimator, resolve_model
+from pose_action.layout import FeaturesLayout
 from pose_action.synth import dataset as synth
 from pose_action.synth.motions import ACTIONS
-from pose_action.extraction.pose import PoseEstimator, resolve_model
-from pose_action.extraction.manifest import read_table
-from pose_action.layout import FeaturesLayout
 from pose_action.video import read_frames
 
 
@@ -256,7 +257,7 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
               f"{speedup}")
 
     if len(runs) > 1:
-        print(f"\n  --max-people  --scout-every  mode     end to end  steady  vs first   tracks/clip  (frames/s)")
+        print("\n  --max-people  --scout-every  mode     end to end  steady  vs first   tracks/clip  (frames/s)")
         for (people, scout), by_mode in by_people.items():
             for (kind, workers), result in by_mode.items():
                 base = by_people[runs[0]][(kind, workers)]["steady"]
@@ -293,7 +294,8 @@ def motion_comparison(args: argparse.Namespace, root: Path, work: Path, modes: l
                 rates[motion].append((result["frames"] / result["wall"], result["steady"]))
         means = {motion: [sum(r[i] for r in rates[motion]) / len(rates[motion]) for i in (0, 1)]
                  for motion in rates}
-        motion_npz = sum(path.stat().st_size for path in FeaturesLayout(work / "features_motion_True").motion_dir.rglob("*.npz"))
+        motion_dir = FeaturesLayout(work / "features_motion_True").motion_dir
+        motion_npz = sum(path.stat().st_size for path in motion_dir.rglob("*.npz"))
         print(f"  {mode[0]}:{mode[1]:<3} end to end {means[False][0]:6.1f} -> {means[True][0]:6.1f} "
               f"({means[True][0] / means[False][0]:.3f}x), steady {means[False][1]:6.1f} -> {means[True][1]:6.1f} "
               f"({means[True][1] / means[False][1]:.3f}x); motion files {motion_npz / 1e3:.0f} kB in all", flush=True)

@@ -40,10 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GLOG_minloglevel", "2")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def make_run(folder: Path) -> Path:
@@ -133,7 +130,6 @@ def bench_encoder(frames: list[np.ndarray]) -> float:
 STARTUP = textwrap.dedent("""
     import os, sys, time
     started = time.perf_counter()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from pose_action.inference.recognizer import Recognizer
     from pose_action.video import read_frames
     frame = next(read_frames(sys.argv[3]))[2]

@@ -25,18 +25,18 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by OpenCV and NumPy when they load: imports below
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2  # noqa: E402  (after OMP_NUM_THREADS)
+import numpy as np  # noqa: E402  (after OMP_NUM_THREADS)
 
-from pose_action.commands.arguments import parse_size  # noqa: E402
-from pose_action.extraction.pose import PoseEstimator, resolve_model  # noqa: E402
-from pose_action.landmarks import INDEX, X, Y  # noqa: E402
-from pose_action.synth import dataset as synth  # noqa: E402
-from pose_action.synth.conditions import CONDITIONS, PRESETS, Conditions, draw_conditions  # noqa: E402
-from pose_action.synth.motions import ACTION_TABLE, ACTIONS  # noqa: E402
-from pose_action.video import read_frames  # noqa: E402
+from pose_action.commands.arguments import parse_size  # noqa: E402  (after OMP_NUM_THREADS)
+from pose_action.extraction.pose import PoseEstimator, resolve_model  # noqa: E402  (after OMP_NUM_THREADS)
+from pose_action.landmarks import INDEX, X, Y  # noqa: E402  (after OMP_NUM_THREADS)
+from pose_action.synth import dataset as synth  # noqa: E402  (after OMP_NUM_THREADS)
+from pose_action.synth.conditions import CONDITIONS, PRESETS, Conditions, draw_conditions  # noqa: E402  (after OMP_NUM_THREADS)
+from pose_action.synth.motions import ACTION_TABLE, ACTIONS  # noqa: E402  (after OMP_NUM_THREADS)
+from pose_action.video import read_frames  # noqa: E402  (after OMP_NUM_THREADS)
 
 BODY_JOINTS = [INDEX[f"{side}_{joint}"] for side in ("left", "right")
                for joint in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")]

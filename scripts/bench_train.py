@@ -32,8 +32,6 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 MODELS = ("keypoints", "pose", "rgb", "fusion", "lrcn", "convlstm")
 
 
@@ -77,7 +75,6 @@ def steady_seconds(times: list[float], what: str = "") -> float:
 
 def bench_model(spec: str, features: Path, epochs: int, repeat: int = 1) -> dict:
     import keras
-    import numpy as np
 
     from pose_action.catalog import input_names
     from pose_action.layout import FeaturesLayout

@@ -34,8 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 GROUPS = 10  # actors per class: the split (and so the share of training clips) is the same at every size
 METRES_PER_IMAGE_HEIGHT = 2.0  # rough world scale for the derived world coordinates
 
@@ -71,10 +69,10 @@ def ground_truth_landmarks(joints: np.ndarray, width: int, height: int) -> np.nd
 def render_sources(folder: Path, per_class: int, seconds: float, thumb_size: int, thumb_frames: int,
                    size: tuple[int, int], fps: float) -> dict[str, list[dict]]:
     """Render `per_class` distinct clips of every synthetic action into folder/<Class>/<n>.{csv,npz}."""
-    from pose_action.synth import dataset as synth
-    from pose_action.synth.motions import ACTIONS
     from pose_action.extraction.appearance import FrameSampler, write_thumbnails
     from pose_action.landmarks import LandmarkSequence, write_csv
+    from pose_action.synth import dataset as synth
+    from pose_action.synth.motions import ACTIONS
 
     width, height = size
     sources: dict[str, list[dict]] = {}

@@ -33,20 +33,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from pose_action.errors import EXIT_USAGE, InputError  # noqa: E402
+from pose_action.errors import EXIT_USAGE, InputError
 
 log = logging.getLogger("benchmark_open_set")
 

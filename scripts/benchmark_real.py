@@ -38,19 +38,14 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import os
 import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
-from pose_action.catalog import MODEL_NAMES  # noqa: E402
-from pose_action.errors import EXIT_USAGE, InputError  # noqa: E402
-from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN  # noqa: E402
+from pose_action.catalog import MODEL_NAMES
+from pose_action.errors import EXIT_USAGE, InputError
+from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN
 
 if TYPE_CHECKING:
     from pose_action.training.train import TrainOptions
@@ -87,7 +82,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help="train only the first N folds (trials: clips of the other folds count as not predicted)")
     parser.add_argument("--features", type=Path, default=None, metavar="EXISTING",
                         help="a ready features folder: no extraction")
-    parser.add_argument("--workers", type=int, default=None, metavar="N", help="extraction processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="extraction processes (default: all cores)")
     parser.add_argument("--conditions", type=Path, default=None, metavar="CSV",
                         help="per-clip 0/1 conditions (clip,far,exit,...) for accuracy by condition; "
                              "default VIDEO_ROOT/conditions.csv when present")
@@ -188,7 +184,8 @@ def extract_features(args: argparse.Namespace) -> Path:
                             workers=args.workers or default_workers(), group_pattern=args.group_pattern)
     failed = report.count("failed")
     log.info("extracted %s -> %s: %d videos done now, %d already done%s", args.video_root, features,
-             len(report.rows), report.skipped, f", {failed} failed to decode (left out of every score)" if failed else "")
+             len(report.rows), report.skipped,
+             f", {failed} failed to decode (left out of every score)" if failed else "")
     return features
 
 
@@ -280,9 +277,9 @@ def read_conditions(path: Path) -> dict[str, set[str]]:
 
 def condition_rows(model: str, run_dir: Path, features: Path, conditions: dict[str, set[str]]) -> list[dict]:
     """Per condition (and `none`, `no_pose`): clips, correct and accuracy of one model's test predictions."""
+    from pose_action.extraction.manifest import read_table
     from pose_action.files import read_json
     from pose_action.layout import FeaturesLayout
-    from pose_action.extraction.manifest import read_table
     from pose_action.training.pooled import decoded_clips
 
     layout = FeaturesLayout(features)
@@ -366,7 +363,8 @@ def benchmark(args: argparse.Namespace, train_options: list[str], command: str) 
         heads += head_rows(model, runs / model, features)
         if conditions is not None:
             by_condition += condition_rows(model, runs / model, features, conditions)
-        table = write_results(args.out, rows, command, summary, by_condition, heads)  # after every model: a stop keeps the rest
+        # after every model: a stop keeps the rest
+        table = write_results(args.out, rows, command, summary, by_condition, heads)
     return table
 
 

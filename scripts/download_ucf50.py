@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     classes = sum(1 for p in videos.iterdir() if p.is_dir()) if videos.is_dir() else 0
     if classes != EXPECTED_CLASSES:
         raise SystemExit(f"download_ucf50: expected {EXPECTED_CLASSES} class folders in {videos}, found {classes}")
-    print(f"UCF50 ready: {videos} ({classes} classes). Next: pose-action extract {videos} --out {args.dest / 'features'}")
+    features = args.dest / "features"
+    print(f"UCF50 ready: {videos} ({classes} classes). Next: pose-action extract {videos} --out {features}")
     return 0
 
 

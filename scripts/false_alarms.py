@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GLOG_minloglevel", "2")
-
-from pose_action.errors import EXIT_USAGE, InputError  # noqa: E402
+from pose_action.errors import EXIT_USAGE, InputError
 
 PROG = "scripts/false_alarms.py"
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import pandas as pd
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from pose_action.landmarks import INDEX, NUM_LANDMARKS, PRESENCE, VISIBILITY, X, Y, Z, LandmarkSequence, write_csv  # noqa: E402
-from pose_action.synth import dataset as synth  # noqa: E402
-from pose_action.synth.motions import LOCOMOTION  # noqa: E402
+from pose_action.landmarks import INDEX, NUM_LANDMARKS, PRESENCE, VISIBILITY, LandmarkSequence, X, Y, Z, write_csv
+from pose_action.synth import dataset as synth
+from pose_action.synth.motions import LOCOMOTION
 
 SIZE = (96, 72)  # joints only: the frame size sets the figure's place, not the cost
 TORSO = [INDEX[name] for name in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]

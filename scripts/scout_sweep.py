@@ -8,7 +8,8 @@ tracks on the real clips, and the finder's IMAGE-mode searches per frame (whole 
 crop around a person; each a detector pass plus landmarks where found) beside the one-pose VIDEO
 landmarker's pass on every frame. With scout_every 0 the many-pose VIDEO landmarker runs instead.
 
-    python scripts/scout_sweep.py --settings 0:0,8:12,8:50,4:50 --real ../shared/videos/mmaction2_demos/Kinetics_arm_wrestling/demo.mp4
+    python scripts/scout_sweep.py --settings 0:0,8:12,8:50,4:50 \
+        --real ../shared/videos/mmaction2_demos/Kinetics_arm_wrestling/demo.mp4
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from pose_action.synth.conditions import Conditions
 from pose_action.synth.motions import ACTIONS
 from pose_action.video import probe, read_frames
 
-TORSO = [INDEX[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_knee", "right_knee")]
+TORSO = [INDEX[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_knee",
+                             "right_knee")]
 
 
 def crowd_clips(root: Path, seconds: float) -> list[Path]:
@@ -60,7 +62,8 @@ def main() -> None:
         clips = []
         for video in crowd + list(args.real):
             info = probe(video)
-            truth = (synth.read_joints(video), synth.read_joints(synth.bystander_path(video))) if video in crowd else None
+            truth = ((synth.read_joints(video), synth.read_joints(synth.bystander_path(video)))
+                     if video in crowd else None)
             clips.append((info.width / info.height, list(read_frames(video, 1, info)), truth))
         for setting in args.settings.split(","):
             every, hold = (int(value) for value in setting.split(":"))
@@ -82,7 +85,8 @@ def main() -> None:
                 seen = np.isfinite(bystander[:, TORSO, 0]).all(axis=1)
                 on_actor.append(np.mean([
                     distance(pose, a) < (distance(pose, b) if shown else np.inf)
-                    for pose, a, b, shown in zip(tracking.person(people, 0), actor, bystander, seen) if pose is not None]))
+                    for pose, a, b, shown in zip(tracking.person(people, 0), actor, bystander, seen)
+                    if pose is not None]))
                 found += sum(any(distance(pose, b) < 0.03 for pose in poses)
                              for poses, b, shown in zip(people, bystander, seen) if shown)
                 visible += int(seen.sum())

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import pose_action  # noqa: F401  (its import turns the native logs down before a test module loads TensorFlow)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -7,7 +7,6 @@ tests (recognizer, export, predict, live, demo): 3 classes x 3 actors of 1.6 s c
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,6 @@ def make_tiny_run(base: Path) -> TinyRun:
     from pose_action.demo import QUICK, run_demo
     from pose_action.synth.dataset import write_clip
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     tiny = TinyRun(base=base, videos=base / "videos", features=base / "features", run=base / "run",
                    long_video=base / "long" / "jumping.mp4")
     if not (tiny.run / "model.tflite").is_file():

@@ -63,7 +63,6 @@ def _videos(root: Path) -> Path:
 
 def test_overwrite_never_deletes_a_folder_whose_config_json_is_not_a_run(features, tmp_path, capsys):
     """The issue's data loss: `echo '{}' > videos/config.json; train --out videos --overwrite` deleted every video."""
-    pytest.importorskip("keras")
     videos = _videos(tmp_path / "videos")
     (videos / "config.json").write_text("{}\n")
     before = _snapshot(tmp_path)
@@ -124,7 +123,6 @@ def test_every_file_a_trained_and_exported_run_holds_is_part_of_its_proof(tiny):
 
 
 def test_overwrite_still_replaces_a_run(features, tmp_path, capsys):
-    pytest.importorskip("keras")
     out = tmp_path / "run"
     args = ["train", str(features), "--out", str(out), "--model", "pose", "--epochs", "1", "--frames", "6",
             "--quiet", "--param", "lstm_units=4"]
@@ -137,7 +135,6 @@ def test_overwrite_still_replaces_a_run(features, tmp_path, capsys):
 
 @pytest.mark.parametrize("where", ["same", "inside", "around"])
 def test_train_out_apart_from_the_features(features, where, capsys):
-    pytest.importorskip("keras")
     out = {"same": features, "inside": features / "run", "around": features.parent}[where]
     before = _snapshot(features.parent)
     for extra in ([], ["--cv", "--split", "logo"], ["--overwrite"]):
@@ -149,7 +146,6 @@ def test_train_out_apart_from_the_features(features, where, capsys):
 
 
 def test_train_cv_adds_folds_only_to_a_cross_validation(features, tmp_path, capsys):
-    pytest.importorskip("keras")
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "todo.txt").write_text("mine\n")
@@ -247,7 +243,6 @@ def test_an_atomic_write_whose_flush_fails_keeps_the_old_file(tmp_path, monkeypa
 ])
 def test_a_bad_extraction_config_is_refused_before_training(tmp_path, capsys, edit, message):
     """Not JSON: refused only after every epoch; wrong types: trained, then every reader refused the run."""
-    pytest.importorskip("keras")
     from features_fixture import make_features
 
     features = make_features(tmp_path / "features", groups=2, clips=1, frames=8)
@@ -290,7 +285,6 @@ with cli.sigterm_interrupts():
 
 
 def test_int_then_term_during_training_ends_cleanly(tmp_path):
-    pytest.importorskip("keras")
     from features_fixture import make_features
 
     features = make_features(tmp_path / "features", groups=2, clips=2, frames=12)
@@ -431,7 +425,6 @@ def test_wrong_run_config_types_name_the_key(tiny, section, key, value, message)
     ("cnn_filters=4", "--param cnn_filters=4: expected a list of whole numbers like [16, 32, 64]"),
 ])
 def test_wrong_param_types_name_the_param(features, tmp_path, capsys, param, message):
-    pytest.importorskip("keras")
     code = cli.main(["train", str(features), "--out", str(tmp_path / "run"), "--model", "pose", "--quiet",
                      "--param", param])
     assert code == EXIT_USAGE and _one_line(capsys).endswith(message)

@@ -8,7 +8,6 @@ import re
 from pose_action.cli import main
 from pose_action.video import probe, read_frames
 
-
 # What MediaPipe, LiteRT, TensorFlow and glog print from C++ (never the program's own lines).
 NATIVE_CHATTER = re.compile(r"^(INFO: |WARNING: \[|[IWE]\d{4} |.*\.(cc|h):\d+\]|.*XNNPACK|.*Sparsity tensors)", re.M)
 

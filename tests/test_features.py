@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 
 from pose_action.errors import InputError
+from pose_action.features import (
+    BONES,
+    LOCOMOTION_CHANNELS,
+    MAX_SPEED,
+    MAX_VELOCITY_GAP_S,
+    SPEED_UNIT,
+    FeatureConfig,
+    build_features,
+    fill_gaps,
+    sample_indices,
+)
 from pose_action.landmarks import INDEX, LandmarkSequence
-from pose_action.features import (BONES, LOCOMOTION_CHANNELS, MAX_SPEED, MAX_VELOCITY_GAP_S, SPEED_UNIT, FeatureConfig,
-                                  build_features, fill_gaps, sample_indices)
 
 
 def _walking_skeleton(frames: int = 60, seed: int = 0) -> np.ndarray:

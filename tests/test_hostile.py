@@ -104,7 +104,6 @@ def test_no_input_makes_extract_or_inspect_write_outside_their_output_folder(vid
 
 
 def test_hostile_manifest_keys_stay_inside_the_features_folder(tmp_path, capsys):
-    pytest.importorskip("keras")
     from features_fixture import make_features
 
     features = make_features(tmp_path / "features", groups=2, clips=2, frames=12)
@@ -239,7 +238,6 @@ def test_readers_never_read_a_file_that_may_not_end(tmp_path, target):
 
 
 def test_a_fifo_among_the_feature_files_is_named_before_training(tmp_path, capsys):
-    pytest.importorskip("keras")
     from features_fixture import make_features
 
     features = make_features(tmp_path / "features", groups=2, clips=2, frames=12)
@@ -263,7 +261,6 @@ def test_an_oversized_manifest_field_is_one_line(tmp_path, capsys):
 def test_a_training_process_leaves_nothing_in_the_temp_folder(tmp_path):
     """TensorFlow writes autograph sources to $TMPDIR and deletes them in its exit handler: the command's
     quick exit must still run it (a run of `train` must not litter /tmp)."""
-    pytest.importorskip("keras")
     from features_fixture import make_features
 
     features = make_features(tmp_path / "features", groups=3, clips=1, frames=12)
@@ -278,7 +275,6 @@ def test_a_training_process_leaves_nothing_in_the_temp_folder(tmp_path):
 
 def test_outputs_never_replace_their_own_inputs(tmp_path, capsys):
     """`train FEATURES --out FEATURES --overwrite` deleted the features; `--report manifest.csv` replaced it."""
-    pytest.importorskip("keras")
     from features_fixture import make_features
 
     features = make_features(tmp_path / "features", groups=2, clips=1, frames=8)

@@ -63,10 +63,13 @@ def test_round_trip_keeps_values_and_missing_frames(tmp_path):
     (lambda t: t.assign(timestamp_ms=t["timestamp_ms"][::-1].to_numpy()), "timestamps must increase"),
     (lambda t: t.assign(nose_y=["oops"] + [0.5] * (len(t) - 1)), "non-numeric value 'oops'"),
     # issue 12: inf ruined every epoch's loss; duplicated/reordered frames, odd flags and torn rows passed
-    (lambda t: t.assign(left_wrist_x=[0.5, np.inf, np.nan, 0.5, 0.5]), r"non-finite value inf in column 'left_wrist_x' \(row 2\)"),
-    (lambda t: t.assign(nose_wz=[0.5, 0.5, np.nan, -np.inf, 0.5]), r"non-finite value -inf in column 'nose_wz' \(row 4\)"),
+    (lambda t: t.assign(left_wrist_x=[0.5, np.inf, np.nan, 0.5, 0.5]),
+     r"non-finite value inf in column 'left_wrist_x' \(row 2\)"),
+    (lambda t: t.assign(nose_wz=[0.5, 0.5, np.nan, -np.inf, 0.5]),
+     r"non-finite value -inf in column 'nose_wz' \(row 4\)"),
     (lambda t: t.assign(nose_z=[0.5, 1e39, np.nan, 0.5, 0.5]), "non-finite value 1e[+]?39"),  # beyond float32
-    (lambda t: t.assign(left_hip_x=[0.5, 3e38, np.nan, 0.5, 0.5]), "value 3e[+]38 in column 'left_hip_x' .row 2. is out of range"),
+    (lambda t: t.assign(left_hip_x=[0.5, 3e38, np.nan, 0.5, 0.5]),
+     "value 3e[+]38 in column 'left_hip_x' .row 2. is out of range"),
     (lambda t: t.assign(frame=[0, 2, 2, 6, 8]), "frame is repeated: 2 then 2 at row 3"),
     (lambda t: t.assign(frame=[0, 4, 2, 6, 8]), "frame goes back: 4 then 2 at row 3"),
     (lambda t: t.assign(frame=[0, 2, 4.5, 6, 8]), "frame must be a whole number"),

@@ -26,5 +26,5 @@ def test_importing_the_package_turns_native_logs_down_but_keeps_a_users_choice()
 
 
 def test_an_unknown_name_is_an_attribute_error():
-    out = _run("import pose_action\ntry:\n    pose_action.Nope\nexcept AttributeError as e:\n    print('AttributeError')")
+    out = _run("import pose_action\ntry:\n    pose_action.Nope\nexcept AttributeError:\n    print('AttributeError')")
     assert out == "AttributeError"

@@ -8,7 +8,7 @@ import pytest
 
 from pose_action.errors import InputError
 from pose_action.features import SECOND_PERSON_CHANNELS, FeatureConfig, build_features
-from pose_action.landmarks import INDEX, NUM_LANDMARKS, VISIBILITY, WX, WY, X, Y, LandmarkSequence
+from pose_action.landmarks import INDEX, NUM_LANDMARKS, VISIBILITY, WX, WY, LandmarkSequence, X, Y
 from pose_action.people import people_table, read_second_track, write_people
 from pose_action.training.augment import mirror_points
 

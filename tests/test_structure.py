@@ -39,14 +39,16 @@ def _modules() -> dict[str, ast.Module]:
 def _imported(tree: ast.Module, module: str, known: set[str]) -> set[str]:
     """Package modules that `module` imports anywhere in its source (top level or inside functions)."""
     found = set()
-    package = module if (PACKAGE / Path(*module.split(".")[1:]) / "__init__.py").is_file() else module.rpartition(".")[0]
+    is_package = (PACKAGE / Path(*module.split(".")[1:]) / "__init__.py").is_file()
+    package = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name in known)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
             if base in known:
                 found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in known)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from pose_action.inference.export import FORMATS, QUANTIZATIONS, export_run
 
-
 # What Ctrl-C leaves (cli.py prints it after the command's name).
 INTERRUPTED = "interrupted; nothing was exported (the run is as it was)"
 

@@ -59,9 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_out(out: Path) -> None:
     """OUT receives videos: never a features folder or a run (their readers would meet class folders)."""
+    from pose_action.layout import CONFIG_FILE, MANIFEST_FILE
     from pose_action.runs import CV_FILE, run_proof_problem
 
-    if (out / "extract_config.json").is_file() or (out / "manifest.csv").is_file():
+    if (out / CONFIG_FILE).is_file() or (out / MANIFEST_FILE).is_file():
         raise InputError(f"{out}: a features folder (extract's output), not a video folder; choose another OUT")
     if out.is_dir() and ((out / CV_FILE).is_file() or run_proof_problem(out) is None) and any(out.iterdir()):
         raise InputError(f"{out}: a trained run, not a video folder; choose another OUT")

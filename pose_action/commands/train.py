@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from pose_action import runs
 from pose_action.catalog import BACKBONES, MODEL_NAMES
 from pose_action.commands.arguments import seed
-from pose_action.features import POSE_FEATURES
 from pose_action.errors import InputError
+from pose_action.features import POSE_FEATURES
 from pose_action.files import check_apart
 from pose_action.training.batches import SEQUENCE_CACHE_BYTES
 from pose_action.training.evaluate import cv_summary_line, summary_line
@@ -167,7 +166,6 @@ def check_out(out: Path, features: Path, cv: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     check_out(args.out, args.features, args.cv)
     options = options_from_args(args)
     if options.params:

@@ -31,8 +31,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pose_action.extraction.discovery import VideoItem
 from pose_action.errors import InputError
+from pose_action.extraction.discovery import VideoItem
 from pose_action.extraction.job import ExtractSettings, new_row, process_video
 from pose_action.extraction.pool import redirect_native_stderr
 from pose_action.layout import FeaturesLayout

@@ -139,7 +139,9 @@ def discover(root: str | os.PathLike, group_pattern: str = DEFAULT_GROUP_PATTERN
 
 def _is_our_output(folder: Path) -> bool:
     """A run (config.json of the run format, or cv.json) or a features folder (extract_config.json)."""
-    if (folder / "cv.json").is_file() or (folder / "extract_config.json").is_file():
+    from pose_action.layout import CONFIG_FILE
+
+    if (folder / "cv.json").is_file() or (folder / CONFIG_FILE).is_file():
         return True
     try:
         with open(folder / "config.json", encoding="utf-8") as handle:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pose_action import __version__
-from pose_action.errors import InputError
 from pose_action.catalog import BACKBONES
+from pose_action.errors import InputError
 from pose_action.extraction.discovery import VideoItem
 from pose_action.layout import FeaturesLayout
 
@@ -43,7 +43,8 @@ MAX_PEOPLE = 10  # each pose costs a landmark pass per frame; a crowd beyond thi
 # --max-people N > 1 (extraction.pose.PeopleFinder): look for more people every SCOUT_EVERY processed
 # frames while one is tracked; track N from then on until SCOUT_HOLD frames in a row show at most one.
 SCOUT_EVERY = 8  # measured: README "Several people: the cost"
-SCOUT_HOLD = 12  # = tracking.DEFAULT_MAX_GAP: a second person hidden for a moment is found again before their track ends
+# = tracking.DEFAULT_MAX_GAP: a second person hidden for a moment is found again before their track ends
+SCOUT_HOLD = 12
 MAX_THUMB_SIZE = 1024  # thumbnails are scene context (64 px by default); a huge size only exhausts memory
 # Test hook: a worker whose video's file name contains this text crashes in native code.
 CRASH_TEST_ENV = "POSE_ACTION_TEST_CRASH_ON"
@@ -269,12 +270,12 @@ def _return_freed_memory() -> None:
 
 
 def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractSettings) -> None:
-    from pose_action.extraction.appearance import FrameSampler, write_embeddings, write_thumbnails
     import numpy as np
 
+    from pose_action.extraction.appearance import FrameSampler, write_embeddings, write_thumbnails
     from pose_action.extraction.motion import MotionEncoder, write_motion
-    from pose_action.landmarks import LandmarkSequence, write_csv
     from pose_action.extraction.pose import PeopleFinder, PoseEstimator
+    from pose_action.landmarks import LandmarkSequence, write_csv
     from pose_action.video import probe, read_frames, stride_for
 
     info = probe(item.path)

@@ -34,7 +34,8 @@ COLUMNS: tuple[str, ...] = (
 )
 STATUSES: tuple[str, ...] = ("ok", "no_pose", "failed")
 NUMERIC_COLUMNS: tuple[str, ...] = (
-    "frames_total", "frames_processed", "frames_with_pose", "fps", "width", "height", "seconds", "stride", "tracks", "switches_repaired")
+    "frames_total", "frames_processed", "frames_with_pose", "fps", "width", "height", "seconds", "stride", "tracks",
+    "switches_repaired")
 
 
 # Names that must survive a write and a read exactly (the resume key, and what it is made of).
@@ -181,7 +182,7 @@ class ManifestWriter:
             raise InputError(describe_os_error(error, self.path)) from None
         self._rewrite()
 
-    def __enter__(self) -> "ManifestWriter":
+    def __enter__(self) -> ManifestWriter:
         return self
 
     def __exit__(self, *exc) -> None:

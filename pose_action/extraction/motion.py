@@ -85,7 +85,8 @@ def motion_vector(flow: np.ndarray) -> np.ndarray:
 
 
 def mirror_motion(vectors: np.ndarray) -> np.ndarray:
-    """(..., MOTION_DIM) vectors of the horizontally mirrored frames: grid columns and directions swapped, dx negated."""
+    """(..., MOTION_DIM) vectors of the horizontally mirrored frames: grid columns and directions swapped,
+    dx negated."""
     vectors = np.asarray(vectors)
     cells = vectors[..., :GRID * GRID * BINS].reshape(*vectors.shape[:-1], GRID, GRID, BINS)
     mirrored = cells[..., ::-1, :][..., (BINS // 2 - np.arange(BINS)) % BINS]  # direction a -> 180 deg - a

@@ -179,7 +179,7 @@ class WorkerPool:
             with contextlib.suppress(OSError):
                 worker.connection.close()
 
-    def __enter__(self) -> "WorkerPool":
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,9 +13,10 @@ where x is scaled by the frame's aspect ratio (so x and y share a unit), the tor
 the mean of both shoulders and hips, the torso size the distance from mid-shoulders to
 mid-hips, and the prediction moves the last centre on at the track's velocity. A pair whose
 centre is more than `STEP_GATE` torso sizes from the prediction (plus `GAP_STEP` per missed
-frame), whose torso is 1.5 times larger or smaller (`SCALE_GATE`), or costing more than `MAX_COST` (plus `GAP_COST` per missed frame), is not linked: a
-person's torso moves far less than that between two frames, so a pose that jumps there is
-somebody else (the landmarker handing one person's pose over to another as they pass). A pose with a hint (the
+frame), whose torso is 1.5 times larger or smaller (`SCALE_GATE`), or costing more than
+`MAX_COST` (plus `GAP_COST` per missed frame), is not linked: a person's torso moves far less
+than that between two frames, so a pose that jumps there is somebody else (the landmarker
+handing one person's pose over to another as they pass). A pose with a hint (the
 people finder's number for the person it followed into this frame: extraction.pose.PeopleFinder)
 that equals the hint of a track's last pose links to it at cost 0 unless its centre is more than
 `HINT_GATE` torso sizes from the prediction: the finder's crops follow a person whose landmarks

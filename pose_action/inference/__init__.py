@@ -1,1 +1,2 @@
-"""Inference: a trained run on video files and webcams (Keras or the TensorFlow-free LiteRT runtime), export, drawing."""
+"""Inference: a trained run on video files and webcams (Keras or the TensorFlow-free LiteRT runtime), export,
+drawing."""

@@ -37,7 +37,7 @@ def choose_backend(run_path: str | os.PathLike, backend: str) -> str:
     return "keras"
 
 
-def load_backend(run: Run, backend: str, *, num_threads: int | None = None) -> "KerasBackend | LiteBackend":
+def load_backend(run: Run, backend: str, *, num_threads: int | None = None) -> KerasBackend | LiteBackend:
     """The run's model on `backend` ("keras" or "tflite"), checked against config.json."""
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -54,7 +54,7 @@ def load_backend(run: Run, backend: str, *, num_threads: int | None = None) -> "
     return model
 
 
-def check_model(run: Run, backend: "KerasBackend | LiteBackend", where: Path) -> None:
+def check_model(run: Run, backend: KerasBackend | LiteBackend, where: Path) -> None:
     """The model must read what build_features gives under config.json and name as many classes as labels.json."""
     if backend.num_classes != len(run.labels):
         raise InputError(f"{where}: the model predicts {backend.num_classes} classes but labels.json "

@@ -26,12 +26,12 @@ import numpy as np
 from pose_action.calibration import BACKGROUND
 from pose_action.errors import InputError
 from pose_action.extraction.job import check_max_people
+from pose_action.features import FeatureConfig, build_features, nearest_rows, scene_frame_numbers
 from pose_action.inference.actors import MainActor, pose_of
 from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
 from pose_action.landmarks import LandmarkSequence, as_stored
 from pose_action.people import nobody
-from pose_action.runs import RunConfig, Run, load_run
-from pose_action.features import FeatureConfig, build_features, nearest_rows, scene_frame_numbers
+from pose_action.runs import Run, RunConfig, load_run
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class FrameExtractor:
         if self.estimator is not None:
             self.estimator.close()
 
-    def __enter__(self) -> "FrameExtractor":
+    def __enter__(self) -> FrameExtractor:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -358,7 +358,7 @@ class Recognizer:
     @classmethod
     def load(cls, run_dir: str | os.PathLike, backend: str = "keras", *, pose_model: str | None = None,
              threshold: float | None = None, smoothing: int = DEFAULT_SMOOTHING,
-             num_threads: int | None = None, max_people: int | None = None) -> "Recognizer":
+             num_threads: int | None = None, max_people: int | None = None) -> Recognizer:
         """Load a run directory; backend "tflite" needs `pose-action export` first and no TensorFlow.
 
         `threshold` None: the run's own (config.json `calibration.threshold`, from held-out clips;
@@ -497,7 +497,7 @@ class Recognizer:
 
     # -- streams
 
-    def reset(self, fps: float, *, step: int | None = None) -> "Stream":
+    def reset(self, fps: float, *, step: int | None = None) -> Stream:
         """Start a new stream of `fps` frames per second (ends the previous one)."""
         if self._stream is not None:
             self._stream.close()
@@ -529,7 +529,7 @@ class Recognizer:
             self._stream.close()
             self._stream = None
 
-    def __enter__(self) -> "Recognizer":
+    def __enter__(self) -> Recognizer:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from pose_action.errors import InputError
 from pose_action.files import atomic_path
 from pose_action.inspection.summary import runs_of
-from pose_action.landmarks import INDEX, LANDMARK_NAMES, X, Y, LandmarkSequence
+from pose_action.landmarks import INDEX, LANDMARK_NAMES, LandmarkSequence, X, Y
 
 DEFAULT_JOINTS: tuple[str, ...] = (
     "left_wrist", "right_wrist", "left_ankle", "right_ankle", "left_hip", "right_hip")
@@ -43,9 +43,9 @@ def plot_sequence(sequence: LandmarkSequence, path: str | os.PathLike,
     (and grey in the heat map), so gaps and jumps stand out. Written atomically, 1200x900 px
     for raster formats.
     """
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib import colormaps
 
     path = Path(path)
     seconds = sequence.timestamp_ms / 1000.0

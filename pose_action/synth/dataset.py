@@ -25,12 +25,48 @@ from pose_action.errors import InputError
 from pose_action.files import atomic_path, check_writable
 from pose_action.landmarks import LANDMARK_NAMES, NUM_LANDMARKS, X, Y
 from pose_action.synth.conditions import (
-    CONDITIONS, NO_CONDITIONS, Bystander, ConditionRates, Conditions, Darkness, Exit, blend_poses, condition_rng,
-    darken, draw_conditions, exit_state, far_placement, plan_bystander, plan_darkness, plan_exit, travel_yaw)
+    CONDITIONS,
+    NO_CONDITIONS,
+    Bystander,
+    ConditionRates,
+    Conditions,
+    Darkness,
+    Exit,
+    blend_poses,
+    condition_rng,
+    darken,
+    draw_conditions,
+    exit_state,
+    far_placement,
+    plan_bystander,
+    plan_darkness,
+    plan_exit,
+    travel_yaw,
+)
 from pose_action.synth.figure import Body, View, draw_figure, mirror_points, project, skeleton
-from pose_action.synth.motions import (ACTION_TABLE, ACTIONS, ALL_ACTIONS, BACKGROUND_CLASS, PASSING, SMALL_SHARE,
-                                       Action, Crossing, background_variant, plan_crossing, stand, walk)
-from pose_action.synth.scenes import SHAKE_MARGIN, draw_occluder, hsv_color, jitter_color, keyed_rng, make_background, pick_color
+from pose_action.synth.motions import (
+    ACTION_TABLE,
+    ACTIONS,
+    ALL_ACTIONS,
+    BACKGROUND_CLASS,
+    PASSING,
+    SMALL_SHARE,
+    Action,
+    Crossing,
+    background_variant,
+    plan_crossing,
+    stand,
+    walk,
+)
+from pose_action.synth.scenes import (
+    SHAKE_MARGIN,
+    draw_occluder,
+    hsv_color,
+    jitter_color,
+    keyed_rng,
+    make_background,
+    pick_color,
+)
 from pose_action.video import write_video
 
 log = logging.getLogger(__name__)

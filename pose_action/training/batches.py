@@ -28,7 +28,6 @@ from pose_action.people import check_people_frames, people_frames
 from pose_action.training.augment import AugmentConfig, augment_points, augment_thumbnails, clip_mirrored
 from pose_action.training.splits import Clip
 
-
 # Parsed landmark sequences (~1 KB per frame) kept in memory across epochs, at most this many
 # bytes: the first clips read fill it and later ones are parsed from their CSV every epoch.
 # A fixed cap, not a share of the dataset, so training memory does not grow with the number
@@ -48,7 +47,8 @@ class ClipBatches:
     """
 
     def __init__(self, layout: FeaturesLayout, clips: list[Clip], labels: list[str], config: FeatureConfig,
-                 input_names: list[str], batch_size: int, *, shuffle: bool = False, augment: AugmentConfig | None = None,
+                 input_names: list[str], batch_size: int, *, shuffle: bool = False,
+                 augment: AugmentConfig | None = None,
                  seed: int = 0, class_weights: dict[int, float] | None = None,
                  cache_sequences: bool = True, cache_bytes: int = SEQUENCE_CACHE_BYTES) -> None:
         if batch_size < 1:

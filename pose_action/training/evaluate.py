@@ -21,8 +21,14 @@ from typing import Any
 import numpy as np
 
 from pose_action import runs
-from pose_action.calibration import (BACKGROUND, Calibration, apply_temperature, calibration_error, fit_calibration,
-                                     reliability_bins)
+from pose_action.calibration import (
+    BACKGROUND,
+    Calibration,
+    apply_temperature,
+    calibration_error,
+    fit_calibration,
+    reliability_bins,
+)
 from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json

@@ -34,7 +34,6 @@ from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
 from pose_action.training.recipes import Recipe
 
-
 HEADS = ("lstm", "attention", "tcn")
 # Training unrolls the LSTMs over the T frames (T is fixed): on CPU the unrolled steps train
 # faster than Keras' while loop (scripts/bench_train.py); the weights are the same either way.
@@ -60,7 +59,8 @@ DEFAULT_PARAMS: dict[str, object] = {
     "fusion_gate": "confidence",
     "mix_folds": 2,  # learned: inner group folds of the training clips whose out-of-fold answers set the mix
     "mix_epochs": 0.5,  # learned: each inner model trains this share of the recipe's epochs
-    "gate_power": 1.0,  # fusion_gate confidence: weight = confidence ** gate_power (1: never worse than 2 when re-gated)
+    # fusion_gate confidence: weight = confidence ** gate_power (1: never worse than 2 when re-gated)
+    "gate_power": 1.0,
     "cnn_filters": [16, 32, 64],  # small thumbnail CNN (rgb/fusion with thumbs)
     "cnn": "stem",  # its first layer: stem (4x4 stride 4, a quarter of the pixels) | conv (3x3 stride 2)
     "lrcn_filters": [16, 32, 64, 64],  # the classic LRCN frame CNN

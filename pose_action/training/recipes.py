@@ -58,7 +58,7 @@ class Recipe:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def with_overrides(self, **overrides: object) -> "Recipe":
+    def with_overrides(self, **overrides: object) -> Recipe:
         """This recipe with the given fields replaced; None means "keep the recipe's value"."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
@@ -71,8 +71,8 @@ DEFAULT_RECIPE = Recipe()
 RECIPES: dict[str, Recipe] = {
     # The tutorials train far longer (2000 epochs); 200 is where their loss has long flattened
     # on sets of this size, at a tenth of the time.
-    "keypoints": Recipe(frames=30, pose_features="raw", epochs=200, learning_rate=1e-3, schedule="constant", weight_decay=0.0,
-                        label_smoothing=0.0, average_last=0, augment=False, class_weights=False),
+    "keypoints": Recipe(frames=30, pose_features="raw", epochs=200, learning_rate=1e-3, schedule="constant",
+                        weight_decay=0.0, label_smoothing=0.0, average_last=0, augment=False, class_weights=False),
     # The LRCN tutorials read 20 frames of 64x64; it trains with the default recipe here, which
     # makes it a stronger baseline than their early stopping on a random validation split.
     "lrcn": Recipe(frames=20),

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (accuracy_score, classification_report, confusion_matrix,
-                             precision_recall_fscore_support)
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support
 
 from pose_action.files import write_bytes_atomic, write_text_atomic
 

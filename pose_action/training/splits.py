@@ -119,7 +119,7 @@ class Split:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Split":
+    def from_dict(cls, values: dict) -> Split:
         return cls(**values)
 
     def describe(self) -> str:

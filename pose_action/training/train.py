@@ -35,12 +35,18 @@ from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.layout import FeaturesLayout
 from pose_action.training.augment import AugmentConfig
-from pose_action.training.batches import (SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches,
-                                          loader_errors)
-from pose_action.training.recipes import Recipe, recipe_for
-from pose_action.training.evaluate import (cross_fit_folds, evaluation_metrics, predict_clips, run_calibration,
-                                           summary_line, write_evaluation, write_pooled_reliability)
+from pose_action.training.batches import SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches, loader_errors
+from pose_action.training.evaluate import (
+    cross_fit_folds,
+    evaluation_metrics,
+    predict_clips,
+    run_calibration,
+    summary_line,
+    write_evaluation,
+    write_pooled_reliability,
+)
 from pose_action.training.pooled import cv_scores
+from pose_action.training.recipes import Recipe, recipe_for
 from pose_action.training.reports import plot_curves, write_history_csv
 from pose_action.training.splits import FOLDED_KINDS, Clip, Split, fold_count, make_split, parse_kind, read_clips
 
@@ -64,7 +70,8 @@ class TrainOptions:
     backbone: str | None = None
     # rgb/fusion: appearance on this many of the T frames (0 or >= T: every frame); see FeatureConfig
     scene_frames: int = 8
-    motion: bool = False  # fusion: add the optical-flow stream (needs extract --motion); the `motion` model always reads it
+    # fusion: add the optical-flow stream (needs extract --motion); the `motion` model always reads it
+    motion: bool = False
     second_person: bool = False  # pose, fusion: the second most important person in the pose vectors (--max-people 2)
     locomotion: bool = False  # pose, fusion: speed and place of the body in the pose vectors (FeatureConfig.locomotion)
     # None: the model's training recipe decides (training.recipes); a value overrides it

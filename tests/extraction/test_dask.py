@@ -10,21 +10,20 @@ import threading
 import time
 from pathlib import Path
 
+import dask
+import distributed  # noqa: F401  imported before dask.config.set: importing it later would drop Dask's defaults
 import pandas as pd
 import pytest
 
-dask = pytest.importorskip("dask")
-pytest.importorskip("distributed")  # before dask.config.set: its exit would drop Dask's defaults
-
+from pose_action.errors import EXIT_PARTIAL, InputError
+from pose_action.extraction.dask import TASK_PREFIX, dask_runner, extract_on_worker
+from pose_action.extraction.discovery import VideoItem
 from pose_action.extraction.job import CRASH_TEST_ENV, make_settings
+from pose_action.extraction.manifest import read_rows
 from pose_action.extraction.run import extract
+from pose_action.landmarks import read_csv
 from pose_action.layout import LOCK_FILE
 from pose_action.synth import dataset as synth
-from pose_action.extraction.discovery import VideoItem
-from pose_action.extraction.dask import TASK_PREFIX, dask_runner, extract_on_worker
-from pose_action.errors import EXIT_PARTIAL, InputError
-from pose_action.landmarks import read_csv
-from pose_action.extraction.manifest import read_rows
 
 
 def _dataset(root: Path, clips: list[tuple[str, int, float]]) -> list[Path]:

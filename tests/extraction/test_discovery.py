@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from pose_action.extraction.discovery import discover
 from pose_action.errors import InputError
+from pose_action.extraction.discovery import discover
 from pose_action.layout import check_key
 
 

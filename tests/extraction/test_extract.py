@@ -16,17 +16,23 @@ import pandas as pd
 import psutil
 import pytest
 
-from pose_action.extraction.job import (CRASH_TEST_ENV, ExtractSettings, make_settings, new_row, prefetched,
-                                        process_video)
-from pose_action.extraction.run import extract, format_summary
-from pose_action.layout import LOCK_FILE
-from pose_action.synth import dataset as synth
+from pose_action.errors import EXIT_PARTIAL, InputError
 from pose_action.extraction.appearance import FrameSampler, read_thumbnails, thumbnail
 from pose_action.extraction.discovery import VideoItem
-from pose_action.errors import EXIT_PARTIAL, InputError
-from pose_action.landmarks import INDEX, load_sequence, read_csv
+from pose_action.extraction.job import (
+    CRASH_TEST_ENV,
+    ExtractSettings,
+    make_settings,
+    new_row,
+    prefetched,
+    process_video,
+)
 from pose_action.extraction.manifest import ManifestWriter, read_rows
 from pose_action.extraction.pose import file_sha256
+from pose_action.extraction.run import extract, format_summary
+from pose_action.landmarks import INDEX, load_sequence, read_csv
+from pose_action.layout import LOCK_FILE
+from pose_action.synth import dataset as synth
 from pose_action.video import read_frames
 
 BODY_JOINTS = ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
@@ -142,7 +148,8 @@ def test_names_the_group_pattern_does_not_match_are_reported(tmp_path, lite, cap
     assert "Wave/wave_by_ann, Wave/wave_by_bob, Wave/wave_by_cy, ..." in caplog.text
     assert "4 clips matched no group in their file name" in format_summary(report)
     manifest = pd.read_csv(tmp_path / "features" / "manifest.csv", dtype=str).set_index("key")
-    assert manifest.loc["Wave/wave_by_ann", "group_from"] == "stem" and manifest.loc["Wave/wave_by_ann", "group"] == "wave_by_ann"
+    assert manifest.loc["Wave/wave_by_ann", "group_from"] == "stem"
+    assert manifest.loc["Wave/wave_by_ann", "group"] == "wave_by_ann"
     assert manifest.loc["Wave/v_Wave_g01_c01", "group_from"] == "pattern"
 
 

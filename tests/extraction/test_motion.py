@@ -80,7 +80,8 @@ def two_clips(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_adding_motion_to_an_extracted_folder_makes_only_the_motion_files(two_clips, tmp_path):
     root, out = two_clips
-    others = sorted(path for path in out.rglob("*") if path.is_file() and path.parent.parent.name in ("landmarks", "frames"))
+    others = sorted(path for path in out.rglob("*")
+                    if path.is_file() and path.parent.parent.name in ("landmarks", "frames"))
     before = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in others}
     old_manifest = pd.read_csv(out / "manifest.csv", dtype=str).set_index("key")
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from pose_action.extraction import pose
 from pose_action.errors import InputError
+from pose_action.extraction import pose
 from pose_action.video import read_frames
 
 
@@ -42,7 +42,7 @@ def test_detects_the_person_in_a_real_video(shared_videos):
     video = shared_videos / "ud810_ps7" / "A1" / "PS7A1P1T1.avi"
     found = 0
     with pose.PoseEstimator(pose.resolve_model("lite")) as estimator:
-        for index, timestamp, frame in read_frames(video, stride=10):
+        for _, timestamp, frame in read_frames(video, stride=10):
             points = estimator.detect(frame, timestamp)
             if points is not None:
                 found += 1

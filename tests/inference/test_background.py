@@ -6,12 +6,10 @@ import json
 
 import pytest
 
-pytest.importorskip("keras")
-
-from pose_action.calibration import BACKGROUND  # noqa: E402
-from pose_action.cli import main  # noqa: E402
-from pose_action.files import read_json  # noqa: E402
-from pose_action.synth.motions import BACKGROUND_VARIANTS, background_variant  # noqa: E402
+from pose_action.calibration import BACKGROUND
+from pose_action.cli import main
+from pose_action.files import read_json
+from pose_action.synth.motions import BACKGROUND_VARIANTS, background_variant
 
 
 @pytest.fixture(scope="module")

@@ -69,6 +69,7 @@ def test_false_alarm_script_counts_windows_read_as_an_action(tiny, tmp_path, cap
     import importlib.util
 
     import pandas as pd
+
     from conftest import REPO
 
     spec = importlib.util.spec_from_file_location("false_alarms", REPO / "scripts" / "false_alarms.py")

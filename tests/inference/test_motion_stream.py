@@ -10,14 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("keras")
-
-from pose_action.cli import main  # noqa: E402
-from pose_action.extraction.motion import MOTION_DIM  # noqa: E402
-from pose_action.features import clip_features, load_clip_sequence  # noqa: E402
-from pose_action.inference.recognizer import Recognizer, window_features  # noqa: E402
-from pose_action.layout import FeaturesLayout  # noqa: E402
-from pose_action.synth import dataset as synth  # noqa: E402
+from pose_action.cli import main
+from pose_action.extraction.motion import MOTION_DIM
+from pose_action.features import clip_features, load_clip_sequence
+from pose_action.inference.recognizer import Recognizer, window_features
+from pose_action.layout import FeaturesLayout
+from pose_action.synth import dataset as synth
 
 TINY = ["--epochs", "2", "--frames", "8", "--param", "lstm_units=8", "--param", "pose_units=8",
         "--param", "appearance_units=8", "--param", "motion_units=8", "--param", "cnn_filters=[4,8]"]

@@ -87,7 +87,8 @@ def test_predict_keeps_the_terminal_clean_and_verbose_shows_the_native_messages(
 
 
 def test_live_without_a_display_is_one_clean_line(tiny):
-    completed = _run("live", str(tiny.run), "--camera", str(tiny.long_video), env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    completed = _run("live", str(tiny.run), "--camera", str(tiny.long_video),
+                     env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines() == [completed.stderr.strip()], completed.stderr
     assert "no display" in completed.stderr

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from pose_action import landmarks
+from pose_action.errors import InputError
 from pose_action.extraction import pose
 from pose_action.inference import render
-from pose_action.errors import InputError
 from pose_action.landmarks import INDEX, LandmarkSequence
 from pose_action.video import read_frames
 

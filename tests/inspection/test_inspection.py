@@ -18,9 +18,9 @@ from PIL import Image
 from pose_action import cli, landmarks
 from pose_action.extraction import pose
 from pose_action.inspection.report import inspect_features, load_with_context, write_report
-from pose_action.layout import REPORT_FILE
 from pose_action.inspection.summary import problem_of, summarize, torso_jitter
 from pose_action.landmarks import INDEX, LandmarkSequence
+from pose_action.layout import REPORT_FILE
 from pose_action.video import probe, read_frames
 
 STRIDE = 3

@@ -8,12 +8,10 @@ import logging
 import pandas as pd
 import pytest
 
-pytest.importorskip("keras")
+from pose_action.files import read_json
 
-from conftest import REPO  # noqa: E402
-from features_fixture import make_features  # noqa: E402
-
-from pose_action.files import read_json  # noqa: E402
+from conftest import REPO
+from features_fixture import make_features
 
 COLUMNS = ["model", "accuracy_all", "macro_f1_all", "accuracy_mean", "accuracy_std", "clips_all", "clips_predicted",
            "train_seconds"]
@@ -78,10 +76,12 @@ def test_accuracy_by_condition_counts_each_clip_under_its_conditions(benchmark_r
                    for item in read_json(path)["predictions"]}
     right = sum(predictions[key]["predicted"] == predictions[key]["label"] for key in dark)
     assert table.loc["dark", "correct"] == right
-    assert "Accuracy by condition" in (out / "results.md").read_text() and f"dark ({len(dark)})" in capsys.readouterr().out
+    assert "Accuracy by condition" in (out / "results.md").read_text()
+    assert f"dark ({len(dark)})" in capsys.readouterr().out
 
     conditions.write_text("clip,far\nA/b,maybe\n")  # a broken CSV is one line before any training
-    again = ["--features", str(features), "--out", str(tmp_path / "b2"), "--models", "pose", "--conditions", str(conditions)]
+    again = ["--features", str(features), "--out", str(tmp_path / "b2"), "--models", "pose",
+             "--conditions", str(conditions)]
     assert benchmark_real.main(again) == 2
     error = capsys.readouterr().err.strip()
     assert error.splitlines() == [error] and "conditions.csv" in error and not (tmp_path / "b2" / "runs").exists()

@@ -44,7 +44,6 @@ def test_logit_and_class_mean_scores_rank_an_outlier_last(open_set):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_leave_one_class_out_on_tiny_features(open_set, tmp_path, capsys):
-    pytest.importorskip("keras")
     features = make_features(tmp_path / "features", groups=3, clips=2, frames=24, thumb_size=16)
     out = tmp_path / "open"
     assert open_set.main(["--features", str(features), "--out", str(out), "--classes", "Wave,TennisSwing",

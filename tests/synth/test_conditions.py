@@ -14,7 +14,7 @@ import pytest
 from pose_action import cli
 from pose_action.errors import InputError
 from pose_action.extraction.pose import PoseEstimator, resolve_model
-from pose_action.landmarks import INDEX, X, Y
+from pose_action.landmarks import INDEX, X
 from pose_action.synth import dataset as synth
 from pose_action.synth.conditions import CONDITIONS, ConditionRates, Conditions, draw_conditions, preset
 from pose_action.synth.motions import ACTIONS, SCENE_PAIRS

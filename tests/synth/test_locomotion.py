@@ -10,14 +10,14 @@ import importlib.util
 import numpy as np
 import pandas as pd
 
-from conftest import REPO
-
 from pose_action import cli
 from pose_action.features import LOCOMOTION_CHANNELS, FeatureConfig, build_features, load_clip_sequence
 from pose_action.landmarks import INDEX, X
 from pose_action.layout import FeaturesLayout
 from pose_action.synth import dataset as synth
 from pose_action.synth.motions import ACTION_TABLE, ACTIONS, LOCOMOTION
+
+from conftest import REPO
 
 HIPS = [INDEX["left_hip"], INDEX["right_hip"]]
 

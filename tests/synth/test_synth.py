@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from pose_action import cli
+from pose_action.errors import InputError
+from pose_action.extraction.discovery import discover
+from pose_action.extraction.pose import PoseEstimator, resolve_model
+from pose_action.landmarks import INDEX, LANDMARK_NAMES
 from pose_action.synth import dataset as synth
 from pose_action.synth.motions import ACTIONS, SCENE_PAIRS
-from pose_action.extraction.discovery import discover
-from pose_action.errors import InputError
-from pose_action.landmarks import INDEX, LANDMARK_NAMES
-from pose_action.extraction.pose import PoseEstimator, resolve_model
 from pose_action.video import probe, read_frames, timestamp_ms
 
 SIZE = (320, 240)
@@ -164,7 +164,8 @@ def test_bad_requests_are_input_errors(tmp_path, capsys):
     assert cli.main(["synth", str(tmp_path / "x"), "--seconds", "0"]) == 2
     assert "--seconds must be positive" in capsys.readouterr().err
     assert cli.main(["synth", str(tmp_path / "x"), "--size", "big"]) == 2  # the one --size parser, as inspect's
-    assert capsys.readouterr().err.strip().splitlines() == ["pose-action synth: error: --size must look like 640x480, got 'big'"]
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "pose-action synth: error: --size must look like 640x480, got 'big'"]
 
 
 def test_cli_writes_a_small_dataset(tmp_path, capsys):

@@ -6,10 +6,17 @@ import numpy as np
 import pytest
 
 from pose_action.errors import InputError
-from pose_action.landmarks import INDEX, X, LandmarkSequence
-from pose_action.landmarks import VISIBILITY, detected_rows
-from pose_action.training.augment import (ARMS, LOWER_BODY, SIDES, AugmentConfig, augment_points, augment_thumbnails,
-                                          degrade_landmarks, mirror_points)
+from pose_action.landmarks import INDEX, VISIBILITY, LandmarkSequence, X, detected_rows
+from pose_action.training.augment import (
+    ARMS,
+    LOWER_BODY,
+    SIDES,
+    AugmentConfig,
+    augment_points,
+    augment_thumbnails,
+    degrade_landmarks,
+    mirror_points,
+)
 
 
 def _walking_skeleton(frames: int) -> np.ndarray:

@@ -16,13 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("keras")
+from pose_action import cli
+from pose_action.training.train import TrainOptions, train_run
 
-from features_fixture import TINY_PARAMS, make_features  # noqa: E402
-from features_fixture import small_features as features  # noqa: E402,F401 (a fixture)
-
-from pose_action import cli  # noqa: E402
-from pose_action.training.train import TrainOptions, train_run  # noqa: E402
+from features_fixture import TINY_PARAMS, make_features
+from features_fixture import small_features as features  # noqa: F401  (a fixture, used by the tests' arguments)
 
 TINY = ["--frames", "6", "--batch-size", "4", "--param", "lstm_units=8", "--param", "pose_units=8",
         "--param", "appearance_units=8", "--param", "cnn_filters=[4,8]"]
@@ -68,7 +66,8 @@ BREAKAGES = {
     "truncated thumbnails": (lambda f, key: _truncate(f / "frames" / f"{key}.npz"),
                              "frames/{key}.npz: unreadable thumbs file"),
     "thumbnails of another size": (lambda f, key: _thumbs_of_size(f / "frames" / f"{key}.npz", 32),
-                                   "frames/{key}.npz: thumbnails are 32x32x3 uint8 but the model expects 16x16x3 uint8"),
+                                   "frames/{key}.npz: thumbnails are 32x32x3 uint8 "
+                                   "but the model expects 16x16x3 uint8"),
     "cut-off landmark CSV": (lambda f, key: _truncate(f / "landmarks" / f"{key}.csv"),
                              "landmarks/{key}.csv: the last row is cut off"),
     "missing landmark CSV": (lambda f, key: (f / "landmarks" / f"{key}.csv").unlink(),
@@ -94,8 +93,8 @@ def test_a_broken_feature_file_is_named_before_training_starts(features, tmp_pat
 
 def test_a_rerun_of_extract_redoes_a_damaged_clip_instead_of_skipping_it(tmp_path):
     """The hint in the error above must be true: extract takes a truncated file as not done."""
-    from pose_action.extraction.job import ExtractSettings
     from pose_action.extraction.discovery import VideoItem
+    from pose_action.extraction.job import ExtractSettings
     from pose_action.extraction.run import _is_done
     from pose_action.layout import FeaturesLayout
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features_fixture import make_features
 from pose_action.catalog import input_names
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import open_appearance, read_appearance, write_thumbnails
@@ -14,6 +13,8 @@ from pose_action.layout import FeaturesLayout
 from pose_action.training.augment import AugmentConfig
 from pose_action.training.batches import ClipBatches, keras_batches
 from pose_action.training.splits import read_clips
+
+from features_fixture import make_features
 
 
 def test_thumbnails_read_in_place_match_the_file_and_damage_is_named(tmp_path):

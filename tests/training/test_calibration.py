@@ -89,7 +89,6 @@ def test_a_few_held_out_clips_all_right_do_not_make_the_run_certain_or_strict():
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_cross_validation_folds_are_calibrated_on_the_other_folds(tmp_path, capsys):
-    pytest.importorskip("keras")
     from pose_action import cli
     from pose_action.files import read_json
 

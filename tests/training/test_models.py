@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from pose_action.training import models  # noqa: E402
-from pose_action.catalog import BACKBONE_SPECS, MODEL_NAMES, input_names  # noqa: E402
-from pose_action.errors import InputError  # noqa: E402
-from pose_action.features import FeatureConfig  # noqa: E402
-from pose_action.training.recipes import Recipe  # noqa: E402
+from pose_action.catalog import BACKBONE_SPECS, MODEL_NAMES, input_names
+from pose_action.errors import InputError
+from pose_action.features import FeatureConfig
+from pose_action.training import models
+from pose_action.training.recipes import Recipe
 
 FRAMES, THUMB, CLASSES, EMBEDDING = 6, 16, 3, 12
 SMALL = {"lstm_units": 8, "pose_units": 8, "appearance_units": 8, "cnn_filters": [4, 8],

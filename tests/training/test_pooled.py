@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features_fixture import make_features
 from pose_action.layout import FeaturesLayout
 from pose_action.training.pooled import cv_scores, decoded_clips, fold_spread, pool_predictions
+
+from features_fixture import make_features
 
 # Six clips of the set. n1 (say a no_pose clip) is in no fold's predictions.
 TRUTH = {"A/a1": "A", "A/a2": "A", "A/n1": "A", "B/b1": "B", "B/b2": "B", "B/b3": "B"}

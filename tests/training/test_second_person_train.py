@@ -1,6 +1,6 @@
 """`train --second-person` by the real flow: synth --crowd -> extract --max-people 2 -> train pose and fusion;
-the run records it, exports to TFLite and predicts with two people tracked; a folder without people files, or a model without a pose
-stream, is one line and exit 2."""
+the run records it, exports to TFLite and predicts with two people tracked; a folder without people files,
+or a model without a pose stream, is one line and exit 2."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ import shutil
 
 import pytest
 
-pytest.importorskip("keras")
-
-from pose_action.cli import main  # noqa: E402
-from pose_action.features import FeatureConfig  # noqa: E402
-from pose_action.layout import FeaturesLayout  # noqa: E402
-from pose_action.people import read_people  # noqa: E402
+from pose_action.cli import main
+from pose_action.features import FeatureConfig
+from pose_action.layout import FeaturesLayout
+from pose_action.people import read_people
 
 TINY = ["--epochs", "2", "--frames", "8", "--param", "lstm_units=8", "--param", "pose_units=8",
         "--param", "appearance_units=8", "--param", "cnn_filters=[4,8]", "--quiet"]

@@ -6,27 +6,26 @@ import json
 import logging
 from dataclasses import replace
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from features_fixture import TINY_PARAMS, make_features  # noqa: E402
-from features_fixture import small_features as features  # noqa: E402,F401 (a fixture)
-
-from pose_action import cli, runs  # noqa: E402
-from pose_action.calibration import apply_temperature  # noqa: E402
-from pose_action.errors import InputError  # noqa: E402
-from pose_action.files import read_json  # noqa: E402
-from pose_action.inference.backends import load_backend  # noqa: E402
-from pose_action.layout import FeaturesLayout  # noqa: E402
-from pose_action.training.augment import AugmentConfig  # noqa: E402
+from pose_action import cli, runs
+from pose_action.calibration import apply_temperature
+from pose_action.errors import InputError
+from pose_action.features import FeatureConfig
+from pose_action.files import read_json
+from pose_action.inference.backends import load_backend
+from pose_action.layout import FeaturesLayout
+from pose_action.training.augment import AugmentConfig
 from pose_action.training.batches import ClipBatches
-from pose_action.training.evaluate import evaluate_run, predict_clips  # noqa: E402
-from pose_action.features import FeatureConfig  # noqa: E402
-from pose_action.training.splits import read_clips  # noqa: E402
-from pose_action.training.train import TrainOptions, balanced_class_weights, train_cv, train_run  # noqa: E402
+from pose_action.training.evaluate import evaluate_run, predict_clips
+from pose_action.training.splits import read_clips
+from pose_action.training.train import TrainOptions, balanced_class_weights, train_cv, train_run
+
+from features_fixture import TINY_PARAMS, make_features
+from features_fixture import small_features as features  # noqa: F401  (a fixture, used by the tests' arguments)
 
 TINY = ["--frames", "6", "--epochs", "2", "--batch-size", "8", "--param", "lstm_units=8",
         "--param", "pose_units=8", "--param", "appearance_units=8", "--param", "cnn_filters=[4,8]"]
@@ -283,7 +282,7 @@ def test_landmark_cache_stops_at_its_cap_and_batches_stay_the_same(features):
     assert 0 < len(capped.cache) < len(clips) and capped.cached_bytes <= budget
     assert len(unlimited.cache) == len(clips) and not uncached.cache
     for other in results[1:]:  # what a model sees does not depend on what was cached
-        for (inputs, targets, weights), (other_inputs, other_targets, _) in zip(results[0], other):
+        for (inputs, targets, _), (other_inputs, other_targets, _) in zip(results[0], other):
             np.testing.assert_array_equal(targets, other_targets)
             for name in inputs:
                 np.testing.assert_array_equal(inputs[name], other_inputs[name])
