@@ -449,7 +449,7 @@ def window_motion(sequence: LandmarkSequence, rows: np.ndarray, gate: float) -> 
     visibility = np.nan_to_num(points[:, :, VISIBILITY].astype(np.float64))
     ankles = valid & (visibility[:, LEFT_ANKLE] >= gate) & (visibility[:, RIGHT_ANKLE] >= gate)
     spread = np.nan_to_num(xy[:, LEFT_ANKLE, 0] - xy[:, RIGHT_ANKLE, 0]) / scale
-    speed = None if steady is None else float(min(np.linalg.norm(steady), MAX_SPEED))
+    speed = None if steady is None else min(float(np.linalg.norm(steady)), MAX_SPEED)
     return WindowMotion(speed, cadence(spread, seconds, np.flatnonzero(ankles)))
 
 
@@ -600,6 +600,7 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
         twin = copy.deepcopy(rng) if other is not None else None  # the same draws: one mirror, one rotation
         points = augment(points, sequence.aspect, rng)
         if other is not None:
+            assert twin is not None  # made above whenever there is a second person
             other = augment(other, sequence.aspect, twin)
     points[present == 0] = np.nan  # padding counts as missing, never as a pose
     window = window_motion(sequence, rows, config.visibility_gate) if config.locomotion else None

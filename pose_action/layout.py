@@ -71,14 +71,14 @@ class ClipFiles:
                 if path is not None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class FeaturesLayout:
     """Paths inside one FEATURES folder (nothing is created or read by building one)."""
 
     root: Path
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))  # a str or PathLike is welcome
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        object.__setattr__(self, "root", Path(root))  # a str or PathLike is welcome
 
     def landmarks(self, key: str) -> Path:
         return self.root / LANDMARKS_DIR / f"{check_key(key)}.csv"

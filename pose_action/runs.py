@@ -199,6 +199,8 @@ def _window_seconds(window: dict) -> float | None:
         seconds = window.get("seconds")
         if seconds is None and window.get("frames") and window.get("fps"):
             seconds = float(window["frames"]) / float(window["fps"])
+        if seconds is None:
+            return None
         seconds = float(seconds)
     except (TypeError, ValueError):
         return None

@@ -205,7 +205,7 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
             for frame in frames:
                 if writer is None:
                     height, width = frame.shape[:2]
-                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc_for(path)),
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*fourcc_for(path)),
                                              float(fps), (width, height))
                     if not writer.isOpened():
                         raise InputError(f"{path}: OpenCV cannot write this video format")

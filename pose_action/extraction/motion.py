@@ -102,7 +102,7 @@ class MotionEncoder:
     """
 
     def __init__(self) -> None:
-        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self.flow.setFinestScale(FINEST_SCALE)
         self.previous: np.ndarray | None = None
 

@@ -42,7 +42,7 @@ def vision():
     """
     hide = "tensorflow" not in sys.modules
     if hide:
-        sys.modules["tensorflow"] = None  # type: ignore[assignment]
+        sys.modules["tensorflow"] = None
     try:
         from mediapipe.tasks.python import vision as mp_vision
     finally:

@@ -79,7 +79,7 @@ def _video_of(table: pd.DataFrame, manifest_row: dict) -> tuple[dict, bool]:
     fps = _positive(manifest_row.get("fps")) or fps_from_timestamps(table) or DEFAULT_FPS
     width, height = _positive(manifest_row.get("width")), _positive(manifest_row.get("height"))
     known = bool(width and height)
-    width, height = (int(width), int(height)) if known else STAND_IN_SIZE
+    width, height = (int(width), int(height)) if width and height else STAND_IN_SIZE
     return {"fps": fps, "width": width, "height": height}, known
 
 
@@ -135,7 +135,8 @@ def _tracks_of(manifest_row: dict) -> dict:
     values = {}
     for column in TRACK_COLUMNS:
         try:
-            values[column] = float(manifest_row.get(column))
+            value = manifest_row.get(column)
+            values[column] = math.nan if value is None else float(value)
         except (TypeError, ValueError):
             values[column] = math.nan
     return values

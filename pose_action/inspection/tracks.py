@@ -101,20 +101,20 @@ def render_tracks(features: str | os.PathLike, key: str, out_dir: str | os.PathL
         for row in range(len(frames)):
             yield annotate(np.full((canvas_size[1], canvas_size[0], 3), render.CANVAS_COLOR, np.uint8), row)
 
-    def over_video() -> Iterator[np.ndarray]:
+    def over_video(video: str | os.PathLike) -> Iterator[np.ndarray]:
         stride = max(1, math.gcd(*frames)) if frames else 1
         row = 0
-        for index, _, image in read_frames(overlay, stride=stride):
+        for index, _, image in read_frames(video, stride=stride):
             if row >= len(frames):
                 return
             if frames[row] == index:
                 yield annotate(image, row)
                 row += 1
         if row < len(frames):
-            raise InputError(f"{overlay}: video ends before frame {frames[row]} of {layout.people(key)} "
+            raise InputError(f"{video}: video ends before frame {frames[row]} of {layout.people(key)} "
                              "(is it the video the clip was extracted from?)")
 
-    drawn = tqdm(over_video() if overlay is not None else canvases(), total=len(frames), desc="render",
+    drawn = tqdm(over_video(overlay) if overlay is not None else canvases(), total=len(frames), desc="render",
                  unit="frame", disable=quiet)
     playback = 1000.0 / float(np.median(np.diff(timestamps))) if len(timestamps) > 1 and \
         np.median(np.diff(timestamps)) > 0 else fps

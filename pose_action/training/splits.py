@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,11 +57,11 @@ class ClipSet:
     excluded: dict[str, int] = field(default_factory=dict)  # status -> count
 
 
-def _optional_int(value: object) -> int | None:
+def _optional_int(value: Any) -> int | None:  # a pandas cell
     return None if pd.isna(value) else int(value)
 
 
-def _optional_float(value: object) -> float | None:
+def _optional_float(value: Any) -> float | None:  # a pandas cell
     return None if pd.isna(value) else float(value)
 
 
