@@ -333,16 +333,19 @@ def render_scene(plan: ClipPlan, *, fps: float,
         bystander = plan.bystander
         bystander_behind = bystander is not None and bystander.view.y <= view.y
         if bystander is not None and bystander_behind:
+            assert other is not None  # made above whenever the plan has a bystander
             _record(other, index, _draw_bystander(frame, bystander, plan.background, time, dx, dy), width, height)
         pixels = project(points, actor_view, offset=(-dx, -dy))
         if not plan.empty and _in_frame(pixels, view.scale, width, height):
             _shadow(frame, plan.background, actor_view, dx, dy)
             draw_figure(frame, pixels, body, view.scale, plan.action.prop)
         if bystander is not None and not bystander_behind:
+            assert other is not None  # made above whenever the plan has a bystander
             _record(other, index, _draw_bystander(frame, bystander, plan.background, time, dx, dy), width, height)
         if plan.occlusion and performance.occluder is not None:
             draw_occluder(frame, performance.occluder, view.x - dx, view.y - dy, view.scale)
         if plan.darkness is not None:
+            assert noise is not None  # made above whenever the plan has darkness
             frame = darken(frame, plan.darkness, noise)
         frames.append(frame)
         if not plan.empty:

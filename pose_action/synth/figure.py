@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -229,13 +230,13 @@ def skeleton(body: Body, pose: Pose) -> np.ndarray:
         direction = _unit(torso @ pose.prop_direction)
         # The racket's face holds the vertical, so a horizontal racket shows its face.
         up = np.array([0.0, -1.0, 0.0])
-        side = up - np.dot(up, direction) * direction
-        if np.linalg.norm(side) < 0.1:  # prop pointing straight up or down
-            side = np.array([1.0, 0.0, 0.0])
-        side = _unit(side)
+        flat_side = up - np.dot(up, direction) * direction
+        if np.linalg.norm(flat_side) < 0.1:  # prop pointing straight up or down
+            flat_side = np.array([1.0, 0.0, 0.0])
+        flat_side = _unit(flat_side)
         points[PROP_BASE] = grip
         points[PROP_TIP] = grip + direction * pose.prop_length
-        points[PROP_SIDE] = points[PROP_TIP] + side * 0.06  # half the width of a racket's head
+        points[PROP_SIDE] = points[PROP_TIP] + flat_side * 0.06  # half the width of a racket's head
     else:
         points[PROP_BASE:PROP_SIDE + 1] = np.nan
 
@@ -430,7 +431,7 @@ def _draw_prop(image: np.ndarray, p: np.ndarray, prop: str, scale: float) -> Non
 def draw_figure(image: np.ndarray, pixels: np.ndarray, body: Body, scale: float,
                 prop: str | None = None) -> None:
     """Paint the figure from its projected points (pixel x, pixel y, depth), far parts first."""
-    parts: list[tuple[float, int, object]] = []
+    parts: list[tuple[float, int, Callable[[], None]]] = []
     mean_depth = lambda *names: float(np.mean([pixels[INDEX[n], 2] for n in names]))  # noqa: E731
     torso_depth = float(np.mean(pixels[[INDEX["left_shoulder"], INDEX["right_shoulder"],
                                         INDEX["left_hip"], INDEX["right_hip"]], 2]))
@@ -439,9 +440,9 @@ def draw_figure(image: np.ndarray, pixels: np.ndarray, body: Body, scale: float,
     for name in ("left", "right"):
         # Legs sit behind the torso unless clearly lifted toward the camera.
         leg_depth = min(mean_depth(f"{name}_knee", f"{name}_ankle"), torso_depth) + 0.06
-        parts.append((leg_depth, 0, lambda n=name: _draw_leg(image, pixels, body, n, scale)))
+        parts.append((leg_depth, 0, functools.partial(_draw_leg, image, pixels, body, name, scale)))
         arm_depth = mean_depth(f"{name}_elbow", f"{name}_wrist") - 0.02
-        parts.append((arm_depth, 4, lambda n=name: _draw_arm(image, pixels, body, n, scale)))
+        parts.append((arm_depth, 4, functools.partial(_draw_arm, image, pixels, body, name, scale)))
     if prop is not None and not np.isnan(pixels[PROP_BASE, 0]):
         prop_depth = float(np.mean(pixels[[PROP_BASE, PROP_TIP], 2])) - 0.03
         parts.append((prop_depth, 5, lambda: _draw_prop(image, pixels, prop, scale)))

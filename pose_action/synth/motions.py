@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from pose_action.synth.figure import Body, Pose, limb_direction, reach
+
+Limbs = dict[str, Any]  # Pose limb field -> unit direction, spread into Pose(...) beside its float angles
 
 Motion = Callable[[float, float, Body], Pose]
 
@@ -34,7 +37,7 @@ def wave(phase: float, amplitude: float, body: Body) -> Pose:
 
 def clap(phase: float, amplitude: float, body: Body) -> Pose:
     apart = _cycle(phase) * amplitude  # 0 = hands together
-    arms = {}
+    arms: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         target = np.array([side * (0.018 + 0.2 * apart), -0.2, -0.27])
         upper, fore = reach(body, side, target, pole=np.array([side * 1.0, 0.6, 0.2]))
@@ -44,16 +47,16 @@ def clap(phase: float, amplitude: float, body: Body) -> Pose:
 
 def jumping_jack(phase: float, amplitude: float, body: Body) -> Pose:
     out = _cycle(phase) * amplitude
-    arms = {f"{n}_upper_arm": limb_direction(12 + 152 * out, 5, s) for s, n in ((+1, "left"), (-1, "right"))}
+    arms: Limbs = {f"{n}_upper_arm": limb_direction(12 + 152 * out, 5, s) for s, n in ((+1, "left"), (-1, "right"))}
     arms.update({f"{n}_forearm": limb_direction(16 + 158 * out, 5, s) for s, n in ((+1, "left"), (-1, "right"))})
-    legs = {f"{n}_{part}": limb_direction(3 + 13 * out, 0, s)
+    legs: Limbs = {f"{n}_{part}": limb_direction(3 + 13 * out, 0, s)
             for s, n in ((+1, "left"), (-1, "right")) for part in ("thigh", "shin")}
     return Pose(**arms, **legs, lift=0.045 * amplitude * abs(math.sin(phase)))
 
 
 def squat(phase: float, amplitude: float, body: Body) -> Pose:
     down = _cycle(phase) * amplitude
-    limbs = {}
+    limbs: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         limbs[f"{name}_thigh"] = limb_direction(5 + 80 * down, 55, side)
         limbs[f"{name}_shin"] = limb_direction(4 + 32 * down, -100, side)
@@ -64,7 +67,7 @@ def squat(phase: float, amplitude: float, body: Body) -> Pose:
 
 def arms_raise(phase: float, amplitude: float, body: Body) -> Pose:
     up = _cycle(phase) * amplitude
-    limbs = {}
+    limbs: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         limbs[f"{name}_upper_arm"] = limb_direction(10 + 160 * up, 35, side)
         limbs[f"{name}_forearm"] = limb_direction(12 + 162 * up, 35, side)
@@ -75,7 +78,7 @@ def punch(phase: float, amplitude: float, body: Body) -> Pose:
     """Alternating straight punches from a guard, in a boxer's stance turned a little from
     the camera (so the arms are not foreshortened to nothing): left first, then right."""
     extension = {+1: max(0.0, math.sin(phase)) ** 0.6, -1: max(0.0, -math.sin(phase)) ** 0.6}
-    limbs = {}
+    limbs: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         guard = np.array([side * 0.1, -0.26, -0.14])  # fists below the chin, never over the face
         strike = np.array([side * 0.04, -0.3, -0.22 - 0.12 * amplitude])
@@ -89,7 +92,7 @@ def punch(phase: float, amplitude: float, body: Body) -> Pose:
 
 
 def march(phase: float, amplitude: float, body: Body) -> Pose:
-    limbs = {}
+    limbs: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         knee_up = max(0.0, side * math.sin(phase)) * amplitude
         swing = -side * math.sin(phase) * amplitude  # arms swing opposite to the legs
@@ -105,7 +108,7 @@ def bend_to_toes(phase: float, amplitude: float, body: Body) -> Pose:
     the camera so that the bend shows instead of foreshortening away."""
     bend = _cycle(phase) * amplitude
     pitch = 65.0 * bend  # deeper bends put the head below the hips, where the pose model loses the figure
-    limbs = {}
+    limbs: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         # Arms hang toward the ground and reach a little forward, toward the toes.
         limbs[f"{name}_upper_arm"] = limb_direction(6 + 1.05 * pitch, 80, side)
@@ -120,7 +123,7 @@ def swing(phase: float, amplitude: float, body: Body) -> Pose:
     over the left, and back. Tennis and baseball share it: only the scene and prop differ."""
     turn = -math.cos(phase) * amplitude  # -1 wind-up, +1 follow-through
     target = np.array([0.12 * turn, -0.16 - 0.1 * turn * turn, -0.28 + 0.14 * turn * turn])
-    limbs = {}
+    limbs: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         hand = target + np.array([0.0, -0.022 * side, 0.0])  # hands stacked on the grip
         limbs[f"{name}_upper_arm"], limbs[f"{name}_forearm"] = reach(
@@ -141,7 +144,7 @@ def swing(phase: float, amplitude: float, body: Body) -> Pose:
 def walk(phase: float, amplitude: float, body: Body) -> Pose:
     """A walking gait in place (the caller moves the figure): legs swing front and back,
     the knee bends on the back swing, arms swing opposite to the legs."""
-    limbs = {}
+    limbs: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         swing = side * math.sin(phase) * amplitude  # +1: this leg forward
         knee = max(0.0, -side * math.cos(phase)) * amplitude  # bent while the leg swings through
@@ -157,7 +160,7 @@ def run_gait(phase: float, amplitude: float, body: Body) -> Pose:
     walking, the knee folded high on the swing through, elbows bent and pumping, the torso
     leaning into the run and the body in the air between steps. Jog and Run share it: their
     speed across the frame and their cadence tell them apart, as in footage."""
-    limbs = {}
+    limbs: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         swing = side * math.sin(phase) * amplitude  # +1: this leg forward
         knee = max(0.0, -side * math.cos(phase)) * amplitude  # folded while the leg swings through
@@ -171,7 +174,7 @@ def run_gait(phase: float, amplitude: float, body: Body) -> Pose:
 def stand(phase: float, amplitude: float, body: Body) -> Pose:
     """Standing about: arms hanging, a slow sway of the body and head."""
     sway = math.sin(phase) * amplitude
-    limbs = {}
+    limbs: Limbs = {}
     for side, name in ((+1, "left"), (-1, "right")):
         limbs[f"{name}_upper_arm"] = limb_direction(8 + 3 * side * sway, 10, side)
         limbs[f"{name}_forearm"] = limb_direction(14 + 4 * side * sway, 40, side)

@@ -25,18 +25,20 @@ def keyed_rng(*keys: int | str) -> np.random.Generator:
 
 def hsv_color(rng: np.random.Generator, saturation: tuple[float, float],
                value: tuple[float, float]) -> tuple[int, int, int]:
-    hsv = np.uint8([[[rng.integers(0, 180), rng.uniform(*saturation) * 255, rng.uniform(*value) * 255]]])
-    return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])  # type: ignore[return-value]
+    hsv = np.array([[[rng.integers(0, 180), rng.uniform(*saturation) * 255, rng.uniform(*value) * 255]]], np.uint8)
+    blue, green, red = (int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+    return blue, green, red
 
 
 def jitter_color(rng: np.random.Generator, color: tuple[int, int, int], amount: int) -> tuple[int, int, int]:
     shifted = (int(c + rng.integers(-amount, amount + 1)) for c in color)
-    return tuple(max(0, min(255, c)) for c in shifted)  # type: ignore[return-value]
+    blue, green, red = (max(0, min(255, c)) for c in shifted)
+    return blue, green, red
 
 
 def color_distance(first: tuple[int, int, int], second: tuple[int, int, int]) -> float:
     """Perceptual (CIELAB) distance between two BGR colours."""
-    lab = cv2.cvtColor(np.uint8([[first, second]]), cv2.COLOR_BGR2LAB).astype(np.float32)
+    lab = cv2.cvtColor(np.array([[first, second]], np.uint8), cv2.COLOR_BGR2LAB).astype(np.float32)
     return float(np.linalg.norm(lab[0, 0] - lab[0, 1]))
 
 
@@ -145,13 +147,14 @@ def make_background(kind: str, seed: int, width: int, height: int, horizon: int,
         # hard court, grass, clay
         image[horizon:] = pick_floor(palette((150, 100, 40), (70, 130, 60), (60, 100, 190), spread=12))
         cv2.line(image, (0, horizon + 3), (width, horizon + 3), white, 2, cv2.LINE_AA)
-        center = width // 2 + int(rng.uniform(-0.2, 0.2) * width)
+        court_center = width // 2 + int(rng.uniform(-0.2, 0.2) * width)
         for offset in (-0.45, -0.3, 0.3, 0.45):
-            top = (center + int(offset * width * 0.8), horizon + 3)
-            cv2.line(image, top, (center + int(offset * width * 2.2), height), white, 2, cv2.LINE_AA)
+            top = (court_center + int(offset * width * 0.8), horizon + 3)
+            cv2.line(image, top, (court_center + int(offset * width * 2.2), height), white, 2, cv2.LINE_AA)
         service = horizon + (ground - horizon) // 3
         half_court = int(0.3 * width)
-        cv2.line(image, (center - half_court, service), (center + half_court, service), white, 2, cv2.LINE_AA)
+        cv2.line(image, (court_center - half_court, service), (court_center + half_court, service), white, 2,
+                 cv2.LINE_AA)
         net_top = clear_of_head(horizon + (service - horizon) // 2 - height // 10, height // 10)
         net_bottom = net_top + height // 10
         for x in range(0, width, 4):
@@ -164,10 +167,10 @@ def make_background(kind: str, seed: int, width: int, height: int, horizon: int,
         _vertical_gradient(image, 0, sky_bottom, (230, 170, 110), (245, 220, 190))
         image[sky_bottom:horizon] = pick(palette((50, 80, 30), (40, 60, 20), (90, 60, 30), spread=12))  # outfield wall
         cv2.line(image, (0, sky_bottom), (width, sky_bottom), (40, 200, 230), 2)
-        grass = np.array(pick_floor(palette((50, 140, 60), (60, 160, 90))))
+        stripe_color = np.array(pick_floor(palette((50, 140, 60), (60, 160, 90))))
         band = max(6, (height - horizon) // 5)
         for index, y in enumerate(range(horizon, height, band)):
-            image[y:y + band] = np.clip(grass + (12 if index % 2 else -6), 0, 255)  # mowing stripes
+            image[y:y + band] = np.clip(stripe_color + (12 if index % 2 else -6), 0, 255)  # mowing stripes
         dirt = pick_floor(palette((80, 120, 170), (70, 110, 150), (100, 140, 190), spread=12))
         infield = (int(width * 0.7), height // 2 + (height - horizon) // 3)
         cv2.ellipse(image, (width // 2, height + height // 6), infield,
