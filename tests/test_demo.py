@@ -25,7 +25,8 @@ def test_demo_quick_runs_end_to_end_and_reruns(tiny, capfd):
         assert str(path) in summary and path.exists()
     assert (tiny.features / "manifest.csv").read_text() == manifest_before  # nothing re-extracted
     metrics = json.loads((tiny.run / "metrics.json").read_text())
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["n_test"] == 3
+    right = [item["predicted"] == item["label"] for item in metrics["predictions"]]
+    assert metrics["n_test"] == len(right) == 3 and metrics["accuracy"] == sum(right) / 3
     assert sorted(p.name for p in tiny.videos.iterdir()) == ["JumpingJack", "Squat", "Wave"]
     predicted_line = next(line for line in summary.splitlines() if "predicted" in line)
     clip = predicted_line.split()[1]

@@ -151,7 +151,8 @@ def test_cv_trains_every_group_as_test_and_resumes(features, pose_cv, caplog):
     out, summary = pose_cv
     options = CV_OPTIONS
     assert [fold["test_groups"] for fold in summary["folds"]] == [["01"], ["02"], ["03"]]
-    assert 0.0 <= summary["accuracy_mean"] <= 1.0 and summary["accuracy_std"] >= 0.0
+    fold_accuracy = [read_json(out / fold["run"] / "metrics.json")["accuracy"] for fold in summary["folds"]]
+    assert summary["accuracy_mean"] == pytest.approx(sum(fold_accuracy) / len(fold_accuracy))
     assert read_json(out / "cv.json") == summary
     with pytest.raises(InputError, match="cross-validation summary"):
         runs.load_run(out)
@@ -238,7 +239,10 @@ def test_distribute_mirrored_falls_back_on_cpu_and_records_the_strategy(features
         code = cli.main(["train", str(features), "--out", str(out), "--model", "pose", "--distribute", "mirrored",
                          "--quiet", *TINY, "--epochs", "1"])
     assert code == 0
-    assert "--distribute mirrored: 0 GPU(s) visible" in caplog.text  # this machine has no GPU
+    import tensorflow as tf
+
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    assert gpus >= 2 or f"--distribute mirrored: {gpus} GPU(s) visible" in caplog.text
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["distribute"] == "mirrored"
     assert config["distribution"] == {"requested": "mirrored", "strategy": "default", "replicas": 1,
@@ -294,7 +298,9 @@ def test_a_clip_without_a_person_is_predicted_and_counted(fusion_run, features, 
     keys = [prediction["key"] for prediction in metrics["predictions"]]
     assert any(key.endswith("_g01_c99") for key in keys) and len(keys) == metrics["n_test"] == len(read_clips(
         FeaturesLayout(features)).clips)
-    assert metrics["no_pose"]["clips"] == 1 and metrics["no_pose"]["correct"] in (0, 1)
+    no_pose = [item for item in metrics["predictions"] if item["key"].endswith("c99")]
+    assert metrics["no_pose"]["clips"] == 1
+    assert metrics["no_pose"]["correct"] == int(no_pose[0]["predicted"] == no_pose[0]["label"])
     assert [p["status"] for p in metrics["predictions"] if p["key"].endswith("c99")] == ["no_pose"]
 
 
