@@ -90,8 +90,8 @@ class FrameSampler:
         """The picked frames; empty arrays when nothing was offered."""
         candidates = list(self._kept)
         if self._latest is not None and (not candidates or candidates[-1][0] != self._latest[0]):
-            position, frame_index, frame = self._latest
-            candidates.append((position, frame_index, self._resize(frame)))
+            position, latest_index, frame = self._latest
+            candidates.append((position, latest_index, self._resize(frame)))
         if len(candidates) > self.count:
             picks = np.round(np.linspace(0, len(candidates) - 1, self.count)).astype(int)
             candidates = [candidates[i] for i in picks]
@@ -236,8 +236,8 @@ def thumbnail_descriptor(thumbs: np.ndarray) -> np.ndarray:
     count, size = frames.shape[0], frames.shape[1]
     codes = np.minimum((frames * DESCRIPTOR_BINS / 256.0).astype(np.int64), DESCRIPTOR_BINS - 1)
     joint = (codes[..., 0] * DESCRIPTOR_BINS + codes[..., 1]) * DESCRIPTOR_BINS + codes[..., 2]
-    colour = np.stack([np.bincount(frame.ravel(), minlength=DESCRIPTOR_BINS ** 3) for frame in joint])
-    colour = colour / float(size * size)
+    counts = np.stack([np.bincount(frame.ravel(), minlength=DESCRIPTOR_BINS ** 3) for frame in joint])
+    colour = counts / float(size * size)
     cell = max(size // DESCRIPTOR_GRID, 1)
     layout = frames[:, :cell * DESCRIPTOR_GRID, :cell * DESCRIPTOR_GRID].reshape(
         count, DESCRIPTOR_GRID, cell, DESCRIPTOR_GRID, cell, 3).mean(axis=(2, 4)).reshape(count, -1) / 255.0

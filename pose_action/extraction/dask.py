@@ -30,12 +30,16 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pose_action.errors import InputError
 from pose_action.extraction.discovery import VideoItem
 from pose_action.extraction.job import ExtractSettings, new_row, process_video
 from pose_action.extraction.pool import redirect_native_stderr
 from pose_action.layout import FeaturesLayout
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +152,7 @@ class DaskRunner:
     FEATURES/extract_workers.log as with local worker processes.
     """
 
-    client: object  # distributed.Client
+    client: Client
     native_log: bool = False
     in_flight: int | None = None
 
@@ -160,7 +164,7 @@ class DaskRunner:
         self._check_workers(str(out_root), settings)
         run_id = uuid.uuid4().hex[:8]
         pending = [_absolute(item) for item in reversed(items)]  # pop() takes them in order
-        submitted = {}  # future -> item
+        submitted: dict[Future, VideoItem] = {}
         completed = as_completed()
         try:
             self._refill(pending, submitted, completed, str(out_root), settings, run_id)
@@ -182,7 +186,7 @@ class DaskRunner:
             return max(1, self.in_flight)
         return max(1, sum(self.client.nthreads().values()))
 
-    def _refill(self, pending: list[VideoItem], submitted: dict, completed, out_root: str,
+    def _refill(self, pending: list[VideoItem], submitted: dict[Future, VideoItem], completed, out_root: str,
                 settings: ExtractSettings, run_id: str) -> None:
         limit = self._limit() if pending else 0
         while pending and len(submitted) < limit:

@@ -19,10 +19,10 @@ import platform
 import queue
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pose_action import __version__
 from pose_action.catalog import BACKBONES
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from pose_action.video import VideoInfo
 
 log = logging.getLogger(__name__)
+Entry = TypeVar("Entry")  # one item of the iterator `prefetched` reads ahead
 
 EXTRACTOR_VERSION = 1  # bump when the outputs change for the same settings
 MAX_PEOPLE = 10  # each pose costs a landmark pass per frame; a crowd beyond this is not an action's actors
@@ -287,23 +288,28 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
     encoder = MotionEncoder() if settings.motion else None
     motion: list = []
 
-    def beside_pose(entry: tuple) -> None:
+    def beside_pose(entry: tuple[int, int, np.ndarray]) -> None:
         sampler.offer(entry[0], entry[2])
         if encoder is not None:
             motion.append(encoder.encode(entry[2]))
 
-    frames = []
+    frames: list[tuple[int, int, np.ndarray | None]] = []
     people: list[list] = []  # every pose of each processed frame (--max-people > 1)
     hints: list[list[int]] = []  # the people finder's number of each (tracking.Tracker)
-    confidence = {"min_detection_confidence": settings.min_detection_confidence,
-                  "min_tracking_confidence": settings.min_tracking_confidence}
-    with (PoseEstimator(settings.model_path, **confidence) if settings.max_people <= 1 else
-          PeopleFinder(settings.model_path, max_people=settings.max_people, scout_every=settings.scout_every,
-                       hold=SCOUT_HOLD, aspect=info.width / info.height, **confidence)) as estimator:
+    estimator: PoseEstimator | PeopleFinder
+    if settings.max_people <= 1:
+        estimator = PoseEstimator(settings.model_path, min_detection_confidence=settings.min_detection_confidence,
+                                  min_tracking_confidence=settings.min_tracking_confidence)
+    else:
+        estimator = PeopleFinder(settings.model_path, max_people=settings.max_people, scout_every=settings.scout_every,
+                                 hold=SCOUT_HOLD, aspect=info.width / info.height,
+                                 min_detection_confidence=settings.min_detection_confidence,
+                                 min_tracking_confidence=settings.min_tracking_confidence)
+    with estimator:
         decoded = read_frames(item.path, stride, info)
         # Thumbnails (and motion) are made in the decoding thread, beside pose detection in this one.
         for index, timestamp, frame in prefetched(decoded, also=beside_pose):
-            if settings.max_people > 1:
+            if isinstance(estimator, PeopleFinder):  # settings.max_people > 1
                 people.append(estimator.detect_all(frame, timestamp))
                 hints.append(estimator.idents)
                 frames.append((index, timestamp, None))
@@ -322,6 +328,7 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
         write_motion(files.motion, np.stack(motion), np.array([frame[0] for frame in frames]))
     if embedder is not None:
         vectors = embedder.embed(sampled.images[embedder.input_size])
+        assert files.embeddings is not None  # clip_files names it whenever settings.embed is set
         write_embeddings(files.embeddings, vectors, sampled.frame_index)
     write_csv(files.landmarks, sequence)  # last: the CSV is what a reader looks for first
 
@@ -375,8 +382,8 @@ def _motion_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractSe
     row.update(status="ok", frames_processed=len(vectors), stride=stride)
 
 
-def prefetched(frames: Iterator, depth: int = 4,
-               also: Callable[[object], None] | None = None) -> Iterator:
+def prefetched(frames: Iterator[Entry], depth: int = 4,
+               also: Callable[[Entry], None] | None = None) -> Iterator[Entry]:
     """Decode ahead in a thread while the caller runs pose detection.
 
     OpenCV's decoder and MediaPipe's graph both release the GIL, so with a spare core the
@@ -429,7 +436,7 @@ def prefetched(frames: Iterator, depth: int = 4,
         thread.join()
 
 
-def _timing_and_size_notes(info: VideoInfo, frames: list[tuple[int, int, object]]) -> list[str]:
+def _timing_and_size_notes(info: VideoInfo, frames: Sequence[tuple[int, int, object]]) -> list[str]:
     """Notes on a variable frame rate (timestamps from the container) and on frames scaled down for processing."""
     from pose_action.video import MAX_FRAME_SIDE, timestamp_ms
 

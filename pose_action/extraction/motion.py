@@ -111,7 +111,8 @@ class MotionEncoder:
         previous, self.previous = self.previous, grey
         if previous is None or previous.shape != grey.shape:  # the first frame (or a resized stream)
             return np.zeros(MOTION_DIM, dtype=np.float32)
-        return motion_vector(self.flow.calc(previous, grey, None))
+        flow = self.flow.calc(previous, grey, None)  # type: ignore[call-overload]  # None: OpenCV allocates the flow; stubs want an array
+        return motion_vector(flow)
 
 
 def clip_motion(frames_bgr) -> np.ndarray:

@@ -18,7 +18,7 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from pose_action.extraction.discovery import VideoItem
@@ -91,7 +91,7 @@ def _describe_exit(exitcode: int | None) -> str:
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
-    connection: object
+    connection: Connection
     item: VideoItem | None = None
 
 
@@ -205,10 +205,12 @@ def _receive(worker: _Worker) -> dict | None:
 
 def _crashed_row(worker: _Worker, settings: ExtractSettings) -> dict:
     worker.process.join(timeout=5)
-    row = new_row(worker.item, settings)
+    item = worker.item
+    assert item is not None  # only a worker holding a video is checked for a crash
+    row = new_row(item, settings)
     row["error"] = (f"the worker process {_describe_exit(worker.process.exitcode)} while "
                     f"extracting this video; its messages are in {WORKER_LOG}")
-    log.debug("worker died on %s", worker.item.path)
+    log.debug("worker died on %s", item.path)
     return row
 
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -193,10 +193,10 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
         keep, todo, motion_only = [], [], {}
         for item in discovery.items:
             row = previous.get(item.key)
-            if not overwrite and _is_done(row, item, layout, settings):
+            if not overwrite and row is not None and _is_done(row, item, layout, settings):
                 keep.append({**row, "video": _video_name(item, base), "label": item.label,
                              "group": item.group, "group_from": item.group_from})
-            elif not overwrite and _needs_motion_only(row, item, layout, settings):
+            elif not overwrite and row is not None and _needs_motion_only(row, item, layout, settings):
                 motion_only[item.key] = {**row, "video": _video_name(item, base), "label": item.label,
                                          "group": item.group, "group_from": item.group_from,
                                          "config_id": settings.config_id}
@@ -247,7 +247,7 @@ def _size(path: Path) -> int:
 def _run_with_progress(todo: list[VideoItem], out_root: Path, settings: ExtractSettings,
                        workers: int, writer: ManifestWriter, report: ExtractReport,
                        progress: bool, base: Path, runner: Callable[..., None], *,
-                       motion_only: list[VideoItem] = (), motion_rows: dict[str, dict] | None = None) -> None:
+                       motion_only: Sequence[VideoItem] = (), motion_rows: dict[str, dict] | None = None) -> None:
     """Run the full jobs, then the motion-only ones (whose finished rows are their previous rows, motion added)."""
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -294,6 +294,7 @@ def format_summary(report: ExtractReport) -> str:
     if noted:
         lines.append(f"{noted} ok videos have a note (truncated file, no frame rate): see the manifest")
     if report.count("failed"):
+        assert report.features is not None  # extract() always names the folder
         lines.append(f"failed videos are listed with the reason in {FeaturesLayout(report.features).manifest}")
     return "\n".join(lines)
 
@@ -317,15 +318,15 @@ def extract_videos(video_root: str | os.PathLike, out_root: str | os.PathLike,
     if Path(out_root).exists() and not Path(out_root).is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     check_writable(out_root)
-    options = {"workers": workers, "group_pattern": group_pattern, "overwrite": overwrite, "progress": progress,
-               "discovery": discovery}
     if scheduler is not None:
         from pose_action.extraction.dask import dask_runner, quiet_dask_logs
 
         resolved = settings()
         quiet_dask_logs()
         with dask_runner(scheduler, workers=workers) as runner:
-            return extract(video_root, out_root, resolved, runner=runner, **options)
+            return extract(video_root, out_root, resolved, runner=runner, workers=workers, group_pattern=group_pattern,
+                           overwrite=overwrite, progress=progress, discovery=discovery)
     with WorkerPool(min(workers, len(discovery.items))) as pool:  # first: their start-up overlaps ours
-        return extract(video_root, out_root, settings(), **options,
+        return extract(video_root, out_root, settings(), workers=workers, group_pattern=group_pattern,
+                       overwrite=overwrite, progress=progress, discovery=discovery,
                        runner=lambda items, out, chosen, count, on_row: pool.run(items, out, chosen, on_row))
