@@ -12,6 +12,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -174,6 +175,12 @@ def write_csv(path: str | os.PathLike, sequence: LandmarkSequence) -> None:
         sequence.to_dataframe().to_csv(tmp, index=False, float_format=CSV_FLOAT_FORMAT)
 
 
+@overload
+def as_stored(landmarks: np.ndarray) -> np.ndarray: ...
+@overload
+def as_stored(landmarks: None) -> None: ...
+@overload
+def as_stored(landmarks: np.ndarray | None) -> np.ndarray | None: ...
 def as_stored(landmarks: np.ndarray | None) -> np.ndarray | None:
     """The landmarks exactly as write_csv stores them and training reads them back.
 

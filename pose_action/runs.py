@@ -32,7 +32,7 @@ import typing
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from pose_action import __version__
 from pose_action.calibration import Calibration
@@ -55,6 +55,13 @@ CURVES_FILE = "curves.png"
 RELIABILITY_FILE = "reliability.png"  # reliability diagram of the evaluation (confidence vs accuracy)
 CV_FILE = "cv.json"
 EVALUATIONS_DIR = "evaluations"  # evaluate on other features: RUN/evaluations/<features folder>/
+
+
+class PoseOptions(TypedDict, total=False):
+    """The PoseEstimator keywords a run records (each only when extraction wrote it down)."""
+
+    min_detection_confidence: float
+    min_tracking_confidence: float
 
 
 @dataclass(frozen=True)
@@ -160,11 +167,15 @@ class RunConfig:
         return (self.extraction.get("pose_model") or {}).get("sha256") or None
 
     @property
-    def pose_options(self) -> dict[str, float]:
+    def pose_options(self) -> PoseOptions:
         """PoseEstimator options extraction used (confidence thresholds)."""
         pose = self.extraction.get("pose") or {}
-        return {name: float(pose[name]) for name in ("min_detection_confidence", "min_tracking_confidence")
-                if pose.get(name) is not None}
+        options: PoseOptions = {}
+        if pose.get("min_detection_confidence") is not None:
+            options["min_detection_confidence"] = float(pose["min_detection_confidence"])
+        if pose.get("min_tracking_confidence") is not None:
+            options["min_tracking_confidence"] = float(pose["min_tracking_confidence"])
+        return options
 
     @property
     def max_people(self) -> int:

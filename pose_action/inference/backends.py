@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 
@@ -37,6 +38,12 @@ def choose_backend(run_path: str | os.PathLike, backend: str) -> str:
     return "keras"
 
 
+@overload
+def load_backend(run: Run, backend: Literal["keras"], *, num_threads: int | None = None) -> KerasBackend: ...
+@overload
+def load_backend(run: Run, backend: Literal["tflite"], *, num_threads: int | None = None) -> LiteBackend: ...
+@overload
+def load_backend(run: Run, backend: str, *, num_threads: int | None = None) -> KerasBackend | LiteBackend: ...
 def load_backend(run: Run, backend: str, *, num_threads: int | None = None) -> KerasBackend | LiteBackend:
     """The run's model on `backend` ("keras" or "tflite"), checked against config.json."""
     if backend not in BACKENDS:

@@ -20,6 +20,7 @@ import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from pose_action.landmarks import LandmarkSequence, as_stored
 from pose_action.people import nobody
 from pose_action.runs import Run, RunConfig, load_run
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
+
+if TYPE_CHECKING:
+    from pose_action.extraction.pose import PeopleFinder
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,7 @@ class FrameExtractor:
         self.max_people = int(max_people)
         # several people: extraction's PeopleFinder, made at the first frame (it needs the aspect ratio)
         self.estimator = PoseEstimator(pose_model, **config.pose_options) if self.max_people <= 1 else None
+        self.finder: PeopleFinder | None = None  # several people: made at the first frame
         self._finder = functools.partial(_people_finder, config, pose_model, self.max_people)
         self.image_size = image_size
         self.motion = MotionEncoder() if config.features.motion else None
@@ -91,13 +96,15 @@ class FrameExtractor:
         image = thumbnail(frame_bgr, self.image_size) if self.image_size else None
         motion = self.motion.encode(frame_bgr) if self.motion is not None else None
         if self.max_people <= 1:
+            assert self.estimator is not None  # made in __init__ for one person
             landmarks = as_stored(self.estimator.detect(frame_bgr, timestamp_ms))
             return FrameRecord(int(frame_index), int(timestamp_ms), landmarks, image, motion)
         if self.actors is None:
             height, width = frame_bgr.shape[:2]
             self.actors = MainActor(width / height)
-            self.estimator = self._finder(width / height)
-        found = self.estimator.detect_all(frame_bgr, timestamp_ms)
+            self.finder = self._finder(width / height)
+        assert self.finder is not None  # made with self.actors, at the first frame
+        found = self.finder.detect_all(frame_bgr, timestamp_ms)
         tracks = self.actors.update(found)  # linked on the landmarker's numbers, as extraction links them
         people = tuple(as_stored(points) for points in found)
         main = self.actors.track
@@ -127,6 +134,8 @@ class FrameExtractor:
     def close(self) -> None:
         if self.estimator is not None:
             self.estimator.close()
+        if self.finder is not None:
+            self.finder.close()
 
     def __enter__(self) -> FrameExtractor:
         return self
@@ -135,7 +144,7 @@ class FrameExtractor:
         self.close()
 
 
-def _people_finder(config: RunConfig, pose_model: Path, max_people: int, aspect: float):
+def _people_finder(config: RunConfig, pose_model: Path, max_people: int, aspect: float) -> PeopleFinder:
     """The landmarker for several people that extraction ran (extraction.pose.PeopleFinder, with the
     run's scout settings; for a run extracted with one person, extraction's defaults)."""
     from pose_action.extraction.job import SCOUT_EVERY, SCOUT_HOLD
@@ -181,7 +190,7 @@ class EmbeddingCache:
     def __call__(self, records: list[FrameRecord]) -> np.ndarray:
         missing = [record for record in records if record.frame not in self.vectors]
         if missing:
-            computed = self.embedder.embed(np.stack([record.image for record in missing]))
+            computed = self.embedder.embed(np.stack([_made(record.image, "thumbnail") for record in missing]))
             for record, vector in zip(missing, computed):
                 # stored as extraction stores them (float16), so training and inference agree
                 self.vectors[record.frame] = np.asarray(vector).astype(np.float16).astype(np.float32)
@@ -189,6 +198,12 @@ class EmbeddingCache:
         for frame in [frame for frame in self.vectors if frame < oldest]:
             del self.vectors[frame]
         return np.stack([self.vectors[record.frame] for record in records])
+
+
+def _made(value: np.ndarray | None, what: str) -> np.ndarray:
+    """A frame's `what`, which the extractor makes for every frame when the run's features use it."""
+    assert value is not None, f"a processed frame without its {what}"
+    return value
 
 
 def records_sequence(records: list[FrameRecord], *, fps: float, width: int, height: int) -> LandmarkSequence:
@@ -206,15 +221,16 @@ def window_features(records: list[FrameRecord], config: RunConfig, *, fps: float
     build_features as training's people file does."""
     features = config.features
     sequence = records_sequence(records, fps=fps, width=width, height=height)
-    motion = ((sequence.frame, np.stack([record.motion for record in records]))  # every processed frame, as stored
+    # every processed frame, as stored
+    motion = ((sequence.frame, np.stack([_made(record.motion, "motion vector") for record in records]))
               if features.motion else None)
     if features.appearance == "none":
         return build_features(sequence, features, motion=motion, second=second)
     kept = [records[position] for position in sampler_positions(len(records), config.appearance_frames)]
     kept_frames = np.array([record.frame for record in kept], dtype=np.int64)
     if features.appearance == "thumbs":
-        return build_features(sequence, features, appearance=(kept_frames, np.stack([r.image for r in kept])),
-                              motion=motion, second=second)
+        thumbs = np.stack([_made(r.image, "thumbnail") for r in kept])
+        return build_features(sequence, features, appearance=(kept_frames, thumbs), motion=motion, second=second)
     if embed is None:
         raise InputError("this model needs frozen CNN embeddings: load it with backend='keras'")
     used = np.unique(nearest_rows(scene_frame_numbers(sequence, features), kept_frames))  # embed only what is picked
@@ -510,9 +526,8 @@ class Recognizer:
 
         Starts a 25 fps stream if `reset` was not called. Timestamps must increase.
         """
-        if self._stream is None:
-            self.reset(DEFAULT_FPS)
-        return self._stream.update(frame_bgr, timestamp_ms)
+        stream = self._stream if self._stream is not None else self.reset(DEFAULT_FPS)
+        return stream.update(frame_bgr, timestamp_ms)
 
     @property
     def last_landmarks(self) -> np.ndarray | None:
@@ -608,7 +623,9 @@ def _load_embedder(run: Run, backend: KerasBackend | LiteBackend):
     """The frozen CNN extraction embedded thumbnails with (same backbone and weights)."""
     from pose_action.extraction.embeddings import Embedder
 
-    embedder = Embedder(run.feature_config.backbone, run.config.embedding_weights)
+    backbone = run.feature_config.backbone
+    assert backbone is not None  # only runs trained on embeddings load an embedder, and they name a backbone
+    embedder = Embedder(backbone, run.config.embedding_weights)
     expected = backend.input_shapes.get("embeddings")
     if expected and int(expected[-1]) != int(embedder.dim):
         raise InputError(f"{run.path}: the model reads {expected[-1]}-d embeddings but "
