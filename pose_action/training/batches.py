@@ -106,6 +106,8 @@ class ClipBatches:
         cached = self.cache.get(clip.key)
         if cached is not None:
             return cached
+        if clip.fps is None or clip.width is None or clip.height is None:  # load_clips refuses such clips
+            raise InputError(f"{self.layout.manifest}: clip {clip.key} has no fps or frame size; extract it again")
         sequence = load_clip_sequence(self.layout, clip.key, fps=clip.fps, width=clip.width, height=clip.height)
         size = sequence.data.nbytes + sequence.frame.nbytes + sequence.timestamp_ms.nbytes
         with self._cache_lock:

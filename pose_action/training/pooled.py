@@ -10,7 +10,7 @@ predicted labels of every test clip of every fold, against every clip whose vide
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +122,7 @@ def pooled_background(fold_metrics: Iterable[Mapping]) -> dict:
             if background else None}
 
 
-def cv_scores(features_root: str | Path, fold_metrics: list[Mapping]) -> dict:
+def cv_scores(features_root: str | Path, fold_metrics: Sequence[Mapping]) -> dict:
     """A cross-validation's scores, pooled first (accuracy_all, macro_f1_all, clips_all, clips_predicted,
     ece_all, ece_raw_all), then mean ± std of the folds (train --cv, evaluate and
     scripts/benchmark_real.py all use this)."""

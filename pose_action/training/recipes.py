@@ -16,6 +16,7 @@ epoch's weights.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from pose_action.errors import InputError
 
@@ -58,7 +59,7 @@ class Recipe:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def with_overrides(self, **overrides: object) -> Recipe:
+    def with_overrides(self, **overrides: Any) -> Recipe:  # values of each field's own type (CLI options)
         """This recipe with the given fields replaced; None means "keep the recipe's value"."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
