@@ -20,6 +20,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
+from typing import NoReturn
 
 from pose_action import __version__, quiet_native_logs, restore_native_logs
 from pose_action.errors import (
@@ -56,7 +57,7 @@ INTERRUPTED = "interrupted; finished outputs are kept and a rerun resumes"
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (and exit 2), like every other error."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 

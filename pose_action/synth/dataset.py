@@ -152,13 +152,13 @@ class Performance:
 
 def make_performance(seed: int, actor: int, clip: int, motion_key: str) -> Performance:
     rng = keyed_rng(seed, actor, clip, motion_key, "clip")
-    phases = tuple(float(p) for p in rng.uniform(0, 2 * np.pi, 4))
+    first, second, third, fourth = (float(p) for p in rng.uniform(0, 2 * np.pi, 4))
     kind = ("box", "pole")[rng.integers(2)]
     occluder = (kind, float(rng.uniform(-1, 1)), float(rng.uniform(0.6, 1.0)))
     return Performance(
         speed=rng.uniform(0.8, 1.25), phase=rng.uniform(0, 2 * np.pi), amplitude=rng.uniform(0.8, 1.05),
         mirrored=bool(rng.random() < 0.3), yaw=rng.uniform(-20, 20), shake=rng.uniform(0.0, 1.5),
-        shake_phases=phases, occluder=occluder)  # type: ignore[arg-type]
+        shake_phases=(first, second, third, fourth), occluder=occluder)
 
 
 # ----------------------------------------------------------------------------- rendering

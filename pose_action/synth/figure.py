@@ -315,7 +315,8 @@ def _ellipse(image: np.ndarray, center: np.ndarray, half_axes: tuple[float, floa
 
 @functools.lru_cache(maxsize=1024)
 def _shade(color: Color, factor: float) -> Color:
-    return tuple(int(min(255, max(0, c * factor))) for c in color)  # type: ignore[return-value]
+    blue, green, red = (int(min(255, max(0, c * factor))) for c in color)
+    return blue, green, red
 
 
 def _draw_leg(image: np.ndarray, p: np.ndarray, body: Body, name: str, scale: float) -> None:

@@ -56,7 +56,7 @@ def pick_color(rng: np.random.Generator, sample: Callable[[], tuple[int, int, in
             return color
         if distance > best_distance:
             best, best_distance = color, distance
-    return best  # type: ignore[return-value]
+    return best  # type: ignore[return-value]  # None only with tries=0, which no caller passes
 
 
 # ----------------------------------------------------------------------------- scenes
