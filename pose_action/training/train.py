@@ -272,7 +272,7 @@ def _weight_averaging(last: int) -> Any:
             self.count += 1
 
         def on_train_end(self, logs: dict | None = None) -> None:
-            if self.count:
+            if self.count and self.total is not None:  # a count means epochs were summed into total
                 self.model.set_weights([total / self.count for total in self.total])
 
     return WeightAveraging()
