@@ -78,7 +78,7 @@ def detection_row(condition: str, clips: int, size: tuple[int, int], seconds: fl
                 empty_pose += nobody
                 if not whole:
                     continue
-                pixels = lambda xy: xy * np.array(size, dtype=np.float32)  # noqa: E731
+                pixels = lambda xy: xy * np.array(size, dtype=np.float32)
                 truth_xy, found_xy = pixels(truth[index, :, [X, Y]].T), pixels(detected[:, [X, Y]])
                 torso_centre = truth_xy[SHOULDERS + HIPS].mean(axis=0)
                 torso = float(np.linalg.norm(truth_xy[SHOULDERS].mean(axis=0) - truth_xy[HIPS].mean(axis=0)))
@@ -89,7 +89,7 @@ def detection_row(condition: str, clips: int, size: tuple[int, int], seconds: fl
                               / torso)
         clips_found += found > 0
         with_pose += found
-    share = lambda part, whole: f"{part / whole:.0%}" if whole else "-"  # noqa: E731
+    share = lambda part, whole: f"{part / whole:.0%}" if whole else "-"
     return {"condition": condition, "frames": frames_total, "pose": share(with_pose, frames_total),
             "pose, body in frame": share(in_view_pose, in_view), "pose, part in frame": share(partly_pose, partly),
             "pose, nobody in frame": share(empty_pose, empty),

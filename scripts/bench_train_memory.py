@@ -165,7 +165,7 @@ class EpochTimes(logging.Handler):
 def child(args: argparse.Namespace) -> int:
     """Train once in this fresh process; write the facts as JSON (the parent measures peak RSS)."""
     import keras  # noqa: F401  (imported before the baseline: TensorFlow's own memory is not the dataset's)
-    import tensorflow  # noqa: F401
+    import tensorflow  # noqa: F401  (as keras above)
 
     from pose_action.training.train import TrainOptions, train_run
 

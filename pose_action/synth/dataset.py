@@ -94,7 +94,7 @@ HAIR_COLORS: tuple[tuple[int, int, int], ...] = (
 
 def random_body(rng: np.random.Generator) -> Body:
     """Proportions and colours of one actor."""
-    size = lambda value, spread=0.06: value * rng.uniform(1 - spread, 1 + spread)  # noqa: E731
+    size = lambda value, spread=0.06: value * rng.uniform(1 - spread, 1 + spread)
     base = Body()
     skin = jitter_color(rng, SKIN_TONES[rng.integers(len(SKIN_TONES))], 10)
     hair = pick_color(rng, lambda: jitter_color(rng, HAIR_COLORS[rng.integers(len(HAIR_COLORS))], 10), [skin], 60.0)
@@ -205,7 +205,7 @@ def plan_clip(action: str, *, actor: int, clip: int, seed: int, size: tuple[int,
     cast = make_actor(seed, actor)
     performance = make_performance(seed, actor, clip, spec.motion_key)
     width, height = size
-    details = lambda name: condition_rng(seed, actor, clip, spec.motion_key, name)  # noqa: E731
+    details = lambda name: condition_rng(seed, actor, clip, spec.motion_key, name)
     # a locomotion clip is often of a small, far person, whatever the conditions asked for
     small = spec.travel > 0 and details("small").random() < SMALL_SHARE
     if conditions.far or small:

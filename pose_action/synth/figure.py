@@ -353,7 +353,7 @@ def _draw_torso(image: np.ndarray, p: np.ndarray, body: Body, scale: float) -> N
         hair_width = body.head_width * 0.5 * scale
         draw_capsule(image, p[HEAD], p[NECK] + (p[HEAD] - p[NECK]) * 0.1, hair_width, hair_width * 0.9, body.hair)
     draw_capsule(image, p[NECK], p[HEAD], 0.024 * w, 0.024 * w, body.skin)
-    widen = lambda a, b, amount: a + (a - b) * amount  # noqa: E731 - push a away from b
+    widen = lambda a, b, amount: a + (a - b) * amount  # push a away from b
     waist_left = left_hip + (left_shoulder - left_hip) * 0.3
     waist_right = right_hip + (right_shoulder - right_hip) * 0.3
     below = (p[PELVIS] - 0.5 * (left_shoulder + right_shoulder)) * 0.15
@@ -433,7 +433,7 @@ def draw_figure(image: np.ndarray, pixels: np.ndarray, body: Body, scale: float,
                 prop: str | None = None) -> None:
     """Paint the figure from its projected points (pixel x, pixel y, depth), far parts first."""
     parts: list[tuple[float, int, Callable[[], None]]] = []
-    mean_depth = lambda *names: float(np.mean([pixels[INDEX[n], 2] for n in names]))  # noqa: E731
+    mean_depth = lambda *names: float(np.mean([pixels[INDEX[n], 2] for n in names]))
     torso_depth = float(np.mean(pixels[[INDEX["left_shoulder"], INDEX["right_shoulder"],
                                         INDEX["left_hip"], INDEX["right_hip"]], 2]))
     parts.append((torso_depth, 2, lambda: _draw_torso(image, pixels, body, scale)))

@@ -93,9 +93,9 @@ def make_background(kind: str, seed: int, width: int, height: int, horizon: int,
         return above if above >= height // 20 else head_bottom + 1
 
     upper_avoid, lower_avoid = list(upper_avoid), list(lower_avoid)
-    pick = lambda sample, minimum=60.0: pick_color(rng, sample, upper_avoid, minimum)  # noqa: E731
-    pick_floor = lambda sample, minimum=60.0: pick_color(rng, sample, lower_avoid, minimum)  # noqa: E731
-    palette = lambda *colors, spread=15: lambda: jitter_color(rng, colors[rng.integers(len(colors))], spread)  # noqa: E731
+    pick = lambda sample, minimum=60.0: pick_color(rng, sample, upper_avoid, minimum)
+    pick_floor = lambda sample, minimum=60.0: pick_color(rng, sample, lower_avoid, minimum)
+    palette = lambda *colors, spread=15: lambda: jitter_color(rng, colors[rng.integers(len(colors))], spread)
     image = np.zeros((height, width, 3), np.uint8)
     white = (245, 245, 245)
     if kind == "room":

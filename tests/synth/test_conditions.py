@@ -150,7 +150,7 @@ def test_dark_scene_is_dim_flat_and_noisy_with_the_same_joints():
         assert np.std(dark_gray[0]) < 0.4 * np.std(lit_gray[0]), action  # low contrast
         # Sensor noise: fine-grained variation much larger for its brightness than the lit
         # scene's texture, and fresh in every frame.
-        grain = lambda gray: np.median(np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 2))) / gray.mean()  # noqa: E731
+        grain = lambda gray: np.median(np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 2))) / gray.mean()
         assert grain(dark_gray[0]) > 2.5 * grain(lit_gray[0]), action
         assert not np.array_equal(dark[0][:8, :8], dark[1][:8, :8])
 
@@ -179,7 +179,7 @@ def test_crowd_adds_a_second_person_and_keeps_the_actor():
 
 def test_conditions_are_deterministic_per_seed():
     every = Conditions(far=True, exit=True, dark=True, crowd=True)
-    digest = lambda seed: frames_digest(*synth.render_frames(  # noqa: E731
+    digest = lambda seed: frames_digest(*synth.render_frames(
         "Squat", actor=2, clip=1, seed=seed, size=SIZE, seconds=0.8, conditions=every))
     assert digest(4) == digest(4)
     assert digest(4) != digest(5)
