@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_hostile import _snapshot
 
 from pose_action import cli, runs
 from pose_action.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE
@@ -21,16 +22,6 @@ from pose_action.extraction.manifest import read_rows
 from pose_action.synth import dataset as synth
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _snapshot(root: Path) -> dict[str, tuple]:
-    """Every path under root with its kind, size, mtime and content hash."""
-    state = {}
-    for path in sorted(root.rglob("*")):
-        info = path.lstat()
-        content = path.read_bytes() if path.is_file() and not path.is_symlink() else None
-        state[str(path.relative_to(root))] = (info.st_mode, info.st_size, info.st_mtime_ns, hash(content))
-    return state
 
 
 def _one_line(capsys) -> str:
