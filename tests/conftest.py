@@ -35,3 +35,13 @@ def tiny(tmp_path_factory):
     from inference_fixture import make_tiny_run
 
     return make_tiny_run(tmp_path_factory.getbasetemp() / "tiny_run")
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every path under root (symlinks not followed) with its kind, size, mtime and content hash."""
+    state = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        content = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        state[str(path.relative_to(root))] = (info.st_mode, info.st_size, info.st_mtime_ns, hash(content))
+    return state

@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from test_hostile import _snapshot
 
 from pose_action import cli, runs
 from pose_action.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE
 from pose_action.extraction.manifest import read_rows
 from pose_action.synth import dataset as synth
+
+from conftest import snapshot
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,12 +57,12 @@ def test_overwrite_never_deletes_a_folder_whose_config_json_is_not_a_run(feature
     """The issue's data loss: `echo '{}' > videos/config.json; train --out videos --overwrite` deleted every video."""
     videos = _videos(tmp_path / "videos")
     (videos / "config.json").write_text("{}\n")
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     code = cli.main(["train", str(features), "--out", str(videos), "--overwrite", "--model", "pose", "--epochs", "1",
                      "--quiet"])
     assert code == EXIT_USAGE
     assert "not a run" in _one_line(capsys)
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize("make", ["run_format_and_a_video", "cv_json_and_a_video", "fold_without_format",
@@ -127,13 +128,13 @@ def test_overwrite_still_replaces_a_run(features, tmp_path, capsys):
 @pytest.mark.parametrize("where", ["same", "inside", "around"])
 def test_train_out_apart_from_the_features(features, where, capsys):
     out = {"same": features, "inside": features / "run", "around": features.parent}[where]
-    before = _snapshot(features.parent)
+    before = snapshot(features.parent)
     for extra in ([], ["--cv", "--split", "logo"], ["--overwrite"]):
         code = cli.main(["train", str(features), "--out", str(out), "--model", "pose", "--epochs", "1", "--quiet",
                          *extra])
         assert code == EXIT_USAGE
         assert "--out" in _one_line(capsys)
-    assert _snapshot(features.parent) == before
+    assert snapshot(features.parent) == before
 
 
 def test_train_cv_adds_folds_only_to_a_cross_validation(features, tmp_path, capsys):
@@ -150,10 +151,10 @@ def test_train_cv_adds_folds_only_to_a_cross_validation(features, tmp_path, caps
 def test_extract_out_apart_from_the_videos(tmp_path, where, capsys):
     videos = _videos(tmp_path / "videos")
     out = {"same": videos, "inside": videos / "features", "around": tmp_path}[where]
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     code = cli.main(["extract", str(videos), "--out", str(out), "--workers", "1", "--quiet"])
     assert code == EXIT_USAGE and "--out" in _one_line(capsys)
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_a_staging_folder_is_never_named_in_an_error(tmp_path):
@@ -328,10 +329,10 @@ def test_synth_refuses_a_class_folder_spelt_another_way(tmp_path, capsys):
 
 
 def test_synth_never_writes_into_a_features_folder_or_a_run(features, capsys):
-    before = _snapshot(features)
+    before = snapshot(features)
     code = cli.main(["synth", str(features), "--classes", "Wave", "--actors", "1", "--clips", "1", "--quiet"])
     assert code == EXIT_USAGE and "a features folder" in _one_line(capsys)
-    assert _snapshot(features) == before
+    assert snapshot(features) == before
 
 
 def test_a_run_among_the_videos_is_not_a_class(tmp_path):
@@ -470,7 +471,7 @@ def test_predict_shows_progress_on_a_terminal(tiny, tmp_path):
 @pytest.mark.parametrize("command", ["evaluate_into_run", "evaluate_into_features", "predict_into_run",
                                      "tracks_into_features"])
 def test_file_outputs_never_go_into_what_is_read(tiny, tmp_path, capsys, command):
-    before = _snapshot(tiny.base)
+    before = snapshot(tiny.base)
     args = {
         "evaluate_into_run": ["evaluate", str(tiny.run), "--out", str(tiny.run)],
         "evaluate_into_features": ["evaluate", str(tiny.run), "--out", str(tiny.features / "reports")],
@@ -480,4 +481,4 @@ def test_file_outputs_never_go_into_what_is_read(tiny, tmp_path, capsys, command
     }[command]
     assert cli.main([*args, "--quiet"]) == EXIT_USAGE
     assert "--out" in _one_line(capsys)
-    assert _snapshot(tiny.base) == before
+    assert snapshot(tiny.base) == before

@@ -21,17 +21,9 @@ from pose_action.errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE, Input
 from pose_action.extraction.manifest import ManifestWriter, read_rows
 from pose_action.synth import dataset as synth
 
+from conftest import snapshot
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _snapshot(root: Path) -> dict[str, tuple]:
-    """Every path under root (symlinks not followed) with its kind, size, mtime and content hash."""
-    state = {}
-    for path in sorted(root.rglob("*")):
-        info = path.lstat()
-        content = path.read_bytes() if path.is_file() and not path.is_symlink() else None
-        state[str(path.relative_to(root))] = (info.st_mode, info.st_size, info.st_mtime_ns, hash(content))
-    return state
 
 
 def _changed(before: dict, after: dict) -> set[str]:
@@ -82,12 +74,12 @@ def test_no_input_makes_extract_or_inspect_write_outside_their_output_folder(vid
         with open(listing, "w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows([["path", "label"], [str(videos / "Wave" / "v_Wave_g01_c01.mp4"), label]])
         lists.append(listing)
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     for listing in lists:
         assert cli.main(["extract", str(listing), "--out", str(out), "--quiet", "--workers", "1"]) == EXIT_USAGE
         error = _one_line(capsys)
         assert f"{listing}: line 2: label" in error and "\x1b" not in error and "\x07" not in error
-    assert _snapshot(tmp_path) == before  # refused before anything was written
+    assert snapshot(tmp_path) == before  # refused before anything was written
 
     assert cli.main(["extract", str(videos), "--out", str(out), "--quiet", "--workers", "1",
                      "--thumb-frames", "4"]) == EXIT_USAGE  # the planted config is not an extraction config
@@ -95,7 +87,7 @@ def test_no_input_makes_extract_or_inspect_write_outside_their_output_folder(vid
     assert cli.main(["extract", str(videos), "--out", str(out), "--quiet", "--workers", "1",
                      "--thumb-frames", "4", "--overwrite"]) == 0
     assert cli.main(["inspect", str(out), "--quiet"]) == 0
-    changed = _changed(before, _snapshot(tmp_path))
+    changed = _changed(before, snapshot(tmp_path))
     assert changed and all(path.startswith("out/") or path == "out" for path in changed), changed
     for name in planted.values():
         assert (victim / name).read_text() == f"precious {name}\n"
@@ -110,12 +102,12 @@ def test_hostile_manifest_keys_stay_inside_the_features_folder(tmp_path, capsys)
     manifest = pd.read_csv(features / "manifest.csv", dtype=str)
     manifest.loc[0, "key"] = "../../victim/x"
     manifest.to_csv(features / "manifest.csv", index=False)
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     code = cli.main(["train", str(features), "--out", str(tmp_path / "run"), "--model", "pose", "--epochs", "1",
                      "--quiet"])
     assert code == EXIT_USAGE
     assert "clip key '../../victim/x'" in _one_line(capsys)
-    assert _changed(before, _snapshot(tmp_path)) <= {"run"}  # at most the (empty) parent check
+    assert _changed(before, snapshot(tmp_path)) <= {"run"}  # at most the (empty) parent check
 
 
 @pytest.mark.parametrize("args", [
@@ -278,7 +270,7 @@ def test_outputs_never_replace_their_own_inputs(tmp_path, capsys):
     from features_fixture import make_features
 
     features = make_features(tmp_path / "features", groups=2, clips=1, frames=8)
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     csv_path = features / "landmarks" / "Wave" / "v_Wave_g01_c01.csv"
     for args, message in [
         (["train", str(features), "--out", str(features), "--overwrite", "--model", "pose"], "--out is the input"),
@@ -288,7 +280,7 @@ def test_outputs_never_replace_their_own_inputs(tmp_path, capsys):
     ]:
         assert cli.main([*args, "--quiet"]) == EXIT_USAGE
         assert message in _one_line(capsys)
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_a_full_disk_during_the_final_manifest_rewrite_loses_nothing(tmp_path):

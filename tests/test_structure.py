@@ -143,7 +143,7 @@ def _third_party(paths: list[Path]) -> set[str]:
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.add(node.module.split(".")[0])
-    local = {"pose_action", "conftest", "features_fixture", "inference_fixture"}
+    local = {"pose_action"} | {path.stem for path in (REPO / "tests").rglob("*.py")}
     return {name for name in names if name not in sys.stdlib_module_names and name not in local}
 
 
