@@ -296,6 +296,8 @@ def _model_config(values: Any, where: str | os.PathLike) -> ModelConfig:
         raise InputError(f"{where}: 'model.num_classes' must be a number") from None
     if "cnn_filters" in params and "cnn" not in params:
         params = {**params, "cnn": "conv"}  # runs saved before the 4x4 stem opened with a 3x3 stride-2 conv
+    if "fusion_gate" in params and "pose_head" not in params:
+        params = {**params, "pose_head": "shared"}  # fusion runs saved before the pose-only head had its own projection
     return ModelConfig(name=str(values["name"]), params=params, inputs=tuple(inputs), num_classes=num_classes,
                        embedding_dim=dim)
 

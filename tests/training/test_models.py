@@ -232,3 +232,31 @@ def test_bad_mix_params_are_input_errors():
         models.build_model("fusion", _config("fusion"), 3, {"fusion_gate": "average"})
     with pytest.raises(InputError, match="mix_epochs"):
         models.build_model("fusion", _config("fusion"), 3, {"fusion_gate": "learned", "mix_epochs": 0})
+
+
+@pytest.mark.parametrize("pose_head,independent", [("own", True), ("shared", False)])
+def test_pose_only_head_reads_its_own_projection(pose_head, independent):
+    """pose_head own: what the fused head learns cannot change the pose-only answer (it is the pose
+    model); shared (runs saved before) reads the fused head's pose projection."""
+    config = _config("fusion")
+    trainee = models.build_model("fusion", config, CLASSES, {**SMALL, "pose_head": pose_head}, training_outputs=True)
+    feed = {key: value for key, value in _inputs(config, 2).items() if key in ("pose", "mask", "frames")}
+    before = trainee.predict(feed, verbose=0)["pose_only"]
+    fused_projection = trainee.get_layer("pose_dense")
+    fused_projection.set_weights([np.zeros_like(weight) for weight in fused_projection.get_weights()])
+    after = trainee.predict(feed, verbose=0)["pose_only"]
+    assert np.allclose(before, after, atol=1e-6) == independent
+
+
+def test_fusion_runs_saved_before_the_own_pose_head_still_load_as_shared(tmp_path):
+    from pose_action import runs
+
+    config = _config("fusion")
+    old = {key: value for key, value in models.DEFAULT_PARAMS.items() if key != "pose_head"}
+    model = runs._model_config({"name": "fusion", "params": old, "inputs": ["pose", "mask", "frames"],
+                                "num_classes": CLASSES}, tmp_path / "config.json")
+    assert model.params["pose_head"] == "shared"
+    built = models.build_model("fusion", config, CLASSES, {**model.params, **SMALL})
+    assert "pose_only_pose_dense" not in [layer.name for layer in built.layers]
+    with pytest.raises(InputError, match="pose_head=both"):
+        models.build_model("fusion", config, CLASSES, {"pose_head": "both"})
