@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 # Exit codes of every command (documented in the README).
 EXIT_OK = 0
@@ -40,3 +41,28 @@ def describe_os_error(error: OSError, path: str | os.PathLike | None = None) -> 
     where = path if path is not None else (error.filename if error.filename is not None else "")
     reason = error.strerror or str(error) or type(error).__name__
     return f"{where}: {reason}" if str(where) else reason
+
+
+def run_script(prog: str, work: Callable[[], object], interrupted: str = "interrupted") -> int:
+    """How a script under scripts/ ends, as a command does: its result printed, bad input as one
+    line (exit 2), Ctrl-C as one line saying what is kept (exit 130), never a traceback for either.
+
+    The library's own loggers speak; TensorFlow's and h5py's only on errors.
+    """
+    import logging
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("tensorflow", "absl", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        result = work()
+    except InputError as error:
+        print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if result is not None:
+        print(result)
+    return EXIT_OK

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from pose_action.errors import EXIT_USAGE, InputError
+from pose_action.errors import InputError, run_script
 
 log = logging.getLogger("benchmark_open_set")
 
@@ -278,17 +278,10 @@ def benchmark(args: argparse.Namespace, train_options: list[str], command: str) 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("tensorflow", "absl", "h5py"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     args, train_options = parse_args(argv)
     command = shlex.join(["python", PROG, *argv])
-    try:
-        print(benchmark(args, train_options, command))
-    except InputError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    return 0
+    return run_script(PROG, lambda: benchmark(args, train_options, command),
+                      "interrupted; finished folds are kept and a rerun resumes")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pose_action.catalog import MODEL_NAMES
-from pose_action.errors import EXIT_USAGE, InputError
+from pose_action.errors import InputError, run_script
 from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN
 
 if TYPE_CHECKING:
@@ -370,20 +370,10 @@ def benchmark(args: argparse.Namespace, train_options: list[str], command: str) 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("tensorflow", "absl", "h5py"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     args, train_options = parse_args(argv)
     command = shlex.join(["python", PROG, *argv])
-    try:
-        print(benchmark(args, train_options, command))
-    except InputError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; extracted videos and finished folds are kept and a rerun resumes", file=sys.stderr)
-        return 130
-    return 0
+    return run_script(PROG, lambda: benchmark(args, train_options, command),
+                      "interrupted; extracted videos and finished folds are kept and a rerun resumes")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ written as CSV.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from pose_action.errors import EXIT_USAGE, InputError
+from pose_action.errors import InputError, run_script
 
 PROG = "scripts/false_alarms.py"
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
@@ -57,27 +56,25 @@ def window_counts(run: Path, videos: list[Path], threshold: float | None) -> lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN")
     parser.add_argument("--videos", nargs="+", type=Path, required=True, metavar="VIDEO_OR_FOLDER")
     parser.add_argument("--threshold", type=float, default=None, help="default: each run's own")
     parser.add_argument("--out", type=Path, default=None, help="write the table here as CSV")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
+
+    def work() -> str:
         import pandas as pd
 
         from pose_action.files import write_text_atomic
 
         videos = video_files(args.videos)
         table = pd.DataFrame([row for run in args.runs for row in window_counts(run, videos, args.threshold)])
-    except InputError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
-    if args.out:
-        write_text_atomic(args.out, table.to_csv(index=False, float_format="%.4f"))
-    return 0
+        if args.out:
+            write_text_atomic(args.out, table.to_csv(index=False, float_format="%.4f"))
+        return table.to_string(index=False, float_format=lambda value: f"{value:.3f}")
+
+    return run_script(PROG, work, "interrupted; nothing was written")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""Every benchmark script ends as a command does: one line for bad input (exit 2) or Ctrl-C (130), no traceback."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from pose_action.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, InputError, run_script
+
+from conftest import REPO
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_script_prints_the_result_or_one_line(capsys):
+    assert run_script("demo.py", lambda: "the table") == EXIT_OK
+    assert capsys.readouterr().out == "the table\n"
+
+    def bad() -> None:
+        raise InputError("x/features: no manifest.csv\nsecond line")
+
+    assert run_script("demo.py", bad) == EXIT_USAGE
+    assert capsys.readouterr().err == "demo.py: error: x/features: no manifest.csv second line\n"
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    assert run_script("demo.py", interrupted, "interrupted; finished folds are kept") == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "demo.py: interrupted; finished folds are kept\n"
+
+
+@pytest.mark.parametrize("name", ["benchmark_real", "benchmark_open_set"])
+def test_a_missing_features_folder_is_one_line(name, tmp_path, capsys):
+    models = ["--models", "pose"] if name == "benchmark_real" else []
+    code = _script(name).main(["--features", str(tmp_path / "missing"), "--out", str(tmp_path / "out"), *models])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and err.count("\n") == 1 and "missing" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
