@@ -96,8 +96,8 @@ def run_demo(out: str | Path = DEFAULT_OUT, options: DemoOptions = DemoOptions()
     """Every step of the flow into OUT/{videos,features,run}, plus OUT/prediction.mp4."""
     from pose_action.extraction.job import make_settings
     from pose_action.extraction.run import extract
+    from pose_action.inference.annotate import write_annotated
     from pose_action.inference.export import export_run
-    from pose_action.inference.predict import write_annotated
     from pose_action.inference.recognizer import Recognizer
     from pose_action.layout import FeaturesLayout
     from pose_action.synth.dataset import write_dataset

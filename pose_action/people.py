@@ -24,10 +24,11 @@ from pose_action.landmarks import CHANNELS, CSV_FLOAT_FORMAT, LANDMARK_COLUMNS, 
 PEOPLE_COLUMNS: tuple[str, ...] = ("frame", "track", "is_main") + LANDMARK_COLUMNS
 
 
-def people_table(frames: np.ndarray, people: list[list[np.ndarray]], labels: list[list[int]]) -> pd.DataFrame:
+def people_table(frames: np.ndarray, people: list[list[np.ndarray]],
+                 track_ids: list[list[int]]) -> pd.DataFrame:
     """The rows of the file from each processed frame's poses and their track numbers."""
     rows, meta = [], []
-    for frame, poses, tracks in zip(frames, people, labels):
+    for frame, poses, tracks in zip(frames, people, track_ids):
         for track, points in sorted(zip(tracks, poses), key=lambda pair: pair[0]):
             meta.append((int(frame), int(track), int(track == 0)))
             rows.append(np.asarray(points, dtype=np.float32).reshape(-1))

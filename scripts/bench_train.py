@@ -147,11 +147,12 @@ def bench_model(spec: str, features: Path, epochs: int, repeat: int = 1) -> dict
     # training as `pose-action train` runs it: the loader feeds fit
     model = new_model()
     batches = new_batches()
+    threads = options.loader_threads
     try:  # as `train` feeds fit: one endless iterator (a release before it made one per epoch)
-        data, steps_per_epoch = keras_batches(batches, targets=True, workers=options.workers, outputs=outputs,
+        data, steps_per_epoch = keras_batches(batches, targets=True, loader_threads=threads, outputs=outputs,
                                               endless=True), len(batches)
     except TypeError:
-        data, steps_per_epoch = keras_batches(batches, targets=True, workers=options.workers, outputs=outputs), None
+        data, steps_per_epoch = keras_batches(batches, targets=True, loader_threads=threads, outputs=outputs), None
     model.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, callbacks=[Timer()], verbose=0)
     served = models.inference_copy(model, name, config, len(labels), params)
     one = {key: value[None] for key, value in new_batches().clip_inputs(0).items()}

@@ -178,7 +178,7 @@ def child(args: argparse.Namespace) -> int:
     if args.cache_mb is not None:
         extra["cache_mb"] = args.cache_mb
     options = TrainOptions(model=args.model, epochs=args.epochs, frames=args.frames, batch_size=args.batch_size,
-                           workers=args.workers, patience=args.epochs, **extra)
+                           loader_threads=args.loader_threads, patience=args.epochs, **extra)
     started = time.perf_counter()
     metrics = train_run(args.child, args.out, options, overwrite=True, quiet=False)
     facts = {"after_setup_mb": after_setup, "end_mb": rss_mb(), "epoch_seconds": times.seconds,
@@ -195,7 +195,8 @@ def measure(features: Path, model: str, args: argparse.Namespace, work: Path) ->
     """Run one training in a fresh process; its peak RSS comes from the kernel (os.wait4)."""
     result = work / f"result-{model}-{features.name}.json"
     command = [sys.executable, __file__, "--child", str(features), "--model", model, "--epochs", str(args.epochs),
-               "--frames", str(args.frames), "--batch-size", str(args.batch_size), "--workers", str(args.workers),
+               "--frames", str(args.frames), "--batch-size", str(args.batch_size),
+               "--loader-threads", str(args.loader_threads),
                "--out", str(work / "runs" / f"{model}-{features.name}"), "--result", str(result)]
     if args.distribute:
         command += ["--distribute", args.distribute]
@@ -237,7 +238,7 @@ def print_table(rows: list[dict], args: argparse.Namespace, distinct: int) -> No
 
     cap = args.cache_mb if args.cache_mb is not None else SEQUENCE_CACHE_BYTES // 2**20
     print(f"\nlandmark cache cap {cap} MB; T={args.frames}, batch {args.batch_size}, {args.epochs} epochs, "
-          f"loader threads {args.workers}, "
+          f"loader threads {args.loader_threads}, "
           f"{args.seconds:g} s clips at 25 fps ({distinct} distinct rendered clips re-used under new keys), "
           f"thumbnails {args.thumb_size}px, default model sizes, {os.cpu_count()} CPU cores\n")
     print("| model | clips (train/val/test) | all landmarks (MB) | landmark cache (MB) | RSS after setup (MB) "
@@ -271,7 +272,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1, help="loader threads")
+    parser.add_argument("--loader-threads", type=int, default=1, help="loader threads (train --loader-threads)")
     parser.add_argument("--distribute", default=None, help="none | mirrored (passed to training)")
     parser.add_argument("--cache-mb", type=int, default=None,
                         help="landmark cache cap passed to training (default: training's default)")

@@ -77,3 +77,19 @@ def test_a_closed_output_pipe_is_not_an_error(tmp_path):
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 0 and stderr == "", stderr
     assert (features / "inspect_report.csv").is_file()  # the work was done before the printing
+
+
+def test_train_workers_is_a_deprecated_alias_of_loader_threads(capsys):
+    """Scripts written before --loader-threads keep working; extract's --workers (processes) is untouched."""
+    from pose_action.commands.train import options_from_args
+
+    parser = cli.command_parser("train")
+    new = options_from_args(parser.parse_args(["features", "--out", "run", "--loader-threads", "3"]))
+    assert new.loader_threads == 3 and capsys.readouterr().err == ""
+    old = options_from_args(parser.parse_args(["features", "--out", "run", "--workers", "3"]))
+    assert old.loader_threads == 3
+    assert capsys.readouterr().err.strip() == "pose-action: --workers is deprecated; use --loader-threads"
+    default = options_from_args(parser.parse_args(["features", "--out", "run"]))
+    assert default.loader_threads == 1 and default.batch_size == 16
+    assert "--workers" in {option for action in cli.command_parser("extract")._actions
+                           for option in action.option_strings}

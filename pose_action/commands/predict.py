@@ -16,7 +16,7 @@ from pathlib import Path
 from pose_action.commands.arguments import add_recognizer_arguments, open_recognizer
 from pose_action.errors import InputError
 from pose_action.files import check_apart
-from pose_action.inference.predict import format_summary, write_annotated
+from pose_action.inference.annotate import format_summary, write_annotated
 from pose_action.video import check_video_output, probe
 
 log = logging.getLogger(__name__)

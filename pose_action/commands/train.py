@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from pose_action import runs
@@ -25,7 +26,6 @@ from pose_action.commands.arguments import seed
 from pose_action.errors import InputError
 from pose_action.features import POSE_FEATURES
 from pose_action.files import check_apart
-from pose_action.training.batches import SEQUENCE_CACHE_BYTES
 from pose_action.training.evaluate import cv_summary_line, summary_line
 from pose_action.training.train import DISTRIBUTE_CHOICES, TrainOptions, train_cv, train_run
 
@@ -73,15 +73,24 @@ def check_param_types(params: dict, defaults: dict) -> None:
             raise InputError(f"--param {name}={json.dumps(value)}: expected {expected}")
 
 
+class DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: still sets it, and says once on stderr what to write instead."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(f"pose-action: {option_string} is deprecated; use --{self.dest.replace('_', '-')}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("features", type=Path, help="features folder written by `pose-action extract`")
     parser.add_argument("--out", type=Path, required=True, help="run directory to create")
-    parser.add_argument("--model", choices=MODEL_NAMES, default="fusion",
+    parser.add_argument("--model", choices=MODEL_NAMES, default=TrainOptions.model,
                         help="fusion (pose + appearance, default), pose (skeleton only), rgb (appearance only), "
                              "and the tutorial baselines keypoints (raw MediaPipe keypoints + LSTM), "
                              "lrcn (TimeDistributed CNN + LSTM), convlstm (ConvLSTM2D), "
                              "motion (optical flow alone, needs `extract --motion`)")
-    parser.add_argument("--split", default="holdout",
+    parser.add_argument("--split", default=TrainOptions.split,
                         help="holdout (default: a fraction of groups), logo (leave one group out), "
                              "groupkfold:K, stratifiedgroupkfold:K (group folds with similar class mixes), "
                              "or random (LEAKS groups; only to compare with tutorials)")
@@ -89,20 +98,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="logo/(stratified)groupkfold: which fold is the test (0-based)")
     parser.add_argument("--cv", action="store_true",
                         help="train every fold; report accuracy pooled over every clip, then mean ± std of folds")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="holdout/random: share of groups/clips")
+    parser.add_argument("--test-fraction", type=float, default=TrainOptions.test_fraction,
+                        help="holdout/random: share of groups/clips")
     parser.add_argument("--val-fraction", type=float, default=None,
                         help="share of training groups held out to monitor training (and to stop early with "
                              "--patience); default 0: every training group trains")
-    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--seed", type=seed, default=TrainOptions.seed)
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs of the fixed schedule (default: the model's recipe, 60; keypoints 200)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=TrainOptions.batch_size)
     parser.add_argument("--frames", type=int, default=None,
                         help="T: frames sampled uniformly over each clip (default 32; keypoints 30, lrcn 20)")
     parser.add_argument("--pose-features", choices=POSE_FEATURES, default=None,
                         help="body (bone directions, joint angles, visibility; default), normalized (all 33 "
                              "landmarks hip-centred, the first release's), raw (the tutorials'; keypoints)")
-    parser.add_argument("--appearance", choices=("thumbs", "embeddings"), default="thumbs",
+    parser.add_argument("--appearance", choices=("thumbs", "embeddings"), default=TrainOptions.appearance,
                         help="rgb/fusion: thumbnails through a small CNN trained end to end, or frozen "
                              "CNN embeddings computed at extraction (needs --backbone)")
     parser.add_argument("--backbone", choices=BACKBONES, default=None,
@@ -132,11 +142,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-augment", action="store_true", help="no augmentation of training clips")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="model size/regularization, e.g. lstm_units=32, dropout=0.5 (repeatable)")
-    parser.add_argument("--workers", type=int, default=1, help="loader threads")
-    parser.add_argument("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
+    parser.add_argument("--loader-threads", type=int, default=TrainOptions.loader_threads, metavar="N",
+                        help="threads making batches while the model trains (default %(default)s)")
+    parser.add_argument("--workers", type=int, dest="loader_threads", action=DeprecatedAlias, metavar="N",
+                        help="deprecated alias of --loader-threads (extract's --workers are processes)")
+    parser.add_argument("--distribute", choices=DISTRIBUTE_CHOICES, default=TrainOptions.distribute,
                         help="mirrored: tf.distribute.MirroredStrategy over every local GPU (the batch is split "
                              "between them); with fewer than 2 GPUs it says so and trains as none")
-    parser.add_argument("--cache-mb", type=int, default=SEQUENCE_CACHE_BYTES // 2**20,
+    parser.add_argument("--cache-mb", type=int, default=TrainOptions.cache_mb,
                         help="parsed landmarks kept in memory across epochs, at most this many MB "
                              "(thumbnails and embeddings are always streamed from disk; default %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run at --out")
@@ -153,8 +166,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
                         patience=args.patience,
                         average_last=args.average_last, label_smoothing=args.label_smoothing,
                         augment=False if args.no_augment else None,
-                        params=_parse_params(args.param), workers=args.workers, distribute=args.distribute,
-                        cache_mb=args.cache_mb)
+                        params=_parse_params(args.param), loader_threads=args.loader_threads,
+                        distribute=args.distribute, cache_mb=args.cache_mb)
 
 
 def check_out(out: Path, features: Path, cv: bool) -> None:

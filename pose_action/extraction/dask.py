@@ -55,11 +55,11 @@ TASK_PREFIX = "pose-action-extract"  # Dask groups the tasks by this (dashboard,
 def _local_model(model_path: str, model_name: str, sha256: str) -> Path:
     """The pose model file on this worker: the client's path if readable, else the same named
     model resolved here; it must be the file the client hashed (the config names it)."""
-    from pose_action.extraction.pose import MODEL_NAMES, file_sha256, resolve_model
+    from pose_action.extraction.pose import POSE_MODELS, file_sha256, resolve_model
 
     path = Path(model_path)
     if not path.is_file():
-        if model_name not in MODEL_NAMES:
+        if model_name not in POSE_MODELS:
             raise InputError(f"{model_path}: pose model not readable on worker "
                              f"{socket.gethostname()} (put it in a folder every worker sees)")
         path = resolve_model(model_name)

@@ -161,7 +161,7 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
                   motion: bool = False, scout_every: int = SCOUT_EVERY) -> ExtractSettings:
     """Resolve the pose model (and weights file) and check every option up front, so a bad
     option stops the run with one line before any video is touched."""
-    from pose_action.extraction.pose import MODEL_NAMES, file_sha256, resolve_model
+    from pose_action.extraction.pose import POSE_MODELS, file_sha256, resolve_model
     from pose_action.video import stride_for
 
     stride_for(25.0, target_fps, stride)  # raises InputError for bad --fps/--stride
@@ -187,7 +187,7 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
         embedder = _load_embedder(embed, embed_weights)
         input_size, dim = int(embedder.input_size), int(embedder.dim)
     return ExtractSettings(
-        model_path=model_path, model_name=pose_model if pose_model in MODEL_NAMES
+        model_path=model_path, model_name=pose_model if pose_model in POSE_MODELS
         else model_path.name, model_sha256=file_sha256(model_path), target_fps=target_fps,
         stride=stride, thumb_size=thumb_size, thumb_frames=thumb_frames, embed=embed,
         embed_weights=embed_weights, embed_weights_sha256=weights_sha,
@@ -353,7 +353,7 @@ def _track_people(row: dict, item: VideoItem, out_root: Path, frames: list, peop
 
     tracking = link_tracks(people, aspect, hints=hints)
     main = tracking.person(people, 0)
-    table = people_table(np.array([index for index, _, _ in frames]), people, tracking.labels)
+    table = people_table(np.array([index for index, _, _ in frames]), people, tracking.track_ids)
     write_people(FeaturesLayout(out_root).people(item.key), table)
     row.update(tracks=tracking.tracks, switches_repaired=tracking.switches_repaired)
     return [(index, timestamp, pose) for (index, timestamp, _), pose in zip(frames, main)]

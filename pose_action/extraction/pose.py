@@ -25,7 +25,7 @@ from pose_action.landmarks import CHANNELS, NUM_LANDMARKS
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = ("lite", "full", "heavy")
+POSE_MODELS = ("lite", "full", "heavy")
 MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/pose_landmarker/"
              "pose_landmarker_{name}/float16/1/pose_landmarker_{name}.task")
 MODEL_DIR_ENV = "POSE_ACTION_MODEL_DIR"
@@ -74,7 +74,7 @@ def resolve_model(spec: str = "lite") -> Path:
     lite ships inside the package. full and heavy are looked up in $POSE_ACTION_MODEL_DIR,
     then the user cache, then downloaded from Google's model storage into the cache.
     """
-    if spec not in MODEL_NAMES:
+    if spec not in POSE_MODELS:
         path = Path(spec).expanduser()
         if not path.is_file():
             raise InputError(f"{spec}: pose model not found (use lite, full, heavy or a .task file)")

@@ -132,22 +132,22 @@ class Tracker:
         geometry = [body_geometry(points, self.aspect) for points in people]
         alive = [track for track in self.tracks if row - track.last_row <= self.max_gap + 1]
         hints = list(hints) if hints is not None else [-1] * len(people)
-        labels = [-1] * len(people)
+        track_ids = [-1] * len(people)
         if alive and people:
             cost = np.array([[self._cost(track, row, *g, hint) for g, hint in zip(geometry, hints)] for track in alive])
             cost = np.where(np.isfinite(cost), cost, 1e6)
             for t, d in zip(*linear_sum_assignment(cost)):
                 if cost[t, d] < 1e6:
-                    labels[d] = alive[t].ident
+                    track_ids[d] = alive[t].ident
                     alive[t].add(row, *geometry[d])
                     alive[t].hint = hints[d]
-        for d, label in enumerate(labels):
-            if label < 0:
+        for d, ident in enumerate(track_ids):
+            if ident < 0:
                 track = _Track(len(self.tracks), row, *geometry[d], hint=hints[d])
                 track.add(row, *geometry[d])
                 self.tracks.append(track)
-                labels[d] = track.ident
-        return labels
+                track_ids[d] = track.ident
+        return track_ids
 
     def scores(self) -> np.ndarray:
         """Each track's main-actor score (module docstring), in track id order."""
@@ -168,10 +168,10 @@ class Tracker:
 
 @dataclass(frozen=True)
 class Tracking:
-    """The tracks of one clip: `labels[row]` is the track of each pose of processed frame `row`,
+    """The tracks of one clip: `track_ids[row]` is the track of each pose of processed frame `row`,
     tracks numbered by score (0 = the main actor)."""
 
-    labels: list[list[int]]
+    track_ids: list[list[int]]
     scores: np.ndarray  # (tracks,) in track order: descending
     switches_repaired: int
 
@@ -181,8 +181,8 @@ class Tracking:
 
     def person(self, people: list[list[np.ndarray]], track: int = 0) -> list[np.ndarray | None]:
         """One track's pose per processed frame (None where it is not seen): track 0 is the main actor."""
-        return [next((points for points, label in zip(frame, labels) if label == track), None)
-                for frame, labels in zip(people, self.labels)]
+        return [next((points for points, ident in zip(frame, idents) if ident == track), None)
+                for frame, idents in zip(people, self.track_ids)]
 
 
 def link_tracks(people: list[list[np.ndarray]], aspect: float, max_gap: int = DEFAULT_MAX_GAP,
@@ -197,7 +197,7 @@ def link_tracks(people: list[list[np.ndarray]], aspect: float, max_gap: int = DE
     scores = tracker.scores()
     order = np.argsort(-scores, kind="stable")
     rank = {int(ident): position for position, ident in enumerate(order)}
-    labels = [[rank[label] for label in frame] for frame in raw]
-    firsts = [frame[0] for frame in labels if frame]
+    track_ids = [[rank[ident] for ident in frame] for frame in raw]
+    firsts = [frame[0] for frame in track_ids if frame]
     switches = sum(1 for before, after in zip(firsts, firsts[1:]) if before != after)
-    return Tracking(labels=labels, scores=scores[order], switches_repaired=switches)
+    return Tracking(track_ids=track_ids, scores=scores[order], switches_repaired=switches)

@@ -75,4 +75,4 @@ class MainActor:
 
 def pose_of(people: tuple[np.ndarray, ...], tracks: tuple[int, ...], track: int | None) -> np.ndarray | None:
     """The pose of `track` among one frame's people, or None where it is not seen."""
-    return next((points for points, label in zip(people, tracks) if label == track), None)
+    return next((points for points, ident in zip(people, tracks) if ident == track), None)

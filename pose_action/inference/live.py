@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from pose_action.errors import InputError
-from pose_action.inference.predict import draw_overlay
+from pose_action.inference.annotate import draw_overlay
 from pose_action.inference.recognizer import Recognizer
 
 log = logging.getLogger(__name__)

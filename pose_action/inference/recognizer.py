@@ -116,14 +116,14 @@ class FrameExtractor:
         training clip's landmark CSV): the main actor is chosen anew among the window's tracks."""
         if self.actors is None:
             return records
-        track = self.actors.choose({label for record in records for label in record.tracks})
+        track = self.actors.choose({ident for record in records for ident in record.tracks})
         return [record if record.main == track else as_main(record, track) for record in records]
 
     def second_person(self, records: list[FrameRecord]) -> tuple[np.ndarray, np.ndarray]:
         """(source frames (N,), poses (N, 33, 8)) of the window's second most important person: of its
         tracks other than the main actor's, the highest running score (training: people.second_track,
         the next track by whole-clip score). Empty: nobody else in the window."""
-        others = {label for record in records for label in record.tracks} - {records[-1].main} if records else set()
+        others = {ident for record in records for ident in record.tracks} - {records[-1].main} if records else set()
         if self.actors is None or not others:
             return nobody()
         track = self.actors.best(others)

@@ -157,13 +157,14 @@ def loader_errors(*batches: ClipBatches | None) -> Iterator[None]:
         raise
 
 
-def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outputs: list[str] | None = None,
+def keras_batches(batches: ClipBatches, *, targets: bool, loader_threads: int = 1,
+                  outputs: list[str] | None = None,
                   endless: bool = False) -> Any:
     """A tf.data pipeline over ClipBatches: batches are made in the background while the model trains.
 
     One pass over the dataset is one epoch: its order and augmentation come from
-    (seed, epoch, clip), and the epoch counter moves when a pass ends. `workers` > 1 makes
-    that many batches at once in threads (numpy releases the GIL). A tf.data generator with
+    (seed, epoch, clip), and the epoch counter moves when a pass ends. `loader_threads` > 1
+    makes that many batches at once in threads (numpy releases the GIL). A tf.data generator with
     prefetch feeds a step about twice as fast as a keras PyDataset (measured by
     scripts/bench_train.py), which matters once the model itself is fast.
 
@@ -197,15 +198,15 @@ def keras_batches(batches: ClipBatches, *, targets: bool, workers: int = 1, outp
 
     def one_pass() -> Iterator[tuple]:
         try:
-            if workers <= 1:
+            if loader_threads <= 1:
                 for index in range(len(batches)):
                     yield made_or_item(index)
             else:
-                with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+                with concurrent.futures.ThreadPoolExecutor(loader_threads) as pool:
                     pending: collections.deque = collections.deque()
                     for index in range(len(batches)):
                         pending.append(pool.submit(made_or_item, index))
-                        if len(pending) > workers:
+                        if len(pending) > loader_threads:
                             yield pending.popleft().result()
                     while pending:
                         yield pending.popleft().result()

@@ -43,12 +43,13 @@ log = logging.getLogger(__name__)
 
 
 def predict_clips(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str],
-                  config: FeatureConfig, input_names: list[str], batch_size: int = 16, workers: int = 1) -> np.ndarray:
+                  config: FeatureConfig, input_names: list[str], batch_size: int = 16,
+                  loader_threads: int = 1) -> np.ndarray:
     """(clips, classes) probabilities, in the order of `clips` (one pass: nothing is cached)."""
     batches = ClipBatches(layout, clips, labels, config, input_names, batch_size,
                           cache_sequences=False)
     with loader_errors(batches):
-        probabilities = model.predict(keras_batches(batches, targets=False, workers=workers), verbose=0)
+        probabilities = model.predict(keras_batches(batches, targets=False, loader_threads=loader_threads), verbose=0)
     return np.asarray(probabilities)
 
 
@@ -126,12 +127,12 @@ def held_out_calibration(probabilities: np.ndarray, clips: list[Clip], labels: l
 
 def run_calibration(model: Any, layout: FeaturesLayout, val: list[Clip], test: list[Clip],
                     test_probabilities: np.ndarray, labels: list[str], config: FeatureConfig,
-                    input_names: list[str], batch_size: int = 16, workers: int = 1) -> Calibration:
+                    input_names: list[str], batch_size: int = 16, loader_threads: int = 1) -> Calibration:
     """A new run's calibration: fitted on its validation clips, else on its test clips (said so in
     `fitted_on`: the run's calibrated test figures are then in-sample; `train --cv` refits such folds
     on the other folds' predictions)."""
     if val:
-        probabilities = predict_clips(model, layout, val, labels, config, input_names, batch_size, workers)
+        probabilities = predict_clips(model, layout, val, labels, config, input_names, batch_size, loader_threads)
         calibration = held_out_calibration(probabilities, val, labels, "validation")
     else:
         calibration = held_out_calibration(test_probabilities, test, labels, "test")

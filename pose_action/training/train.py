@@ -85,7 +85,7 @@ class TrainOptions:
     augment: bool | None = None
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)  # its settings, used when augmenting
     params: dict = field(default_factory=dict)
-    workers: int = 1  # loader threads
+    loader_threads: int = 1  # threads making batches (train --loader-threads)
     distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over the local GPUs)
     cache_mb: int = SEQUENCE_CACHE_BYTES // 2**20  # parsed landmarks kept across epochs (train + validation)
 
@@ -294,9 +294,10 @@ def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainO
 
     outputs = output_names(model)
     with loader_errors(train, val):
-        history = model.fit(keras_batches(train, targets=True, workers=options.workers, outputs=outputs,
+        threads = options.loader_threads
+        history = model.fit(keras_batches(train, targets=True, loader_threads=threads, outputs=outputs,
                                           endless=True), steps_per_epoch=len(train),
-                            validation_data=(keras_batches(val, targets=True, workers=options.workers, outputs=outputs)
+                            validation_data=(keras_batches(val, targets=True, loader_threads=threads, outputs=outputs)
                                              if val else None),
                             epochs=recipe.epochs, callbacks=callbacks, verbose=0,
                             shuffle=False)  # the loader shuffles, per epoch and seed
@@ -320,7 +321,7 @@ def weights_from(history: pd.DataFrame, recipe: Recipe) -> str:
 def _check_options(options: TrainOptions) -> None:
     if options.model not in MODEL_NAMES:
         raise InputError(f"--model {options.model!r}: choose one of {', '.join(MODEL_NAMES)}")
-    for name in ("batch_size", "workers"):
+    for name in ("batch_size", "loader_threads"):
         if getattr(options, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if options.distribute not in DISTRIBUTE_CHOICES:
@@ -431,11 +432,11 @@ def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: 
 
 
 def predict_heads(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str], config: FeatureConfig,
-                  inputs: list[str], batch_size: int = 16, workers: int = 1) -> dict[str, np.ndarray]:
+                  inputs: list[str], batch_size: int = 16, loader_threads: int = 1) -> dict[str, np.ndarray]:
     """Head name -> (clips, classes) probabilities of a training form with several heads."""
     batches = ClipBatches(layout, clips, labels, config, inputs, batch_size, cache_sequences=False)
     with loader_errors(batches):
-        outputs = model.predict(keras_batches(batches, targets=False, workers=workers), verbose=0)
+        outputs = model.predict(keras_batches(batches, targets=False, loader_threads=loader_threads), verbose=0)
     return {name: np.asarray(values) for name, values in outputs.items()}
 
 
@@ -514,7 +515,7 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
                               class_weights=weights, cache_bytes=cache_budgets(options, len(inner_train), 0)[0])
         fit(trainee, batches, None, options, recipe, quiet=True)
         heads = predict_heads(trainee, data.layout, held, data.labels, data.config, inputs, options.batch_size,
-                              options.workers)
+                              options.loader_threads)
         for name in names:
             answers[name].append(heads[name])
         truth += [data.labels.index(clip.label) for clip in held]
@@ -579,9 +580,9 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
                                       embedding_dim=data.embedding_dim, mix=mix["weights"] if mix else None)
 
     probabilities = predict_clips(model, data.layout, data.test, data.labels, data.config, inputs,
-                                  options.batch_size, options.workers)
+                                  options.batch_size, options.loader_threads)
     calibration = run_calibration(model, data.layout, data.val, data.test, probabilities, data.labels, data.config,
-                                  inputs, options.batch_size, options.workers)
+                                  inputs, options.batch_size, options.loader_threads)
     metrics = evaluation_metrics(probabilities, data.test, data.labels, calibration)
     metrics.update({
         "model": options.model, "split": data.split.kind, "fold": data.split.fold, "n_train": len(data.train),
@@ -594,7 +595,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     })
     if models.output_names(trainee) is not None:  # every head's own answers, beside the served one
         metrics["heads"] = head_report(predict_heads(trainee, data.layout, data.test, data.labels, data.config,
-                                                     inputs, options.batch_size, options.workers),
+                                                     inputs, options.batch_size, options.loader_threads),
                                        data.test, data.labels)
     if mix is not None:
         metrics["head_mix"] = mix
@@ -623,7 +624,8 @@ def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) ->
     if config.features_root != str(features_root):
         return None
     # params are compared below; how the work is spread (loader threads, devices, cache) is not
-    ignored = ("params", "workers", "distribute", "cache_mb", "recipe")
+    # ("workers": the name loader_threads had in runs saved before it was renamed)
+    ignored = ("params", "loader_threads", "workers", "distribute", "cache_mb", "recipe")
     expected = {key: value for key, value in json.loads(json.dumps(asdict(options))).items() if key not in ignored}
     saved = {"second_person": False,  # runs made before --second-person existed did without it
              "locomotion": False,  # ... and before --locomotion

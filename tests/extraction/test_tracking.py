@@ -48,8 +48,8 @@ def test_tracks_keep_identities_through_a_crossing_a_gap_and_reordered_detection
         truth.append(who)
     tracking = link_tracks(frames, aspect=4 / 3)
     assert tracking.tracks == 2  # the hidden walker came back as itself
-    for labels, who in zip(tracking.labels, truth):
-        assert [{"actor": 0, "walker": 1}[name] for name in who] == labels  # track 0: the main actor
+    for track_ids, who in zip(tracking.track_ids, truth):
+        assert [{"actor": 0, "walker": 1}[name] for name in who] == track_ids  # track 0: the main actor
     flips = sum(1 for before, after in zip(truth, truth[1:]) if before[0] != after[0])
     assert tracking.switches_repaired == flips > 0
     main = tracking.person(frames, 0)
@@ -62,7 +62,7 @@ def test_a_person_who_jumps_across_the_frame_is_not_linked():
     right = [_person(0.8, 0.5, 0.2, np.random.default_rng(1)) for _ in range(20)]
     tracking = link_tracks([[pose] for pose in left + right], aspect=4 / 3)
     assert tracking.tracks == 2
-    assert [labels[0] for labels in tracking.labels] == [1] * 10 + [0] * 20  # main: the one seen longer
+    assert [track_ids[0] for track_ids in tracking.track_ids] == [1] * 10 + [0] * 20  # main: the one seen longer
 
 
 def _crowd_clip(root):

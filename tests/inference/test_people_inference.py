@@ -193,7 +193,7 @@ def test_the_online_main_actor_keeps_its_role_unless_clearly_beaten_or_gone():
     feed(fresh, 10, a)
     feed(fresh, 60, a, b)
     assert fresh.choose({0, 1}) == 1
-    assert link_tracks([[a]] * 10 + [[a, b]] * 60, 4 / 3).labels[-1] == [1, 0]  # extraction: B is track 0 (main)
+    assert link_tracks([[a]] * 10 + [[a, b]] * 60, 4 / 3).track_ids[-1] == [1, 0]  # extraction: B is track 0 (main)
 
     small = _person(0.3, 0.07)  # A much smaller (farther) than B: B clearly wins
     clearly = MainActor(4 / 3)

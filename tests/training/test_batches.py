@@ -47,7 +47,7 @@ def _passes(dataset, count: int) -> list[list[np.ndarray]]:
 def test_each_pass_is_one_epoch_in_a_new_order_and_threads_change_nothing(tmp_path):
     root = make_features(tmp_path / "features", groups=2, clips=2, frames=20)
     one = _passes(keras_batches(_loader(root), targets=True), 2)
-    two = _passes(keras_batches(_loader(root), targets=True, workers=3), 2)
+    two = _passes(keras_batches(_loader(root), targets=True, loader_threads=3), 2)
     batches = len(_loader(root))
     assert len(one[0]) == len(one[1]) == batches
     for first, second in zip(one, two):  # the same batches, whatever the number of loader threads
