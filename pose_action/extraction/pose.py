@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pose_action import native_stderr_quieted
 from pose_action.errors import InputError
 from pose_action.landmarks import CHANNELS, NUM_LANDMARKS
 
@@ -155,7 +156,8 @@ def _landmarker(model_path: str | os.PathLike, num_poses: int, video: bool,
         min_pose_presence_confidence=min_presence_confidence,
     )
     try:
-        return mp_vision.PoseLandmarker.create_from_options(options)
+        with native_stderr_quieted():  # LiteRT's INFO lines as it makes each model's runtime
+            return mp_vision.PoseLandmarker.create_from_options(options)
     except (RuntimeError, ValueError) as error:
         raise InputError(f"{model_path}: not a usable pose model ({error})") from None
 
@@ -206,7 +208,8 @@ class PoseEstimator:
 
     def close(self) -> None:
         if self._landmarker is not None:
-            self._landmarker.close()
+            with native_stderr_quieted():  # LiteRT's "INFO: ... DestroyAccelerator"
+                self._landmarker.close()
             self._landmarker = None
 
     def __enter__(self) -> PoseEstimator:
@@ -446,7 +449,8 @@ class PeopleFinder:
     def close(self) -> None:
         for landmarker in {id(each): each for each in (self._video, self._image, self._scout)}.values():
             if landmarker is not None:
-                landmarker.close()
+                with native_stderr_quieted():  # LiteRT's "INFO: ... DestroyAccelerator"
+                    landmarker.close()
         self._video = self._image = self._scout = self._make_image = None
 
     def __enter__(self) -> PeopleFinder:

@@ -18,6 +18,7 @@ from typing import Literal, overload
 
 import numpy as np
 
+from pose_action import native_stderr_quieted
 from pose_action.calibration import apply_temperature
 from pose_action.errors import InputError
 from pose_action.runs import MODEL_FILE, TFLITE_FILE, Run
@@ -136,8 +137,9 @@ class LiteBackend:
     def __init__(self, path: Path, num_threads: int | None = None, temperature: float = 1.0) -> None:
         interpreter_class = lite_interpreter_class()
         try:
-            self.interpreter = interpreter_class(model_path=str(path), num_threads=num_threads)
-            self.interpreter.allocate_tensors()  # once: a signature runner would do it on every call
+            with native_stderr_quieted():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate"
+                self.interpreter = interpreter_class(model_path=str(path), num_threads=num_threads)
+                self.interpreter.allocate_tensors()  # once: a signature runner would do it on every call
             runner = self.interpreter.get_signature_runner()  # only for the input and output names
         except (ValueError, RuntimeError) as error:
             raise InputError(f"{path}: not a usable TFLite model ({error})") from None
