@@ -5,8 +5,8 @@ v_<Class>_gNN_cNN.joints.csv: the drawn positions of the figure's joints, named 
 MediaPipe's landmarks, image-normalized. The real pose model finds these figures, so the
 whole flow (extract, train, predict) runs on a laptop with no dataset downloaded. The same
 seed gives the same frames; existing clips are kept, so a rerun resumes. `--far`, `--exit`,
-`--dark`, `--crowd` (or `--conditions real`) add what real footage shows, recorded per clip
-in OUT/conditions.csv.
+`--dark`, `--crowd` (or `--conditions real`) add what real footage shows, and `--pair` a
+second person close to the actor; each recorded per clip in OUT/conditions.csv.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     conditions.add_argument("--dark", type=float, metavar="RATE", help="dim, low-contrast, noisy room")
     conditions.add_argument("--crowd", type=float, metavar="RATE",
                             help="a second person standing about or walking across")
+    conditions.add_argument("--pair", type=float, metavar="RATE",
+                            help="a second person close to the actor, turned to it, the bodies overlapping "
+                                 "(not in the real preset); replaces the crowd's bystander")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -70,7 +73,7 @@ def check_out(out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_out(Path(args.out))
-    rates = preset(args.conditions, far=args.far, exit=args.exit, dark=args.dark, crowd=args.crowd)
+    rates = preset(args.conditions, far=args.far, exit=args.exit, dark=args.dark, crowd=args.crowd, pair=args.pair)
     paths = write_dataset(args.out, classes=args.classes, actors=args.actors, clips=args.clips,
                           seed=args.seed, size=parse_size(args.size), fps=args.fps, seconds=args.seconds,
                           occlusion_rate=args.occlusion, conditions=rates, progress=not args.quiet)

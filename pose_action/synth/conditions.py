@@ -1,8 +1,9 @@
-"""Real-footage conditions for synthetic clips: far, exit, dark, crowd.
+"""Real-footage conditions for synthetic clips: far, exit, dark, crowd, pair.
 
 Real videos differ from the default drawn actor, who stands large and centred in a lit
 scene: people stand far from the camera (`far`), walk into or out of the frame (`exit`),
-rooms are dark (`dark`), and other people are about (`crowd`). Each condition is drawn per
+rooms are dark (`dark`), other people are about (`crowd`), or a second person stands close,
+turned to the actor, the two bodies overlapping (`pair`, as in two-person actions). Each condition is drawn per
 clip with its own rate and its own keyed generator, so turning one on changes no random
 draw of the default clip: with every rate 0 the frames are byte-identical to before.
 Conditions are keyed by the motion, like occluders, so the two classes of a scene pair
@@ -20,7 +21,7 @@ from pose_action.errors import InputError
 from pose_action.synth.figure import Body, Pose, View
 from pose_action.synth.scenes import keyed_rng
 
-CONDITIONS: tuple[str, ...] = ("far", "exit", "dark", "crowd")
+CONDITIONS: tuple[str, ...] = ("far", "exit", "dark", "crowd", "pair")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Conditions:
     exit: bool = False
     dark: bool = False
     crowd: bool = False
+    pair: bool = False
 
     def names(self) -> tuple[str, ...]:
         return tuple(name for name in CONDITIONS if getattr(self, name))
@@ -44,6 +46,7 @@ class ConditionRates:
     exit: float = 0.0
     dark: float = 0.0
     crowd: float = 0.0
+    pair: float = 0.0
 
     def __post_init__(self) -> None:
         for name in CONDITIONS:
@@ -256,3 +259,26 @@ def plan_bystander(rng: np.random.Generator, body: Body, size: tuple[int, int], 
     view = View(x=float(x), y=float(ground), scale=float(scale), yaw=float(yaw), pitch=actor_view.pitch)
     frequency = 0.55 * abs(velocity) / scale + 0.3 if walking else rng.uniform(0.2, 0.4)
     return Bystander(body, view, walking, float(velocity), float(rng.uniform(0, 2 * math.pi)), float(frequency))
+
+
+# ----------------------------------------------------------------------------- pair
+
+PAIR_SPACING = (0.1, 0.35)  # between the two people's feet, in standing heights: bodies overlap below ~0.25
+
+
+def plan_partner(rng: np.random.Generator, body: Body, size: tuple[int, int], actor_view: View,
+                 actor_height: float) -> Bystander:
+    """A second person close to the actor, about as large, turned toward it: the two figures
+    overlap in the image as in two-person actions (the partner is drawn behind the actor)."""
+    width, height = size
+    scale = actor_height * rng.uniform(0.9, 1.1) * min(height, 1.1 * width) / body.standing_height()
+    spacing = rng.uniform(*PAIR_SPACING) * actor_view.scale * body.standing_height()
+    half = HALF_REACH * scale
+    side = -1 if rng.random() < 0.5 else 1
+    if not half <= actor_view.x + side * spacing <= width - half:
+        side = -side  # no room on that side: stand on the other
+    x = float(np.clip(actor_view.x + side * spacing, half, width - half))
+    # yaw -70 turns a figure to face +x (as a bystander walking right); the partner faces the actor
+    view = View(x=x, y=actor_view.y, scale=float(scale), yaw=float(70.0 * side + rng.uniform(-10, 10)),
+                pitch=actor_view.pitch)
+    return Bystander(body, view, False, 0.0, float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(0.2, 0.4)))

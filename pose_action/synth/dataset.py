@@ -1,7 +1,7 @@
 """Render a synthetic UCF50-style dataset: drawn actors performing actions, with exact joints.
 
 OUT/<Class>/v_<Class>_gNN_cNN.mp4 (group = actor) and beside each video
-v_<Class>_gNN_cNN.joints.csv: the drawn positions of the figure's joints (a crowd clip also
+v_<Class>_gNN_cNN.joints.csv: the drawn positions of the figure's joints (a crowd or pair clip also
 v_<Class>_gNN_cNN.bystander.csv: the second person's), named like
 MediaPipe's landmarks, image-normalized. The real pose model finds these figures, so the
 whole flow (extract, train, predict) runs on a laptop with no dataset downloaded, and
@@ -41,6 +41,7 @@ from pose_action.synth.conditions import (
     plan_bystander,
     plan_darkness,
     plan_exit,
+    plan_partner,
     travel_yaw,
 )
 from pose_action.synth.figure import Body, View, draw_figure, mirror_points, project, skeleton
@@ -76,7 +77,7 @@ DEFAULT_FPS = 25.0
 DEFAULT_SECONDS = 2.0
 DEFAULT_OCCLUSION_RATE = 0.15
 JOINTS_SUFFIX = ".joints.csv"
-BYSTANDER_SUFFIX = ".bystander.csv"  # a crowd clip's second person, drawn joints as in the joints CSV
+BYSTANDER_SUFFIX = ".bystander.csv"  # a crowd or pair clip's second person, drawn joints as in the joints CSV
 CONDITIONS_FILE = "conditions.csv"  # at the dataset root: which conditions each clip got
 DRAWN = 2  # ground-truth joints are (frames, 33, 3): X, Y as in landmarks, then 1 where the joint is drawn
 
@@ -234,7 +235,10 @@ def plan_clip(action: str, *, actor: int, clip: int, seed: int, size: tuple[int,
     exit_plan = plan_exit(details("exit"), view.x, scale, width, seconds) if conditions.exit and not crossing else None
     darkness = plan_darkness(details("dark")) if conditions.dark else None
     bystander = None
-    if conditions.crowd:
+    if conditions.pair:  # the close partner takes the place of a crowd's bystander
+        rng = details("pair")
+        bystander = plan_partner(rng, random_body(rng), size, view, cast.height_fraction)
+    elif conditions.crowd:
         rng = details("crowd")
         bystander = plan_bystander(rng, random_body(rng), size, view, cast.height_fraction,
                                    cast.horizon_fraction, seconds)
@@ -269,7 +273,8 @@ def _in_frame(pixels: np.ndarray, scale: float, width: int, height: int) -> bool
 
 def _draw_bystander(frame: np.ndarray, bystander: Bystander, background: np.ndarray, time: float,
                     dx: int, dy: int) -> np.ndarray:
-    """The other person of a `crowd` clip, standing about or walking across; its projected points."""
+    """The other person of a `crowd` or `pair` clip (standing about, walking across, or close
+    beside the actor); its projected points."""
     phase = bystander.phase + 2 * math.pi * bystander.frequency * time
     pose = (walk if bystander.walking else stand)(phase, 1.0, bystander.body)
     view = replace(bystander.view, x=bystander.view.x + bystander.velocity * time)
@@ -445,13 +450,17 @@ def conditions_path(out: str | os.PathLike) -> Path:
 
 def read_conditions(out: str | os.PathLike) -> pd.DataFrame:
     """OUT/conditions.csv: `clip` (`<Class>/<stem>`, the key of extract's outputs), then 0/1 for
-    `far`, `exit`, `dark` and `crowd`; indexed by clip. A clip without a row (or a dataset
-    without the file: rendered with no condition asked for) has none of them."""
+    each condition; indexed by clip. A clip without a row (or a dataset without the file:
+    rendered with no condition asked for) has none of them, and a file written before a
+    condition existed reads 0 for it."""
     path = conditions_path(out)
     columns = ["clip", *CONDITIONS]
     if not path.is_file():
         return pd.DataFrame(columns=columns).set_index("clip")
     table = pd.read_csv(path, dtype={"clip": str})
+    for later in ("pair",):  # conditions added after the first datasets were rendered
+        if later not in table.columns:
+            table[later] = 0
     missing = [column for column in columns if column not in table.columns]
     if missing:
         raise InputError(f"{path}: missing columns {', '.join(missing)}")

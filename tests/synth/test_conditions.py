@@ -263,3 +263,26 @@ def test_real_pose_model_loses_exited_actors_and_some_far_ones(tmp_path):
                                 seconds=0.6, conditions=Conditions(far=True))
         shares[action] = detections(path).mean()
     assert max(shares.values()) > 0.5 and min(shares.values()) < 0.5, shares
+
+
+def test_pair_puts_a_second_person_close_to_the_actor_and_turned_to_it():
+    overlapping = 0
+    for actor, action in enumerate(("Punch", "Wave", "Clap", "BendToToes", "Squat", "March")):
+        plan = synth.plan_clip(action, actor=actor, clip=0, seed=0, size=(320, 240), conditions=Conditions(pair=True),
+                               seconds=0.4)
+        partner = plan.bystander
+        assert partner is not None and not partner.walking and partner.view.y == plan.view.y  # beside, not behind
+        assert 0.8 < partner.view.scale / plan.view.scale < 1.25  # about as large
+        toward = np.sign(plan.view.x - partner.view.x)
+        assert toward != 0 and np.sign(-partner.view.yaw) == toward  # yaw -70 faces +x: it faces the actor
+        _, actor_joints, partner_joints = synth.render_scene(plan, fps=synth.DEFAULT_FPS, seconds=0.4)
+        for mine, theirs in zip(actor_joints, partner_joints):
+            a_x, b_x = mine[:, 0][mine[:, 2] > 0], theirs[:, 0][theirs[:, 2] > 0]
+            overlapping += bool(len(a_x) and len(b_x) and a_x.min() < b_x.max() and b_x.min() < a_x.max())
+    assert overlapping >= 0.5 * 6 * 10  # the two bodies overlap in the image in most frames
+
+
+def test_conditions_files_written_before_pair_still_read(tmp_path):
+    (tmp_path / "conditions.csv").write_text("clip,far,exit,dark,crowd\nWave/v_Wave_g01_c01,1,0,0,1\n")
+    table = synth.read_conditions(tmp_path)
+    assert table.loc["Wave/v_Wave_g01_c01"].to_dict() == {"far": 1, "exit": 0, "dark": 0, "crowd": 1, "pair": 0}
