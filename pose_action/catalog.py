@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The thumbnails' model input and build_features key. Spelled "frames" because saved models
+# (model.keras, model.tflite) name their input so; in code, `frames` alone means T (docs/design.md#names).
+THUMBNAILS_INPUT = "frames"
 # Model name -> the build_features arrays it reads, in order. "appearance" stands for the
-# appearance stream of the feature config: "frames" (thumbnails), "embeddings", or nothing.
+# appearance stream of the feature config: THUMBNAILS_INPUT, "embeddings", or nothing.
 MODEL_INPUTS: dict[str, tuple[str, ...]] = {
     "keypoints": ("pose",),  # the "MediaPipe + LSTM" tutorials' baseline (raw keypoints)
     "pose": ("pose", "mask"),
     "rgb": ("appearance", "mask"),
     "fusion": ("pose", "mask", "appearance"),
-    "lrcn": ("frames", "mask"),
-    "convlstm": ("frames", "mask"),
+    "lrcn": (THUMBNAILS_INPUT, "mask"),
+    "convlstm": (THUMBNAILS_INPUT, "mask"),
     "motion": ("motion", "mask"),  # optical flow only (extract --motion): for comparison
 }
 # Models that read the "motion" stream when a run asks for it (train --motion); `motion` always does.
@@ -25,7 +28,8 @@ MOTION_OPTIONAL: tuple[str, ...] = ("fusion",)
 # Models whose pose vectors can carry the second most important person (train --second-person).
 SECOND_PERSON_MODELS: tuple[str, ...] = ("pose", "fusion")
 MODEL_NAMES: tuple[str, ...] = tuple(MODEL_INPUTS)
-APPEARANCE_INPUTS: dict[str, tuple[str, ...]] = {"none": (), "thumbs": ("frames",), "embeddings": ("embeddings",)}
+APPEARANCE_INPUTS: dict[str, tuple[str, ...]] = {"none": (), "thumbs": (THUMBNAILS_INPUT,),
+                                                  "embeddings": ("embeddings",)}
 
 
 def input_names(model: str, appearance: str, motion: bool = False) -> list[str]:

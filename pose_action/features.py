@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from pose_action.catalog import THUMBNAILS_INPUT
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import open_appearance
 from pose_action.extraction.motion import MOTION_DIM, read_motion
@@ -618,7 +619,7 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
         picked = values[nearest_rows(frame_numbers[positions], np.asarray(stored_index))]
         picked[valid == 0] = 0
         if config.appearance == "thumbs":
-            features["frames"] = picked.astype(np.uint8)
+            features[THUMBNAILS_INPUT] = picked.astype(np.uint8)
         else:
             features["embeddings"] = picked.astype(np.float32)
     if config.motion:

@@ -36,7 +36,7 @@ from typing import Any, TypedDict
 
 from pose_action import __version__
 from pose_action.calibration import Calibration
-from pose_action.catalog import MODEL_NAMES
+from pose_action.catalog import MODEL_NAMES, THUMBNAILS_INPUT
 from pose_action.errors import InputError, describe_os_error
 from pose_action.features import FeatureConfig
 from pose_action.files import atomic_path, check_apart, check_writable, current_umask, read_json
@@ -148,7 +148,7 @@ class RunConfig:
         features = self.features
         shapes = {"pose": (features.frames, features.pose_dim), "mask": (features.frames,)}
         if features.appearance == "thumbs":
-            shapes["frames"] = (features.scene_steps, features.thumb_size, features.thumb_size, 3)
+            shapes[THUMBNAILS_INPUT] = (features.scene_steps, features.thumb_size, features.thumb_size, 3)
         elif features.appearance == "embeddings" and self.model.embedding_dim:
             shapes["embeddings"] = (features.scene_steps, int(self.model.embedding_dim))
         if features.motion:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from pose_action.calibration import FLOOR
+from pose_action.catalog import THUMBNAILS_INPUT
 from pose_action.errors import InputError
 from pose_action.files import atomic_path, check_writable
 from pose_action.inference.backends import CALIBRATED_OUTPUT, KerasBackend, LiteBackend, load_backend
@@ -51,7 +52,7 @@ def sample_windows(shapes: dict[str, tuple[int, ...]], count: int, seed: int = 0
             frames = shape[0]
             real = rng.integers(frames // 2, frames + 1, size=count)
             batch[name] = (np.arange(frames)[None, :] < real[:, None]).astype(np.float32)
-        elif name == "frames":
+        elif name == THUMBNAILS_INPUT:
             batch[name] = rng.integers(0, 256, size=(count, *shape), dtype=np.uint8)
         else:
             batch[name] = rng.normal(0.0, 1.0, size=(count, *shape)).astype(np.float32)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from pose_action.catalog import THUMBNAILS_INPUT
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import stored_shapes
 from pose_action.extraction.motion import mirror_motion
@@ -95,8 +96,9 @@ class ClipBatches:
             features = clip_features(self.layout, clip.key, self.config, sequence,
                                      jitter=self.augment.temporal_jitter, rng=rng,
                                      augment=functools.partial(augment_points, config=self.augment, mirrored=mirrored))
-            if "frames" in features:
-                features["frames"] = augment_thumbnails(features["frames"], rng, self.augment, mirrored=mirrored)
+            if THUMBNAILS_INPUT in features:
+                features[THUMBNAILS_INPUT] = augment_thumbnails(features[THUMBNAILS_INPUT], rng, self.augment,
+                                                                mirrored=mirrored)
             if "motion" in features and mirrored:  # a mirrored scene moves mirrored
                 features["motion"] = mirror_motion(features["motion"])
         return {name: features[name] for name in self.input_names}

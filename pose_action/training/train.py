@@ -28,7 +28,14 @@ import pandas as pd
 from sklearn.utils.class_weight import compute_class_weight
 
 from pose_action import runs
-from pose_action.catalog import MODEL_INPUTS, MODEL_NAMES, MOTION_OPTIONAL, SECOND_PERSON_MODELS, input_names
+from pose_action.catalog import (
+    MODEL_INPUTS,
+    MODEL_NAMES,
+    MOTION_OPTIONAL,
+    SECOND_PERSON_MODELS,
+    THUMBNAILS_INPUT,
+    input_names,
+)
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import read_appearance
 from pose_action.features import FeatureConfig
@@ -105,8 +112,9 @@ def augmentation(options: TrainOptions, recipe: Recipe) -> AugmentConfig | None:
 
 def feature_config_for(options: TrainOptions, recipe: Recipe, layout: FeaturesLayout) -> FeatureConfig:
     """The model's FeatureConfig: T and pose features from the recipe, thumbnail size from the extraction."""
-    appearance = "none" if not {"appearance", "frames"} & set(MODEL_INPUTS[options.model]) else options.appearance
-    if "frames" in MODEL_INPUTS[options.model] and appearance != "thumbs":
+    appearance = ("none" if not {"appearance", THUMBNAILS_INPUT} & set(MODEL_INPUTS[options.model])
+                  else options.appearance)
+    if THUMBNAILS_INPUT in MODEL_INPUTS[options.model] and appearance != "thumbs":
         raise InputError(f"model {options.model!r} reads thumbnails; use --appearance thumbs")
     thumb_size = FeatureConfig.thumb_size
     if appearance == "thumbs":
