@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pose_action.errors import InputError
+from pose_action.extraction.settings import THUMB_SIZE
 from pose_action.files import check_writable, read_json
 from pose_action.runs import CONFUSION_FILE, METRICS_FILE, SPLIT_FILE
 
@@ -31,7 +32,7 @@ class DemoOptions:
     seconds: float = 2.0
     epochs: int = 40  # drawn clips of 5 training actors: 0.95 at 60 epochs (25 fps) and at 40 (15 fps), 0.80 at 30
     frames: int = 16  # T
-    thumb_size: int = 64
+    thumb_size: int = THUMB_SIZE
     thumb_frames: int = 32
     scene_frames: int = 8  # of the T frames, the thumbnail CNN sees this many
     batch_size: int = 8  # 0.95 with 8; 16 trained faster but scored 0.80 (40 epochs)
@@ -94,8 +95,8 @@ def first_test_clip(videos: Path, run: Path) -> Path:
 def run_demo(out: str | Path = DEFAULT_OUT, options: DemoOptions = DemoOptions(), *,
              progress: bool = True) -> DemoResult:
     """Every step of the flow into OUT/{videos,features,run}, plus OUT/prediction.mp4."""
-    from pose_action.extraction.job import make_settings
     from pose_action.extraction.run import extract
+    from pose_action.extraction.settings import make_settings
     from pose_action.inference.annotate import write_annotated
     from pose_action.inference.export import export_run
     from pose_action.inference.recognizer import Recognizer

@@ -17,6 +17,7 @@ from pose_action.catalog import THUMBNAILS_INPUT
 from pose_action.errors import InputError
 from pose_action.extraction.appearance import open_appearance
 from pose_action.extraction.motion import MOTION_DIM, read_motion
+from pose_action.extraction.settings import THUMB_SIZE
 from pose_action.landmarks import (
     INDEX,
     NUM_LANDMARKS,
@@ -96,7 +97,7 @@ class FeatureConfig:
     velocities: bool = True  # add frame-to-frame motion of the pose vector (body, normalized)
     max_gap: int = 3  # runs of up to this many sampled frames without a pose are interpolated
     appearance: str = "thumbs"  # none | thumbs | embeddings
-    thumb_size: int = 64  # side of the square RGB thumbnails
+    thumb_size: int = THUMB_SIZE  # side of the square RGB thumbnails
     # frames of the T the appearance stream sees, spread evenly (each stands for T / scene_frames
     # pose frames); None = every frame. Scene context changes slowly, and the thumbnail CNN
     # is most of a fusion model's cost: 8 of 32 cuts it fourfold.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -16,6 +19,7 @@ from pose_action.files import atomic_path
 
 # Used when a container reports no usable frame rate (0, NaN or absurd values).
 DEFAULT_FPS = 25.0
+Entry = TypeVar("Entry")  # one item of the iterator `prefetched` reads ahead
 
 
 @dataclass(frozen=True)
@@ -237,3 +241,57 @@ def readable_frames(path: str | os.PathLike) -> int:
         return count
     finally:
         capture.release()
+
+
+def prefetched(frames: Iterator[Entry], depth: int = 4,
+               also: Callable[[Entry], None] | None = None) -> Iterator[Entry]:
+    """Decode ahead in a thread while the caller runs pose detection.
+
+    OpenCV's decoder and MediaPipe's graph both release the GIL, so with a spare core the
+    decoding of the next frames (and `also(entry)`, called in that thread for every entry
+    in order) is hidden behind detection of this one. At most `depth` frames wait in
+    memory; an error in decoding or in `also` is raised in the caller.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: object) -> bool:
+        """Queue `item` unless the consumer has stopped; whether it was queued."""
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        outcome: object = end
+        try:
+            for entry in frames:
+                if also is not None:
+                    also(entry)
+                if not put(entry):
+                    break
+        except BaseException as error:  # handed to the consumer, raised there
+            outcome = error
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # releases the capture even when the consumer stopped early
+        put(outcome)
+
+    thread = threading.Thread(target=produce, name="decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            entry = buffer.get()
+            if entry is end:
+                return
+            if isinstance(entry, BaseException):
+                raise entry
+            yield entry
+    finally:
+        stop.set()
+        thread.join()

@@ -55,8 +55,8 @@ def make_run(folder: Path) -> Path:
 
 def make_motion_run(folder: Path) -> Path:
     """make_run's features with motion added, and a fusion --motion run on them (same settings), exported."""
-    from pose_action.extraction.job import make_settings
     from pose_action.extraction.run import extract
+    from pose_action.extraction.settings import make_settings
     from pose_action.inference.export import export_run
     from pose_action.training.train import TrainOptions, train_run
 

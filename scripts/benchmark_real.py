@@ -175,9 +175,9 @@ def extract_features(args: argparse.Namespace) -> Path:
         return args.features
     if args.video_root is None:
         raise InputError("give VIDEO_ROOT to extract, or --features EXISTING")
-    from pose_action.extraction.job import make_settings
     from pose_action.extraction.pool import default_workers
     from pose_action.extraction.run import extract_videos
+    from pose_action.extraction.settings import make_settings
 
     features = args.out / FEATURES_DIR
     report = extract_videos(args.video_root, features, functools.partial(make_settings, args.pose_model),

@@ -14,6 +14,7 @@ from pathlib import Path
 from pose_action import runs
 from pose_action.errors import InputError
 from pose_action.files import check_apart, check_writable
+from pose_action.training.batches import BATCH_SIZE
 from pose_action.training.evaluate import cv_summary_line, evaluate_cv, evaluate_run, summary_line
 
 # What Ctrl-C leaves (cli.py prints it after the command's name).
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="where to write the reports (default: the run for its own test split, "
                              "else RUN/evaluations/<features folder name>)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from pose_action.catalog import BACKBONES
 from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN
-from pose_action.extraction.job import SCOUT_EVERY, make_settings
 from pose_action.extraction.pool import default_workers
 from pose_action.extraction.run import extract_videos, format_summary
+from pose_action.extraction.settings import SCOUT_EVERY, ExtractSettings, make_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,9 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sampling.add_argument("--fps", type=float, dest="target_fps", metavar="F",
                           help="process about F frames per second (default: every frame)")
     sampling.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
-    parser.add_argument("--thumb-size", type=int, default=64, metavar="S",
+    parser.add_argument("--thumb-size", type=int, default=ExtractSettings.thumb_size, metavar="S",
                         help="side of the square RGB thumbnails (default: %(default)s)")
-    parser.add_argument("--thumb-frames", type=int, default=64, metavar="N",
+    parser.add_argument("--thumb-frames", type=int, default=ExtractSettings.thumb_frames, metavar="N",
                         help="thumbnails per clip, spread uniformly (default: %(default)s)")
     parser.add_argument("--embed", choices=BACKBONES,
                         help="also store frozen CNN embeddings of the same frames (needs TensorFlow)")

@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING
 
 from pose_action.errors import InputError
 from pose_action.extraction.discovery import VideoItem
-from pose_action.extraction.job import ExtractSettings, new_row, process_video
+from pose_action.extraction.job import new_row, process_video
 from pose_action.extraction.pool import redirect_native_stderr
+from pose_action.extraction.settings import ExtractSettings
 from pose_action.layout import FeaturesLayout
 
 if TYPE_CHECKING:

@@ -22,7 +22,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from pose_action.extraction.discovery import VideoItem
-from pose_action.extraction.job import ExtractSettings, new_row, process_video
+from pose_action.extraction.job import new_row, process_video
+from pose_action.extraction.settings import ExtractSettings
 from pose_action.layout import WORKER_LOG, FeaturesLayout
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ import numpy as np
 
 from pose_action import native_stderr_quieted
 from pose_action.errors import InputError
+from pose_action.extraction.tracking import DEFAULT_MAX_GAP
 from pose_action.landmarks import CHANNELS, NUM_LANDMARKS
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,9 @@ MASK_SHAPE = "hull"
 MASK_MARGIN = 0.15
 FOLLOW_STEP = 1.0  # torsos a person's centre may move between frames and still be the person followed
 CROP_SCALE = 1.5  # the square searched around a person's last pose: this times the pose's longer side
+# Frames a person found stays unseen before the finder drops them (`hold`): a track's own gap, so a
+# second person hidden for a moment is found again before their track ends.
+SCOUT_HOLD = DEFAULT_MAX_GAP
 
 
 def _landmarker(model_path: str | os.PathLike, num_poses: int, video: bool,
@@ -313,7 +317,7 @@ class PeopleFinder:
     landmarker's person, only the scout runs.
     `scout_every=0` is the finder before this one: a num_poses=max_people VIDEO landmarker on
     every frame (the config of folders made with it). The extraction's values are
-    `extraction.job.SCOUT_EVERY` and `SCOUT_HOLD`.
+    `extraction.settings.SCOUT_EVERY` and `SCOUT_HOLD` above.
     """
 
     def __init__(self, model_path: str | os.PathLike, *, max_people: int, scout_every: int, hold: int,

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from pose_action.errors import EXIT_OK, EXIT_PARTIAL, InputError, describe_os_error
 from pose_action.extraction.discovery import DEFAULT_GROUP_PATTERN, Discovery, VideoItem, discover
-from pose_action.extraction.job import ExtractSettings, package_versions
 from pose_action.extraction.manifest import ManifestWriter, read_rows
 from pose_action.extraction.pool import WorkerPool, run_local
+from pose_action.extraction.settings import ExtractSettings, package_versions
 from pose_action.files import check_apart, check_writable, escaped_name, write_json, write_text_atomic
 from pose_action.layout import CONFIG_FILE, ClipFiles, FeaturesLayout
 

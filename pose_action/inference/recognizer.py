@@ -26,7 +26,7 @@ import numpy as np
 
 from pose_action.calibration import BACKGROUND
 from pose_action.errors import InputError
-from pose_action.extraction.job import check_max_people
+from pose_action.extraction.settings import check_max_people
 from pose_action.features import FeatureConfig, build_features, nearest_rows, scene_frame_numbers
 from pose_action.inference.actors import MainActor, pose_of
 from pose_action.inference.backends import KerasBackend, LiteBackend, load_backend
@@ -147,8 +147,8 @@ class FrameExtractor:
 def _people_finder(config: RunConfig, pose_model: Path, max_people: int, aspect: float) -> PeopleFinder:
     """The landmarker for several people that extraction ran (extraction.pose.PeopleFinder, with the
     run's scout settings; for a run extracted with one person, extraction's defaults)."""
-    from pose_action.extraction.job import SCOUT_EVERY, SCOUT_HOLD
-    from pose_action.extraction.pose import PeopleFinder
+    from pose_action.extraction.pose import SCOUT_HOLD, PeopleFinder
+    from pose_action.extraction.settings import SCOUT_EVERY
 
     recorded = config.extraction.get("people") or {}
     scout_every = int(recorded.get("scout_every", 0 if recorded else SCOUT_EVERY))  # none recorded: made without

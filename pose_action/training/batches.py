@@ -35,6 +35,7 @@ from pose_action.training.splits import Clip
 # of clips (UCF50's landmarks, over 1 GB, would otherwise all be held). Thumbnails and
 # embeddings are never cached: they are read from disk per batch.
 SEQUENCE_CACHE_BYTES = 256 * 1024**2
+BATCH_SIZE = 16  # clips per batch (train and evaluate --batch-size)
 
 
 class ClipBatches:

@@ -34,7 +34,7 @@ from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.inference.backends import load_backend
 from pose_action.layout import FeaturesLayout
-from pose_action.training.batches import ClipBatches, check_features, keras_batches, loader_errors
+from pose_action.training.batches import BATCH_SIZE, ClipBatches, check_features, keras_batches, loader_errors
 from pose_action.training.pooled import cv_scores, fold_spread
 from pose_action.training.reports import classification_metrics, plot_confusion, plot_reliability, write_report_csv
 from pose_action.training.splits import Clip, read_clips
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def predict_clips(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str],
-                  config: FeatureConfig, input_names: list[str], batch_size: int = 16,
+                  config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
                   loader_threads: int = 1) -> np.ndarray:
     """(clips, classes) probabilities, in the order of `clips` (one pass: nothing is cached)."""
     batches = ClipBatches(layout, clips, labels, config, input_names, batch_size,
@@ -127,7 +127,7 @@ def held_out_calibration(probabilities: np.ndarray, clips: list[Clip], labels: l
 
 def run_calibration(model: Any, layout: FeaturesLayout, val: list[Clip], test: list[Clip],
                     test_probabilities: np.ndarray, labels: list[str], config: FeatureConfig,
-                    input_names: list[str], batch_size: int = 16, loader_threads: int = 1) -> Calibration:
+                    input_names: list[str], batch_size: int = BATCH_SIZE, loader_threads: int = 1) -> Calibration:
     """A new run's calibration: fitted on its validation clips, else on its test clips (said so in
     `fitted_on`: the run's calibrated test figures are then in-sample; `train --cv` refits such folds
     on the other folds' predictions)."""
@@ -239,7 +239,7 @@ def select_clips(run: runs.Run, layout: FeaturesLayout, which: str) -> tuple[lis
 
 
 def evaluate_run(run_path: str | Path, *, features_root: str | Path | None = None, out: str | Path | None = None,
-                 which: str = "test", batch_size: int = 16) -> dict:
+                 which: str = "test", batch_size: int = BATCH_SIZE) -> dict:
     """Re-evaluate one run; write its reports into `out`.
 
     Default `out`: the run itself for its own test split, else RUN/evaluations/<features folder>.

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from pose_action.errors import InputError
+from pose_action.features import FeatureConfig
 
 SCHEDULES = ("cosine", "constant")
 
@@ -27,8 +28,8 @@ SCHEDULES = ("cosine", "constant")
 class Recipe:
     """One model's training recipe; TrainOptions fields left as None take these values."""
 
-    frames: int = 32  # T: frames sampled uniformly over each clip
-    pose_features: str = "body"  # how a frame's landmarks become its pose vector (features.POSE_FEATURES)
+    frames: int = FeatureConfig.frames  # T: frames sampled uniformly over each clip
+    pose_features: str = FeatureConfig.pose_features  # how a frame's landmarks become its pose vector
     epochs: int = 60
     learning_rate: float = 3e-3
     schedule: str = "cosine"  # cosine: decays to 1% of learning_rate over the run; constant

@@ -42,7 +42,14 @@ from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.layout import FeaturesLayout
 from pose_action.training.augment import AugmentConfig
-from pose_action.training.batches import SEQUENCE_CACHE_BYTES, ClipBatches, check_features, keras_batches, loader_errors
+from pose_action.training.batches import (
+    BATCH_SIZE,
+    SEQUENCE_CACHE_BYTES,
+    ClipBatches,
+    check_features,
+    keras_batches,
+    loader_errors,
+)
 from pose_action.training.evaluate import (
     cross_fit_folds,
     evaluation_metrics,
@@ -72,7 +79,7 @@ class TrainOptions:
     fold: int | None = None
     test_fraction: float = 0.2
     seed: int = 0
-    batch_size: int = 16
+    batch_size: int = BATCH_SIZE
     appearance: str = "thumbs"  # thumbs | embeddings (ignored by `keypoints` and `pose`)
     backbone: str | None = None
     # rgb/fusion: appearance on this many of the T frames (0 or >= T: every frame); see FeatureConfig
@@ -440,7 +447,7 @@ def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: 
 
 
 def predict_heads(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str], config: FeatureConfig,
-                  inputs: list[str], batch_size: int = 16, loader_threads: int = 1) -> dict[str, np.ndarray]:
+                  inputs: list[str], batch_size: int = BATCH_SIZE, loader_threads: int = 1) -> dict[str, np.ndarray]:
     """Head name -> (clips, classes) probabilities of a training form with several heads."""
     batches = ClipBatches(layout, clips, labels, config, inputs, batch_size, cache_sequences=False)
     with loader_errors(batches):

@@ -17,8 +17,8 @@ import pytest
 
 from pose_action import cli
 from pose_action.errors import EXIT_PARTIAL, EXIT_USAGE
-from pose_action.extraction.job import make_settings
 from pose_action.extraction.run import extract
+from pose_action.extraction.settings import make_settings
 from pose_action.landmarks import read_csv
 from pose_action.synth import dataset as synth
 from pose_action.video import write_video

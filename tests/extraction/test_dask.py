@@ -18,9 +18,10 @@ import pytest
 from pose_action.errors import EXIT_PARTIAL, InputError
 from pose_action.extraction.dask import TASK_PREFIX, dask_runner, extract_on_worker
 from pose_action.extraction.discovery import VideoItem
-from pose_action.extraction.job import CRASH_TEST_ENV, make_settings
+from pose_action.extraction.job import CRASH_TEST_ENV
 from pose_action.extraction.manifest import read_rows
 from pose_action.extraction.run import extract
+from pose_action.extraction.settings import make_settings
 from pose_action.landmarks import read_csv
 from pose_action.layout import LOCK_FILE
 from pose_action.synth import dataset as synth

@@ -19,21 +19,15 @@ import pytest
 from pose_action.errors import EXIT_PARTIAL, InputError
 from pose_action.extraction.appearance import FrameSampler, read_thumbnails, thumbnail
 from pose_action.extraction.discovery import VideoItem
-from pose_action.extraction.job import (
-    CRASH_TEST_ENV,
-    ExtractSettings,
-    make_settings,
-    new_row,
-    prefetched,
-    process_video,
-)
+from pose_action.extraction.job import CRASH_TEST_ENV, new_row, process_video
 from pose_action.extraction.manifest import ManifestWriter, read_rows
 from pose_action.extraction.pose import file_sha256
 from pose_action.extraction.run import extract, format_summary
+from pose_action.extraction.settings import ExtractSettings, make_settings
 from pose_action.landmarks import INDEX, load_sequence, read_csv
 from pose_action.layout import LOCK_FILE
 from pose_action.synth import dataset as synth
-from pose_action.video import read_frames
+from pose_action.video import prefetched, read_frames
 
 BODY_JOINTS = ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
                "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee",
@@ -230,7 +224,8 @@ def test_a_worker_segfault_costs_only_its_video(tmp_path, monkeypatch, lite):
 def test_the_worker_code_path_does_not_import_tensorflow(tmp_path):
     video = _dataset(tmp_path / "videos", [("Wave", 0)], seconds=0.4)[0]
     code = (
-        "import sys; from pathlib import Path; from pose_action.extraction.job import make_settings, process_video;"
+        "import sys; from pathlib import Path; from pose_action.extraction.job import process_video;"
+        "from pose_action.extraction.settings import make_settings;"
         "from pose_action.extraction.discovery import VideoItem;"
         f"row = process_video(VideoItem(Path({str(video)!r}), 'Wave', '1', 'Wave/x'),"
         f" Path({str(tmp_path / 'features')!r}), make_settings('lite'));"

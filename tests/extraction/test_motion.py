@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from pose_action.errors import InputError
-from pose_action.extraction.job import make_settings
 from pose_action.extraction.motion import BINS, GRID, MOTION_DIM, clip_motion, read_motion
 from pose_action.extraction.run import extract
+from pose_action.extraction.settings import make_settings
 from pose_action.synth import dataset as synth
 from pose_action.video import read_frames, write_video
 

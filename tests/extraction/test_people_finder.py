@@ -9,7 +9,8 @@ import pytest
 
 from pose_action.extraction import pose
 from pose_action.extraction.discovery import VideoItem
-from pose_action.extraction.job import SCOUT_EVERY, SCOUT_HOLD, make_settings, process_video
+from pose_action.extraction.job import process_video
+from pose_action.extraction.settings import SCOUT_EVERY, make_settings
 from pose_action.landmarks import INDEX, NUM_LANDMARKS, X, Y, read_csv
 from pose_action.layout import FeaturesLayout
 from pose_action.people import read_people
@@ -103,7 +104,7 @@ def test_one_person_costs_little_extra(shared_videos):
     # what it finds at low confidence is looked for once more in a crop, and not found there, dropped).
     video = shared_videos / "ud810_ps7" / "A1" / "PS7A1P1T1.avi"
     info = probe(video)
-    with pose.PeopleFinder(pose.resolve_model("lite"), max_people=2, scout_every=SCOUT_EVERY, hold=SCOUT_HOLD,
+    with pose.PeopleFinder(pose.resolve_model("lite"), max_people=2, scout_every=SCOUT_EVERY, hold=pose.SCOUT_HOLD,
                            aspect=info.width / info.height) as finder:
         people = [finder.detect_all(frame, stamp) for _, stamp, frame in read_frames(video, 1, info)]
         searches = finder.searches

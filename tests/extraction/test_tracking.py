@@ -8,8 +8,9 @@ import pytest
 
 from pose_action.errors import InputError
 from pose_action.extraction.discovery import VideoItem
-from pose_action.extraction.job import make_settings, process_video
+from pose_action.extraction.job import process_video
 from pose_action.extraction.manifest import read_table
+from pose_action.extraction.settings import make_settings
 from pose_action.extraction.tracking import link_tracks
 from pose_action.landmarks import INDEX, NUM_LANDMARKS, X, Y, load_sequence, read_csv
 from pose_action.layout import FeaturesLayout

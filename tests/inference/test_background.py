@@ -15,8 +15,8 @@ from pose_action.synth.motions import BACKGROUND_VARIANTS, background_variant
 @pytest.fixture(scope="module")
 def background_run(tmp_path_factory):
     """Wave, Squat and synth's background class (every actor: idle, empty and passing), extracted and trained."""
-    from pose_action.extraction.job import make_settings
     from pose_action.extraction.run import extract
+    from pose_action.extraction.settings import make_settings
     from pose_action.synth.dataset import write_dataset
     from pose_action.training.train import TrainOptions, train_run
 

@@ -94,8 +94,8 @@ def test_a_broken_feature_file_is_named_before_training_starts(features, tmp_pat
 def test_a_rerun_of_extract_redoes_a_damaged_clip_instead_of_skipping_it(tmp_path):
     """The hint in the error above must be true: extract takes a truncated file as not done."""
     from pose_action.extraction.discovery import VideoItem
-    from pose_action.extraction.job import ExtractSettings
     from pose_action.extraction.run import _is_done
+    from pose_action.extraction.settings import ExtractSettings
     from pose_action.layout import FeaturesLayout
 
     features = make_features(tmp_path / "features", groups=1, clips=1, frames=10, no_pose_clip=False)
