@@ -138,9 +138,7 @@ class FeatureConfig:
         if unknown:
             raise InputError(f"feature config has unknown keys {sorted(unknown)} "
                              "(made by a newer pose_action?)")
-        # runs made before `pose_features` existed used the normalized features
-        # ... and before `scene_frames` every frame's appearance (None)
-        return cls(**{"pose_features": "normalized", **values})
+        return cls(**values)  # keys an older run lacks: runs.migrate_config fills them first
 
     @property
     def scene_steps(self) -> int:

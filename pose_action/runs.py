@@ -120,6 +120,7 @@ class RunConfig:
         for key in ("model", "features", "labels", "window"):
             if key not in values:
                 raise InputError(f"{where}: missing {key!r}")
+        values = migrate_config(values)
         config = cls(model=_model_config(values["model"], where), features=_feature_config(values["features"], where),
                      labels=_labels(values["labels"], where), window=_dict(values, "window", where),
                      extraction=_dict(values, "extraction", where), split=_dict(values, "split", where),
@@ -279,6 +280,50 @@ def _dict(values: dict, key: str, where: str | os.PathLike) -> dict:
     return value
 
 
+# ----------------------------------------------------------------------------- older runs
+
+
+def migrate_config(values: dict) -> dict:
+    """A config.json saved by an older pose_action, upgraded to what this one writes (a copy; idempotent).
+
+    Every upgrade of a run config is here, tied to the run format: a config of RUN_FORMAT
+    "pose_action.run/1" may predate keys added later, and a missing key takes the value that held
+    before it existed (not today's default). A new run format adds its step from the one before.
+    - features.pose_features: "normalized" (before body features); features.scene_frames: None
+      (every frame's appearance); features.locomotion, features.second_person, features.motion: false
+    - model.params.cnn: "conv" (thumbnail CNNs before the 4x4 stem); model.params.pose_head: "shared"
+      (fusion runs before the pose-only head had its own projection)
+    - training.loader_threads: was "workers"; training.second_person, training.locomotion: false
+    """
+    values = dict(values)
+    if isinstance(values.get("features"), dict):
+        values["features"] = {**_FEATURES_BEFORE, **values["features"]}
+    if isinstance(values.get("model"), dict) and isinstance(values["model"].get("params"), dict):
+        values["model"] = {**values["model"], "params": _migrate_params(values["model"]["params"])}
+    if isinstance(values.get("training"), dict):
+        training = {**_TRAINING_BEFORE, **values["training"]}
+        if "workers" in training:
+            training.setdefault("loader_threads", training["workers"])
+            del training["workers"]
+        values["training"] = training
+    return values
+
+
+# Keys added to format 1 after its first release -> the value every run made before them had.
+_FEATURES_BEFORE = {"pose_features": "normalized", "scene_frames": None, "locomotion": False,
+                    "second_person": False, "motion": False}
+_TRAINING_BEFORE = {"second_person": False, "locomotion": False}
+
+
+def _migrate_params(params: dict) -> dict:
+    """The model params step of migrate_config."""
+    if "cnn_filters" in params and "cnn" not in params:
+        params = {**params, "cnn": "conv"}  # runs saved before the 4x4 stem opened with a 3x3 stride-2 conv
+    if "fusion_gate" in params and "pose_head" not in params:
+        params = {**params, "pose_head": "shared"}  # fusion runs saved before the pose-only head had its own projection
+    return params
+
+
 def _model_config(values: Any, where: str | os.PathLike) -> ModelConfig:
     if not isinstance(values, dict) or not values.get("name"):
         raise InputError(f"{where}: 'model' must name the model")
@@ -294,10 +339,7 @@ def _model_config(values: Any, where: str | os.PathLike) -> ModelConfig:
         num_classes = int(values.get("num_classes") or 0)
     except (TypeError, ValueError):
         raise InputError(f"{where}: 'model.num_classes' must be a number") from None
-    if "cnn_filters" in params and "cnn" not in params:
-        params = {**params, "cnn": "conv"}  # runs saved before the 4x4 stem opened with a 3x3 stride-2 conv
-    if "fusion_gate" in params and "pose_head" not in params:
-        params = {**params, "pose_head": "shared"}  # fusion runs saved before the pose-only head had its own projection
+    params = _migrate_params(params)  # a model section read on its own is upgraded the same (migrate_config)
     return ModelConfig(name=str(values["name"]), params=params, inputs=tuple(inputs), num_classes=num_classes,
                        embedding_dim=dim)
 

@@ -177,7 +177,10 @@ def test_config_round_trip_and_unknown_keys():
     config = FeatureConfig(frames=16, appearance="embeddings", backbone="mobilenet_v2")
     assert FeatureConfig.from_dict(config.to_dict()) == config
     legacy = {key: value for key, value in config.to_dict().items() if key not in ("pose_features", "visibility_gate")}
-    assert FeatureConfig.from_dict(legacy).pose_features == "normalized"  # runs made before body features
+    from pose_action.runs import migrate_config
+
+    upgraded = migrate_config({"features": legacy})["features"]
+    assert FeatureConfig.from_dict(upgraded).pose_features == "normalized"  # runs made before body features
     with pytest.raises(InputError, match="unknown keys"):
         FeatureConfig.from_dict({**config.to_dict(), "future_option": 1})
 

@@ -639,12 +639,9 @@ def _fold_is_done(fold_dir: Path, features_root: Path, options: TrainOptions) ->
     if config.features_root != str(features_root):
         return None
     # params are compared below; how the work is spread (loader threads, devices, cache) is not
-    # ("workers": the name loader_threads had in runs saved before it was renamed)
-    ignored = ("params", "loader_threads", "workers", "distribute", "cache_mb", "recipe")
+    ignored = ("params", "loader_threads", "distribute", "cache_mb", "recipe")
     expected = {key: value for key, value in json.loads(json.dumps(asdict(options))).items() if key not in ignored}
-    saved = {"second_person": False,  # runs made before --second-person existed did without it
-             "locomotion": False,  # ... and before --locomotion
-             **{key: value for key, value in config.training.items() if key not in ignored}}
+    saved = {key: value for key, value in config.training.items() if key not in ignored}  # migrated on load
     expected_params = json.loads(json.dumps(options.params))
     if expected != saved or config.training.get("recipe") != resolve_recipe(options).to_dict():
         return None
