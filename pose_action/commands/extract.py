@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of <Class>/<clip> videos, or a CSV list path,label[,group]")
     parser.add_argument("--out", required=True, type=Path, metavar="FEATURES",
                         help="output folder (created; a rerun resumes)")
-    parser.add_argument("--pose-model", default="lite", metavar="lite|full|heavy|PATH",
+    parser.add_argument("--pose-model", default=ExtractSettings.model_name, metavar="lite|full|heavy|PATH",
                         help="MediaPipe pose landmarker bundle (default: lite, shipped)")
     parser.add_argument("--workers", type=int, default=default_workers(), metavar="N",
                         help="worker processes (default: all cores, here %(default)s)")
@@ -54,9 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="thumbnails per clip, spread uniformly (default: %(default)s)")
     parser.add_argument("--embed", choices=BACKBONES,
                         help="also store frozen CNN embeddings of the same frames (needs TensorFlow)")
-    parser.add_argument("--embed-weights", default="imagenet", metavar="imagenet|none|PATH",
+    parser.add_argument("--embed-weights", default=ExtractSettings.embed_weights, metavar="imagenet|none|PATH",
                         help="weights of the --embed backbone (default: %(default)s)")
-    parser.add_argument("--max-people", type=int, default=1, metavar="N",
+    parser.add_argument("--max-people", type=int, default=ExtractSettings.max_people, metavar="N",
                         help="people the landmarker looks for in each frame (default: %(default)s). Above 1, "
                              "people are tracked across frames, the landmark CSV holds the main actor "
                              "(the same person throughout) and FEATURES/people/<Class>/<clip>.csv every "
