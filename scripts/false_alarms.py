@@ -40,7 +40,8 @@ def video_files(items: list[Path]) -> list[Path]:
 def window_counts(run: Path, videos: list[Path], threshold: float | None) -> list[dict]:
     """One row per video: windows and how many read an action, no action or unknown."""
     from pose_action.inference.backends import choose_backend
-    from pose_action.inference.recognizer import KIND_ACTION, KIND_NO_ACTION, KIND_UNKNOWN, Recognizer, label_kind
+    from pose_action.inference.predictions import KIND_ACTION, KIND_NO_ACTION, KIND_UNKNOWN, label_kind
+    from pose_action.inference.recognizer import Recognizer
 
     rows = []
     with Recognizer.load(run, choose_backend(run, "auto"), threshold=threshold) as recognizer:

@@ -38,7 +38,7 @@ def seed(text: str) -> int:
 
 def add_recognizer_arguments(parser: argparse.ArgumentParser) -> None:
     """The run and how to recognize with it: what `predict` and `live` both take."""
-    from pose_action.inference.recognizer import DEFAULT_SMOOTHING
+    from pose_action.inference.predictions import DEFAULT_SMOOTHING
 
     parser.add_argument("run", type=Path, help="run directory (from `pose-action train`)")
     parser.add_argument("--backend", choices=("auto", "keras", "tflite"), default="auto",

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pose_action.inference.recognizer import NO_ACTION, UNKNOWN, Prediction, VideoResult
+from pose_action.inference.predictions import NO_ACTION, UNKNOWN, Prediction, VideoResult
 from pose_action.inference.render import draw_caption, draw_people, draw_skeleton
 from pose_action.landmarks import VISIBILITY, XY
 from pose_action.video import read_frames, write_video

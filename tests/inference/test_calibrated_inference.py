@@ -13,7 +13,8 @@ from pose_action.cli import main
 from pose_action.files import read_json
 from pose_action.inference.backends import load_backend
 from pose_action.inference.export import sample_windows
-from pose_action.inference.recognizer import UNKNOWN, Recognizer
+from pose_action.inference.predictions import UNKNOWN
+from pose_action.inference.recognizer import Recognizer
 from pose_action.runs import load_run
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from pose_action.cli import main
 from pose_action.inference.backends import LiteBackend, load_backend
-from pose_action.inference.recognizer import Recognizer, window_features
+from pose_action.inference.recognizer import Recognizer
+from pose_action.inference.windows import window_features
 from pose_action.runs import load_run
 
 
@@ -26,6 +27,26 @@ def video_windows(tiny):
     return {name: np.stack([w[name] for w in windows]) for name in windows[0]}
 
 
+def weight_elements(path) -> dict[str, int]:
+    """Elements of the model's constant tensors (its weights), by dtype, read with the LiteRT interpreter."""
+    from pose_action.inference.backends import lite_interpreter_class
+
+    interpreter = lite_interpreter_class()(model_path=str(path))
+    counts: dict[str, int] = {}
+    for detail in interpreter.get_tensor_details():
+        try:
+            interpreter.get_tensor(detail["index"])  # only tensors with data before allocation: the weights
+        except ValueError:
+            continue
+        dtype = np.dtype(detail["dtype"]).name
+        counts[dtype] = counts.get(dtype, 0) + int(np.prod(detail["shape"]))
+    return counts
+
+
+# quantize -> (the dtype most weights must have, the largest size as a share of the float32 export)
+QUANTIZED = {"none": ("float32", 1.0), "float16": ("float16", 0.6), "dynamic": ("int8", 0.45)}
+
+
 @pytest.mark.parametrize("quantize, tolerance", [("none", 1e-4), ("float16", 1e-2), ("dynamic", 1e-2)])
 def test_exported_probabilities_agree_with_keras(tiny, video_windows, tmp_path, capsys, quantize, tolerance):
     run = tmp_path / "run"
@@ -33,6 +54,11 @@ def test_exported_probabilities_agree_with_keras(tiny, video_windows, tmp_path, 
     (run / "model.tflite").unlink()
     assert main(["export", str(run), "--format", "tflite", "--quantize", quantize]) == 0
     assert f"quantize={quantize}" in capsys.readouterr().out
+    # the weights really are stored as the option says (the demo's export, tiny.run's, is float32)
+    dtype, share = QUANTIZED[quantize]
+    weights, float_weights = weight_elements(run / "model.tflite"), weight_elements(tiny.run / "model.tflite")
+    assert weights.get(dtype, 0) >= 0.9 * float_weights["float32"], weights
+    assert (run / "model.tflite").stat().st_size <= share * (tiny.run / "model.tflite").stat().st_size
     # TensorFlow's Python warnings (tf.function retracing...) stay as quiet as the command set them
     assert logging.getLogger("tensorflow").level == logging.ERROR
     assert (run / "model.tflite").is_file() and (run / "model.keras").is_file()
@@ -54,6 +80,33 @@ def test_export_refuses_a_model_that_does_not_match_its_config(tiny, tmp_path, c
     error = capsys.readouterr().err.strip()
     assert error.splitlines() == [error] and "model input 'frames' has shape" in error
     assert not (run / "model.tflite").exists()
+
+
+def test_export_refuses_a_model_its_quantization_breaks_and_keeps_the_old_file(tiny, tmp_path, capsys):
+    """A model with outlier weights: int8's one scale per tensor rounds its other weights away, so the
+    exported probabilities drift from Keras's (8e-2 measured, tolerance 1e-2). Export says so in one
+    line, exits 2, and the model.tflite already there is left as it was."""
+    import keras
+
+    import pose_action.training.models  # noqa: F401  registers the custom layers for loading
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny.run, run)
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    for weight in model.weights:
+        if len(weight.shape) >= 2 and np.prod(weight.shape) >= 1024:  # the tensors dynamic quantization turns int8
+            values = weight.numpy()
+            values[0] = 40 * np.abs(values).max()
+            weight.assign(values)
+    model.save(run / "model.keras")
+    before = (run / "model.tflite").read_bytes()
+    assert main(["export", str(run), "--quantize", "dynamic"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.splitlines() == [error]
+    assert f"{run / 'model.tflite'}: exported model disagrees with {run / 'model.keras'}" in error
+    assert "> 0.01); not written" in error
+    assert (run / "model.tflite").read_bytes() == before
+    assert sorted(path.name for path in run.iterdir()) == sorted(path.name for path in tiny.run.iterdir())
 
 
 def test_tflite_backend_needs_an_export_first(tiny, tmp_path, capsys):

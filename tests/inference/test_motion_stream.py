@@ -13,7 +13,8 @@ import pytest
 from pose_action.cli import main
 from pose_action.extraction.motion import MOTION_DIM
 from pose_action.features import clip_features, load_clip_sequence
-from pose_action.inference.recognizer import Recognizer, window_features
+from pose_action.inference.recognizer import Recognizer
+from pose_action.inference.windows import window_features
 from pose_action.layout import FeaturesLayout
 from pose_action.synth import dataset as synth
 

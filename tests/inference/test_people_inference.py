@@ -18,8 +18,9 @@ from pose_action.cli import main
 from pose_action.extraction.tracking import link_tracks
 from pose_action.features import clip_features, load_clip_sequence
 from pose_action.inference.actors import MainActor
-from pose_action.inference.recognizer import Recognizer, window_features
+from pose_action.inference.recognizer import Recognizer
 from pose_action.inference.render import track_color
+from pose_action.inference.windows import window_features
 from pose_action.landmarks import INDEX, NUM_LANDMARKS, X, Y
 from pose_action.layout import FeaturesLayout
 from pose_action.people import read_people, track_array

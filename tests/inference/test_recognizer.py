@@ -15,7 +15,9 @@ import pytest
 
 from pose_action.cli import main
 from pose_action.features import clip_features, load_clip_sequence
-from pose_action.inference.recognizer import UNKNOWN, Recognizer, window_features
+from pose_action.inference.predictions import UNKNOWN
+from pose_action.inference.recognizer import Recognizer
+from pose_action.inference.windows import window_features
 from pose_action.layout import FeaturesLayout
 from pose_action.video import probe, read_frames
 
@@ -215,7 +217,8 @@ def test_embeddings_are_computed_like_extraction_and_only_for_used_frames(tiny):
     from pose_action.extraction.embeddings import Embedder
     from pose_action.extraction.pose import resolve_model
     from pose_action.features import FeatureConfig, build_features
-    from pose_action.inference.recognizer import EmbeddingCache, FrameExtractor
+    from pose_action.inference.frames import FrameExtractor
+    from pose_action.inference.windows import EmbeddingCache
     from pose_action.landmarks import LandmarkSequence
     from pose_action.runs import ModelConfig, RunConfig
 
