@@ -37,6 +37,29 @@ def tiny(tmp_path_factory):
     return make_tiny_run(tmp_path_factory.getbasetemp() / "tiny_run")
 
 
+@pytest.fixture(scope="session")
+def tiny_two_clips(tiny, tmp_path_factory):
+    """The tiny run's videos and features with a second clip per actor and class (18 clips): a copy of
+    tiny's folders, then `synth --clips 2` and `extract` resume, so only the 9 new clips are drawn and
+    extracted. Enough clips for a held-out actor to show whether a model learned the actions."""
+    import shutil
+
+    from pose_action.cli import main
+    from pose_action.demo import QUICK
+
+    base = tmp_path_factory.getbasetemp() / "tiny_two_clips"
+    videos, features = base / "videos", base / "features"
+    if not (features / "manifest.csv").is_file():
+        shutil.copytree(tiny.videos, videos)
+        shutil.copytree(tiny.features, features)
+        assert main(["synth", str(videos), "--classes", *QUICK.classes, "--actors", str(QUICK.actors), "--clips", "2",
+                     "--seconds", str(QUICK.seconds), "--fps", str(QUICK.fps), "--seed", str(QUICK.seed),
+                     "--quiet"]) == 0
+        assert main(["extract", str(videos), "--out", str(features), "--thumb-size", str(QUICK.thumb_size),
+                     "--thumb-frames", str(QUICK.thumb_frames), "--workers", "1", "--quiet"]) == 0
+    return features
+
+
 def snapshot(root: Path) -> dict[str, tuple]:
     """Every path under root (symlinks not followed) with its kind, size, mtime and content hash."""
     state = {}
