@@ -29,13 +29,25 @@ def with_calibration(tiny, tmp_path, **calibration):
     return run
 
 
+def ece_by_hand(predictions: list[dict]) -> float:
+    """ECE over 10 equal bins of each clip's top raw (uncalibrated) probability."""
+    top = np.array([max(item["raw"]) for item in predictions])
+    right = np.array([item["label"] == item["predicted"] for item in predictions])  # predicted: the raw top class
+    which = np.clip(np.ceil(top * 10).astype(int) - 1, 0, 9)
+    return sum(abs(right[which == b].mean() - top[which == b].mean()) * (which == b).sum()
+               for b in range(10) if (which == b).any()) / len(top)
+
+
 def test_training_stores_a_calibration_and_reports_ece_with_a_reliability_diagram(tiny):
     calibration = read_json(tiny.run / "config.json")["calibration"]
     assert calibration["fitted_on"] == "test" and calibration["clips"] > 0  # demo --quick holds out no validation
     assert calibration["temperature"] > 0 and 0 < calibration["threshold"] <= 1
     metrics = read_json(tiny.run / "metrics.json")
-    assert 0 <= metrics["ece"] <= 1 and 0 <= metrics["ece_raw"] <= 1
     assert sum(row["clips"] for row in metrics["reliability"]) == metrics["n_test"]
+    # ECE is the clip-weighted gap between confidence and accuracy of the reliability diagram's bins
+    gaps = [row["clips"] * abs(row["accuracy"] - row["confidence"]) for row in metrics["reliability"] if row["clips"]]
+    assert metrics["ece"] == pytest.approx(sum(gaps) / metrics["n_test"], abs=1e-9)
+    assert metrics["ece_raw"] == pytest.approx(ece_by_hand(metrics["predictions"]), abs=1e-6)
     assert (tiny.run / "reliability.png").stat().st_size > 1000
 
 
