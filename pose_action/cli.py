@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 from pose_action import __version__, quiet_native_logs, restore_native_logs
+from pose_action.catalog import MODEL_NAMES
 from pose_action.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -38,7 +39,7 @@ COMMANDS: dict[str, str] = {
     "synth": "render a synthetic UCF50-style dataset of drawn actors",
     "extract": "videos -> landmark CSVs, thumbnails and a manifest (resumable)",
     "inspect": "summarize, plot or render landmark CSVs",
-    "train": "train a pose, rgb, fusion, lrcn or convlstm model",
+    "train": f"train an action model ({', '.join(MODEL_NAMES)})",
     "evaluate": "evaluate a trained run on its test split",
     "predict": "recognize the action in a video file",
     "live": "recognize actions from a webcam",

@@ -3,8 +3,9 @@
     python scripts/bench_train.py [FEATURES] [--epochs 3] [--models fusion pose ...]
     python scripts/bench_train.py FEATURES --models fusion fusion:scene_frames=0 fusion:cnn=conv
 
-Measures at the real defaults of `pose-action train` (T, thumbnail size as extracted, batch
-size 16, the model's recipe with its augmentation) unless a model spec overrides them:
+Measures at the real defaults of `pose-action train` (its split, T, thumbnail size as extracted,
+batch size, the model's recipe with its augmentation and class weights), through the package's own
+data loading, model building, batches and fit, unless a model spec overrides them:
 `MODEL[:NAME=VALUE,...]`, where NAME is a TrainOptions field (scene_frames, frames,
 batch_size, ...) or a model param (cnn, cnn_filters, ...; values parsed as JSON).
 FEATURES defaults to data/compare/features; when it is missing, a small synthetic set is
@@ -32,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MODELS = ("keypoints", "pose", "rgb", "fusion", "lrcn", "convlstm")
+from pose_action.catalog import MODEL_NAMES as MODELS
 
 
 def make_small_set(folder: Path) -> Path:
@@ -77,33 +78,25 @@ def bench_model(spec: str, features: Path, epochs: int, repeat: int = 1) -> dict
     import keras
 
     from pose_action.catalog import input_names
-    from pose_action.layout import FeaturesLayout
     from pose_action.training import models
-    from pose_action.training.batches import ClipBatches, keras_batches
-    from pose_action.training.splits import make_split, read_clips
-    from pose_action.training.train import TrainOptions, augmentation, feature_config_for, resolve_recipe
+    from pose_action.training.train import (
+        TrainOptions,
+        build_trainee,
+        fit,
+        load_training_data,
+        set_seeds,
+        training_batches,
+    )
 
     name, overrides, params = parse_spec(spec)
-    layout = FeaturesLayout(features)
-    clips = read_clips(layout).clips
-    labels = sorted({clip.label for clip in clips})
-    options = TrainOptions(model=name, params=params, **overrides)
-    recipe = resolve_recipe(options)
-    config = feature_config_for(options, recipe, layout)
-    split = make_split(clips, "holdout", test_fraction=0.25, val_fraction=0.0)
-    train = [clip for clip in clips if clip.key in set(split.train)] * repeat
-    inputs = input_names(name, config.appearance)
-    keras.utils.set_random_seed(0)
-    steps = -(-len(train) // options.batch_size)
-
-    def new_model() -> keras.Model:
-        model = models.build_model(name, config, len(labels), params, training_outputs=True,
-                                   unroll=getattr(models, "UNROLL_TRAINING", False))
-        return models.compile_model(model, recipe, steps, params)
-
-    def new_batches() -> ClipBatches:
-        return ClipBatches(layout, train, labels, config, inputs, options.batch_size, shuffle=True,
-                           augment=augmentation(options, recipe))
+    options = TrainOptions(model=name, params=params, **{"test_fraction": 0.25, **overrides})
+    data = load_training_data(features, options)  # the split, recipe and feature config `train` uses
+    data = dataclasses.replace(data, train=data.train * repeat,
+                               recipe=dataclasses.replace(data.recipe, epochs=epochs))
+    params = models.resolve_params(options.params)
+    config, labels = data.config, data.labels
+    inputs = input_names(name, config.appearance, config.motion)
+    set_seeds(options.seed)
 
     times: list[float] = []
 
@@ -115,7 +108,7 @@ def bench_model(spec: str, features: Path, epochs: int, repeat: int = 1) -> dict
             times.append(time.perf_counter() - self.started)
 
     # the loader alone: every batch of `epochs` epochs, as a training epoch asks for them
-    loader = new_batches()
+    loader = training_batches(data, options, inputs)
     loader_times = []
     for _ in range(epochs):
         started = time.perf_counter()
@@ -124,7 +117,7 @@ def bench_model(spec: str, features: Path, epochs: int, repeat: int = 1) -> dict
         loader_times.append(time.perf_counter() - started)
 
     # the model alone: fit on one epoch's batches held in memory
-    outputs = models.output_names(new_model())
+    outputs = models.output_names(build_trainee(options, data, params))
 
     def in_memory():  # the same tf.data feeding as training, minus the work of making batches
         while True:  # endless, one iterator for the run, as `train` feeds fit
@@ -140,33 +133,26 @@ def bench_model(spec: str, features: Path, epochs: int, repeat: int = 1) -> dict
                                       next(in_memory()))
     memory_data = tf.data.Dataset.from_generator(in_memory, output_signature=signature).prefetch(2)
 
-    model = new_model()
+    model = build_trainee(options, data, params)
     model.fit(memory_data, epochs=epochs, steps_per_epoch=len(held), callbacks=[Timer()], verbose=0, shuffle=False)
     model_times, times[:] = list(times), []
 
-    # training as `pose-action train` runs it: the loader feeds fit
-    model = new_model()
-    batches = new_batches()
-    threads = options.loader_threads
-    try:  # as `train` feeds fit: one endless iterator (a release before it made one per epoch)
-        data, steps_per_epoch = keras_batches(batches, targets=True, loader_threads=threads, outputs=outputs,
-                                              endless=True), len(batches)
-    except TypeError:
-        data, steps_per_epoch = keras_batches(batches, targets=True, loader_threads=threads, outputs=outputs), None
-    model.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, callbacks=[Timer()], verbose=0)
-    served = models.inference_copy(model, name, config, len(labels), params)
-    one = {key: value[None] for key, value in new_batches().clip_inputs(0).items()}
+    # training as `pose-action train` runs it: its fit, fed by its loader
+    model = build_trainee(options, data, params)
+    fit(model, training_batches(data, options, inputs), None, options, data.recipe, quiet=True, callbacks=[Timer()])
+    served = models.inference_copy(model, name, config, len(labels), params, embedding_dim=data.embedding_dim)
+    one = {key: value[None] for key, value in training_batches(data, options, inputs).clip_inputs(0).items()}
     served.predict_on_batch(one)
     started = time.perf_counter()
     for _ in range(10):
         served.predict_on_batch(one)
     latency = (time.perf_counter() - started) / 10
-    return {"model": spec, "parameters": served.count_params(), "n_train": len(train), "frames": config.frames,
-            "scene": getattr(config, "scene_steps", config.frames) if config.appearance != "none" else 0,
+    return {"model": spec, "parameters": served.count_params(), "n_train": len(data.train), "frames": config.frames,
+            "scene": config.scene_steps if config.appearance != "none" else 0,
             "thumb": config.thumb_size if config.appearance == "thumbs" else 0, "batch": options.batch_size,
-            "train": len(train) / steady_seconds(times, "training"),
-            "loader": len(train) / steady_seconds(loader_times, "loader alone"),
-            "alone": len(train) / steady_seconds(model_times, "model alone"), "latency_ms": 1000 * latency}
+            "train": len(data.train) / steady_seconds(times, "training"),
+            "loader": len(data.train) / steady_seconds(loader_times, "loader alone"),
+            "alone": len(data.train) / steady_seconds(model_times, "model alone"), "latency_ms": 1000 * latency}
 
 
 def main() -> int:

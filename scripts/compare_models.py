@@ -1,9 +1,10 @@
-"""Compare the five models on a synthetic dataset with held-out actors; print the README table.
+"""Compare every model (pose_action.catalog.MODEL_NAMES) on a synthetic dataset with held-out actors; print a table.
 
     python scripts/compare_models.py [--work data/compare] [--actors 8] [--clips 3] ...
 
-Renders `pose-action synth` videos (10 classes; TennisSwing/BaseballSwing share their motion
-and differ only by scene and prop), extracts them with the real pose model, trains every model
+Renders `pose-action synth` videos (every drawn action; TennisSwing/BaseballSwing share their motion
+and differ only by scene and prop), extracts them with the real pose model (with --motion when the
+`motion` model is among --models), trains every model
 on the same group-aware split (test actors never seen in training) and prints a markdown
 table with the commands that made it. Steps whose outputs exist are reused (extraction
 resumes), so a rerun only retrains. Sized for ~15 min on 2 CPU cores with the defaults.
@@ -19,8 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-MODELS = ("pose", "rgb", "fusion", "lrcn", "convlstm")
-SCENE_PAIR_CLASSES = ("TennisSwing", "BaseballSwing")  # pose_action.synth.SCENE_PAIRS
+from pose_action.catalog import MODEL_NAMES
+from pose_action.synth.motions import ACTIONS, SCENE_PAIRS
+
+SCENE_PAIR_CLASSES = tuple(name for pair in SCENE_PAIRS for name in pair)
 
 
 def run_step(command: list[str], log_lines: list[str]) -> float:
@@ -57,7 +60,7 @@ def main() -> int:
     parser.add_argument("--patience", type=int, default=12)
     parser.add_argument("--test-fraction", type=float, default=0.25, help="share of actors held out for test")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES))
     args = parser.parse_args()
 
     program = [sys.executable, "-m", "pose_action"]
@@ -67,8 +70,9 @@ def main() -> int:
     if not (videos / "Wave").is_dir():
         timings["synth"] = run_step([*program, "synth", str(videos), "--actors", str(args.actors),
                                      "--clips", str(args.clips), "--seed", str(args.seed), "--quiet"], commands)
+    motion = ["--motion"] if "motion" in args.models else []
     timings["extract"] = run_step([*program, "extract", str(videos), "--out", str(features),
-                                   "--thumb-size", str(args.thumb_size), "--quiet"], commands)
+                                   "--thumb-size", str(args.thumb_size), *motion, "--quiet"], commands)
     rows = []
     for model in args.models:
         out = runs / model
@@ -87,10 +91,11 @@ def main() -> int:
                      "n_test": metrics["n_test"], "test_groups": metrics["test_groups"]})
 
     first = rows[0]
-    print(f"\nSynthetic set: {args.actors} actors x {args.clips} clips x 10 classes; test actors "
+    print(f"\nSynthetic set: {args.actors} actors x {args.clips} clips x {len(ACTIONS)} classes; test actors "
           f"{', '.join(first['test_groups'])} ({first['n_test']} clips) never seen in training "
           f"({first['n_train']} training clips); T={args.frames}, {args.thumb_size}px thumbnails.\n")
-    print("| model | accuracy | macro F1 | TennisSwing/BaseballSwing (same motion) | other 8 classes (same scene) "
+    print(f"| model | accuracy | macro F1 | {'/'.join(SCENE_PAIR_CLASSES)} (same motion) "
+          f"| other {len(ACTIONS) - len(SCENE_PAIR_CLASSES)} classes (same scene) "
           "| parameters | epochs | s/epoch |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
@@ -103,7 +108,7 @@ def main() -> int:
     print("```bash")
     print(f"python scripts/compare_models.py --work {args.work} --actors {args.actors} --clips {args.clips} "
           f"--thumb-size {args.thumb_size} --frames {args.frames} --epochs {args.epochs} --patience {args.patience} "
-          f"--test-fraction {args.test_fraction} --seed {args.seed}")
+          f"--test-fraction {args.test_fraction} --seed {args.seed} --models {' '.join(args.models)}")
     print("# which runs:")
     for command in commands:
         print("#   " + command.replace(sys.executable + " -m pose_action", "pose-action"))

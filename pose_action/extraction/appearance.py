@@ -212,11 +212,6 @@ def stored_shapes(path: str | os.PathLike, appearance: str) -> tuple[tuple[int, 
     return shapes["frame_index"][0], values_shape, values_dtype
 
 
-def read_thumbnails(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """(frame_index (N,), thumbs (N, S, S, 3)) of a thumbnails file."""
-    return read_appearance(path, "thumbs")
-
-
 DESCRIPTOR_BINS = 4  # per channel of the joint colour histogram (4 ** 3 = 64 bins)
 DESCRIPTOR_GRID = 4  # the thumbnail's mean colour in a GRID x GRID layout (where things are)
 DESCRIPTOR_EDGES = 8  # bins of the gradient-orientation histogram (texture)

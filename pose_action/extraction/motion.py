@@ -115,13 +115,6 @@ class MotionEncoder:
         return motion_vector(flow)
 
 
-def clip_motion(frames_bgr) -> np.ndarray:
-    """(N, MOTION_DIM) vectors of a sequence of processed frames (a test and script helper)."""
-    encoder = MotionEncoder()
-    vectors = [encoder.encode(frame) for frame in frames_bgr]
-    return np.stack(vectors) if vectors else np.zeros((0, MOTION_DIM), dtype=np.float32)
-
-
 def write_motion(path: str | os.PathLike, vectors: np.ndarray, frame_index: np.ndarray) -> None:
     """A clip's motion: `vectors` (N, MOTION_DIM) float32, `frame_index` (N,) int64 (every processed frame)."""
     with atomic_path(path) as tmp:

@@ -129,7 +129,7 @@ def download_model(name: str, destination: Path) -> Path:
 
 
 # The people finder of --max-people N > 1 (PeopleFinder): values chosen on the mmaction2 two-person
-# clips (scripts/check_tracks.py; README "Several people").
+# clips (docs/benchmarks.md, "Several people").
 FINDER_CONFIDENCE = 0.15  # detection and presence confidence of its IMAGE-mode landmarker (0.5: the tracker's)
 FINDER_CONFIRM = 3  # frames in a row a person it found must be found in (at a consistent place) before they count
 # The grey shape over a found person: "hull", the convex hull of their landmarks, or "box", their bounding box;

@@ -39,7 +39,7 @@ BATCH_SIZE = 16  # clips per batch (train and evaluate --batch-size)
 
 
 class ClipBatches:
-    """Batches of model inputs read clip by clip (wrapped as a keras PyDataset by `keras_batches`).
+    """Batches of model inputs read clip by clip (fed to Keras as a tf.data pipeline by `keras_batches`).
 
     Streaming: a batch reads only its own clips' thumbnail/embedding files, so memory holds a
     few batches (the loader's queue), not the dataset. Landmark sequences are cached up to

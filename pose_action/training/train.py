@@ -1,4 +1,4 @@
-"""Train a pose, rgb, fusion, lrcn or convlstm model on an extracted features folder.
+"""Train an action model (catalog.MODEL_NAMES) on an extracted features folder.
 
 The split is group-aware (a group's clips, one actor and background in UCF50, are never on
 both sides of train|test), validation for early stopping comes from training groups, pose
@@ -8,7 +8,8 @@ needs to rebuild the input (see pose_action.runs). `--cv` trains every fold of a
 (training.pooled), then mean ± std of the folds.
 
 Memory stays flat as the dataset grows: clips are streamed from disk per batch (ClipBatches,
-a keras PyDataset), and only parsed landmarks are cached, up to `--cache-mb`. `--distribute
+fed to Keras as a tf.data pipeline by batches.keras_batches), and only parsed landmarks are
+cached, up to `--cache-mb`. `--distribute
 mirrored` trains on every local GPU with tf.distribute.MirroredStrategy.
 """
 
@@ -294,11 +295,12 @@ def _weight_averaging(last: int) -> Any:
 
 
 def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainOptions, recipe: Recipe,
-        quiet: bool) -> tuple[pd.DataFrame, float]:
-    """Fit for the recipe's epochs: weights averaged over the last epochs, or early stopping with patience."""
+        quiet: bool, callbacks: list | None = None) -> tuple[pd.DataFrame, float]:
+    """Fit for the recipe's epochs: weights averaged over the last epochs, or early stopping with patience.
+    `callbacks`: Keras callbacks to run besides these (scripts/bench_train.py times epochs with one)."""
     import keras
 
-    callbacks = [_epoch_logger(options.model, recipe.epochs, quiet), _stop_on_nan_loss()]
+    callbacks = [_epoch_logger(options.model, recipe.epochs, quiet), _stop_on_nan_loss(), *(callbacks or [])]
     if recipe.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss" if val is not None else "loss",
                                                        patience=recipe.patience, restore_best_weights=True))
@@ -425,6 +427,28 @@ def load_training_data(features_root: str | Path, options: TrainOptions) -> Trai
                         split=split,
                         train=train, val=val, test=test,
                         embedding_dim=check_features(layout, clip_set.clips, config))
+
+
+def build_trainee(options: TrainOptions, data: TrainingData, params: dict) -> Any:
+    """The model in its training form (every head an output), compiled with the recipe's schedule
+    (call it inside the distribution strategy's scope)."""
+    from pose_action.training import models
+
+    trainee = models.build_model(options.model, data.config, len(data.labels), params,
+                                 embedding_dim=data.embedding_dim, training_outputs=True,
+                                 unroll=models.UNROLL_TRAINING)
+    models.compile_model(trainee, data.recipe, math.ceil(len(data.train) / options.batch_size), params)
+    return trainee
+
+
+def training_batches(data: TrainingData, options: TrainOptions, inputs: list[str]) -> ClipBatches:
+    """The training clips' batches: shuffled per epoch, augmented and class-weighted as the recipe says."""
+    weights = (balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
+               if data.recipe.class_weights else None)
+    return ClipBatches(data.layout, data.train, data.labels, data.config, inputs,
+                       options.batch_size, shuffle=True, augment=augmentation(options, data.recipe),
+                       seed=options.seed, class_weights=weights,
+                       cache_bytes=cache_budgets(options, len(data.train), len(data.val))[0])
 
 
 def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: list[str],
@@ -576,18 +600,10 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
             mix = learn_head_mix(data, options, params, inputs, quiet)
         set_seeds(options.seed)  # the final model starts as it would without the inner ones
     with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
-        trainee = models.build_model(options.model, data.config, len(data.labels), params,
-                                     embedding_dim=data.embedding_dim, training_outputs=True,
-                                     unroll=models.UNROLL_TRAINING)
-        models.compile_model(trainee, data.recipe, math.ceil(len(data.train) / options.batch_size), params)
-    weights = (balanced_class_weights(np.array([data.labels.index(c.label) for c in data.train]), len(data.labels))
-               if data.recipe.class_weights else None)
-    train_cache, val_cache = cache_budgets(options, len(data.train), len(data.val))
-    train_batches = ClipBatches(data.layout, data.train, data.labels, data.config, inputs,
-                                options.batch_size, shuffle=True, augment=augmentation(options, data.recipe),
-                                seed=options.seed, class_weights=weights, cache_bytes=train_cache)
+        trainee = build_trainee(options, data, params)
+    train_batches = training_batches(data, options, inputs)
     val_batches = (ClipBatches(data.layout, data.val, data.labels, data.config, inputs, options.batch_size,
-                               cache_bytes=val_cache)
+                               cache_bytes=cache_budgets(options, len(data.train), len(data.val))[1])
                    if data.val else None)
     history, seconds = fit(trainee, train_batches, val_batches, options, data.recipe, quiet)
     with strategy.scope():  # the one-output form that is saved and served, with the trained weights

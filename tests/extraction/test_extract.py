@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from pose_action.errors import EXIT_PARTIAL, InputError
-from pose_action.extraction.appearance import FrameSampler, read_thumbnails, thumbnail
+from pose_action.extraction.appearance import FrameSampler, read_appearance, thumbnail
 from pose_action.extraction.discovery import VideoItem
 from pose_action.extraction.job import CRASH_TEST_ENV, new_row, process_video
 from pose_action.extraction.manifest import ManifestWriter, read_rows
@@ -91,7 +91,7 @@ def test_manifest_and_config_describe_the_run(extracted, lite):
 def test_thumbnails_are_the_processed_frames_spread_over_the_clip(extracted):
     root, videos, out, report = extracted
     video = videos[0]
-    frame_index, thumbs = read_thumbnails(out / "frames" / video.parent.name / f"{video.stem}.npz")
+    frame_index, thumbs = read_appearance(out / "frames" / video.parent.name / f"{video.stem}.npz", "thumbs")
     assert thumbs.shape == (16, 64, 64, 3) and thumbs.dtype == np.uint8
     assert frame_index[0] == 0 and frame_index[-1] == 49
     assert np.all(np.diff(frame_index) >= 3) and np.all(np.diff(frame_index) <= 4)
@@ -250,7 +250,7 @@ def test_embeddings_of_the_same_frames(tmp_path):
     assert np.isfinite(vectors).all()  # random weights (no download here): values carry no meaning
     config = json.loads((out / "extract_config.json").read_text())
     assert config["embeddings"]["dim"] == settings.embed_dim == vectors.shape[1]
-    np.testing.assert_array_equal(index, read_thumbnails(out / "frames" / f"{key}.npz")[0])
+    np.testing.assert_array_equal(index, read_appearance(out / "frames" / f"{key}.npz", "thumbs")[0])
 
 
 def test_sampler_spreads_picks_over_a_long_stream_in_bounded_memory():

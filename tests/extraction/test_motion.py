@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pose_action.errors import InputError
-from pose_action.extraction.motion import BINS, GRID, MOTION_DIM, clip_motion, read_motion
+from pose_action.extraction.motion import BINS, GRID, MOTION_DIM, MotionEncoder, read_motion
 from pose_action.extraction.run import extract
 from pose_action.extraction.settings import make_settings
 from pose_action.synth import dataset as synth
@@ -36,6 +36,12 @@ def _figure_clip(path: Path, step: int, frames: int = 20) -> Path:
         images.append(image)
     write_video(path, images, fps=25.0)
     return path
+
+
+def clip_motion(frames_bgr) -> np.ndarray:
+    """(N, MOTION_DIM) vectors of a sequence of frames, as extraction encodes every processed frame."""
+    encoder = MotionEncoder()
+    return np.stack([encoder.encode(frame) for frame in frames_bgr])
 
 
 def _direction_totals(vectors: np.ndarray) -> np.ndarray:
