@@ -152,6 +152,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-mb", type=int, default=TrainOptions.cache_mb,
                         help="parsed landmarks kept in memory across epochs, at most this many MB "
                              "(thumbnails and embeddings are always streamed from disk; default %(default)s)")
+    parser.add_argument("--tensorboard", type=Path, metavar="DIR",
+                        help="write TensorBoard logs to DIR (with --cv, DIR/fold-K): per-epoch loss, accuracy and "
+                             "learning rate, and the confusion matrix of the validation clips as an image (only "
+                             "with a validation set, --val-fraction; without one it is skipped); needs the "
+                             "tensorboard package")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run at --out")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
@@ -178,17 +183,31 @@ def check_out(out: Path, features: Path, cv: bool) -> None:
         check_apart(out, (features,))
 
 
+def check_tensorboard(log_dir: Path | None, features: Path, out: Path) -> None:
+    """--tensorboard: apart from the features and the run, and the package that writes the logs is there."""
+    if log_dir is None:
+        return
+    check_apart(log_dir, (features, out), "--tensorboard", containing=False)  # not inside what is read or replaced
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise InputError("--tensorboard needs the tensorboard package (pip install tensorboard)")
+
+
 def run(args: argparse.Namespace) -> int:
     check_out(args.out, args.features, args.cv)
+    check_tensorboard(args.tensorboard, args.features, args.out)
     options = options_from_args(args)
     if options.params:
         from pose_action.training.models import DEFAULT_PARAMS
 
         check_param_types(options.params, DEFAULT_PARAMS)
     if args.cv:
-        summary = train_cv(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)
+        summary = train_cv(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet,
+                           tensorboard=args.tensorboard)
         print(f"{options.model} {options.split} {cv_summary_line(summary)} -> {args.out / runs.CV_FILE}")
         return 0
-    metrics = train_run(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet)
+    metrics = train_run(args.features, args.out, options, overwrite=args.overwrite, quiet=args.quiet,
+                        tensorboard=args.tensorboard)
     print(f"{options.model}: {summary_line(metrics)} -> {args.out}")
     return 0

@@ -80,6 +80,11 @@ def _pyplot():
 
 def plot_confusion(path: str | os.PathLike, matrix: np.ndarray, labels: list[str], title: str = "") -> None:
     """Row-normalized confusion matrix (recall per true class) with the counts written in."""
+    write_bytes_atomic(path, confusion_png(matrix, labels, title))
+
+
+def confusion_png(matrix: np.ndarray, labels: list[str], title: str = "") -> bytes:
+    """plot_confusion's figure as PNG bytes (also what `train --tensorboard` logs as an image)."""
     plt = _pyplot()
     matrix = np.asarray(matrix)
     rows = matrix.sum(axis=1, keepdims=True)
@@ -98,7 +103,7 @@ def plot_confusion(path: str | os.PathLike, matrix: np.ndarray, labels: list[str
                           color="white" if normalized[row, column] > 0.5 else "black")
     axes.set_title(title or "confusion matrix (row-normalized)")
     figure.colorbar(image, ax=axes, fraction=0.046)
-    write_bytes_atomic(path, _figure_bytes(figure))
+    return _figure_bytes(figure)
 
 
 def plot_reliability(path: str | os.PathLike, bins: list[dict], ece: float, title: str = "",

@@ -580,9 +580,42 @@ def head_report(heads: dict[str, np.ndarray], clips: list[Clip], labels: list[st
             "probabilities": {name: np.round(values, 5).tolist() for name, values in heads.items()}}
 
 
+def tensorboard_callback(log_dir: str | Path) -> Any:
+    """Keras' TensorBoard callback: per-epoch loss, accuracy and learning rate in LOG_DIR/train and
+    LOG_DIR/validation (with a validation set)."""
+    import keras
+
+    return keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)
+
+
+def log_confusion(log_dir: str | Path, model: Any, data: TrainingData, inputs: list[str], options: TrainOptions,
+                  step: int) -> bool:
+    """The validation clips' confusion matrix as an image (TensorBoard's Images tab) in LOG_DIR/validation;
+    False, and nothing written, without a validation set."""
+    if not data.val:
+        return False
+    import tensorflow as tf
+    from sklearn.metrics import confusion_matrix
+
+    from pose_action.training.reports import confusion_png
+
+    probabilities = predict_clips(model, data.layout, data.val, data.labels, data.config, inputs,
+                                  options.batch_size, options.loader_threads)
+    truth = [data.labels.index(clip.label) for clip in data.val]
+    matrix = confusion_matrix(truth, probabilities.argmax(axis=1), labels=list(range(len(data.labels))))
+    image = tf.image.decode_png(confusion_png(matrix, data.labels, f"{options.model}: validation clips"), channels=3)
+    writer = tf.summary.create_file_writer(str(Path(log_dir) / "validation"))
+    with writer.as_default():
+        tf.summary.image("confusion_matrix", image[None], step=step)
+    writer.close()
+    return True
+
+
 def train_run(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
-              quiet: bool = False) -> dict:
-    """Train one model on one split; write a complete run directory at `out`. Returns its metrics."""
+              quiet: bool = False, tensorboard: str | Path | None = None) -> dict:
+    """Train one model on one split; write a complete run directory at `out`. Returns its metrics.
+
+    `tensorboard`: a folder for TensorBoard logs of this training (tensorboard_callback, log_confusion)."""
     _check_options(options)
     runs.check_new_output(out, overwrite=overwrite, inputs=(features_root,))
     data = load_training_data(features_root, options)
@@ -605,11 +638,14 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     val_batches = (ClipBatches(data.layout, data.val, data.labels, data.config, inputs, options.batch_size,
                                cache_bytes=cache_budgets(options, len(data.train), len(data.val))[1])
                    if data.val else None)
-    history, seconds = fit(trainee, train_batches, val_batches, options, data.recipe, quiet)
+    history, seconds = fit(trainee, train_batches, val_batches, options, data.recipe, quiet,
+                           callbacks=[tensorboard_callback(tensorboard)] if tensorboard is not None else None)
     with strategy.scope():  # the one-output form that is saved and served, with the trained weights
         model = models.inference_copy(trainee, options.model, data.config, len(data.labels), params,
                                       embedding_dim=data.embedding_dim, mix=mix["weights"] if mix else None)
 
+    if tensorboard is not None:
+        log_confusion(tensorboard, model, data, inputs, options, step=len(history))
     probabilities = predict_clips(model, data.layout, data.test, data.labels, data.config, inputs,
                                   options.batch_size, options.loader_threads)
     calibration = run_calibration(model, data.layout, data.val, data.test, probabilities, data.labels, data.config,
@@ -673,7 +709,7 @@ def _fold_summary(fold: int, fold_dir: Path, metrics: dict) -> dict:
 
 
 def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, *, overwrite: bool = False,
-             quiet: bool = False, max_folds: int | None = None) -> dict:
+             quiet: bool = False, max_folds: int | None = None, tensorboard: str | Path | None = None) -> dict:
     """Every fold of a logo or (stratified)groupkfold split into OUT/fold-K/, then OUT/cv.json.
 
     cv.json leads with the pooled score (accuracy_all over every decoded clip of the set, a clip
@@ -681,7 +717,8 @@ def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, 
     on its own; rerunning the same command skips finished folds (a rerun of a finished one just
     writes cv.json again). Without `overwrite`, a fold listed in cv.json is never replaced by
     one trained with other options. `max_folds` trains only the first folds (quick trials: the
-    clips of the folds left out count as not predicted).
+    clips of the folds left out count as not predicted). `tensorboard`: each fold trained logs into
+    its TENSORBOARD/fold-K.
     """
     out = Path(out)
     kind, count = parse_kind(options.split)
@@ -715,7 +752,8 @@ def train_cv(features_root: str | Path, out: str | Path, options: TrainOptions, 
                      summary_line(metrics))
         else:
             log.info("%s fold %d (%d of %d)", options.model, fold, fold + 1, total)
-            metrics = train_run(features_root, fold_dir, replace(options, fold=fold), overwrite=True, quiet=quiet)
+            metrics = train_run(features_root, fold_dir, replace(options, fold=fold), overwrite=True, quiet=quiet,
+                                tensorboard=None if tensorboard is None else Path(tensorboard) / fold_dir.name)
             log.info("%s fold %d (%d of %d): %s in %.0f s", options.model, fold, fold + 1, total,
                      summary_line(metrics), metrics["train_seconds"])
         fold_metrics.append(metrics)
