@@ -347,7 +347,6 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
     size = parse_size(args.size)
-    os.environ.setdefault("GLOG_minloglevel", "2")
     if args.video and not args.video.is_file():
         raise SystemExit(f"{args.video}: no such video")
 
