@@ -81,10 +81,10 @@ class FeaturesLayout:
         object.__setattr__(self, "root", Path(root))  # a str or PathLike is welcome
 
     def landmarks(self, key: str) -> Path:
-        return self.root / LANDMARKS_DIR / f"{check_key(key)}.csv"
+        return self.landmarks_dir / f"{check_key(key)}.csv"
 
     def thumbnails(self, key: str) -> Path:
-        return self.root / THUMBNAILS_DIR / f"{check_key(key)}.npz"
+        return self.thumbnails_dir / f"{check_key(key)}.npz"
 
     def embeddings(self, backbone: str, key: str) -> Path:
         if name_problem(backbone):
@@ -96,7 +96,7 @@ class FeaturesLayout:
         return self.root / PEOPLE_DIR / f"{check_key(key)}.csv"
 
     def motion(self, key: str) -> Path:
-        return self.root / MOTION_DIR / f"{check_key(key)}.npz"
+        return self.motion_dir / f"{check_key(key)}.npz"
 
     def appearance(self, key: str, appearance: str, backbone: str | None) -> Path | None:
         """A clip's thumbnails or embeddings file for a feature config's appearance kind (None: none)."""
