@@ -89,6 +89,7 @@ def test_a_few_held_out_clips_all_right_do_not_make_the_run_certain_or_strict():
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_cross_validation_folds_are_calibrated_on_the_other_folds(tmp_path, capsys):
+    """(on stratified group folds, which also shows that split trains every group as a test once)"""
     from pose_action import cli
     from pose_action.files import read_json
 
@@ -96,11 +97,13 @@ def test_cross_validation_folds_are_calibrated_on_the_other_folds(tmp_path, caps
 
     features = make_features(tmp_path / "features", groups=3, clips=2, frames=24, thumb_size=16)
     out = tmp_path / "cv"
-    assert cli.main(["train", str(features), "--out", str(out), "--model", "pose", "--cv", "--split", "logo",
-                     "--quiet", "--frames", "6", "--epochs", "2", "--batch-size", "8", "--param", "lstm_units=8",
-                     "--param", "pose_units=8"]) == 0
+    command = ["train", str(features), "--out", str(out), "--model", "pose", "--cv",
+               "--split", "stratifiedgroupkfold:3", "--quiet", "--frames", "6", "--epochs", "2",
+               "--batch-size", "8", "--param", "lstm_units=8", "--param", "pose_units=8"]
+    assert cli.main(command) == 0
     printed = capsys.readouterr().out
     summary = read_json(out / "cv.json")
+    assert sorted(group for fold in summary["folds"] for group in fold["test_groups"]) == ["01", "02", "03"]
     assert f"ECE {summary['ece_all']:.3f}" in printed
     # the pooled raw ECE is that of every fold's out-of-fold predictions together (10 equal bins)
     pooled = [item for fold in summary["folds"]
@@ -121,6 +124,4 @@ def test_cross_validation_folds_are_calibrated_on_the_other_folds(tmp_path, caps
         metrics = read_json(out / fold["run"] / "metrics.json")
         assert metrics["calibration"] == calibration and (out / fold["run"] / "reliability.png").is_file()
     # the pooled diagram beside cv.json belongs to the cross-validation: a rerun resumes it
-    assert cli.main(["train", str(features), "--out", str(out), "--model", "pose", "--cv", "--split", "logo",
-                     "--quiet", "--frames", "6", "--epochs", "2", "--batch-size", "8", "--param", "lstm_units=8",
-                     "--param", "pose_units=8"]) == 0
+    assert cli.main(command) == 0

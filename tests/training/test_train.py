@@ -187,11 +187,7 @@ def test_cv_leads_with_the_accuracy_pooled_over_every_clip(features, pose_cv, ca
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"3 folds: accuracy {summary['accuracy_all']:.3f}")
 
 
-def test_cv_with_stratified_group_folds(features, tmp_path):
-    options = TrainOptions(model="pose", split="stratifiedgroupkfold:3", frames=6, epochs=1, params=TINY_PARAMS)
-    summary = train_cv(features, tmp_path / "cv", options, quiet=True)
-    assert sorted(group for fold in summary["folds"] for group in fold["test_groups"]) == ["01", "02", "03"]
-    assert (tmp_path / "cv" / "fold-2" / "config.json").is_file()
+# stratified group folds train every group as a test once: test_calibration's cross-validation runs them
 
 
 def test_class_weights_balance_rare_classes():
