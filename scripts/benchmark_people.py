@@ -182,10 +182,12 @@ def measure(videos: list[Path], args: argparse.Namespace) -> None:
                  for kind in ("crowd", "pair")}
         if args.empty:
             render_empty(root / EMPTY / "empty_room.mp4", args.seconds)
-        subprocess.run([sys.executable, "-m", "pose_action", "extract", str(root), "--out", str(out), "--quiet",
-                        "--max-people", str(args.max_people), "--pose-model", args.pose_model,
-                        "--thumb-frames", "4"]
-                       + ([] if args.scout_every is None else ["--scout-every", str(args.scout_every)]), check=True)
+        extracted = subprocess.run([sys.executable, "-m", "pose_action", "extract", str(root), "--out", str(out),
+                                    "--quiet", "--max-people", str(args.max_people), "--pose-model", args.pose_model,
+                                    "--thumb-frames", "4"]
+                                   + ([] if args.scout_every is None else ["--scout-every", str(args.scout_every)]))
+        if extracted.returncode != 0:  # extract printed its own line (a missing pose model, a bad option)
+            raise InputError(f"extract of the clips failed (exit {extracted.returncode}); see its line above")
         report(root, out, drawn, args)
 
 
