@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,12 +33,32 @@ def shared_models() -> Path:
     return SHARED_MODELS
 
 
+def session_base(tmp_path_factory) -> Path:
+    """The temp folder every process of this test session sees: with `pytest -n N` (pytest-xdist)
+    each worker has its own base temp folder inside one shared parent, so a session fixture built
+    there is built once, not once per worker."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def built_once(base: Path, name: str) -> Iterator[Path]:
+    """Hold an exclusive lock while `base/name` is built or checked: another worker waits, then reuses it."""
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield base / name
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """The tiny run that `demo --quick` makes (inference_fixture), built once and shared by the inference tests."""
     from inference_fixture import make_tiny_run
 
-    return make_tiny_run(tmp_path_factory.getbasetemp() / "tiny_run")
+    with built_once(session_base(tmp_path_factory), "tiny_run") as base:
+        return make_tiny_run(base)
 
 
 @pytest.fixture(scope="session")
@@ -47,17 +71,17 @@ def tiny_two_clips(tiny, tmp_path_factory):
     from pose_action.cli import main
     from pose_action.demo import QUICK
 
-    base = tmp_path_factory.getbasetemp() / "tiny_two_clips"
-    videos, features = base / "videos", base / "features"
-    if not (features / "manifest.csv").is_file():
-        shutil.copytree(tiny.videos, videos)
-        shutil.copytree(tiny.features, features)
-        assert main(["synth", str(videos), "--classes", *QUICK.classes, "--actors", str(QUICK.actors), "--clips", "2",
-                     "--seconds", str(QUICK.seconds), "--fps", str(QUICK.fps), "--seed", str(QUICK.seed),
-                     "--quiet"]) == 0
-        assert main(["extract", str(videos), "--out", str(features), "--thumb-size", str(QUICK.thumb_size),
-                     "--thumb-frames", str(QUICK.thumb_frames), "--workers", "1", "--quiet"]) == 0
-    return features
+    with built_once(session_base(tmp_path_factory), "tiny_two_clips") as base:
+        videos, features = base / "videos", base / "features"
+        if not (features / "manifest.csv").is_file():
+            shutil.copytree(tiny.videos, videos, dirs_exist_ok=True)
+            shutil.copytree(tiny.features, features, dirs_exist_ok=True)
+            assert main(["synth", str(videos), "--classes", *QUICK.classes, "--actors", str(QUICK.actors),
+                         "--clips", "2", "--seconds", str(QUICK.seconds), "--fps", str(QUICK.fps),
+                         "--seed", str(QUICK.seed), "--quiet"]) == 0
+            assert main(["extract", str(videos), "--out", str(features), "--thumb-size", str(QUICK.thumb_size),
+                         "--thumb-frames", str(QUICK.thumb_frames), "--workers", "1", "--quiet"]) == 0
+        return features
 
 
 def snapshot(root: Path) -> dict[str, tuple]:

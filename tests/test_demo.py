@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 from pose_action.cli import main
 from pose_action.video import probe, read_frames
+
+from inference_fixture import TinyRun
 
 # What MediaPipe, LiteRT, TensorFlow and glog print from C++ (never the program's own lines).
 NATIVE_CHATTER = re.compile(r"^(INFO: |WARNING: \[|[IWE]\d{4} |.*\.(cc|h):\d+\]|.*XNNPACK|.*Sparsity tensors)", re.M)
 
 
-def test_demo_quick_runs_end_to_end_and_reruns(tiny, capfd):
-    # The fixture ran every step once; the command reruns on the same folder: videos and
-    # features are kept (resumed), the model is trained, evaluated, exported and used again.
+def test_demo_quick_runs_end_to_end_and_reruns(tiny, tmp_path, capfd):
+    # The fixture ran every step once; the command reruns on a copy of its folder (the tiny run
+    # itself is shared by other tests): videos and features are kept (resumed), the model is
+    # trained, evaluated, exported and used again.
+    shutil.copytree(tiny.base, tmp_path / "demo", symlinks=True)
+    tiny = TinyRun(base=tmp_path / "demo", videos=tmp_path / "demo" / tiny.videos.name,
+                   features=tmp_path / "demo" / tiny.features.name, run=tmp_path / "demo" / tiny.run.name,
+                   long_video=tiny.long_video)
     manifest_before = (tiny.features / "manifest.csv").read_text()
     assert main(["demo", "--out", str(tiny.base), "--quick", "--quiet"]) == 0
     captured = capfd.readouterr()  # file descriptors 1 and 2: what a terminal would show
