@@ -291,8 +291,9 @@ def migrate_config(values: dict) -> dict:
     before it existed (not today's default). A new run format adds its step from the one before.
     - features.pose_features: "normalized" (before body features); features.scene_frames: None
       (every frame's appearance); features.locomotion, features.second_person, features.motion: false
-    - model.params.cnn: "conv" (thumbnail CNNs before the 4x4 stem); model.params.pose_head: "shared"
-      (fusion runs before the pose-only head had its own projection)
+    - model.params.cnn: "conv" (thumbnail CNNs before the 4x4 stem); model.params.fusion_gate: "none"
+      (fusion runs before the confidence gate: one early-fusion head); model.params.pose_head:
+      "shared" (fusion runs before the pose-only head had its own projection)
     - training.loader_threads: was "workers"; training.second_person, training.locomotion: false
     """
     values = dict(values)
@@ -319,6 +320,8 @@ def _migrate_params(params: dict) -> dict:
     """The model params step of migrate_config."""
     if "cnn_filters" in params and "cnn" not in params:
         params = {**params, "cnn": "conv"}  # runs saved before the 4x4 stem opened with a 3x3 stride-2 conv
+    if "cnn_filters" in params and "fusion_gate" not in params:
+        params = {**params, "fusion_gate": "none"}  # fusion runs saved before the gate were one early-fusion head
     if "fusion_gate" in params and "pose_head" not in params:
         params = {**params, "pose_head": "shared"}  # fusion runs saved before the pose-only head had its own projection
     return params

@@ -29,3 +29,6 @@ def test_an_old_run_config_loads_upgraded_and_a_current_one_is_left_as_it_is(tin
                                    "cnn": "conv", "pose_head": "shared"}
     once = runs.migrate_config(old)
     assert runs.migrate_config(once) == once
+    # a fusion run saved before the gate existed was one early-fusion head, whatever today's default
+    old["model"]["params"] = {"cnn_filters": [8, 16], "lstm_units": 8}
+    assert runs.RunConfig.from_dict(old, "config.json").model.params["fusion_gate"] == "none"
