@@ -19,11 +19,11 @@ counted wrong (training.pooled, the figure `train --cv` leads with); `clips_pred
 `clips_all`; the mean ± std of fold accuracies; `train_seconds` (fitting, summed over folds).
 DIR/results.md holds the same table and the command that made it; the table is also printed.
 
-Per head: a model trained with several heads (fusion: `pose_only`, `fused`, and with
-`--param fusion_gate=learned` also `appearance_only`, `motion_only`) records every head's test
-answers (metrics.json `heads`); DIR/results_heads.csv pools each head over the folds like the
-model itself (`model` is `fusion:pose_only` and so on), with `fusion:confidence_gate` (what
-the default confidence gate would serve from those two heads) beside them: what each stream
+Per head: a model trained with several heads (fusion: `pose_only`, `appearance_only`,
+`motion_only` with motion, `fused`) records every head's test answers (metrics.json `heads`);
+DIR/results_heads.csv pools each head over the folds like the model itself (`model` is
+`fusion:pose_only` and so on), with `fusion:confidence_gate` (what `--param
+fusion_gate=confidence` would serve from the pose and fused heads) beside them: what each stream
 alone and each way of combining them scores, from the same trained folds.
 
 Accuracy by condition: with `--conditions CSV` (default VIDEO_ROOT/conditions.csv when there is
@@ -250,8 +250,8 @@ def head_rows(model: str, run_dir: Path, features: Path) -> list[dict]:
 
 def heads_markdown(rows: list[dict]) -> str:
     """The per-head table of results.md."""
-    lines = ["Each head of the same trained folds, pooled the same way (`confidence_gate`: the default gate's mix "
-             "of `pose_only` and `fused`):", "", "| model:head | accuracy (all clips) | macro F1 (all clips) |",
+    lines = ["Each head of the same trained folds, pooled the same way (`confidence_gate`: the confidence gate's "
+             "mix of `pose_only` and `fused`):", "", "| model:head | accuracy (all clips) | macro F1 (all clips) |",
              "|---|---|---|"]
     lines += [f"| {row['model']} | {row['accuracy_all']:.3f} | {row['macro_f1_all']:.3f} |" for row in rows]
     return "\n".join(lines) + "\n"

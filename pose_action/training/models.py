@@ -56,8 +56,9 @@ DEFAULT_PARAMS: dict[str, object] = {
     "appearance_dropout": 0.5,  # appearance overfits to the training actors' looks first
     "modality_dropout": 0.5,  # fusion: share of training clips whose appearance (and, apart, motion) is hidden entirely
     "motion_units": 32,  # per-frame projection of the motion vector (motion, fusion with motion)
-    # fusion: confidence (the pose-only answer weighs by its confidence) | learned (HeadMix) | none
-    "fusion_gate": "confidence",
+    # fusion: learned (a head per stream, mixed by shares fitted on out-of-fold answers of the training
+    # groups: HeadMix) | confidence (the pose-only answer weighs by its confidence) | none (one head)
+    "fusion_gate": "learned",
     # fusion's pose_only head: own (its own per-frame projection: the standalone pose model, layer for
     # layer) | shared (reads the fused head's pose projection, as runs saved before "own")
     "pose_head": "own",
@@ -420,12 +421,13 @@ def build_fusion_model(spec: ModelSpec) -> keras.Model:
     """The main model: per-frame [pose vector, appearance vector] -> temporal head -> softmax.
 
     Whole clips train without their appearance (modality_dropout), so the pose stream cannot
-    lean on the training people's looks. With `fusion_gate` "confidence" (default) a second
-    head reads the pose vectors alone and trains on its own loss beside the fused head (the
-    training form has both as outputs, `pose_only` and `fused`); at inference the pose-only
-    answer weighs by its confidence (ConfidenceGate). "learned" adds a head per stream
-    (`appearance_only`, `motion_only` with motion; each its own loss) and serves HeadMix, the
-    heads mixed by shares learned on out-of-fold answers. "none" is plain early fusion.
+    lean on the training people's looks. Beside the fused head a second head reads the pose
+    vectors alone and trains on its own loss (the training form has both as outputs, `pose_only`
+    and `fused`). With `fusion_gate` "learned" (default) a head per stream is added
+    (`appearance_only`, `motion_only` with motion; each its own loss) and the model serves
+    HeadMix, the heads mixed by shares learned on out-of-fold answers: which stream to trust is
+    measured on people the heads did not see, not assumed. With "confidence" the pose-only
+    answer weighs by its confidence (ConfidenceGate). "none" is plain early fusion.
     """
     params = spec.params
     pose, mask = _pose_and_mask(spec)

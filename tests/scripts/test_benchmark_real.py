@@ -88,7 +88,7 @@ def test_accuracy_by_condition_counts_each_clip_under_its_conditions(benchmark_r
 
 
 def test_each_head_of_a_fusion_is_pooled_beside_the_model(benchmark_real, tmp_path, capsys):
-    """results_heads.csv: every recorded head (and the default gate's mix of two) over the same clips as the
+    """results_heads.csv: every recorded head (and the confidence gate's mix of two) over the same clips as the
     served model; the served answer of fusion_gate learned is the stored mix, so its row matches none or one head."""
     features = make_features(tmp_path / "features", groups=3, clips=1, frames=20, thumb_size=16)
     out = tmp_path / "bench"

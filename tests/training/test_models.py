@@ -166,11 +166,11 @@ def test_confidence_gate_lets_a_sure_skeleton_answer_and_the_scene_decide_the_re
     np.testing.assert_allclose(np.asarray(gate(pose_only, fused, training=True)), fused)  # training: the fused head
 
 
-def test_fusion_trains_two_heads_and_serves_one_output():
-    config = _config("fusion")
-    trainee = models.build_model("fusion", config, CLASSES, SMALL, training_outputs=True)
+def test_confidence_gated_fusion_trains_two_heads_and_serves_one_output():
+    config, params = _config("fusion"), {**SMALL, "fusion_gate": "confidence"}
+    trainee = models.build_model("fusion", config, CLASSES, params, training_outputs=True)
     assert models.output_names(trainee) == ["fused", "pose_only"]
-    served = models.inference_copy(trainee, "fusion", config, CLASSES, SMALL)
+    served = models.inference_copy(trainee, "fusion", config, CLASSES, params)
     assert models.output_names(served) is None and served.output_shape == (None, CLASSES)
     inputs = {key: value for key, value in _inputs(config, 2).items() if key in ("pose", "mask", "frames")}
     heads = trainee.predict(inputs, verbose=0)
