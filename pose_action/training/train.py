@@ -538,20 +538,15 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
     started = time.perf_counter()
     answers: dict[str, list[np.ndarray]] = {name: [] for name in names}
     truth: list[int] = []
+    by_key = {clip.key: clip for clip in data.train}
     for fold in range(folds):
         split = make_split(data.train, f"groupkfold:{folds}", fold=fold, val_fraction=0.0, seed=options.seed)
-        by_key = {clip.key: clip for clip in data.train}
         inner_train, held = [by_key[key] for key in split.train], [by_key[key] for key in split.test]
+        # the inner model trains as the final one does, on its share of the clips with the shorter recipe
+        inner = replace(data, train=inner_train, val=[], test=held, recipe=recipe)
         set_seeds(options.seed + 1000 + fold)
-        trainee = models.build_model(options.model, data.config, len(data.labels), params,
-                                     embedding_dim=data.embedding_dim, training_outputs=True,
-                                     unroll=models.UNROLL_TRAINING)
-        models.compile_model(trainee, recipe, math.ceil(len(inner_train) / options.batch_size), params)
-        weights = (balanced_class_weights(np.array([data.labels.index(c.label) for c in inner_train]),
-                                          len(data.labels)) if recipe.class_weights else None)
-        batches = ClipBatches(data.layout, inner_train, data.labels, data.config, inputs, options.batch_size,
-                              shuffle=True, augment=augmentation(options, recipe), seed=options.seed + fold,
-                              class_weights=weights, cache_bytes=cache_budgets(options, len(inner_train), 0)[0])
+        trainee = build_trainee(options, inner, params)
+        batches = training_batches(inner, replace(options, seed=options.seed + fold), inputs)
         fit(trainee, batches, None, options, recipe, quiet=True)
         heads = predict_heads(trainee, data.layout, held, data.labels, data.config, inputs, options.batch_size,
                               options.loader_threads)
