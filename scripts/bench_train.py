@@ -117,7 +117,8 @@ def bench_model(spec: str, features: Path, epochs: int, repeat: int = 1) -> dict
         loader_times.append(time.perf_counter() - started)
 
     # the model alone: fit on one epoch's batches held in memory
-    outputs = models.output_names(build_trainee(options, data, params))
+    model = build_trainee(options, data, params)
+    outputs = models.output_names(model)
 
     def in_memory():  # the same tf.data feeding as training, minus the work of making batches
         while True:  # endless, one iterator for the run, as `train` feeds fit
@@ -133,7 +134,6 @@ def bench_model(spec: str, features: Path, epochs: int, repeat: int = 1) -> dict
                                       next(in_memory()))
     memory_data = tf.data.Dataset.from_generator(in_memory, output_signature=signature).prefetch(2)
 
-    model = build_trainee(options, data, params)
     model.fit(memory_data, epochs=epochs, steps_per_epoch=len(held), callbacks=[Timer()], verbose=0, shuffle=False)
     model_times, times[:] = list(times), []
 
