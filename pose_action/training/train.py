@@ -312,8 +312,9 @@ def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainO
     outputs = output_names(model)
     with loader_errors(train, val):
         threads = options.loader_threads
-        history = model.fit(keras_batches(train, targets=True, loader_threads=threads, outputs=outputs,
-                                          endless=True), steps_per_epoch=len(train),
+        batches = keras_batches(train, targets=True, loader_threads=threads, outputs=outputs, endless=True)
+        build_training_state(model, batches)
+        history = model.fit(batches, steps_per_epoch=len(train),
                             validation_data=(keras_batches(val, targets=True, loader_threads=threads, outputs=outputs)
                                              if val else None),
                             epochs=recipe.epochs, callbacks=callbacks, verbose=0,
@@ -322,6 +323,19 @@ def fit(model: Any, train: ClipBatches, val: ClipBatches | None, options: TrainO
     table = pd.DataFrame(history.history)
     table.insert(0, "epoch", np.arange(1, len(table) + 1))
     return table, seconds
+
+
+def build_training_state(model: Any, batches: Any) -> None:
+    """Create the optimizer's and the losses' variables before `fit` traces the training step.
+
+    Without a distribution strategy Keras 3 creates them inside the first trace, and TensorFlow
+    traces a function that creates variables twice: measured, that second trace was 40% of a tiny
+    fusion run's fit (16 s -> 9 s) and is the same fixed cost at every size. Keras does this itself
+    under a strategy; the answers are the same bit for bit.
+    """
+    build = getattr(model, "_symbolic_build", None)  # Keras' own step (trainers/trainer.py); absent: trace twice
+    if build is not None:
+        build(data_batch=batches.element_spec)
 
 
 def weights_from(history: pd.DataFrame, recipe: Recipe) -> str:
@@ -429,16 +443,23 @@ def load_training_data(features_root: str | Path, options: TrainOptions) -> Trai
                         embedding_dim=check_features(layout, clip_set.clips, config))
 
 
-def build_trainee(options: TrainOptions, data: TrainingData, params: dict) -> Any:
+def build_trainee(options: TrainOptions, data: TrainingData, params: dict, reuse: Any = None) -> Any:
     """The model in its training form (every head an output), compiled with the recipe's schedule
-    (call it inside the distribution strategy's scope)."""
+    (call it inside the distribution strategy's scope).
+
+    `reuse`: a trainee of the same model and options that has been fitted: it is set to where the
+    new one starts (models.restart_from) and returned in its place, so the steps it has traced
+    serve again. The training is the same either way."""
     from pose_action.training import models
 
     trainee = models.build_model(options.model, data.config, len(data.labels), params,
                                  embedding_dim=data.embedding_dim, training_outputs=True,
                                  unroll=models.UNROLL_TRAINING)
     models.compile_model(trainee, data.recipe, math.ceil(len(data.train) / options.batch_size), params)
-    return trainee
+    if reuse is None:
+        return trainee
+    models.restart_from(reuse, trainee)
+    return reuse
 
 
 def training_batches(data: TrainingData, options: TrainOptions, inputs: list[str]) -> ClipBatches:
@@ -515,8 +536,9 @@ def fit_mix(heads: dict[str, np.ndarray], truth: np.ndarray) -> list[float]:
 
 
 def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inputs: list[str],
-                   quiet: bool) -> dict:
-    """The HeadMix shares of a fusion_gate "learned" run, from out-of-fold answers on the training groups.
+                   quiet: bool) -> tuple[dict, Any]:
+    """The HeadMix shares of a fusion_gate "learned" run, from out-of-fold answers on the training groups,
+    and the last inner trainee (None without inner models), for the final model to reuse (build_trainee).
 
     The training groups are split into `mix_folds` group folds; for each, the model trains (its
     training form, `mix_epochs` of the recipe's epochs) on the others and answers the held-out
@@ -532,20 +554,21 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
     report: dict = {"heads": names, "folds": folds}
     if folds < 2:
         return {**report, "weights": [1.0 / len(names)] * len(names), "oof_clips": 0,
-                "note": "fewer than 2 training groups (or mix_folds < 2): equal shares"}
+                "note": "fewer than 2 training groups (or mix_folds < 2): equal shares"}, None
     epochs = max(1, int(round(data.recipe.epochs * float(params["mix_epochs"]))))
     recipe = replace(data.recipe, epochs=epochs, average_last=min(data.recipe.average_last, epochs))
     started = time.perf_counter()
     answers: dict[str, list[np.ndarray]] = {name: [] for name in names}
     truth: list[int] = []
     by_key = {clip.key: clip for clip in data.train}
+    trainee = None
     for fold in range(folds):
         split = make_split(data.train, f"groupkfold:{folds}", fold=fold, val_fraction=0.0, seed=options.seed)
         inner_train, held = [by_key[key] for key in split.train], [by_key[key] for key in split.test]
         # the inner model trains as the final one does, on its share of the clips with the shorter recipe
         inner = replace(data, train=inner_train, val=[], test=held, recipe=recipe)
         set_seeds(options.seed + 1000 + fold)
-        trainee = build_trainee(options, inner, params)
+        trainee = build_trainee(options, inner, params, reuse=trainee)
         batches = training_batches(inner, replace(options, seed=options.seed + fold), inputs)
         fit(trainee, batches, None, options, recipe, quiet=True)
         heads = predict_heads(trainee, data.layout, held, data.labels, data.config, inputs, options.batch_size,
@@ -553,7 +576,6 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
         for name in names:
             answers[name].append(heads[name])
         truth += [data.labels.index(clip.label) for clip in held]
-        del trainee
     oof = {name: np.concatenate(values) for name, values in answers.items()}
     target = np.array(truth)
     shares = fit_mix(oof, target)
@@ -565,7 +587,7 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
              len(target), folds, epochs, seconds, dict(zip(names, shares)),
              {name: round(value, 3) for name, value in accuracy.items()})
     return {**report, "weights": shares, "oof_clips": len(target), "oof_accuracy": accuracy, "epochs": epochs,
-            "seconds": round(seconds, 2)}
+            "seconds": round(seconds, 2)}, trainee
 
 
 def head_report(heads: dict[str, np.ndarray], clips: list[Clip], labels: list[str]) -> dict:
@@ -622,13 +644,13 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     params = models.resolve_params(options.params)
     inputs = input_names(options.model, data.config.appearance, data.config.motion)
     strategy, distribution = distribution_strategy(options.distribute)
-    mix = None
+    mix = inner = None
     if options.model == "fusion" and params["fusion_gate"] == "learned":
         with strategy.scope():
-            mix = learn_head_mix(data, options, params, inputs, quiet)
+            mix, inner = learn_head_mix(data, options, params, inputs, quiet)
         set_seeds(options.seed)  # the final model starts as it would without the inner ones
     with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
-        trainee = build_trainee(options, data, params)
+        trainee = build_trainee(options, data, params, reuse=inner)
     train_batches = training_batches(data, options, inputs)
     val_batches = (ClipBatches(data.layout, data.val, data.labels, data.config, inputs, options.batch_size,
                                cache_bytes=cache_budgets(options, len(data.train), len(data.val))[1])
