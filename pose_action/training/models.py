@@ -608,9 +608,6 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int, para
     if recipe.schedule == "cosine":
         schedule = keras.optimizers.schedules.CosineDecay(float(learning_rate), decay_steps=max(
             recipe.epochs * steps_per_epoch, 1), alpha=0.01)
-        # read at each step, not written into the traced step: restart_from can give it another length
-        schedule.decay_steps = keras.Variable(schedule.decay_steps, dtype="int64", trainable=False,
-                                              name="decay_steps")
         rate = schedule
     optimizer = (keras.optimizers.AdamW(rate, weight_decay=recipe.weight_decay) if recipe.weight_decay > 0
                  else keras.optimizers.Adam(rate))
@@ -626,8 +623,21 @@ def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int, para
     return model
 
 
+def restartable(trainee: keras.Model) -> keras.Model:
+    """`trainee` (compiled, not yet fitted) ready for restart_from: the length of its learning-rate
+    schedule is read at each step instead of being written into the traced step.
+
+    Its compile config then no longer loads in plain Keras, so save its inference_copy, never it.
+    """
+    schedule = _SCHEDULES.get(trainee.optimizer)
+    if schedule is not None and not isinstance(schedule.decay_steps, keras.Variable):
+        schedule.decay_steps = keras.Variable(schedule.decay_steps, dtype="int64", trainable=False,
+                                              name="decay_steps")
+    return trainee
+
+
 def restart_from(trainee: keras.Model, fresh: keras.Model) -> None:
-    """Set `trainee` (compiled, fitted before) to where `fresh` (the same model built and compiled
+    """Set `trainee` (made restartable, fitted before) to where `fresh` (the same model built and compiled
     anew, never fitted) starts: its weights and random-number state, its optimizer's state and
     schedule. Fitting the trainee then trains as fitting `fresh` would, with the training and
     prediction steps it has already traced (a trace is 10-25 s of a small run's fit).
@@ -644,6 +654,8 @@ def restart_from(trainee: keras.Model, fresh: keras.Model) -> None:
         target.assign(source)
     schedule, fresh_schedule = _SCHEDULES.get(trainee.optimizer), _SCHEDULES.get(fresh.optimizer)
     if schedule is not None and fresh_schedule is not None:
+        if not isinstance(schedule.decay_steps, keras.Variable):
+            raise ValueError(f"restart_from: {trainee.name} was fitted before restartable() was called")
         schedule.decay_steps.assign(fresh_schedule.decay_steps)
     elif schedule is not None or fresh_schedule is not None:
         raise ValueError("restart_from: one model decays its learning rate, the other does not")

@@ -447,8 +447,8 @@ def build_trainee(options: TrainOptions, data: TrainingData, params: dict, reuse
     """The model in its training form (every head an output), compiled with the recipe's schedule
     (call it inside the distribution strategy's scope).
 
-    `reuse`: a trainee of the same model and options that has been fitted: it is set to where the
-    new one starts (models.restart_from) and returned in its place, so the steps it has traced
+    `reuse`: a trainee of the same model and options, made restartable and fitted: it is set to where
+    the new one starts (models.restart_from) and returned in its place, so the steps it has traced
     serve again. The training is the same either way."""
     from pose_action.training import models
 
@@ -569,6 +569,8 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
         inner = replace(data, train=inner_train, val=[], test=held, recipe=recipe)
         set_seeds(options.seed + 1000 + fold)
         trainee = build_trainee(options, inner, params, reuse=trainee)
+        if fold == 0:  # the other folds and the final model reuse its traced step
+            models.restartable(trainee)
         batches = training_batches(inner, replace(options, seed=options.seed + fold), inputs)
         fit(trainee, batches, None, options, recipe, quiet=True)
         heads = predict_heads(trainee, data.layout, held, data.labels, data.config, inputs, options.batch_size,
