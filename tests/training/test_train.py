@@ -13,16 +13,28 @@ import pytest
 
 from pose_action import cli, runs
 from pose_action.calibration import apply_temperature
+from pose_action.catalog import input_names
 from pose_action.errors import InputError
 from pose_action.features import FeatureConfig
 from pose_action.files import read_json
 from pose_action.inference.backends import load_backend
 from pose_action.layout import FeaturesLayout
+from pose_action.training import models
 from pose_action.training.augment import AugmentConfig
 from pose_action.training.batches import ClipBatches
 from pose_action.training.evaluate import evaluate_run, predict_clips
 from pose_action.training.splits import read_clips
-from pose_action.training.train import TrainOptions, balanced_class_weights, train_cv, train_run
+from pose_action.training.train import (
+    TrainOptions,
+    balanced_class_weights,
+    build_trainee,
+    fit,
+    load_training_data,
+    set_seeds,
+    train_cv,
+    train_run,
+    training_batches,
+)
 
 from features_fixture import TINY_PARAMS, make_features
 from features_fixture import small_features as features  # noqa: F401  (a fixture, used by the tests' arguments)
@@ -299,6 +311,26 @@ def test_a_clip_without_a_person_is_predicted_and_counted(fusion_run, features, 
     assert metrics["no_pose"]["clips"] == 1
     assert metrics["no_pose"]["correct"] == int(no_pose[0]["predicted"] == no_pose[0]["label"])
     assert [p["status"] for p in metrics["predictions"] if p["key"].endswith("c99")] == ["no_pose"]
+
+
+def test_the_saved_weights_are_the_mean_of_the_last_epochs(features):
+    """The default recipe keeps the mean of the last `average_last` epochs' weights, not the last epoch's."""
+    options = TrainOptions(model="pose", frames=6, epochs=4, average_last=3, batch_size=4, params=TINY_PARAMS)
+    data = load_training_data(features, options)
+    set_seeds(0)
+    model = build_trainee(options, data, models.resolve_params(options.params))
+    epochs: list[list[np.ndarray]] = []
+
+    class Weights(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            epochs.append([weights.copy() for weights in self.model.get_weights()])
+
+    history, _ = fit(model, training_batches(data, options, input_names("pose", "none")), None, options,
+                     data.recipe, quiet=True, callbacks=[Weights()])
+    assert len(history) == len(epochs) == 4
+    mean = [np.mean([epoch[index] for epoch in epochs[-3:]], axis=0) for index in range(len(epochs[0]))]
+    assert all(np.allclose(saved, expected, atol=1e-6) for saved, expected in zip(model.get_weights(), mean))
+    assert not all(np.allclose(saved, last) for saved, last in zip(model.get_weights(), epochs[-1]))
 
 
 def test_fit_mix_gives_the_shares_to_the_heads_that_held_on_unseen_groups():
