@@ -33,6 +33,21 @@ def shared_models() -> Path:
     return SHARED_MODELS
 
 
+CRASH_ENV = "POSE_ACTION_TEST_CRASH_ON"  # read by tests/crash_hook/sitecustomize.py
+
+
+@pytest.fixture
+def arm_worker_crash(monkeypatch):
+    """Call it with a text: extraction workers started afterwards segfault on the videos whose file
+    name holds it (tests/crash_hook); `monkeypatch.delenv(CRASH_ENV)` disarms it for later workers."""
+    def arm(marker: str) -> None:
+        paths = [str(Path(__file__).parent / "crash_hook"), os.environ.get("PYTHONPATH", "")]
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path for path in paths if path))
+        monkeypatch.setenv(CRASH_ENV, marker)
+
+    return arm
+
+
 def session_base(tmp_path_factory) -> Path:
     """The temp folder every process of this test session sees: with `pytest -n N` (pytest-xdist)
     each worker has its own base temp folder inside one shared parent, so a session fixture built

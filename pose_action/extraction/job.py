@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,17 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Test hook: a worker whose video's file name contains this text crashes in native code.
-CRASH_TEST_ENV = "POSE_ACTION_TEST_CRASH_ON"
-
 # ----------------------------------------------------------------------------- one video
-
-
-def _crash_if_asked(path: Path) -> None:
-    """Test hook: crash this worker in native code (a real segfault) on a chosen file."""
-    marker = os.environ.get(CRASH_TEST_ENV)
-    if marker and marker in path.name:
-        ctypes.string_at(0)
 
 
 def _problem(error: Exception, path: Path) -> str:
@@ -62,7 +51,6 @@ def process_video(item: VideoItem, out_root: Path, settings: ExtractSettings) ->
     Never raises for a bad video: the row says `failed` and why. A plain top-level function
     that loads what it needs itself, so any executor (processes, Dask) can run it.
     """
-    _crash_if_asked(item.path)
     row = new_row(item, settings)
     try:
         if settings.motion_only:

@@ -18,13 +18,14 @@ import pytest
 from pose_action.errors import EXIT_PARTIAL, InputError
 from pose_action.extraction.dask import TASK_PREFIX, dask_runner, extract_on_worker
 from pose_action.extraction.discovery import VideoItem
-from pose_action.extraction.job import CRASH_TEST_ENV
 from pose_action.extraction.manifest import read_rows
 from pose_action.extraction.run import extract
 from pose_action.extraction.settings import make_settings
 from pose_action.landmarks import read_csv
 from pose_action.layout import LOCK_FILE
 from pose_action.synth import dataset as synth
+
+from conftest import CRASH_ENV
 
 
 def _dataset(root: Path, clips: list[tuple[str, int, float]]) -> list[Path]:
@@ -66,13 +67,13 @@ def _kill_worker_running(client, key_part: str, killed: list[str]) -> None:
         time.sleep(0.02)
 
 
-def test_a_local_cluster_loses_no_video_when_workers_die(tmp_path, monkeypatch):
+def test_a_local_cluster_loses_no_video_when_workers_die(tmp_path, monkeypatch, arm_worker_crash):
     settings = make_settings("lite", thumb_frames=8)
     # Phase 1: a worker is killed while it holds the long clip: Dask runs it again elsewhere.
     first = _dataset(tmp_path / "first", [("Wave", 0, 1.0), ("March", 3, 3.0), ("Punch", 4, 1.0)])
     # Phase 2: a clip crashes every worker that takes it: after allowed-failures it is `failed`.
     second = _dataset(tmp_path / "second", [("Wave", 0, 1.0), ("Clap", 1, 1.0), ("Squat", 2, 1.0)])
-    monkeypatch.setenv(CRASH_TEST_ENV, "_g02_")  # the worker processes inherit it
+    arm_worker_crash("_g02_")  # the worker processes inherit it
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
             dask_runner("local", workers=2) as runner:
         killed: list[str] = []
@@ -102,7 +103,7 @@ def test_a_local_cluster_loses_no_video_when_workers_die(tmp_path, monkeypatch):
         assert report.exit_code == EXIT_PARTIAL
         assert not any(runner.client.run(lambda: "tensorflow" in sys.modules).values())
 
-    monkeypatch.delenv(CRASH_TEST_ENV)  # a rerun (here without Dask) retries it only
+    monkeypatch.delenv(CRASH_ENV)  # a rerun (here without Dask) retries it only
     rerun = extract(tmp_path / "second", tmp_path / "out2", settings, workers=1)
     assert rerun.skipped == 2 and [row["status"] for row in rerun.rows] == ["ok"]
 

@@ -19,7 +19,7 @@ import pytest
 from pose_action.errors import EXIT_PARTIAL, InputError
 from pose_action.extraction.appearance import FrameSampler, read_appearance, thumbnail
 from pose_action.extraction.discovery import VideoItem
-from pose_action.extraction.job import CRASH_TEST_ENV, new_row, process_video
+from pose_action.extraction.job import new_row, process_video
 from pose_action.extraction.manifest import ManifestWriter, read_rows
 from pose_action.extraction.pose import file_sha256
 from pose_action.extraction.run import extract, format_summary
@@ -28,6 +28,8 @@ from pose_action.landmarks import INDEX, load_sequence, read_csv
 from pose_action.layout import LOCK_FILE
 from pose_action.synth import dataset as synth
 from pose_action.video import prefetched, read_frames
+
+from conftest import CRASH_ENV
 
 BODY_JOINTS = ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
                "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee",
@@ -205,10 +207,10 @@ def test_sigkilled_run_resumes_without_redoing_or_corrupt_files(tmp_path):
     assert not [p for p in out.rglob(".*") if p.name != LOCK_FILE]  # no temp files left
 
 
-def test_a_worker_segfault_costs_only_its_video(tmp_path, monkeypatch, lite):
+def test_a_worker_segfault_costs_only_its_video(tmp_path, monkeypatch, lite, arm_worker_crash):
     root = tmp_path / "videos"
     _dataset(root, [("Wave", 0), ("Clap", 1), ("Squat", 2)], seconds=0.6)
-    monkeypatch.setenv(CRASH_TEST_ENV, "_g02_")  # workers inherit the environment
+    arm_worker_crash("_g02_")  # workers inherit the environment
     report = extract(root, tmp_path / "features", lite, workers=1)
     rows = {row["key"]: row for row in report.rows}
     crashed = rows["Clap/v_Clap_g02_c01"]
@@ -216,7 +218,7 @@ def test_a_worker_segfault_costs_only_its_video(tmp_path, monkeypatch, lite):
     assert rows["Wave/v_Wave_g01_c01"]["status"] == rows["Squat/v_Squat_g03_c01"]["status"] == "ok"
     assert report.exit_code == EXIT_PARTIAL
 
-    monkeypatch.delenv(CRASH_TEST_ENV)  # a rerun retries the failed video only
+    monkeypatch.delenv(CRASH_ENV)  # a rerun retries the failed video only
     rerun = extract(root, tmp_path / "features", lite, workers=1)
     assert rerun.skipped == 2 and [row["status"] for row in rerun.rows] == ["ok"]
 
