@@ -568,9 +568,8 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
         # the inner model trains as the final one does, on its share of the clips with the shorter recipe
         inner = replace(data, train=inner_train, val=[], test=held, recipe=recipe)
         set_seeds(options.seed + 1000 + fold)
-        trainee = build_trainee(options, inner, params, reuse=trainee)
-        if fold == 0:  # the other folds and the final model reuse its traced step
-            models.restartable(trainee)
+        # one trainee for every fold and the final model: its step is traced once
+        trainee = models.restartable(build_trainee(options, inner, params, reuse=trainee))
         batches = training_batches(inner, replace(options, seed=options.seed + fold), inputs)
         fit(trainee, batches, None, options, recipe, quiet=True)
         heads = predict_heads(trainee, data.layout, held, data.labels, data.config, inputs, options.batch_size,

@@ -363,7 +363,7 @@ def test_learned_fusion_serves_the_mix_learned_out_of_fold(tmp_path):
     labels = read_json(tmp_path / "run" / "labels.json")
     # (confidences are temperature-calibrated, which keeps the order of the classes)
     assert [labels[int(row.argmax())] for row in served] == [item["predicted"] for item in metrics["predictions"]]
-    # the shares are saved, and the model loads as Keras users load one (compiled: the inner models'
-    # reused trainee, whose schedule is a variable, is never what is saved)
+    # the shares are saved, and the model loads with Keras' default load_model (compile=True): the inner
+    # models' reused trainee, whose schedule length is a variable, is never what is saved
     model = keras.saving.load_model(tmp_path / "run" / "model.keras")
     np.testing.assert_allclose(model.get_layer("head_mix").get_weights()[0], mix["weights"], atol=1e-6)
