@@ -40,7 +40,8 @@ from features_fixture import TINY_PARAMS, make_features
 from features_fixture import small_features as features  # noqa: F401  (a fixture, used by the tests' arguments)
 
 TINY = ["--frames", "6", "--epochs", "2", "--batch-size", "8", "--param", "lstm_units=8",
-        "--param", "pose_units=8", "--param", "appearance_units=8", "--param", "cnn_filters=[4,8]"]
+        "--param", "pose_units=8", "--param", "appearance_units=8", "--param", "cnn_filters=[4,8]",
+        "--param", "mix_folds=0"]  # equal head shares: the learned mix has its own test
 
 
 @pytest.fixture(scope="module")
@@ -353,7 +354,7 @@ def test_learned_fusion_serves_the_mix_learned_out_of_fold(tmp_path):
     are stored, and the saved model answers exactly that mix of its heads on the test clips."""
     features = make_features(tmp_path / "features", groups=3, clips=1, frames=16, thumb_size=16)
     options = TrainOptions(model="fusion", split="logo", fold=0, frames=6, epochs=2, batch_size=8,
-                           params={**TINY_PARAMS, "fusion_gate": "learned"})
+                           params={**TINY_PARAMS, "fusion_gate": "learned", "mix_folds": 2})
     metrics = train_run(features, tmp_path / "run", options, quiet=True)
     mix = metrics["head_mix"]
     assert mix["heads"] == ["pose_only", "appearance_only", "fused"] and mix["folds"] == 2
