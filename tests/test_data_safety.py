@@ -191,8 +191,9 @@ def test_predict_out_over_the_file_size_limit_is_an_error_and_leaves_nothing(tin
     assert len(lines) == 1 and lines[0].startswith(f"pose-action predict: error: {name}: "), done.stderr
     assert "could not be written whole" in lines[0] and "wrote" not in done.stderr
     assert list(tmp_path.iterdir()) == []
-    again = _run("predict", str(tiny.run), str(tiny.long_video), "--out", name, "--quiet", cwd=tmp_path)
-    assert again.returncode == 0 and (tmp_path / name).stat().st_size > 0, again.stderr
+    # without the limit the same command writes the file (run in this process: one interpreter start fewer)
+    assert cli.main(["predict", str(tiny.run), str(tiny.long_video), "--out", str(tmp_path / name), "--quiet"]) == 0
+    assert (tmp_path / name).stat().st_size > 0
 
 
 @pytest.mark.parametrize("output", ["skeleton.mp4", "skeleton.gif", "joints.png"])

@@ -1,5 +1,5 @@
-"""The motion stream end to end by the real flow: synth -> extract --motion -> train fusion --motion (exported)
-and motion; inference builds the same motion arrays as extraction's files, and the TFLite runtime answers
+"""The motion stream end to end by the real flow: extract --motion -> train fusion --motion (exported) and
+motion; inference builds the same motion arrays as extraction's files, and the TFLite runtime answers
 like Keras."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pose_action.features import clip_features, load_clip_sequence
 from pose_action.inference.recognizer import Recognizer
 from pose_action.inference.windows import window_features
 from pose_action.layout import FeaturesLayout
-from pose_action.synth import dataset as synth
 
 TINY = ["--epochs", "2", "--frames", "8", "--param", "lstm_units=8", "--param", "pose_units=8",
         "--param", "appearance_units=8", "--param", "motion_units=8", "--param", "cnn_filters=[4,8]",
@@ -24,13 +23,15 @@ TINY = ["--epochs", "2", "--frames", "8", "--param", "lstm_units=8", "--param", 
 
 
 @pytest.fixture(scope="module")
-def motion_runs(tmp_path_factory) -> dict[str, Path]:
+def motion_runs(tiny, tmp_path_factory) -> dict[str, Path]:
+    """A copy of tiny's videos and features (Wave, Squat, JumpingJack; 3 actors) to which `extract --motion`
+    adds only the motion files, then a fusion with the motion stream and a motion-only model."""
+    import shutil
+
     base = tmp_path_factory.mktemp("motion")
     videos, features = base / "videos", base / "features"
-    for action in ("Wave", "Squat", "JumpingJack"):
-        for actor in range(3):
-            synth.write_clip(videos / action / synth.clip_name(action, actor, 0), action, actor=actor, seed=2,
-                             seconds=1.0)
+    shutil.copytree(tiny.videos, videos)
+    shutil.copytree(tiny.features, features)
     assert main(["extract", str(videos), "--out", str(features), "--motion", "--thumb-size", "16",
                  "--thumb-frames", "12", "--workers", "1", "--quiet"]) == 0
     runs = {"videos": videos, "features": features}
