@@ -149,6 +149,25 @@ def test_embedder_resizes_and_returns_one_vector_per_frame():
     assert embedder.embed(frames[:0]).shape == (0, 576)
 
 
+def test_embedder_loads_a_local_weights_file(tmp_path):
+    """The offline way to real weights (--embed-weights PATH): a .weights.h5 of the backbone, or a whole .keras
+    feature extractor, gives that network's vectors, not a fresh random one's."""
+    from pose_action.extraction.embeddings import Embedder
+
+    source = Embedder("mobilenet_v3_small", "none")  # stands for ImageNet weights copied to this machine
+    source.model.save_weights(tmp_path / "mobilenet.weights.h5")
+    source.model.save(tmp_path / "extractor.keras")
+    frames = np.random.default_rng(1).integers(0, 256, (3, 40, 40, 3)).astype(np.uint8)
+    expected = source.embed(frames)
+
+    def difference(embedder: Embedder) -> float:  # relative: a randomly initialised backbone's vectors are ~1e-10
+        return float(np.abs(embedder.embed(frames) - expected).max() / np.abs(expected).max())
+
+    assert difference(Embedder("mobilenet_v3_small", "none")) > 0.1  # another random network: other vectors
+    for name in ("mobilenet.weights.h5", "extractor.keras"):
+        assert difference(Embedder("mobilenet_v3_small", str(tmp_path / name))) < 1e-4, name
+
+
 def test_embedder_weights_errors_say_what_to_do(tmp_path):
     from pose_action.extraction.embeddings import Embedder, keras_cache_dir
 
