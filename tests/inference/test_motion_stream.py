@@ -24,16 +24,18 @@ TINY = ["--epochs", "2", "--frames", "8", "--param", "lstm_units=8", "--param", 
 
 @pytest.fixture(scope="module")
 def motion_runs(tiny, tmp_path_factory) -> dict[str, Path]:
-    """A copy of tiny's videos and features (Wave, Squat, JumpingJack; 3 actors) to which `extract --motion`
-    adds only the motion files, then a fusion with the motion stream and a motion-only model."""
+    """A copy of tiny's videos and features to which `extract --motion` (with the demo's thumbnail settings,
+    so the copy resumes) adds only the motion files, then a fusion with the motion stream and a motion-only model."""
     import shutil
+
+    from pose_action.demo import QUICK
 
     base = tmp_path_factory.mktemp("motion")
     videos, features = base / "videos", base / "features"
     shutil.copytree(tiny.videos, videos)
     shutil.copytree(tiny.features, features)
-    assert main(["extract", str(videos), "--out", str(features), "--motion", "--thumb-size", "16",
-                 "--thumb-frames", "12", "--workers", "1", "--quiet"]) == 0
+    assert main(["extract", str(videos), "--out", str(features), "--motion", "--thumb-size", str(QUICK.thumb_size),
+                 "--thumb-frames", str(QUICK.thumb_frames), "--workers", "1", "--quiet"]) == 0
     runs = {"videos": videos, "features": features}
     for name, extra in (("fusion", ["--motion"]), ("motion", [])):
         runs[name] = base / f"run-{name}"
