@@ -161,6 +161,42 @@ class ModalityDropout(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="pose_action")
+class FoldFrames(layers.Layer):
+    """(B, A, ...) -> (B * A, ...): the A frames of every clip become one batch for a per-frame CNN.
+
+    One CNN call on B * A images instead of TimeDistributed's Python loop of A calls, so the
+    training step traces one copy of the CNN (the first epoch of a fusion training is mostly
+    tracing) and runs one larger convolution per layer. UnfoldFrames undoes it.
+    """
+
+    def call(self, values):
+        return ops.reshape(values, (-1, *values.shape[2:]))
+
+    def compute_output_shape(self, values_shape):
+        batch, steps = values_shape[0], values_shape[1]
+        return (None if batch is None or steps is None else batch * steps, *values_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package="pose_action")
+class UnfoldFrames(layers.Layer):
+    """(B * A, F) -> (B, A, F): per-frame vectors back into clips (`steps` = A)."""
+
+    def __init__(self, steps: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.steps = int(steps)
+
+    def call(self, values):
+        return ops.reshape(values, (-1, self.steps, *values.shape[1:]))
+
+    def compute_output_shape(self, values_shape):
+        batch = values_shape[0]
+        return (None if batch is None else batch // self.steps, self.steps, *values_shape[1:])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "steps": self.steps}
+
+
+@keras.saving.register_keras_serializable(package="pose_action")
 class SpreadScene(layers.Layer):
     """(B, A, F) -> (B, T, F): each of the T frames takes the appearance vector of its group.
 
@@ -305,13 +341,17 @@ def _project(values: keras.KerasTensor, units: int, dropout: float, name: str) -
     return layers.Dropout(dropout, name=f"{name}_dropout")(values)
 
 
-def _small_cnn(size: int, filters: list[int], name: str, first: str = "stem") -> keras.Model:
+def _small_cnn(size: int, filters: list[int], name: str, first: str = "stem", frames: int = 1) -> keras.Model:
     """Thumbnail -> vector: strided conv + batch norm, global average pooling (trained end to end).
 
     `first` "stem" opens with a 4x4 convolution of stride 4 (non-overlapping patches, as
     vision transformers and ConvNeXt start): the next layers see a quarter of the positions a
     3x3 stride-2 opening ("conv", the first release) leaves them, and the whole CNN trains
     about twice as fast on CPU. Scene context needs no fine detail at 64 px.
+    `frames`: the clip frames in each image batch (FoldFrames). The moving statistics of batch
+    norm update once a step for all of them, so their momentum is 0.99 ** frames: the pace of one
+    update per frame (TimeDistributed), without which a few hundred steps of a small training set
+    leave them far from the data's statistics at inference.
     """
     image = keras.Input(shape=(size, size, 3), dtype="uint8", name=f"{name}_image")
     values = layers.Rescaling(1.0 / 255.0, name=f"{name}_rescale")(image)
@@ -319,7 +359,7 @@ def _small_cnn(size: int, filters: list[int], name: str, first: str = "stem") ->
         kernel, stride = (4, 4) if index == 0 and first == "stem" and size >= 16 else (3, 2)
         values = layers.Conv2D(count, kernel, strides=stride, padding="same", use_bias=False,
                                name=f"{name}_conv{index}")(values)
-        values = layers.BatchNormalization(name=f"{name}_norm{index}")(values)
+        values = layers.BatchNormalization(momentum=0.99 ** frames, name=f"{name}_norm{index}")(values)
         values = layers.Activation("relu", name=f"{name}_relu{index}")(values)
     values = layers.GlobalAveragePooling2D(name=f"{name}_pool")(values)
     return keras.Model(image, values, name=name)
@@ -330,8 +370,10 @@ def _appearance_branch(spec: ModelSpec) -> tuple[list[keras.KerasTensor], keras.
     params, config = spec.params, spec.feature_config
     if config.appearance == "thumbs":
         appearance = _frames_input(spec)
-        cnn = _small_cnn(config.thumb_size, list(params["cnn_filters"]), "frame_cnn", str(params["cnn"]))
-        values = layers.TimeDistributed(cnn, name="frame_cnn_per_frame")(appearance)
+        cnn = _small_cnn(config.thumb_size, list(params["cnn_filters"]), "frame_cnn", str(params["cnn"]),
+                         frames=config.scene_steps)
+        folded = FoldFrames(name="fold_frames")(appearance)
+        values = UnfoldFrames(config.scene_steps, name="unfold_frames")(cnn(folded))
     elif config.appearance == "embeddings":
         if not spec.embedding_dim:
             raise InputError("appearance 'embeddings' needs the embedding size (params from the features)")
@@ -582,9 +624,12 @@ def inference_copy(model: keras.Model, name: str, feature_config: FeatureConfig,
 def copy_weights(source: keras.Model, target: keras.Model) -> None:
     """Layer by layer, by name: two forms of one model list their layers in different orders.
 
-    A HeadMix the source lacks (a training form) keeps its shares: inference_copy sets them.
+    A HeadMix the source lacks (a training form) keeps its shares: inference_copy sets them. Runs
+    saved before FoldFrames wrap the thumbnail CNN in a TimeDistributed: its inner CNN is found by name.
     """
     layers_of = {layer.name: layer for layer in source.layers}
+    layers_of |= {layer.layer.name: layer.layer for layer in source.layers
+                  if isinstance(layer, layers.TimeDistributed) and layer.layer.name not in layers_of}
     for layer in target.layers:
         if layer.weights:
             if isinstance(layer, HeadMix) and layer.name not in layers_of:

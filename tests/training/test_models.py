@@ -306,3 +306,43 @@ def test_fusion_runs_saved_before_the_own_pose_head_still_load_as_shared(tmp_pat
     assert "pose_only_pose_dense" not in [layer.name for layer in built.layers]
     with pytest.raises(InputError, match="pose_head=both"):
         models.build_model("fusion", config, CLASSES, {"pose_head": "both"})
+
+
+def test_fusion_runs_saved_with_a_time_distributed_cnn_still_export(monkeypatch):
+    """Runs saved before FoldFrames wrap the thumbnail CNN in TimeDistributed: their weights reach
+    today's static (TFLite) form, which answers as the saved model does."""
+    config = _config("fusion")
+
+    def time_distributed_branch(spec):
+        frames = models._frames_input(spec)
+        cnn = models._small_cnn(THUMB, list(spec.params["cnn_filters"]), "frame_cnn", str(spec.params["cnn"]))
+        values = keras.layers.TimeDistributed(cnn, name="frame_cnn_per_frame")(frames)
+        return [frames], models._project(values, spec.params["appearance_units"], 0.5, "appearance")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(models, "_appearance_branch", time_distributed_branch)
+        saved = models.build_model("fusion", config, CLASSES, SMALL)
+    rng = np.random.default_rng(1)
+    for weight in saved.weights:  # moving statistics too, so that a CNN left untrained would show
+        weight.assign(rng.uniform(0.5, 1.5, size=weight.shape).astype("float32"))
+    feed = {key: value[:1] for key, value in _inputs(config, 2).items() if key in ("pose", "mask", "frames")}
+    static = models.static_copy(saved, "fusion", config, CLASSES, SMALL)
+    assert "fold_frames" in [layer.name for layer in static.layers]
+    np.testing.assert_allclose(np.asarray(static(feed)), np.asarray(saved(feed)), atol=1e-5)
+
+
+def test_thumbnail_cnn_statistics_keep_the_pace_of_one_update_per_frame():
+    """The CNN sees a clip's A frames as one batch (FoldFrames): its batch-norm moving statistics must
+    still move as far a step as A per-frame updates would, or a short training serves a CNN whose
+    statistics are mostly their starting values."""
+    config = FeatureConfig(frames=FRAMES, appearance="thumbs", thumb_size=THUMB, scene_frames=3)
+    model = models.build_model("rgb", config, CLASSES, SMALL)
+    model.compile("sgd", "categorical_crossentropy")
+    feed = {key: value for key, value in _inputs(config, 4).items() if key in ("frames", "mask")}
+    feed["frames"] = feed["frames"][:, :3]
+    cnn = model.get_layer("frame_cnn")
+    norm = cnn.get_layer("frame_cnn_norm0")
+    probe = keras.Model(cnn.input, norm.input)  # what the first batch norm sees
+    batch_mean = np.asarray(probe(feed["frames"].reshape(-1, THUMB, THUMB, 3))).mean(axis=(0, 1, 2))
+    model.fit(feed, np.eye(CLASSES)[[0, 1, 2, 0]], batch_size=4, epochs=1, verbose=0)
+    np.testing.assert_allclose(norm.moving_mean.numpy(), batch_mean * (1 - 0.99 ** 3), rtol=1e-3, atol=1e-6)
