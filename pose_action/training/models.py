@@ -43,6 +43,8 @@ FUSION_GATES = ("confidence", "learned", "none")
 # fusion_gate "learned": the heads the served mix weighs, in this order (motion_only with train --motion)
 MIX_HEADS = ("pose_only", "appearance_only", "motion_only", "fused")
 CNN_OPENINGS = ("stem", "conv")
+# batch norm's momentum per image the thumbnail CNN sees (Keras' default); per step it is this ** A
+FRAME_MOMENTUM = 0.99
 POSE_HEADS = ("own", "shared")
 
 # Defaults are small on purpose: training runs on 2 CPU cores.
@@ -349,8 +351,8 @@ def _small_cnn(size: int, filters: list[int], name: str, first: str = "stem", fr
     3x3 stride-2 opening ("conv", the first release) leaves them, and the whole CNN trains
     about twice as fast on CPU. Scene context needs no fine detail at 64 px.
     `frames`: the clip frames in each image batch (FoldFrames). The moving statistics of batch
-    norm update once a step for all of them, so their momentum is 0.99 ** frames: the pace of one
-    update per frame (TimeDistributed), without which a few hundred steps of a small training set
+    norm update once a step for all of them, so their momentum is FRAME_MOMENTUM ** frames: the pace
+    of one update per frame (TimeDistributed), without which a few hundred steps of a small training set
     leave them far from the data's statistics at inference.
     """
     image = keras.Input(shape=(size, size, 3), dtype="uint8", name=f"{name}_image")
@@ -359,7 +361,7 @@ def _small_cnn(size: int, filters: list[int], name: str, first: str = "stem", fr
         kernel, stride = (4, 4) if index == 0 and first == "stem" and size >= 16 else (3, 2)
         values = layers.Conv2D(count, kernel, strides=stride, padding="same", use_bias=False,
                                name=f"{name}_conv{index}")(values)
-        values = layers.BatchNormalization(momentum=0.99 ** frames, name=f"{name}_norm{index}")(values)
+        values = layers.BatchNormalization(momentum=FRAME_MOMENTUM ** frames, name=f"{name}_norm{index}")(values)
         values = layers.Activation("relu", name=f"{name}_relu{index}")(values)
     values = layers.GlobalAveragePooling2D(name=f"{name}_pool")(values)
     return keras.Model(image, values, name=name)

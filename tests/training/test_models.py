@@ -345,4 +345,5 @@ def test_thumbnail_cnn_statistics_keep_the_pace_of_one_update_per_frame():
     probe = keras.Model(cnn.input, norm.input)  # what the first batch norm sees
     batch_mean = np.asarray(probe(feed["frames"].reshape(-1, THUMB, THUMB, 3))).mean(axis=(0, 1, 2))
     model.fit(feed, np.eye(CLASSES)[[0, 1, 2, 0]], batch_size=4, epochs=1, verbose=0)
-    np.testing.assert_allclose(norm.moving_mean.numpy(), batch_mean * (1 - 0.99 ** 3), rtol=1e-3, atol=1e-6)
+    per_step = models.FRAME_MOMENTUM ** 3  # three scene frames a clip
+    np.testing.assert_allclose(norm.moving_mean.numpy(), batch_mean * (1 - per_step), rtol=1e-3, atol=1e-6)
