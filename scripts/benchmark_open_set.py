@@ -153,8 +153,13 @@ def head_parts(model: Any) -> tuple[Any, np.ndarray, np.ndarray] | None:
     return keras.Model(model.inputs, last.input), weights, bias
 
 
-def fold_scores(fold_dir: Path, features: Path, unknown_label: str) -> list[dict]:
-    """Every score of the fold's known test clips and of the held-out class's clips in its test groups."""
+def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
+                extra_groups: frozenset[str] = frozenset()) -> list[dict]:
+    """Every score of the fold's known test clips and of the held-out class's clips in its test groups.
+
+    extra_groups: groups of the held-out class that no fold tests (a group filmed for that class
+    alone leaves the view with it); this fold scores their clips too, each group in one fold only.
+    """
     from pose_action import runs
     from pose_action.calibration import apply_temperature
     from pose_action.files import read_json
@@ -168,7 +173,7 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str) -> list[dict
     split = read_json(fold_dir / runs.SPLIT_FILE)
     layout = FeaturesLayout(features)
     clips = {clip.key: clip for clip in read_clips(layout).clips}
-    test_groups = set(split["test_groups"])
+    test_groups = set(split["test_groups"]) | extra_groups
     known = [clips[key] for key in split["test"]]
     unknown = [replace(clip, label=labels[0]) for clip in clips.values()  # any known label: targets are not read
                if clip.label == unknown_label and clip.group in test_groups]
@@ -198,6 +203,28 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str) -> list[dict
                      "threshold": run.config.calibration.threshold,
                      **{name: float(values[index]) for name, values in scores.items()}})
     return rows
+
+
+def orphan_groups(features: Path, unknown_label: str, fold_dirs: list[Path]) -> list[frozenset[str]]:
+    """Per fold, the held-out class's groups that no fold tests, dealt round-robin so each is scored once.
+
+    Without this a set whose groups each hold one class (workouts: one source, one exercise) would
+    score no unknown clip at all: the class's groups leave the view with it. Any fold may score
+    them, since no fold trained on that class or on those groups.
+    """
+    from pose_action.files import read_json
+    from pose_action.layout import FeaturesLayout
+    from pose_action.runs import SPLIT_FILE
+    from pose_action.training.splits import read_clips
+
+    tested = {group for fold_dir in fold_dirs for group in read_json(fold_dir / SPLIT_FILE)["test_groups"]}
+    orphans = sorted({clip.group for clip in read_clips(FeaturesLayout(features)).clips
+                      if clip.label == unknown_label} - tested)
+    dealt: list[set[str]] = [set() for _ in fold_dirs]
+    for index, group in enumerate(orphans):
+        if fold_dirs:
+            dealt[index % len(fold_dirs)].add(group)
+    return [frozenset(groups) for groups in dealt]
 
 
 def summarize(table: Any) -> list[dict]:
@@ -265,8 +292,9 @@ def benchmark(args: argparse.Namespace, train_options: list[str], command: str) 
         options = options_from_args(command_parser("train").parse_args(argv))
         summary = train_cv(view, run_dir, options, overwrite=args.overwrite, quiet=True, max_folds=args.max_folds)
         log.info("without %s: %s", label, cv_summary_line(summary))
-        for fold in summary["folds"]:
-            rows += fold_scores(run_dir / fold["run"], features, label)
+        extra = orphan_groups(features, label, [run_dir / fold["run"] for fold in summary["folds"]])
+        for fold, groups in zip(summary["folds"], extra):
+            rows += fold_scores(run_dir / fold["run"], features, label, groups)
     table = pd.DataFrame(rows)
     write_text_atomic(args.out / CLIPS_NAME, table.to_csv(index=False, float_format="%.6g"))
     results = summarize(table)
