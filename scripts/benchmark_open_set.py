@@ -24,9 +24,10 @@ Score functions (higher = more likely known), side by side on the same folds and
   max_logit       the largest logit
   class_mean      minus the cosine distance of the clip's embedding (the output layer's input) to
                   the nearest mean of a known class over the fold's training clips
-The logit and embedding scores need a model whose output is one softmax Dense layer (pose,
-keypoints, rgb, lrcn, convlstm, motion and fusion with --param fusion_gate=none); fusion's
-gated mix of two heads gets the probability scores only.
+  nearest_clip    minus the cosine distance of the embedding to the nearest training clip's
+The logit and embedding scores read the model's softmax Dense layer: its output layer (pose,
+keypoints, rgb, lrcn, convlstm, motion, fusion with --param fusion_gate=none) or, for a fusion
+serving a mix of heads, its fused head (the one that reads every stream).
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ from pose_action.errors import InputError, run_script
 log = logging.getLogger("benchmark_open_set")
 
 PROG = "scripts/benchmark_open_set.py"
-SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean")
+SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip")
 VIEWS_DIR, RUNS_DIR = "views", "runs"
 CSV_NAME, MD_NAME, CLIPS_NAME = "open_set.csv", "open_set.md", "open_set_clips.csv"
 # what a view of the features shares with the folder it shows (every other entry is left out)
+FUSED_HEAD = "probabilities"  # the fused head's Dense layer in a fusion with a head mix (training.models)
 SHARED_ENTRIES = ("landmarks", "frames", "embeddings", "motion", "people", "extract_config.json")
 
 
@@ -101,6 +103,15 @@ def class_mean_scores(embeddings: np.ndarray, train_embeddings: np.ndarray, trai
     return (unit(embeddings) @ means.T).max(axis=1) - 1.0
 
 
+def nearest_clip_scores(embeddings: np.ndarray, train_embeddings: np.ndarray) -> np.ndarray:
+    """Minus the cosine distance to the nearest training clip's embedding (a class may have several modes)."""
+    def unit(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        return values / np.maximum(np.linalg.norm(values, axis=-1, keepdims=True), 1e-12)
+
+    return (unit(embeddings) @ unit(train_embeddings).T).max(axis=1) - 1.0
+
+
 def open_set_figures(known_scores: np.ndarray, unknown_scores: np.ndarray, known_correct: np.ndarray,
                      threshold: np.ndarray | float | None = None) -> dict:
     """AUROC and, with a threshold (one per clip or one for all), the rejection shares and open-set accuracy."""
@@ -143,12 +154,18 @@ def make_view(features: Path, view: Path, without: str) -> Path:
 
 
 def head_parts(model: Any) -> tuple[Any, np.ndarray, np.ndarray] | None:
-    """(embedding model, W, b) of a model whose output is one softmax Dense layer; None otherwise."""
+    """(embedding model, W, b) of the model's softmax Dense head; None if it has none.
+
+    A model whose output is that layer gives its own; a fusion that serves a mix of heads gives
+    its fused head (the Dense layer named FUSED_HEAD), whose logits and embedding read every stream."""
     import keras
 
     last = model.layers[-1]
     if not isinstance(last, keras.layers.Dense):
-        return None
+        last = next((layer for layer in model.layers
+                     if layer.name == FUSED_HEAD and isinstance(layer, keras.layers.Dense)), None)
+        if last is None:
+            return None
     weights, bias = (np.asarray(value) for value in last.get_weights())
     return keras.Model(model.inputs, last.input), weights, bias
 
@@ -193,6 +210,7 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
         train_embeddings = predict_clips(embed, layout, train, labels, config, inputs)
         train_labels = np.array([labels.index(clip.label) for clip in train])
         scores["class_mean"] = class_mean_scores(embeddings, train_embeddings, train_labels)
+        scores["nearest_clip"] = nearest_clip_scores(embeddings, train_embeddings)
     rows = []
     for index, clip in enumerate(chosen):
         is_known = index < len(known)

@@ -42,6 +42,18 @@ def test_logit_and_class_mean_scores_rank_an_outlier_last(open_set):
     assert near > far
 
 
+def test_nearest_clip_score_knows_a_class_with_two_modes(open_set):
+    """A class done two ways (left- and right-handed) has its mean between them: a clip like either
+    is known to the nearest training clip, while the mean scores it no better than an outsider."""
+    train = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    labels = np.array([0, 0, 1])
+    like_one_mode, outsider = np.array([[1.0, 0.0, 0.0]]), np.array([[0.7, 0.7, 0.0]])
+    assert open_set.nearest_clip_scores(like_one_mode, train)[0] == pytest.approx(0.0)
+    assert open_set.nearest_clip_scores(like_one_mode, train)[0] > open_set.nearest_clip_scores(outsider, train)[0]
+    assert (open_set.class_mean_scores(like_one_mode, train, labels)[0]
+            < open_set.class_mean_scores(outsider, train, labels)[0])
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_leave_one_class_out_on_tiny_features(open_set, tmp_path, capsys):
     features = make_features(tmp_path / "features", groups=3, clips=2, frames=24, thumb_size=16)
@@ -64,7 +76,28 @@ def test_leave_one_class_out_on_tiny_features(open_set, tmp_path, capsys):
     assert len(waves) == (manifest["label"] == "Wave").sum() and waves.is_unique
     assert not (clips[clips["known"]]["label"] == clips[clips["known"]]["held_out"]).any()
     results = pd.read_csv(out / "open_set.csv")
-    assert set(results["score"]) == {"msp", "msp_calibrated", "energy", "max_logit", "class_mean"}
+    assert set(results["score"]) == {"msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip"}
     assert results["auroc"].between(0, 1).all()
     assert open_set.main(["--features", str(features), "--out", str(out), "--classes", "Nope"]) == 2
     assert "Nope not in" in capsys.readouterr().err
+
+
+def test_a_fusion_serving_a_head_mix_is_scored_by_its_fused_head(open_set):
+    """The default fusion answers a mix of heads (no Dense output layer): its logit and embedding
+    scores read the fused head, whose softmax of the logits is that head's own answer."""
+    import keras
+
+    from pose_action.features import FeatureConfig
+    from pose_action.training import models
+
+    config = FeatureConfig(frames=6, appearance="thumbs", thumb_size=16)
+    model = models.build_model("fusion", config, 3, {"lstm_units": 8, "pose_units": 8, "appearance_units": 8,
+                                                     "cnn_filters": [4, 8], "fusion_gate": "learned"})
+    assert not isinstance(model.layers[-1], keras.layers.Dense)
+    embed, weights, bias = open_set.head_parts(model)
+    rng = np.random.default_rng(0)
+    inputs = {"pose": rng.normal(size=(2, 6, config.pose_dim)).astype(np.float32), "mask": np.ones((2, 6), np.float32),
+              "frames": rng.integers(0, 256, (2, 6, 16, 16, 3)).astype(np.uint8)}
+    logits = np.asarray(embed.predict(inputs, verbose=0)) @ weights + bias
+    fused = keras.Model(model.inputs, model.get_layer(open_set.FUSED_HEAD).output).predict(inputs, verbose=0)
+    np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), fused, atol=1e-5)
