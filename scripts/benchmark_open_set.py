@@ -92,12 +92,14 @@ def logit_scores(logits: np.ndarray) -> dict[str, np.ndarray]:
     return {"energy": top + np.log(np.exp(logits - top[:, None]).sum(axis=1)), "max_logit": top}
 
 
+def unit(values: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (cosine similarity is then a dot product)."""
+    values = np.asarray(values, dtype=np.float64)
+    return values / np.maximum(np.linalg.norm(values, axis=-1, keepdims=True), 1e-12)
+
+
 def class_mean_scores(embeddings: np.ndarray, train_embeddings: np.ndarray, train_labels: np.ndarray) -> np.ndarray:
     """Minus the cosine distance to the nearest class mean of the training embeddings."""
-    def unit(values: np.ndarray) -> np.ndarray:
-        values = np.asarray(values, dtype=np.float64)
-        return values / np.maximum(np.linalg.norm(values, axis=-1, keepdims=True), 1e-12)
-
     means = unit(np.stack([unit(train_embeddings[train_labels == label]).mean(axis=0)
                            for label in np.unique(train_labels)]))
     return (unit(embeddings) @ means.T).max(axis=1) - 1.0
@@ -105,10 +107,6 @@ def class_mean_scores(embeddings: np.ndarray, train_embeddings: np.ndarray, trai
 
 def nearest_clip_scores(embeddings: np.ndarray, train_embeddings: np.ndarray) -> np.ndarray:
     """Minus the cosine distance to the nearest training clip's embedding (a class may have several modes)."""
-    def unit(values: np.ndarray) -> np.ndarray:
-        values = np.asarray(values, dtype=np.float64)
-        return values / np.maximum(np.linalg.norm(values, axis=-1, keepdims=True), 1e-12)
-
     return (unit(embeddings) @ unit(train_embeddings).T).max(axis=1) - 1.0
 
 
