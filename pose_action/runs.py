@@ -6,6 +6,7 @@
       labels.json                 ["ClassA", "ClassB", ...]: output index -> class name
       split.json                  train/val/test keys and groups (training.splits.Split)
       history.csv                 loss/accuracy per epoch (train and val)
+      known_clips.npy             the training clips' head inputs, unit length (pose_action.novelty)
       metrics.json                accuracy, macro_f1, per_class, split, n_train, n_test, test_groups, ...
       classification_report.csv   per-class precision/recall/F1/support
       confusion_matrix.png, curves.png
@@ -34,12 +35,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
+import numpy as np
+
 from pose_action import __version__
 from pose_action.calibration import Calibration
 from pose_action.catalog import MODEL_NAMES, THUMBNAILS_INPUT
 from pose_action.errors import InputError, describe_os_error
 from pose_action.features import FeatureConfig
 from pose_action.files import atomic_path, check_apart, check_writable, current_umask, read_json
+from pose_action.novelty import Novelty
 
 RUN_FORMAT = "pose_action.run/1"
 CONFIG_FILE = "config.json"
@@ -54,6 +58,7 @@ CONFUSION_FILE = "confusion_matrix.png"
 CURVES_FILE = "curves.png"
 RELIABILITY_FILE = "reliability.png"  # reliability diagram of the evaluation (confidence vs accuracy)
 CV_FILE = "cv.json"
+KNOWN_CLIPS_FILE = "known_clips.npy"  # the training clips' head inputs: a window's novelty is measured to them
 EVALUATIONS_DIR = "evaluations"  # evaluate on other features: RUN/evaluations/<features folder>/
 
 
@@ -99,6 +104,8 @@ class RunConfig:
     pose_action_version: str = __version__
     # temperature and `unknown` threshold from held-out predictions (runs made before it: T = 1)
     calibration: Calibration = field(default_factory=Calibration.none)
+    # the `unknown` threshold on a window's novelty, from held-out clips (runs made before it: none)
+    novelty: Novelty = field(default_factory=Novelty.none)
 
     def to_dict(self) -> dict:
         model = asdict(self.model)
@@ -109,6 +116,7 @@ class RunConfig:
             "extraction": self.extraction, "window": self.window, "split": self.split, "seed": self.seed,
             "training": self.training, "augmentation": self.augmentation, "distribution": self.distribution,
             "features_root": self.features_root, "calibration": self.calibration.to_dict(),
+            "novelty": self.novelty.to_dict(),
         }
 
     @classmethod
@@ -128,7 +136,8 @@ class RunConfig:
                      seed=values.get("seed"), distribution=values.get("distribution"),
                      features_root=str(values.get("features_root") or ""), created=str(values.get("created") or ""),
                      pose_action_version=str(values.get("pose_action_version") or ""),
-                     calibration=Calibration.from_dict(values.get("calibration"), where))
+                     calibration=Calibration.from_dict(values.get("calibration"), where),
+                     novelty=Novelty.from_dict(values.get("novelty"), where))
         if config.seed is not None and _type_problem(config.seed, int):
             raise InputError(f"{where}: 'seed' must be a whole number or null, got {config.seed!r}")
         if _window_seconds(config.window) is None:  # checked here, not when the first window is cut
@@ -423,6 +432,23 @@ class Run:
     def tflite_path(self) -> Path:
         return self.path / TFLITE_FILE
 
+    def known_clips(self) -> np.ndarray | None:
+        """(clips, D) the training clips' unit head inputs; None for a run without novelty."""
+        if not self.config.novelty.used:
+            return None
+        path = self.path / KNOWN_CLIPS_FILE
+        try:
+            known = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise InputError(f"{path}: missing (config.json sets a novelty threshold; restore the file or "
+                             "train the run again)") from None
+        except (OSError, ValueError) as error:
+            raise InputError(f"{path}: not a readable array ({error})") from None
+        expected = self.config.novelty.known_clips
+        if known.ndim != 2 or len(known) != expected or not known.shape[1]:
+            raise InputError(f"{path}: expected {expected} rows of head inputs, found shape {known.shape}")
+        return known.astype(np.float32)
+
 
 def _not_a_run(path: Path) -> InputError:
     if (path / CV_FILE).is_file():
@@ -453,8 +479,8 @@ def load_run(path: str | os.PathLike) -> Run:
 # What a run folder may hold besides its own files: anything else (a video, a class folder, a features
 # folder's landmarks/) means it is not only a run, and --overwrite must not delete it.
 RUN_ENTRIES = frozenset({CONFIG_FILE, MODEL_FILE, TFLITE_FILE, LABELS_FILE, SPLIT_FILE, METRICS_FILE, HISTORY_FILE,
-                         REPORT_FILE, CONFUSION_FILE, CURVES_FILE, EVALUATIONS_DIR})
-RUN_FILE_SUFFIXES = frozenset({".json", ".csv", ".png", ".keras", ".tflite"})  # what runs write
+                         REPORT_FILE, CONFUSION_FILE, CURVES_FILE, KNOWN_CLIPS_FILE, EVALUATIONS_DIR})
+RUN_FILE_SUFFIXES = frozenset({".json", ".csv", ".png", ".keras", ".tflite", ".npy"})  # what runs write
 FOLD_NAME = re.compile(r"^fold-\d+$")
 
 
@@ -524,6 +550,12 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     """model.save through a temp file, so a crash never leaves a truncated model.keras."""
     with atomic_path(path) as tmp:
         model.save(tmp)
+
+
+def save_known_clips(known: np.ndarray, path: str | os.PathLike) -> None:
+    """known_clips.npy as float16 (half the size; a distance moves by about 1e-3) through a temp file."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.asarray(known, dtype=np.float16), allow_pickle=False)
 
 
 def check_new_output(out: str | os.PathLike, *, overwrite: bool = False,

@@ -11,23 +11,26 @@ never saw, doing something it never learned). Nothing is extracted again.
 
 Per unknown score function, pooled over every held-out class and fold (DIR/open_set.csv, .md):
 - AUROC of known (positive) vs unknown clips; 0.5 is chance, 1 separates them perfectly;
-- at the run's own stored threshold (config.json calibration.threshold, on the calibrated top
-  probability, what predict and live use): the share of unknown clips rejected, the share of
-  known clips wrongly rejected, and open-set accuracy (known clips right and not rejected,
-  unknown clips rejected, over all clips);
+- at the run's own stored thresholds: the share of unknown clips rejected, the share of known
+  clips wrongly rejected, and open-set accuracy (known clips right and not rejected, unknown
+  clips rejected, over all clips). msp_calibrated at config.json calibration.threshold;
+  nearest_clip at novelty.threshold (pose_action.novelty), and at the threshold each source
+  of NOVELTY_SOURCES would give (rows nearest_clip@SOURCE, to choose between them); `served`
+  is what predict and live do: unknown when either rejects;
 - known-clip accuracy (closed set, over the known classes of each run).
 
 Score functions (higher = more likely known), side by side on the same folds and clips:
   msp             max softmax probability of the raw model (what predict used before calibration)
-  msp_calibrated  the same after the run's temperature (the default score of predict and live)
+  msp_calibrated  the same after the run's temperature (predict and live read it)
   energy          logsumexp of the logits (Liu et al. 2020), from the output layer's input
   max_logit       the largest logit
   class_mean      minus the cosine distance of the clip's embedding (the output layer's input) to
                   the nearest mean of a known class over the fold's training clips
-  nearest_clip    minus the cosine distance of the embedding to the nearest training clip's
-The logit and embedding scores read the model's softmax Dense layer: its output layer (pose,
-keypoints, rgb, lrcn, convlstm, motion, fusion with --param fusion_gate=none) or, for a fusion
-serving a mix of heads, its fused head (the one that reads every stream).
+  nearest_clip    minus the novelty: the cosine distance of the embedding to the nearest training
+                  clip's (pose_action.novelty; predict and live read it)
+The logit and embedding scores read the model's head layer (training.models.HEAD_LAYER): its
+output layer (pose, keypoints, rgb, lrcn, convlstm, motion, fusion with --param fusion_gate=none)
+or, for a fusion serving a mix or gate of heads, its fused head (the one that reads every stream).
 """
 
 from __future__ import annotations
@@ -48,10 +51,10 @@ log = logging.getLogger("benchmark_open_set")
 
 PROG = "scripts/benchmark_open_set.py"
 SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip")
+SERVED = "served"  # the rule predict and live apply (predictions.UnknownRule): either threshold rejects
 VIEWS_DIR, RUNS_DIR = "views", "runs"
 CSV_NAME, MD_NAME, CLIPS_NAME = "open_set.csv", "open_set.md", "open_set_clips.csv"
 # what a view of the features shares with the folder it shows (every other entry is left out)
-FUSED_HEAD = "probabilities"  # the fused head's Dense layer in a fusion with a head mix (training.models)
 SHARED_ENTRIES = ("landmarks", "frames", "embeddings", "motion", "people", "extract_config.json")
 
 
@@ -92,22 +95,20 @@ def logit_scores(logits: np.ndarray) -> dict[str, np.ndarray]:
     return {"energy": top + np.log(np.exp(logits - top[:, None]).sum(axis=1)), "max_logit": top}
 
 
-def unit(values: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (cosine similarity is then a dot product)."""
-    values = np.asarray(values, dtype=np.float64)
-    return values / np.maximum(np.linalg.norm(values, axis=-1, keepdims=True), 1e-12)
-
-
 def class_mean_scores(embeddings: np.ndarray, train_embeddings: np.ndarray, train_labels: np.ndarray) -> np.ndarray:
     """Minus the cosine distance to the nearest class mean of the training embeddings."""
+    from pose_action.novelty import novelty, unit
+
     means = unit(np.stack([unit(train_embeddings[train_labels == label]).mean(axis=0)
                            for label in np.unique(train_labels)]))
-    return (unit(embeddings) @ means.T).max(axis=1) - 1.0
+    return -novelty(embeddings, means).astype(np.float64)
 
 
 def nearest_clip_scores(embeddings: np.ndarray, train_embeddings: np.ndarray) -> np.ndarray:
-    """Minus the cosine distance to the nearest training clip's embedding (a class may have several modes)."""
-    return (unit(embeddings) @ unit(train_embeddings).T).max(axis=1) - 1.0
+    """Minus the novelty: the cosine distance to the nearest training clip's embedding."""
+    from pose_action.novelty import novelty, unit
+
+    return -novelty(embeddings, unit(train_embeddings)).astype(np.float64)
 
 
 def open_set_figures(known_scores: np.ndarray, unknown_scores: np.ndarray, known_correct: np.ndarray,
@@ -152,20 +153,39 @@ def make_view(features: Path, view: Path, without: str) -> Path:
 
 
 def head_parts(model: Any) -> tuple[Any, np.ndarray, np.ndarray] | None:
-    """(embedding model, W, b) of the model's softmax Dense head; None if it has none.
-
-    A model whose output is that layer gives its own; a fusion that serves a mix of heads gives
-    its fused head (the Dense layer named FUSED_HEAD), whose logits and embedding read every stream."""
+    """(embedding model, W, b) of the model's head layer (training.models.head_layer); None if it has none."""
     import keras
 
-    last = model.layers[-1]
-    if not isinstance(last, keras.layers.Dense):
-        last = next((layer for layer in model.layers
-                     if layer.name == FUSED_HEAD and isinstance(layer, keras.layers.Dense)), None)
-        if last is None:
-            return None
-    weights, bias = (np.asarray(value) for value in last.get_weights())
-    return keras.Model(model.inputs, last.input), weights, bias
+    from pose_action.training.models import head_layer
+
+    layer = head_layer(model)
+    if layer is None:
+        return None
+    weights, bias = (np.asarray(value) for value in layer.get_weights())
+    return keras.Model(model.input, layer.input), weights, bias
+
+
+def source_thresholds(model: Any, embed: Any, run: Any, layout: Any, split: dict, clips: dict, known: np.ndarray,
+                      train: list, train_correct: np.ndarray) -> dict[str, float]:
+    """The novelty threshold each of NOVELTY_SOURCES would give this fold's run (NaN: too few right answers)."""
+    from pose_action.novelty import NOVELTY_SOURCES, novelty, novelty_across_groups, novelty_threshold
+    from pose_action.training.evaluate import predict_clips
+
+    labels, config, inputs = run.labels, run.feature_config, run.input_names
+    thresholds = {}
+    for source in NOVELTY_SOURCES:
+        threshold = None
+        if source == "validation" and split["val"] and not split.get("val_shares_groups"):
+            val = [clips[key] for key in split["val"]]
+            probabilities = predict_clips(model, layout, val, labels, config, inputs)
+            correct = probabilities.argmax(axis=1) == np.array([labels.index(clip.label) for clip in val])
+            distances = novelty(predict_clips(embed, layout, val, labels, config, inputs), known)
+            threshold, _ = novelty_threshold(distances, correct)
+        elif source == "training groups":
+            threshold, _ = novelty_threshold(novelty_across_groups(known, [clip.group for clip in train]),
+                                             train_correct)
+        thresholds[source] = np.nan if threshold is None else threshold
+    return thresholds
 
 
 def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
@@ -180,6 +200,7 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
     from pose_action.files import read_json
     from pose_action.inference.backends import KerasBackend, load_backend
     from pose_action.layout import FeaturesLayout
+    from pose_action.novelty import unit
     from pose_action.training.evaluate import predict_clips
     from pose_action.training.splits import read_clips
 
@@ -201,6 +222,7 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
     calibrated = apply_temperature(raw, run.config.calibration.temperature)
     scores: dict[str, np.ndarray] = {"msp": raw.max(axis=1), "msp_calibrated": calibrated.max(axis=1)}
     parts = head_parts(model)
+    thresholds = {}
     if parts is not None:
         embed, weights, bias = parts
         embeddings = predict_clips(embed, layout, chosen, labels, config, inputs)
@@ -208,7 +230,12 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
         train_embeddings = predict_clips(embed, layout, train, labels, config, inputs)
         train_labels = np.array([labels.index(clip.label) for clip in train])
         scores["class_mean"] = class_mean_scores(embeddings, train_embeddings, train_labels)
-        scores["nearest_clip"] = nearest_clip_scores(embeddings, train_embeddings)
+        stored = run.known_clips()  # what predict and live measure against (float16), when the run kept it
+        known_clips = stored if stored is not None else unit(train_embeddings)
+        scores["nearest_clip"] = nearest_clip_scores(embeddings, known_clips)
+        train_correct = predict_clips(model, layout, train, labels, config, inputs).argmax(axis=1) == train_labels
+        thresholds = source_thresholds(model, embed, run, layout, split, clips, known_clips, train, train_correct)
+    novelty_threshold = run.config.novelty.threshold
     rows = []
     for index, clip in enumerate(chosen):
         is_known = index < len(known)
@@ -217,6 +244,8 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
                      "predicted": labels[int(raw[index].argmax())],
                      "correct": bool(is_known and labels[int(raw[index].argmax())] == clip.label),
                      "threshold": run.config.calibration.threshold,
+                     "novelty_threshold": np.nan if novelty_threshold is None else novelty_threshold,
+                     **{f"novelty_threshold@{source}": value for source, value in thresholds.items()},
                      **{name: float(values[index]) for name, values in scores.items()}})
     return rows
 
@@ -244,22 +273,39 @@ def orphan_groups(features: Path, unknown_label: str, fold_dirs: list[Path]) -> 
 
 
 def summarize(table: Any) -> list[dict]:
-    """One row per score: pooled over every held-out class and fold; the threshold on msp_calibrated only."""
+    """One row per score, pooled over every held-out class and fold, with the rejection figures at the
+    stored thresholds (msp_calibrated, nearest_clip), at each novelty source's (nearest_clip@SOURCE) and
+    of the served rule (either rejects; its AUROC is not one score's, so none)."""
     rows = []
     known, unknown = table[table["known"]], table[~table["known"]]
+
+    def both(column: str, sign: float = 1.0) -> np.ndarray:
+        return sign * np.r_[known[column].to_numpy(float), unknown[column].to_numpy(float)]
+
+    def add(name: str, score: str, threshold: np.ndarray | None, **extra: Any) -> None:
+        figures = open_set_figures(known[score].to_numpy(), unknown[score].to_numpy(), known["correct"].to_numpy(),
+                                   threshold)
+        aurocs = [auroc(known[known["held_out"] == held][score].to_numpy(),
+                        unknown[unknown["held_out"] == held][score].to_numpy())
+                  for held in sorted(table["held_out"].unique())]
+        per_class = [value for value in aurocs if value is not None]
+        rows.append({"score": name, **figures, "auroc_mean_per_class": float(np.mean(per_class)) if per_class else None,
+                     **extra})
+
     for name in SCORES:
         if name not in table or table[name].isna().all():
             continue
-        threshold = (np.r_[known["threshold"].to_numpy(), unknown["threshold"].to_numpy()]
-                     if name == "msp_calibrated" else None)
-        figures = open_set_figures(known[name].to_numpy(), unknown[name].to_numpy(), known["correct"].to_numpy(),
-                                   threshold)
-        aurocs = [auroc(known[known["held_out"] == held][name].to_numpy(),
-                        unknown[unknown["held_out"] == held][name].to_numpy())
-                  for held in sorted(table["held_out"].unique())]
-        per_class = [value for value in aurocs if value is not None]
-        rows.append({"score": name, **figures,
-                     "auroc_mean_per_class": float(np.mean(per_class)) if per_class else None})
+        threshold = {"msp_calibrated": both("threshold"),
+                     "nearest_clip": both("novelty_threshold", -1.0) if "novelty_threshold" in table else None}
+        add(name, name, threshold.get(name))
+    for column in [column for column in table.columns if column.startswith("novelty_threshold@")]:
+        add(f"nearest_clip@{column.split('@', 1)[1]}", "nearest_clip", both(column, -1.0))
+    if "nearest_clip" in table:  # the served rule: a margin below 0 when either threshold rejects
+        novelty_margin = (table["novelty_threshold"] + table["nearest_clip"]).fillna(np.inf)
+        served = table.assign(served=np.minimum(table["msp_calibrated"] - table["threshold"], novelty_margin))
+        known, unknown = served[served["known"]], served[~served["known"]]
+        add(SERVED, SERVED, np.zeros(len(served)))
+        rows[-1].update(auroc=None, auroc_mean_per_class=None)
     return rows
 
 
@@ -275,8 +321,9 @@ def markdown(rows: list[dict], command: str, features: Path) -> str:
                      f"{cell(row.get('unknown_rejected'))} | {cell(row.get('known_rejected'))} | "
                      f"{cell(row.get('open_set_accuracy'))} | {cell(row['known_accuracy'])} | {row['known_clips']} | "
                      f"{row['unknown_clips']} |")
-    lines += ["", "Rejection figures at each run's stored threshold (config.json calibration.threshold) on the "
-              "calibrated top probability, the default of predict and live."]
+    lines += ["", "Rejection figures at each run's stored thresholds: msp_calibrated at calibration.threshold, "
+              "nearest_clip at novelty.threshold, nearest_clip@SOURCE at the threshold that source would give, "
+              f"{SERVED}: either rejects (what predict and live do)."]
     return "\n".join(lines) + "\n"
 
 

@@ -47,6 +47,11 @@ def add_recognizer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="below this (calibrated) confidence the label is 'unknown' (default: the run's own, "
                              "chosen from its held-out clips to reject at most 5%% of the right answers; "
                              "config.json calibration.threshold, 0.5 for runs made before it)")
+    parser.add_argument("--novelty-threshold", type=float, default=None, metavar="D",
+                        help="above this novelty (cosine distance, 0-2, from the window to the nearest training "
+                             "clip in what the model's last layer reads) the label is 'unknown' too: something "
+                             "unlike every clip it was trained on (default: the run's own, chosen from its "
+                             "held-out clips as --threshold is; config.json novelty.threshold; 2 turns it off)")
     parser.add_argument("--smoothing", type=int, default=DEFAULT_SMOOTHING,
                         help=f"moving average over this many predictions (default: {DEFAULT_SMOOTHING})")
     parser.add_argument("--pose-model", help="override the run's pose model (lite|full|heavy|PATH)")
@@ -65,4 +70,5 @@ def open_recognizer(args: argparse.Namespace) -> Recognizer:
     from pose_action.inference.recognizer import Recognizer
 
     return Recognizer.load(args.run, choose_backend(args.run, args.backend), pose_model=args.pose_model,
-                           threshold=args.threshold, smoothing=args.smoothing, max_people=args.max_people)
+                           threshold=args.threshold, smoothing=args.smoothing, max_people=args.max_people,
+                           novelty_threshold=args.novelty_threshold)

@@ -98,7 +98,8 @@ def format_summary(result: VideoResult, top_k: int) -> str:
         mains = sorted({p.track for p in result.timeline if p.track is not None})
         people = (f", {tracks} {'person' if tracks == 1 else 'people'} tracked, main actor: track "
                   f"{', '.join(str(track) for track in mains) or '-'}")
-    lines = [f"{result.path}: {result.label}  ({result.probabilities.max():.1%}, "
+    novelty = "" if result.novelty is None else f", novelty {result.novelty:.2f}"
+    lines = [f"{result.path}: {result.label}  ({result.probabilities.max():.1%}{novelty}, "
              f"{len(result.timeline)} window{'s' if len(result.timeline) != 1 else ''} of "
              f"{result.window_frames} frames, {result.backend}{people})"]
     width = max(len(name) for name in result.labels)

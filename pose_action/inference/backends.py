@@ -8,6 +8,10 @@ Both backends answer calibrated probabilities (the run's `calibration.temperatur
 pose_action.calibration): Keras applies the temperature after the model; an exported model
 has it built in (its output is named CALIBRATED_OUTPUT), and one exported before calibration
 existed gets it applied here as Keras does. `KerasBackend.model` stays the raw model.
+
+`answer` gives the head input beside the probabilities (HEAD_INPUT_OUTPUT of an exported model;
+None for a model without a head layer, or exported before novelty existed): predict and live
+measure a window's novelty on it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pose_action.runs import MODEL_FILE, TFLITE_FILE, Run
 BACKENDS = ("keras", "tflite")
 RAW_OUTPUT = "probabilities"  # the output of a TFLite model exported without the temperature
 CALIBRATED_OUTPUT = "calibrated_probabilities"  # ... and with it (pose_action.inference.export)
+HEAD_INPUT_OUTPUT = "head_input"  # what the model's head layer reads (pose_action.novelty); exported beside them
 
 
 def choose_backend(run_path: str | os.PathLike, backend: str) -> str:
@@ -109,12 +114,25 @@ class KerasBackend:
             tensor.name: tensor for tensor in self.model.inputs}
         self.input_shapes = {name: tuple(tensor.shape[1:]) for name, tensor in inputs.items()}
         self.num_classes = int(self.model.outputs[0].shape[-1])
+        from pose_action.training.models import with_head_input
+
+        self.answering = with_head_input(self.model)  # (probabilities, head input) in one call
+        self.head_input_size = None if self.answering is None else int(self.answering.outputs[1].shape[-1])
 
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """(N, C) calibrated probabilities for a batch of N windows."""
         inputs = {name: batch[name] for name in self.input_shapes}
         # predict_on_batch runs a compiled graph: ~20x cheaper than an eager model(...) call
         return apply_temperature(np.asarray(self.model.predict_on_batch(inputs), dtype=np.float32), self.temperature)
+
+    def answer(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, C) calibrated probabilities and (N, D) head inputs (None: the model has no head layer)."""
+        if self.answering is None:
+            return self.predict(batch), None
+        inputs = {name: batch[name] for name in self.input_shapes}
+        probabilities, head_inputs = self.answering.predict_on_batch(inputs)
+        return (apply_temperature(np.asarray(probabilities, dtype=np.float32), self.temperature),
+                np.asarray(head_inputs, dtype=np.float32))
 
 
 def lite_interpreter_class() -> type:
@@ -147,24 +165,35 @@ class LiteBackend:
         self.input_shapes = {name: tuple(int(x) for x in detail["shape"][1:]) for name, detail in details.items()}
         self.input_dtypes = {name: detail["dtype"] for name, detail in details.items()}
         self.input_index = {name: detail["index"] for name, detail in details.items()}
-        outputs = runner.get_output_details()
+        outputs = dict(runner.get_output_details())
+        head_input = outputs.pop(HEAD_INPUT_OUTPUT, None)
         if len(outputs) != 1:
-            raise InputError(f"{path}: expected one output (the class probabilities), found {len(outputs)}")
+            raise InputError(f"{path}: expected one output of class probabilities (beside {HEAD_INPUT_OUTPUT!r}), "
+                             f"found {len(outputs)}")
         output_name, output = next(iter(outputs.items()))
         self.output_index = output["index"]
+        self.head_input_index = None if head_input is None else head_input["index"]
+        self.head_input_size = None if head_input is None else int(head_input["shape"][-1])
         # exported with the temperature built in, or (exported before calibration) applied here
         self.temperature = 1.0 if output_name == CALIBRATED_OUTPUT else float(temperature)
         self.num_classes = int(output["shape"][-1])
 
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """(N, C) calibrated probabilities; the exported model takes one window at a time."""
+        return self.answer(batch)[0]
+
+    def answer(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, C) calibrated probabilities and (N, D) head inputs (None: exported without them)."""
         count = len(next(iter(batch.values())))
         rows = np.empty((count, self.num_classes), dtype=np.float32)
+        heads = None if self.head_input_size is None else np.empty((count, self.head_input_size), dtype=np.float32)
         for row in range(count):
             for name, index in self.input_index.items():
                 self.interpreter.set_tensor(index, batch[name][row:row + 1].astype(self.input_dtypes[name], copy=False))
             self.interpreter.invoke()
             rows[row] = self.interpreter.get_tensor(self.output_index)[0]
-        return apply_temperature(rows, self.temperature)
+            if heads is not None:
+                heads[row] = self.interpreter.get_tensor(self.head_input_index)[0]
+        return apply_temperature(rows, self.temperature), heads
 
 

@@ -6,7 +6,8 @@ Keras model on sample windows, through the runtime's own LiteBackend, before it 
 anything: max abs difference of the class probabilities <= 1e-4 unquantized, <= 1e-2 quantized.
 The run's calibration temperature is built into the exported model (its output is then
 `calibrated_probabilities`), so the .tflite answers the calibrated probabilities on its own,
-outside pose_action too.
+outside pose_action too. Its second output, `head_input`, is what the head layer reads: the
+vector a window's novelty is measured on (pose_action.novelty), checked against Keras too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pose_action.calibration import FLOOR
 from pose_action.catalog import THUMBNAILS_INPUT
 from pose_action.errors import InputError
 from pose_action.files import atomic_path, check_writable
-from pose_action.inference.backends import CALIBRATED_OUTPUT, KerasBackend, LiteBackend, load_backend
+from pose_action.inference.backends import CALIBRATED_OUTPUT, HEAD_INPUT_OUTPUT, KerasBackend, LiteBackend, load_backend
 from pose_action.runs import Run, load_run
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,9 @@ def _static_model(keras_backend: KerasBackend, run: Run):
 def convert(model: Any, quantize: str, workdir: str | os.PathLike | None = None, temperature: float = 1.0) -> bytes:
     """TFLite flatbuffer of a static-shape Keras model (builtin ops only: runs on LiteRT).
 
-    Its one output, `calibrated_probabilities`, is softmax(log p / temperature) of the model's
-    probabilities p (pose_action.calibration.apply_temperature, in the graph).
+    Its output `calibrated_probabilities` is softmax(log p / temperature) of the model's
+    probabilities p (pose_action.calibration.apply_temperature, in the graph); `head_input`, when
+    the model has a head layer, what that layer reads.
 
     The intermediate SavedModel goes to a hidden temp folder in `workdir` (the run), so an
     export writes nothing outside its run folder.
@@ -88,13 +90,23 @@ def convert(model: Any, quantize: str, workdir: str | os.PathLike | None = None,
     tf_log.setLevel(max(tf_log.getEffectiveLevel(), logging.WARNING))
     signature = {tensor.name: tf.TensorSpec(tuple(tensor.shape), tensor.dtype, name=tensor.name)
                  for tensor in model.inputs}
+    from pose_action.training.models import with_head_input
+
+    answering = with_head_input(model)
     with tempfile.TemporaryDirectory(prefix=".export-", dir=workdir) as folder:
         archive = keras.export.ExportArchive()
         archive.track(model)
+        if answering is not None:
+            archive.track(answering)
+
         def serve(inputs: dict) -> dict:
-            probabilities = model(inputs, training=False)
+            if answering is None:
+                probabilities, head_input = model(inputs, training=False), None
+            else:
+                probabilities, head_input = answering(inputs, training=False)
             logits = keras.ops.log(keras.ops.maximum(probabilities, FLOOR)) / float(temperature)
-            return {CALIBRATED_OUTPUT: keras.ops.softmax(logits, axis=-1)}
+            outputs = {CALIBRATED_OUTPUT: keras.ops.softmax(logits, axis=-1)}
+            return outputs if head_input is None else outputs | {HEAD_INPUT_OUTPUT: head_input}
 
         archive.add_endpoint("serve", serve, input_signature=[signature])
         archive.write_out(folder, verbose=False)
@@ -125,12 +137,17 @@ def export_run(run_dir: str | os.PathLike, *, quantize: str = "none", format: st
         raise InputError(f"{run.path}: TFLite conversion failed ({type(error).__name__}: {reason})") from None
     shapes = {name: run.config.input_shapes().get(name, shape) for name, shape in keras_backend.input_shapes.items()}
     batch = sample_windows(shapes, CHECK_WINDOWS)
-    expected = keras_backend.predict(batch)
+    expected, expected_heads = keras_backend.answer(batch)
     destination = run.tflite_path
     with atomic_path(destination) as tmp:
         tmp.write_bytes(data)
         # checked by the runtime's own backend: what passes here is what predict and live will run
-        difference = float(np.abs(LiteBackend(tmp).predict(batch) - expected).max())
+        probabilities, heads = LiteBackend(tmp).answer(batch)
+        difference = float(np.abs(probabilities - expected).max())
+        if expected_heads is not None:  # relative to the head inputs' size: novelty is a cosine distance
+            scale = max(float(np.abs(expected_heads).max()), 1.0)
+            heads_off = np.inf if heads is None else float(np.abs(heads - expected_heads).max()) / scale
+            difference = max(difference, heads_off)
         if not difference <= TOLERANCE[quantize]:
             raise InputError(f"{destination}: exported model disagrees with {run.model_path} "
                              f"(max abs difference {difference:.2e} > {TOLERANCE[quantize]:g}); not written")

@@ -14,7 +14,7 @@ from pose_action.calibration import BACKGROUND
 from pose_action.inference.frames import FrameRecord
 from pose_action.landmarks import LandmarkSequence
 
-UNKNOWN = "unknown"  # the label when the smoothed top probability is below the threshold
+UNKNOWN = "unknown"  # the label when the smoothed top probability is below the threshold or the novelty above its own
 NO_ACTION = "no action"  # the label when the top class is the run's background class (evaluate.BACKGROUND)
 # What a label is (--json `kind`): one of the run's actions, "no action" (background on top) or "unknown".
 KIND_ACTION, KIND_NO_ACTION, KIND_UNKNOWN = "action", "no_action", "unknown"
@@ -33,23 +33,41 @@ class Prediction:
     probabilities: np.ndarray  # (C,) smoothed: moving average of the last predictions
     raw: np.ndarray  # (C,) this window's own probabilities
     track: int | None = None  # --max-people > 1: the main actor's track id the window was read from
+    novelty: float | None = None  # smoothed, like the probabilities (None: the run has no novelty)
 
     def to_dict(self, labels: tuple[str, ...]) -> dict:
         values = {"frame": self.frame, "time_s": round(self.timestamp_ms / 1000.0, 3),
                   "window_start": self.window_start, "label": self.label, "kind": label_kind(self.label),
                   "confidence": round(self.confidence, 6),
                   "probabilities": {name: round(float(p), 6) for name, p in zip(labels, self.probabilities)}}
+        if self.novelty is not None:
+            values["novelty"] = round(self.novelty, 6)
         if self.track is not None:
             values["track"] = self.track
         return values
 
 
-def label_for(probabilities: np.ndarray, labels: tuple[str, ...], threshold: float) -> tuple[str, float]:
-    """The label to show and its confidence: "unknown" below the threshold, "no action" when the run's
-    background class is on top, else the action."""
+@dataclass(frozen=True)
+class UnknownRule:
+    """When the answer is "unknown": the top probability below `threshold`, or the novelty (how unlike
+    every training clip the window is, pose_action.novelty) above `novelty` (None: not used)."""
+
+    threshold: float
+    novelty: float | None = None
+
+    def rejects(self, confidence: float, novelty: float | None) -> bool:
+        if confidence < self.threshold:
+            return True
+        return self.novelty is not None and novelty is not None and novelty > self.novelty
+
+
+def label_for(probabilities: np.ndarray, labels: tuple[str, ...], rule: UnknownRule,
+              novelty: float | None = None) -> tuple[str, float]:
+    """The label to show and its confidence: "unknown" when the rule rejects it, "no action" when the
+    run's background class is on top, else the action."""
     best = int(np.argmax(probabilities))
     confidence = float(probabilities[best])
-    if confidence < threshold:
+    if rule.rejects(confidence, novelty):
         return UNKNOWN, confidence
     return (NO_ACTION if labels[best] == BACKGROUND else labels[best]), confidence
 
@@ -68,6 +86,13 @@ class Smoother:
     def add(self, probabilities: np.ndarray) -> np.ndarray:
         self.history.append(np.asarray(probabilities, dtype=np.float32))
         return np.mean(np.stack(self.history), axis=0)
+
+    def add_with_novelty(self, probabilities: np.ndarray, novelty: float | None) -> tuple[np.ndarray, float | None]:
+        """Both smoothed over the same windows: the novelty rides as one more column."""
+        if novelty is None:
+            return self.add(probabilities), None
+        smoothed = self.add(np.append(np.asarray(probabilities, dtype=np.float32), np.float32(novelty)))
+        return smoothed[:-1], float(smoothed[-1])
 
 
 @dataclass
@@ -92,6 +117,7 @@ class VideoResult:
     # main actor's track id (landmarks holds the main actor's poses)
     people: list[dict[int, np.ndarray]] = dataclasses.field(default_factory=list)
     main_tracks: list[int | None] = dataclasses.field(default_factory=list)
+    novelty: float | None = None  # mean of the windows' own novelty (None: the run has no novelty)
 
     def top(self, k: int) -> list[tuple[str, float]]:
         order = np.argsort(-self.probabilities)[:max(1, k)]
@@ -101,6 +127,7 @@ class VideoResult:
         return {
             "video": str(self.path), "label": self.label, "kind": label_kind(self.label),
             "confidence": round(float(self.probabilities.max()), 6),
+            **({"novelty": round(self.novelty, 6)} if self.novelty is not None else {}),
             "top": [{"label": name, "probability": round(p, 6)} for name, p in self.top(top_k or len(self.labels))],
             "probabilities": {name: round(float(p), 6) for name, p in zip(self.labels, self.probabilities)},
             "fps": self.fps, "width": self.width, "height": self.height, "frames": self.frames_read,
@@ -112,14 +139,23 @@ class VideoResult:
 
 
 def make_prediction(first: FrameRecord, last: FrameRecord, raw: np.ndarray, smoothed: np.ndarray,
-                    labels: tuple[str, ...], threshold: float, track: int | None = None) -> Prediction:
-    label, confidence = label_for(smoothed, labels, threshold)
+                    labels: tuple[str, ...], rule: UnknownRule, track: int | None = None,
+                    novelty: float | None = None) -> Prediction:
+    """A window's prediction from its smoothed probabilities and novelty."""
+    label, confidence = label_for(smoothed, labels, rule, novelty)
     return Prediction(frame=last.frame, timestamp_ms=last.timestamp_ms, window_start=first.frame,
-                      label=label, confidence=confidence, probabilities=smoothed, raw=np.asarray(raw), track=track)
+                      label=label, confidence=confidence, probabilities=smoothed, raw=np.asarray(raw), track=track,
+                      novelty=novelty)
 
 
 def smoothed_timeline(records: list[FrameRecord], ends: list[int], window: int, raw: np.ndarray,
-                      labels: tuple[str, ...], threshold: float, smoothing: int) -> list[Prediction]:
+                      labels: tuple[str, ...], rule: UnknownRule, smoothing: int,
+                      novelty: np.ndarray | None = None) -> list[Prediction]:
+    """The predictions of windows ending at `ends` (rows of `raw` and of `novelty`), smoothed in order."""
     smoother = Smoother(smoothing)
-    return [make_prediction(records[max(0, end - window)], records[end - 1], raw[row], smoother.add(raw[row]),
-                            labels, threshold) for row, end in enumerate(ends)]
+    timeline = []
+    for row, end in enumerate(ends):
+        smoothed, smoothed_novelty = smoother.add_with_novelty(raw[row], None if novelty is None else novelty[row])
+        timeline.append(make_prediction(records[max(0, end - window)], records[end - 1], raw[row], smoothed,
+                                        labels, rule, novelty=smoothed_novelty))
+    return timeline

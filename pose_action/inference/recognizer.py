@@ -30,12 +30,14 @@ from pose_action.inference.predictions import (
     UNKNOWN,
     Prediction,
     Smoother,
+    UnknownRule,
     VideoResult,
     label_for,
     make_prediction,
     smoothed_timeline,
 )
 from pose_action.inference.windows import EmbeddingCache, WindowReader, load_embedder, records_sequence
+from pose_action.novelty import novelty
 from pose_action.runs import Run, load_run
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
 
@@ -57,7 +59,7 @@ class Recognizer:
 
     def __init__(self, run: Run, backend: KerasBackend | LiteBackend, pose_model: Path, *,
                  threshold: float | None = None, smoothing: int = DEFAULT_SMOOTHING,
-                 max_people: int | None = None) -> None:
+                 max_people: int | None = None, novelty_threshold: float | None = None) -> None:
         if max_people is not None:
             check_max_people(max_people)
         self.run = run
@@ -68,13 +70,35 @@ class Recognizer:
         self.config = run.config
         self.backend = backend
         self.pose_model = pose_model
-        # None: the run's own, chosen from its held-out clips (config.json calibration.threshold)
-        self.threshold = run.config.calibration.threshold if threshold is None else float(threshold)
+        # None: the run's own, chosen from its held-out clips (config.json calibration.threshold, novelty.threshold)
+        self.known_clips = run.known_clips()
+        own_novelty = run.config.novelty.threshold if self.known_clips is not None else None
+        self.rule = UnknownRule(run.config.calibration.threshold if threshold is None else float(threshold),
+                                own_novelty if novelty_threshold is None else float(novelty_threshold))
+        if self.known_clips is not None:
+            self._check_head_input(backend)
         self.smoothing = smoothing
         self.embedder = None
         self._stream: Stream | None = None
         if run.feature_config.appearance == "embeddings":
             self.embedder = load_embedder(run, backend)
+
+    def _check_head_input(self, backend: KerasBackend | LiteBackend) -> None:
+        """Novelty needs the model's head input, as long as the run's known clips: else it is left out."""
+        assert self.known_clips is not None
+        size = backend.head_input_size
+        if size is None:  # a model.tflite exported before novelty existed: export the run again to use it
+            log.warning("%s: the model gives no head input; `unknown` is decided on the confidence alone "
+                        "(run `pose-action export %s` again to use the novelty)", self.run.path, self.run.path)
+            self.known_clips, self.rule = None, UnknownRule(self.rule.threshold)
+        elif size != self.known_clips.shape[1]:
+            raise InputError(f"{self.run.path}: the model's head reads {size} values but known_clips.npy holds "
+                             f"{self.known_clips.shape[1]}")
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated confidence below which the label is "unknown"."""
+        return self.rule.threshold
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -87,11 +111,13 @@ class Recognizer:
     @classmethod
     def load(cls, run_dir: str | os.PathLike, backend: str = "keras", *, pose_model: str | None = None,
              threshold: float | None = None, smoothing: int = DEFAULT_SMOOTHING,
-             num_threads: int | None = None, max_people: int | None = None) -> Recognizer:
+             num_threads: int | None = None, max_people: int | None = None,
+             novelty_threshold: float | None = None) -> Recognizer:
         """Load a run directory; backend "tflite" needs `pose-action export` first and no TensorFlow.
 
         `threshold` None: the run's own (config.json `calibration.threshold`, from held-out clips;
         0.5 for runs made before it). Both backends answer calibrated probabilities.
+        `novelty_threshold` None: the run's own (config.json `novelty.threshold`; 2 never rejects).
 
         `max_people` > 1 tracks that many people per frame and reads the main actor (`actors`);
         None: as many as the run's features were extracted with."""
@@ -99,6 +125,8 @@ class Recognizer:
             check_max_people(max_people)
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise InputError(f"threshold must be between 0 and 1, got {threshold}")
+        if novelty_threshold is not None and not 0.0 <= novelty_threshold <= 2.0:
+            raise InputError(f"novelty threshold must be between 0 and 2, got {novelty_threshold}")
         if smoothing < 1:
             raise InputError(f"smoothing must be at least 1 prediction, got {smoothing}")
         run = load_run(run_dir)
@@ -107,7 +135,7 @@ class Recognizer:
                              "embeddings; use the keras backend (or a pose/thumbs model for the tflite runtime)")
         model = load_backend(run, backend, num_threads=num_threads)
         return cls(run, model, resolve_pose_model(run.config, pose_model), threshold=threshold,
-                   smoothing=smoothing, max_people=max_people)
+                   smoothing=smoothing, max_people=max_people, novelty_threshold=novelty_threshold)
 
     # -- windows and batches
 
@@ -140,10 +168,19 @@ class Recognizer:
 
     def predict_features(self, windows: list[dict[str, np.ndarray]]) -> np.ndarray:
         """(N, C) probabilities of N windows' build_features outputs."""
+        return self.answer_features(windows)[0]
+
+    def answer_features(self, windows: list[dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, C) probabilities and (N,) novelty of N windows' build_features outputs (None: no novelty)."""
         if not windows:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
+            return np.zeros((0, len(self.labels)), dtype=np.float32), (
+                None if self.known_clips is None else np.zeros(0, dtype=np.float32))
         batch = {name: np.stack([window[name] for window in windows]) for name in windows[0]}
-        return self.backend.predict(batch)
+        if self.known_clips is None:
+            return self.backend.predict(batch), None
+        probabilities, head_inputs = self.backend.answer(batch)
+        assert head_inputs is not None  # checked when loaded
+        return probabilities, novelty(head_inputs, self.known_clips)
 
     # -- whole videos
 
@@ -180,8 +217,16 @@ class Recognizer:
         ends: list[int] = []  # exclusive end row of each window
         pending: list[dict[str, np.ndarray]] = []
         raw_parts: list[np.ndarray] = []
+        novelty_parts: list[np.ndarray] = []
 
         tracks: list[int | None] = []  # the main actor of each window (--max-people > 1)
+
+        def answer_pending() -> None:
+            probabilities, distances = self.answer_features(pending)
+            raw_parts.append(probabilities)
+            if distances is not None:
+                novelty_parts.append(distances)
+            pending.clear()
 
         def add_window(end: int) -> None:
             chosen, features = reader.read(records[max(0, end - window):end], width=info.width, height=info.height)
@@ -190,8 +235,7 @@ class Recognizer:
             ends.append(end)
             tracks.append(chosen[-1].main)
             if len(pending) >= PREDICT_BATCH:
-                raw_parts.append(self.predict_features(pending))
-                pending.clear()
+                answer_pending()
 
         stride = self.config.stride(info.fps)
         frames = tqdm(read_frames(path, stride=stride, info=info), desc="predict", unit="frame", leave=False,
@@ -209,15 +253,17 @@ class Recognizer:
             raise InputError(f"{path}: no frame could be decoded (damaged or unsupported codec)")
         if not ends:  # shorter than one window: one prediction over all of it, as in training
             add_window(len(records))
-        raw_parts.append(self.predict_features(pending))
+        answer_pending()
         raw = np.concatenate(raw_parts)
-        timeline = smoothed_timeline(records, ends, window, raw, self.labels, self.threshold, self.smoothing)
+        distances = np.concatenate(novelty_parts) if self.known_clips is not None else None
+        timeline = smoothed_timeline(records, ends, window, raw, self.labels, self.rule, self.smoothing, distances)
         if self.max_people > 1:
             timeline = [dataclasses.replace(prediction, track=track) for prediction, track in zip(timeline, tracks)]
             # a file can look ahead: frames before the first prediction show its main actor
             records[:ends[0] - 1] = [as_main(record, tracks[0]) for record in records[:ends[0] - 1]]
         probabilities = raw.mean(axis=0)
-        label, _ = label_for(probabilities, self.labels, self.threshold)
+        video_novelty = None if distances is None else float(distances.mean())
+        label, _ = label_for(probabilities, self.labels, self.rule, video_novelty)
         sequence = records_sequence(records, fps=info.fps, width=info.width, height=info.height)
         return VideoResult(path=Path(path), labels=self.labels, label=label, probabilities=probabilities,
                            timeline=timeline, landmarks=sequence, fps=info.fps, width=info.width,
@@ -225,7 +271,8 @@ class Recognizer:
                            step=reader.step, backend=self.backend.name, max_people=self.max_people,
                            people=[dict(zip(record.tracks, record.people)) for record in records]
                            if self.max_people > 1 else [],
-                           main_tracks=[record.main for record in records] if self.max_people > 1 else [])
+                           main_tracks=[record.main for record in records] if self.max_people > 1 else [],
+                           novelty=video_novelty)
 
     # -- streams
 
@@ -307,9 +354,12 @@ class Stream:
             height, width = frame_bgr.shape[:2]
             records, features = self.reader.read(list(self.buffer), width=width, height=height)
             record = self.buffer[-1] = records[-1]  # from here on, the main actor is the one this window read
-            raw = self.recognizer.predict_features([features])[0]
-            self.latest = make_prediction(records[0], record, raw, self.smoother.add(raw),
-                                          self.recognizer.labels, self.recognizer.threshold, track=record.main)
+            probabilities, distances = self.recognizer.answer_features([features])
+            raw = probabilities[0]
+            smoothed, smoothed_novelty = self.smoother.add_with_novelty(
+                raw, None if distances is None else float(distances[0]))
+            self.latest = make_prediction(records[0], record, raw, smoothed, self.recognizer.labels,
+                                          self.recognizer.rule, track=record.main, novelty=smoothed_novelty)
         self.last_record = record
         return self.latest
 

@@ -34,6 +34,7 @@ from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.inference.backends import load_backend
 from pose_action.layout import FeaturesLayout
+from pose_action.novelty import NOVELTY_SOURCES, Novelty, fit_novelty, novelty, novelty_across_groups, unit
 from pose_action.training.batches import BATCH_SIZE, ClipBatches, check_features, keras_batches, loader_errors
 from pose_action.training.pooled import cv_scores, fold_spread
 from pose_action.training.reports import classification_metrics, plot_confusion, plot_reliability, write_report_csv
@@ -125,21 +126,77 @@ def held_out_calibration(probabilities: np.ndarray, clips: list[Clip], labels: l
     return fit_calibration(np.asarray(probabilities).reshape(len(clips), len(labels)), true, fitted_on)
 
 
-def run_calibration(model: Any, layout: FeaturesLayout, val: list[Clip], test: list[Clip],
-                    test_probabilities: np.ndarray, labels: list[str], config: FeatureConfig,
-                    input_names: list[str], batch_size: int = BATCH_SIZE, loader_threads: int = 1) -> Calibration:
+def run_calibration(val: list[Clip], val_probabilities: np.ndarray | None, test: list[Clip],
+                    test_probabilities: np.ndarray, labels: list[str]) -> Calibration:
     """A new run's calibration: fitted on its validation clips, else on its test clips (said so in
     `fitted_on`: the run's calibrated test figures are then in-sample; `train --cv` refits such folds
     on the other folds' predictions)."""
-    if val:
-        probabilities = predict_clips(model, layout, val, labels, config, input_names, batch_size, loader_threads)
-        calibration = held_out_calibration(probabilities, val, labels, "validation")
+    if val and val_probabilities is not None:
+        calibration = held_out_calibration(val_probabilities, val, labels, "validation")
     else:
         calibration = held_out_calibration(test_probabilities, test, labels, "test")
     log.info("calibration from %d %s clips: temperature %.2f, unknown below %.2f (ECE %.3f -> %.3f)",
              calibration.clips, calibration.fitted_on, calibration.temperature, calibration.threshold,
              calibration.ece_before or 0.0, calibration.ece_after or 0.0)
     return calibration
+
+
+def predict_answers(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str],
+                    config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
+                    loader_threads: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+    """(clips, classes) probabilities and (clips, D) what the model's head layer reads (None: it has
+    none), in the order of `clips`, in one pass."""
+    from pose_action.training.models import with_head_input
+
+    answering = with_head_input(model)
+    if answering is None:
+        return predict_clips(model, layout, clips, labels, config, input_names, batch_size, loader_threads), None
+    batches = ClipBatches(layout, clips, labels, config, input_names, batch_size, cache_sequences=False)
+    with loader_errors(batches):
+        probabilities, head_inputs = answering.predict(
+            keras_batches(batches, targets=False, loader_threads=loader_threads), verbose=0)
+    return np.asarray(probabilities), np.asarray(head_inputs)
+
+
+def run_novelty(model: Any, layout: FeaturesLayout, train: list[Clip], val: list[Clip], val_apart: bool,
+                labels: list[str], config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
+                loader_threads: int = 1) -> tuple[Novelty, np.ndarray | None]:
+    """A new run's novelty and known clips (its training clips' unit head inputs, for known_clips.npy).
+
+    The threshold comes from the first source of NOVELTY_SOURCES with enough right answers:
+    "validation", the validation clips' novelty against the training clips (only when their
+    groups are apart from training's: a clip of a training person lies nearer than a new person's),
+    or "training groups", each training clip's against the other groups' (novelty_across_groups)."""
+    if not train:
+        return Novelty.none(), None
+    train_probabilities, known = predict_answers(model, layout, train, labels, config, input_names, batch_size,
+                                                 loader_threads)
+    if known is None:
+        return Novelty.none(), None
+    known = unit(known).astype(np.float16).astype(np.float32)  # as known_clips.npy stores them
+
+    def right(probabilities: np.ndarray, clips: list[Clip]) -> np.ndarray:
+        true = np.array([labels.index(clip.label) for clip in clips], dtype=np.int64)
+        return np.asarray(probabilities).reshape(len(clips), len(labels)).argmax(axis=1) == true
+
+    result = Novelty.none()
+    for source in NOVELTY_SOURCES:
+        if source == "validation" and val and val_apart:
+            val_probabilities, val_inputs = predict_answers(model, layout, val, labels, config, input_names,
+                                                            batch_size, loader_threads)
+            assert val_inputs is not None  # the same model as the known clips'
+            distances, correct = novelty(val_inputs, known), right(val_probabilities, val)
+        elif source == "training groups":
+            distances = novelty_across_groups(known, [clip.group for clip in train])
+            correct = right(train_probabilities, train)
+        else:
+            continue
+        result = fit_novelty(distances, correct, source, len(known))
+        if result.used:
+            break
+    log.info("novelty from %d %s clips: unknown above %s (%s)", result.clips, result.fitted_on,
+             "-" if result.threshold is None else f"{result.threshold:.3f}", result.rule)
+    return result, known if result.used else None
 
 
 def out_of_fold_calibration(fold_metrics: list[dict], fold: int) -> Calibration | None:

@@ -287,6 +287,11 @@ class HeadMix(layers.Layer):
         return {**super().get_config(), "heads": self.heads}
 
 
+# The softmax Dense layer every model answers through (a fusion serving a mix or gate of heads: its fused
+# head, which reads every stream); what it reads is the head input novelty measures (pose_action.novelty).
+HEAD_LAYER = "probabilities"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What a builder gets: input shapes from the feature config, sizes from params."""
@@ -426,7 +431,7 @@ def _sequence_head(per_frame: keras.KerasTensor, mask: keras.KerasTensor, spec: 
     else:
         values = MaskedMean(name=f"{prefix}masked_mean")(values, mask)
     values = layers.Dropout(params["dropout"], name=f"{prefix}head_dropout")(values)
-    return layers.Dense(spec.num_classes, activation="softmax", name=f"{prefix}probabilities")(values)
+    return layers.Dense(spec.num_classes, activation="softmax", name=f"{prefix}{HEAD_LAYER}")(values)
 
 
 def build_keypoints_model(spec: ModelSpec) -> keras.Model:
@@ -443,7 +448,7 @@ def build_keypoints_model(spec: ModelSpec) -> keras.Model:
                              name=f"lstm{index}")(values)
     values = layers.Dense(64, activation="relu", name="dense0")(values)
     values = layers.Dense(32, activation="relu", name="dense1")(values)
-    outputs = layers.Dense(spec.num_classes, activation="softmax", name="probabilities")(values)
+    outputs = layers.Dense(spec.num_classes, activation="softmax", name=HEAD_LAYER)(values)
     return keras.Model({"pose": pose}, outputs, name="keypoints")
 
 
@@ -566,7 +571,7 @@ def build_convlstm_model(spec: ModelSpec) -> keras.Model:
     values = layers.TimeDistributed(layers.GlobalAveragePooling2D(), name="spatial_pool")(values)
     values = MaskedMean(name="masked_mean")(values, mask)
     values = layers.Dropout(params["dropout"], name="head_dropout")(values)
-    outputs = layers.Dense(spec.num_classes, activation="softmax", name="probabilities")(values)
+    outputs = layers.Dense(spec.num_classes, activation="softmax", name=HEAD_LAYER)(values)
     return keras.Model({"frames": frames, "mask": mask}, outputs, name="convlstm")
 
 
@@ -602,6 +607,23 @@ def build_model(name: str, feature_config: FeatureConfig, num_classes: int, para
 def output_names(model: keras.Model) -> list[str] | None:
     """The names of a training form's outputs (None: one output, the class probabilities)."""
     return sorted(model.output) if isinstance(model.output, dict) else None
+
+
+def head_layer(model: keras.Model) -> layers.Dense | None:
+    """The model's HEAD_LAYER (None: a model without one, e.g. loaded from elsewhere)."""
+    try:
+        layer = model.get_layer(HEAD_LAYER)
+    except ValueError:
+        return None
+    return layer if isinstance(layer, layers.Dense) else None
+
+
+def with_head_input(model: keras.Model) -> keras.Model | None:
+    """The served model answering (probabilities, head input) in one call; None without a HEAD_LAYER."""
+    layer = head_layer(model)
+    if layer is None:
+        return None
+    return keras.Model(model.input, [model.output, layer.input], name=f"{model.name}_with_head_input")
 
 
 def inference_copy(model: keras.Model, name: str, feature_config: FeatureConfig, num_classes: int,

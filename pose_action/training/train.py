@@ -56,6 +56,7 @@ from pose_action.training.evaluate import (
     evaluation_metrics,
     predict_clips,
     run_calibration,
+    run_novelty,
     summary_line,
     write_evaluation,
     write_pooled_reliability,
@@ -666,8 +667,11 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         log_confusion(tensorboard, model, data, inputs, options, step=len(history))
     probabilities = predict_clips(model, data.layout, data.test, data.labels, data.config, inputs,
                                   options.batch_size, options.loader_threads)
-    calibration = run_calibration(model, data.layout, data.val, data.test, probabilities, data.labels, data.config,
-                                  inputs, options.batch_size, options.loader_threads)
+    val_probabilities = (predict_clips(model, data.layout, data.val, data.labels, data.config, inputs,
+                                       options.batch_size, options.loader_threads) if data.val else None)
+    calibration = run_calibration(data.val, val_probabilities, data.test, probabilities, data.labels)
+    novelty, known_clips = run_novelty(model, data.layout, data.train, data.val, not data.split.val_shares_groups,
+                                       data.labels, data.config, inputs, options.batch_size, options.loader_threads)
     metrics = evaluation_metrics(probabilities, data.test, data.labels, calibration)
     metrics.update({
         "model": options.model, "split": data.split.kind, "fold": data.split.fold, "n_train": len(data.train),
@@ -689,6 +693,8 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     title = f"{options.model} — {data.split.kind}{fold}"
     with runs.staged_directory(out, overwrite=overwrite) as staging:
         runs.save_model(model, staging / runs.MODEL_FILE)
+        if known_clips is not None:
+            runs.save_known_clips(known_clips, staging / runs.KNOWN_CLIPS_FILE)
         write_json(staging / runs.LABELS_FILE, data.labels)
         write_json(staging / runs.SPLIT_FILE, data.split.to_dict())
         write_history_csv(staging / runs.HISTORY_FILE, history)
@@ -696,7 +702,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         write_evaluation(staging, metrics, data.labels, title)
         write_json(staging / runs.CONFIG_FILE,
                    replace(run_config(options, data, params, inputs, distribution),
-                           calibration=calibration).to_dict())  # last: complete
+                           calibration=calibration, novelty=novelty).to_dict())  # last: complete
     return metrics
 
 

@@ -76,8 +76,10 @@ def test_leave_one_class_out_on_tiny_features(open_set, tmp_path, capsys):
     assert len(waves) == (manifest["label"] == "Wave").sum() and waves.is_unique
     assert not (clips[clips["known"]]["label"] == clips[clips["known"]]["held_out"]).any()
     results = pd.read_csv(out / "open_set.csv")
-    assert set(results["score"]) == {"msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip"}
-    assert results["auroc"].between(0, 1).all()
+    assert {"msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip", "served",
+            "nearest_clip@training groups"} <= set(results["score"])
+    scored = results[results["score"] != "served"]  # the served rule is two scores: no AUROC of its own
+    assert scored["auroc"].between(0, 1).all() and results.set_index("score")["auroc"].isna()["served"]
     assert open_set.main(["--features", str(features), "--out", str(out), "--classes", "Nope"]) == 2
     assert "Nope not in" in capsys.readouterr().err
 
@@ -99,5 +101,5 @@ def test_a_fusion_serving_a_head_mix_is_scored_by_its_fused_head(open_set):
     inputs = {"pose": rng.normal(size=(2, 6, config.pose_dim)).astype(np.float32), "mask": np.ones((2, 6), np.float32),
               "frames": rng.integers(0, 256, (2, 6, 16, 16, 3)).astype(np.uint8)}
     logits = np.asarray(embed.predict(inputs, verbose=0)) @ weights + bias
-    fused = keras.Model(model.inputs, model.get_layer(open_set.FUSED_HEAD).output).predict(inputs, verbose=0)
+    fused = keras.Model(model.inputs, model.get_layer(models.HEAD_LAYER).output).predict(inputs, verbose=0)
     np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), fused, atol=1e-5)
