@@ -55,12 +55,15 @@ def predict_clips(model: Any, layout: FeaturesLayout, clips: list[Clip], labels:
 
 
 def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: list[str],
-                       calibration: Calibration | None = None) -> dict:
+                       calibration: Calibration | None = None, novelty_config: Novelty | None = None,
+                       novelty_values: np.ndarray | None = None) -> dict:
     """Accuracy, F1, calibration and rejection figures of the model's raw (N, C) probabilities on `clips`.
 
     `confidence` of each prediction is the calibrated one (what predict shows); `raw` keeps the
     model's own probability vector, so a calibration can be fitted on these predictions later
-    (cross-validation fits each fold's on the other folds' predictions).
+    (cross-validation fits each fold's on the other folds' predictions). With the run's novelty
+    and each clip's (`novelty_values`), each prediction has its novelty and `novelty` counts the
+    clips it rejects.
     """
     calibration = calibration or Calibration.none()
     raw = np.asarray(probabilities, dtype=np.float32).reshape(len(clips), len(labels))
@@ -76,6 +79,10 @@ def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: lis
                               for i, (clip, p) in enumerate(zip(clips, predicted))]
     metrics["no_pose"] = no_pose_metrics(true, predicted, clips)
     metrics.update(confidence_metrics(metrics["predictions"], calibration))
+    if novelty_config is not None and novelty_config.used and novelty_values is not None:
+        for item, value in zip(metrics["predictions"], novelty_values):
+            item["novelty"] = round(float(value), 6)
+        metrics["novelty"] = novelty_metrics(metrics["predictions"], novelty_config, calibration)
     if BACKGROUND in labels:
         metrics["background"] = background_metrics(metrics["predictions"])
     return metrics
@@ -93,6 +100,20 @@ def confidence_metrics(predictions: list[dict], calibration: Calibration) -> dic
             "threshold": {"value": calibration.threshold, "rejected": int(rejected.sum()),
                           "correct_rejected": int((rejected & correct).sum()), "correct": int(correct.sum()),
                           "accepted_accuracy": float(correct[~rejected].mean()) if (~rejected).any() else None}}
+
+
+def novelty_metrics(predictions: list[dict], novelty_config: Novelty, calibration: Calibration) -> dict:
+    """The clips the novelty threshold rejects, and those predict would call unknown (either threshold)."""
+    assert novelty_config.threshold is not None
+    values = np.array([item["novelty"] for item in predictions], dtype=np.float64)
+    confidence = np.array([item["confidence"] for item in predictions], dtype=np.float64)
+    correct = np.array([item["predicted"] == item["label"] for item in predictions], dtype=bool)
+    rejected = values > novelty_config.threshold
+    either = rejected | (confidence < calibration.threshold)
+    return {"value": novelty_config.threshold, "rejected": int(rejected.sum()),
+            "correct_rejected": int((rejected & correct).sum()), "unknown": int(either.sum()),
+            "correct_unknown": int((either & correct).sum()),
+            "mean": float(values.mean()) if len(values) else None}
 
 
 def background_metrics(predictions: list[dict]) -> dict:
@@ -313,7 +334,12 @@ def evaluate_run(run_path: str | Path, *, features_root: str | Path | None = Non
     config = run.feature_config
     check_features(layout, clips, config)
     model = load_backend(run, "keras").model
-    probabilities = predict_clips(model, layout, clips, run.labels, config, run.input_names, batch_size)
+    known = run.known_clips()
+    probabilities, head_inputs = (predict_answers(model, layout, clips, run.labels, config, run.input_names, batch_size)
+                                  if known is not None else
+                                  (predict_clips(model, layout, clips, run.labels, config, run.input_names, batch_size),
+                                   None))
+    novelty_values = novelty(head_inputs, known) if head_inputs is not None and known is not None else None
     own_test = which == "test" and bool(trained_on) and layout.root.resolve() == Path(trained_on).resolve()
     if out is None:  # the run's own test metrics are replaced; other evaluations go beside them
         out = run.path if own_test else run.path / runs.EVALUATIONS_DIR / layout.root.resolve().name
@@ -321,7 +347,8 @@ def evaluate_run(run_path: str | Path, *, features_root: str | Path | None = Non
     previous = {"model": run.model_name, "run": str(run.path)}
     if own_test and (run.path / runs.METRICS_FILE).is_file():  # keep the training facts (n_train, epochs...)
         previous = read_json(run.path / runs.METRICS_FILE)
-    metrics = {**previous, **evaluation_metrics(probabilities, clips, run.labels, run.config.calibration),
+    metrics = {**previous, **evaluation_metrics(probabilities, clips, run.labels, run.config.calibration,
+                                                run.config.novelty, novelty_values),
                "features_root": str(layout.root), "clips": which, "excluded": excluded}
     write_evaluation(out, metrics, run.labels, f"{run.model_name} — {run.config.split.get('kind', '')}")
     return metrics

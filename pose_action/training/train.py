@@ -42,6 +42,7 @@ from pose_action.extraction.appearance import read_appearance
 from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.layout import FeaturesLayout
+from pose_action.novelty import novelty
 from pose_action.training.augment import AugmentConfig
 from pose_action.training.batches import (
     BATCH_SIZE,
@@ -54,6 +55,7 @@ from pose_action.training.batches import (
 from pose_action.training.evaluate import (
     cross_fit_folds,
     evaluation_metrics,
+    predict_answers,
     predict_clips,
     run_calibration,
     run_novelty,
@@ -665,14 +667,16 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
 
     if tensorboard is not None:
         log_confusion(tensorboard, model, data, inputs, options, step=len(history))
-    probabilities = predict_clips(model, data.layout, data.test, data.labels, data.config, inputs,
-                                  options.batch_size, options.loader_threads)
+    probabilities, test_inputs = predict_answers(model, data.layout, data.test, data.labels, data.config, inputs,
+                                                 options.batch_size, options.loader_threads)
     val_probabilities = (predict_clips(model, data.layout, data.val, data.labels, data.config, inputs,
                                        options.batch_size, options.loader_threads) if data.val else None)
     calibration = run_calibration(data.val, val_probabilities, data.test, probabilities, data.labels)
-    novelty, known_clips = run_novelty(model, data.layout, data.train, data.val, not data.split.val_shares_groups,
-                                       data.labels, data.config, inputs, options.batch_size, options.loader_threads)
-    metrics = evaluation_metrics(probabilities, data.test, data.labels, calibration)
+    novelty_config, known_clips = run_novelty(model, data.layout, data.train, data.val,
+                                              not data.split.val_shares_groups, data.labels, data.config, inputs,
+                                              options.batch_size, options.loader_threads)
+    test_novelty = novelty(test_inputs, known_clips) if test_inputs is not None and known_clips is not None else None
+    metrics = evaluation_metrics(probabilities, data.test, data.labels, calibration, novelty_config, test_novelty)
     metrics.update({
         "model": options.model, "split": data.split.kind, "fold": data.split.fold, "n_train": len(data.train),
         "n_val": len(data.val), "train_groups": data.split.train_groups, "val_groups": data.split.val_groups,
@@ -702,7 +706,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         write_evaluation(staging, metrics, data.labels, title)
         write_json(staging / runs.CONFIG_FILE,
                    replace(run_config(options, data, params, inputs, distribution),
-                           calibration=calibration, novelty=novelty).to_dict())  # last: complete
+                           calibration=calibration, novelty=novelty_config).to_dict())  # last: complete
     return metrics
 
 

@@ -3,6 +3,7 @@ training stores it; the exported model gives Keras' head inputs."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 
@@ -17,20 +18,26 @@ from pose_action.runs import KNOWN_CLIPS_FILE, load_run
 from pose_action.training.evaluate import predict_answers
 
 
-def training_head_inputs(tiny) -> np.ndarray:
-    """The tiny run's training clips' unit head inputs, as training stores them."""
+@functools.cache
+def head_inputs_of(run_dir) -> np.ndarray:
+    """A run's training clips' unit head inputs (computed once: a Keras model load and a pass)."""
     from pose_action.inference.backends import load_backend
     from pose_action.layout import FeaturesLayout
     from pose_action.training.splits import read_clips
 
-    run = load_run(tiny.run)
-    layout = FeaturesLayout(tiny.features)
+    run = load_run(run_dir)
+    layout = FeaturesLayout(run.config.features_root)
     clips = {clip.key: clip for clip in read_clips(layout).clips}
-    train = [clips[key] for key in read_json(tiny.run / "split.json")["train"]]
+    train = [clips[key] for key in read_json(run.path / "split.json")["train"]]
     _, head_inputs = predict_answers(load_backend(run, "keras").model, layout, train, run.labels, run.feature_config,
                                      run.input_names)
     assert head_inputs is not None
     return unit(head_inputs)
+
+
+def training_head_inputs(tiny) -> np.ndarray:
+    """The tiny run's training clips' unit head inputs, as training stores them."""
+    return head_inputs_of(tiny.run)
 
 
 def with_novelty(tiny, tmp_path, known: np.ndarray, threshold: float):
@@ -128,3 +135,8 @@ def test_training_stores_the_novelty_its_held_out_clips_give(tmp_path):
         read_json(tmp_path / "run" / "split.json")["train"])
     known = run.known_clips()
     assert known is not None and np.linalg.norm(known, axis=1) == pytest.approx(1.0, abs=2e-3)
+    # its test clips are reported with their novelty, and how many of them it would reject
+    metrics = read_json(tmp_path / "run" / "metrics.json")
+    values = [item["novelty"] for item in metrics["predictions"]]
+    assert len(values) == metrics["n_test"] and all(0 <= value <= 2 for value in values)
+    assert metrics["novelty"]["rejected"] == sum(value > stored.threshold for value in values)
