@@ -14,7 +14,7 @@ Per unknown score function, pooled over every held-out class and fold (DIR/open_
 - at the run's own stored thresholds: the share of unknown clips rejected, the share of known
   clips wrongly rejected, and open-set accuracy (known clips right and not rejected, unknown
   clips rejected, over all clips). msp_calibrated at config.json calibration.threshold;
-  nearest_clip at novelty.threshold (pose_action.novelty), and at the threshold each source
+  nearest_clip at the novelty threshold training stores (pose_action.novelty), and at the threshold each source
   of NOVELTY_SOURCES would give (rows nearest_clip@SOURCE, to choose between them); `served`
   is what predict and live do: unknown when either rejects;
 - known-clip accuracy (closed set, over the known classes of each run).
@@ -26,8 +26,9 @@ Score functions (higher = more likely known), side by side on the same folds and
   max_logit       the largest logit
   class_mean      minus the cosine distance of the clip's embedding (the output layer's input) to
                   the nearest mean of a known class over the fold's training clips
-  nearest_clip    minus the novelty: the cosine distance of the embedding to the nearest training
-                  clip's (pose_action.novelty; predict and live read it)
+  nearest_clip    minus the novelty: the cosine distance of the head input to the nearest training
+                  clip's (pose_action.novelty; predict and live read it; for a fusion serving a
+                  head mix, the mixed heads' inputs weighted by their shares)
 The logit and embedding scores read the model's head layer (training.models.HEAD_LAYER): its
 output layer (pose, keypoints, rgb, lrcn, convlstm, motion, fusion with --param fusion_gate=none)
 or, for a fusion serving a mix or gate of heads, its fused head (the one that reads every stream).
@@ -104,13 +105,6 @@ def class_mean_scores(embeddings: np.ndarray, train_embeddings: np.ndarray, trai
     return -novelty(embeddings, means).astype(np.float64)
 
 
-def nearest_clip_scores(embeddings: np.ndarray, train_embeddings: np.ndarray) -> np.ndarray:
-    """Minus the novelty: the cosine distance to the nearest training clip's embedding."""
-    from pose_action.novelty import novelty, unit
-
-    return -novelty(embeddings, unit(train_embeddings)).astype(np.float64)
-
-
 def open_set_figures(known_scores: np.ndarray, unknown_scores: np.ndarray, known_correct: np.ndarray,
                      threshold: np.ndarray | float | None = None) -> dict:
     """AUROC and, with a threshold (one per clip or one for all), the rejection shares and open-set accuracy."""
@@ -165,11 +159,11 @@ def head_parts(model: Any) -> tuple[Any, np.ndarray, np.ndarray] | None:
     return keras.Model(model.input, layer.input), weights, bias
 
 
-def source_thresholds(model: Any, embed: Any, run: Any, layout: Any, split: dict, clips: dict, known: np.ndarray,
+def source_thresholds(model: Any, run: Any, layout: Any, split: dict, clips: dict, known: np.ndarray,
                       train: list, train_correct: np.ndarray) -> dict[str, float]:
     """The novelty threshold each of NOVELTY_SOURCES would give this fold's run (NaN: too few right answers)."""
     from pose_action.novelty import NOVELTY_SOURCES, novelty, novelty_across_groups, novelty_threshold
-    from pose_action.training.evaluate import predict_clips
+    from pose_action.training.evaluate import predict_answers
 
     labels, config, inputs = run.labels, run.feature_config, run.input_names
     thresholds = {}
@@ -177,10 +171,9 @@ def source_thresholds(model: Any, embed: Any, run: Any, layout: Any, split: dict
         threshold = None
         if source == "validation" and split["val"] and not split.get("val_shares_groups"):
             val = [clips[key] for key in split["val"]]
-            probabilities = predict_clips(model, layout, val, labels, config, inputs)
+            probabilities, head_inputs = predict_answers(model, layout, val, labels, config, inputs)
             correct = probabilities.argmax(axis=1) == np.array([labels.index(clip.label) for clip in val])
-            distances = novelty(predict_clips(embed, layout, val, labels, config, inputs), known)
-            threshold, _ = novelty_threshold(distances, correct)
+            threshold, _ = novelty_threshold(novelty(head_inputs, known), correct)
         elif source == "training groups":
             threshold, _ = novelty_threshold(novelty_across_groups(known, [clip.group for clip in train]),
                                              train_correct)
@@ -200,8 +193,8 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
     from pose_action.files import read_json
     from pose_action.inference.backends import KerasBackend, load_backend
     from pose_action.layout import FeaturesLayout
-    from pose_action.novelty import unit
-    from pose_action.training.evaluate import predict_clips
+    from pose_action.novelty import novelty, unit
+    from pose_action.training.evaluate import predict_answers, predict_clips
     from pose_action.training.splits import read_clips
 
     run = runs.load_run(fold_dir)
@@ -222,7 +215,7 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
     calibrated = apply_temperature(raw, run.config.calibration.temperature)
     scores: dict[str, np.ndarray] = {"msp": raw.max(axis=1), "msp_calibrated": calibrated.max(axis=1)}
     parts = head_parts(model)
-    thresholds = {}
+    thresholds: dict[str, float] = {}
     if parts is not None:
         embed, weights, bias = parts
         embeddings = predict_clips(embed, layout, chosen, labels, config, inputs)
@@ -230,12 +223,16 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
         train_embeddings = predict_clips(embed, layout, train, labels, config, inputs)
         train_labels = np.array([labels.index(clip.label) for clip in train])
         scores["class_mean"] = class_mean_scores(embeddings, train_embeddings, train_labels)
-        stored = run.known_clips()  # what predict and live measure against (float16), when the run kept it
-        known_clips = stored if stored is not None else unit(train_embeddings)
-        scores["nearest_clip"] = nearest_clip_scores(embeddings, known_clips)
-        train_correct = predict_clips(model, layout, train, labels, config, inputs).argmax(axis=1) == train_labels
-        thresholds = source_thresholds(model, embed, run, layout, split, clips, known_clips, train, train_correct)
-    novelty_threshold = run.config.novelty.threshold
+        # novelty as predict and live measure it (training.models.with_head_input), the known clips as
+        # training stores them (float16), computed here so that runs trained before a change score alike
+        _, head_inputs = predict_answers(model, layout, chosen, labels, config, inputs)
+        train_probabilities, train_inputs = predict_answers(model, layout, train, labels, config, inputs)
+        known_clips = unit(train_inputs).astype(np.float16).astype(np.float32)
+        scores["nearest_clip"] = -novelty(head_inputs, known_clips).astype(np.float64)
+        train_correct = train_probabilities.argmax(axis=1) == train_labels
+        thresholds = source_thresholds(model, run, layout, split, clips, known_clips, train, train_correct)
+    # what training stores: the first source with a threshold (training.evaluate.run_novelty)
+    novelty_threshold = next((value for value in thresholds.values() if np.isfinite(value)), None)
     rows = []
     for index, clip in enumerate(chosen):
         is_known = index < len(known)

@@ -287,6 +287,29 @@ class HeadMix(layers.Layer):
         return {**super().get_config(), "heads": self.heads}
 
 
+class MixedHeadInputs(layers.Layer):
+    """The inputs of the heads a HeadMix serves, each at unit length and scaled by the square root of
+    its share, side by side: the cosine similarity of two such vectors is the share-weighted mean of
+    the heads' own, so novelty reads the streams as much as the served answer does."""
+
+    def __init__(self, shares: list[float], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.shares = [float(share) for share in shares]
+
+    def call(self, head_inputs):
+        parts = []
+        for share, values in zip(self.shares, head_inputs):
+            length = ops.sqrt(ops.maximum(ops.sum(values * values, axis=-1, keepdims=True), 1e-12))
+            parts.append(values * (share ** 0.5) / length)
+        return ops.concatenate(parts, axis=-1)
+
+    def compute_output_shape(self, input_shapes):
+        return (*input_shapes[0][:-1], sum(int(shape[-1]) for shape in input_shapes))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "shares": self.shares}
+
+
 # The softmax Dense layer every model answers through (a fusion serving a mix or gate of heads: its fused
 # head, which reads every stream); what it reads is the head input novelty measures (pose_action.novelty).
 HEAD_LAYER = "probabilities"
@@ -619,11 +642,25 @@ def head_layer(model: keras.Model) -> layers.Dense | None:
 
 
 def with_head_input(model: keras.Model) -> keras.Model | None:
-    """The served model answering (probabilities, head input) in one call; None without a HEAD_LAYER."""
+    """The served model answering (probabilities, head input) in one call; None without a HEAD_LAYER.
+
+    The head input is what the HEAD_LAYER reads; for a fusion serving a HeadMix, the inputs of the
+    heads it mixes weighted by their shares (MixedHeadInputs): a mix that serves the pose head
+    alone measures novelty in what the pose head reads."""
     layer = head_layer(model)
     if layer is None:
         return None
-    return keras.Model(model.input, [model.output, layer.input], name=f"{model.name}_with_head_input")
+    head_input = layer.input
+    mix = next((candidate for candidate in model.layers if isinstance(candidate, HeadMix)), None)
+    if mix is not None:
+        shares = [float(share) for share in np.asarray(mix.get_weights()[0])]
+        served = [(share, model.get_layer(f"{'' if head == 'fused' else head + '_'}{HEAD_LAYER}").input)
+                  for head, share in zip(mix.heads, shares) if share > 0]
+        if served:
+            total = sum(share for share, _ in served)
+            head_input = MixedHeadInputs([share / total for share, _ in served], name="mixed_head_inputs")(
+                [values for _, values in served])
+    return keras.Model(model.input, [model.output, head_input], name=f"{model.name}_with_head_input")
 
 
 def inference_copy(model: keras.Model, name: str, feature_config: FeatureConfig, num_classes: int,

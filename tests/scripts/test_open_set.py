@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pose_action.novelty import novelty, unit
+
 from conftest import REPO
 from features_fixture import make_features
 
@@ -48,8 +50,9 @@ def test_nearest_clip_score_knows_a_class_with_two_modes(open_set):
     train = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     labels = np.array([0, 0, 1])
     like_one_mode, outsider = np.array([[1.0, 0.0, 0.0]]), np.array([[0.7, 0.7, 0.0]])
-    assert open_set.nearest_clip_scores(like_one_mode, train)[0] == pytest.approx(0.0)
-    assert open_set.nearest_clip_scores(like_one_mode, train)[0] > open_set.nearest_clip_scores(outsider, train)[0]
+    known = unit(train)
+    assert novelty(like_one_mode, known)[0] == pytest.approx(0.0)
+    assert novelty(like_one_mode, known)[0] < novelty(outsider, known)[0]
     assert (open_set.class_mean_scores(like_one_mode, train, labels)[0]
             < open_set.class_mean_scores(outsider, train, labels)[0])
 

@@ -256,6 +256,20 @@ def test_learned_fusion_serves_the_stored_mix_of_its_stream_heads(motion, tmp_pa
     with pytest.raises(ValueError, match="mix shares"):
         models.inference_copy(trainee, "fusion", config, CLASSES, params, mix=[1.0])
 
+    # novelty reads the heads the mix serves, as much as it serves them: the cosine similarity of two
+    # windows' head inputs is the share-weighted mean of each served head's own
+    answering = models.with_head_input(reloaded)
+    _, head_inputs = answering.predict(feed, verbose=0)
+
+    def cosines(head: str) -> np.ndarray:
+        layer = reloaded.get_layer(f"{'' if head == 'fused' else head + '_'}{models.HEAD_LAYER}")
+        values = np.asarray(keras.Model(reloaded.input, layer.input).predict(feed, verbose=0))
+        values /= np.linalg.norm(values, axis=1, keepdims=True)
+        return values @ values.T
+
+    expected_similarity = sum(share * cosines(name) for share, name in zip(shares, names))
+    np.testing.assert_allclose(head_inputs @ head_inputs.T, expected_similarity, atol=1e-5)
+
 
 def test_learned_fusion_converts_to_tflite_with_builtin_ops(tmp_path):
     """The served mix runs on the TensorFlow-free LiteRT runtime and answers as Keras does."""
@@ -270,7 +284,10 @@ def test_learned_fusion_converts_to_tflite_with_builtin_ops(tmp_path):
     path.write_bytes(convert(models.static_copy(served, "fusion", config, CLASSES, params), "none"))
     lite = LiteBackend(path)
     batch = sample_windows(lite.input_shapes, 3)
-    assert np.abs(lite.predict(batch) - np.asarray(served.predict(batch, verbose=0))).max() <= 1e-4
+    probabilities, head_inputs = lite.answer(batch)
+    expected, expected_inputs = models.with_head_input(served).predict(batch, verbose=0)
+    assert np.abs(probabilities - expected).max() <= 1e-4
+    assert head_inputs is not None and np.abs(head_inputs - expected_inputs).max() <= 1e-4
 
 
 def test_bad_mix_params_are_input_errors():
