@@ -14,9 +14,9 @@ A run stores its training clips' head inputs, scaled to unit length, as `known_c
 and in config.json `novelty` the threshold: the distance that at most MAX_REJECTED of the
 correctly classified clips of people the known clips do not show exceed (its validation
 clips, or each training clip against the other groups': NOVELTY_SOURCES). predict and live read
-`unknown` when the smoothed novelty is above it (or the smoothed top probability below the
-calibration threshold). Runs made before it, and models without a Dense head, have no
-novelty: only the probability decides. Nothing here needs TensorFlow.
+`unknown` when the smoothed novelty is above it (inference.predictions.UnknownRule). Runs made
+before it, and models without a head layer, have no novelty: the calibrated confidence decides.
+Nothing here needs TensorFlow.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,7 +32,15 @@ from pose_action.calibration import MAX_REJECTED, MIN_THRESHOLD_CLIPS
 from pose_action.errors import InputError
 
 # Where a run's novelty threshold comes from, the first with enough right answers (training.evaluate.run_novelty)
-NOVELTY_SOURCES = ("validation", "training groups")
+NOVELTY_SOURCES = ("validation", "out-of-fold", "training groups")
+
+
+class OutOfFold(NamedTuple):
+    """Clips answered by inner models that never saw their groups (a learned head mix's): each clip's
+    novelty against its inner model's training clips, and whether the mix answered it right."""
+
+    distances: np.ndarray
+    correct: np.ndarray
 
 
 def unit(values: np.ndarray) -> np.ndarray:
@@ -48,6 +56,14 @@ def novelty(head_inputs: np.ndarray, known: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.float32)
     similarity = unit(head_inputs) @ np.asarray(known, dtype=np.float32).T
     return np.clip(1.0 - similarity.max(axis=1), 0.0, 2.0).astype(np.float32)
+
+
+def mixed_head_inputs(parts: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """(share, head inputs) of the heads a mix serves -> each at unit length times sqrt(share / total),
+    side by side: training.models.MixedHeadInputs, for head inputs read from a training form."""
+    served = [(share, values) for share, values in parts if share > 0]
+    total = sum(share for share, _ in served)
+    return np.concatenate([unit(values) * np.float32(math.sqrt(share / total)) for share, values in served], axis=-1)
 
 
 def novelty_across_groups(known: np.ndarray, groups: list[str]) -> np.ndarray:

@@ -16,7 +16,8 @@ Per unknown score function, pooled over every held-out class and fold (DIR/open_
   clips rejected, over all clips). msp_calibrated at config.json calibration.threshold;
   nearest_clip at the novelty threshold training stores (pose_action.novelty), and at the threshold each source
   of NOVELTY_SOURCES would give (rows nearest_clip@SOURCE, to choose between them); `served`
-  is what predict and live do: unknown when either rejects;
+  is what predict and live do (the novelty where the run measures it, else the confidence);
+  `either` rejects where either threshold does;
 - known-clip accuracy (closed set, over the known classes of each run).
 
 Score functions (higher = more likely known), side by side on the same folds and clips:
@@ -52,7 +53,8 @@ log = logging.getLogger("benchmark_open_set")
 
 PROG = "scripts/benchmark_open_set.py"
 SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip")
-SERVED = "served"  # the rule predict and live apply (predictions.UnknownRule): either threshold rejects
+SERVED = "served"  # the rule predict and live apply (UnknownRule.of_run): the novelty where the run measures it
+EITHER = "either"  # the confidence threshold or the novelty's rejects (--threshold given beside the novelty)
 VIEWS_DIR, RUNS_DIR = "views", "runs"
 CSV_NAME, MD_NAME, CLIPS_NAME = "open_set.csv", "open_set.md", "open_set_clips.csv"
 # what a view of the features shares with the folder it shows (every other entry is left out)
@@ -174,6 +176,8 @@ def source_thresholds(model: Any, run: Any, layout: Any, split: dict, clips: dic
             probabilities, head_inputs = predict_answers(model, layout, val, labels, config, inputs)
             correct = probabilities.argmax(axis=1) == np.array([labels.index(clip.label) for clip in val])
             threshold, _ = novelty_threshold(novelty(head_inputs, known), correct)
+        elif source == "out-of-fold" and run.config.novelty.fitted_on == source:
+            threshold = run.config.novelty.threshold  # the inner models that measured it are not kept
         elif source == "training groups":
             threshold, _ = novelty_threshold(novelty_across_groups(known, [clip.group for clip in train]),
                                              train_correct)
@@ -297,12 +301,16 @@ def summarize(table: Any) -> list[dict]:
         add(name, name, threshold.get(name))
     for column in [column for column in table.columns if column.startswith("novelty_threshold@")]:
         add(f"nearest_clip@{column.split('@', 1)[1]}", "nearest_clip", both(column, -1.0))
-    if "nearest_clip" in table:  # the served rule: a margin below 0 when either threshold rejects
-        novelty_margin = (table["novelty_threshold"] + table["nearest_clip"]).fillna(np.inf)
-        served = table.assign(served=np.minimum(table["msp_calibrated"] - table["threshold"], novelty_margin))
-        known, unknown = served[served["known"]], served[~served["known"]]
-        add(SERVED, SERVED, np.zeros(len(served)))
-        rows[-1].update(auroc=None, auroc_mean_per_class=None)
+    if "nearest_clip" in table:  # margins below 0 where the rule rejects
+        confidence_margin = table["msp_calibrated"] - table["threshold"]
+        novelty_margin = table["novelty_threshold"] + table["nearest_clip"]
+        rules = table.assign(**{
+            SERVED: novelty_margin.fillna(confidence_margin),  # UnknownRule.of_run: the novelty where measured
+            EITHER: np.minimum(confidence_margin, novelty_margin.fillna(np.inf))})
+        known, unknown = rules[rules["known"]], rules[~rules["known"]]
+        for name in (SERVED, EITHER):
+            add(name, name, np.zeros(len(rules)))
+            rows[-1].update(auroc=None, auroc_mean_per_class=None)
     return rows
 
 
@@ -320,7 +328,8 @@ def markdown(rows: list[dict], command: str, features: Path) -> str:
                      f"{row['unknown_clips']} |")
     lines += ["", "Rejection figures at each run's stored thresholds: msp_calibrated at calibration.threshold, "
               "nearest_clip at novelty.threshold, nearest_clip@SOURCE at the threshold that source would give, "
-              f"{SERVED}: either rejects (what predict and live do)."]
+              f"{SERVED}: what predict and live do (the novelty where the run measures it, else the confidence), "
+              f"{EITHER}: either threshold rejects."]
     return "\n".join(lines) + "\n"
 
 

@@ -44,14 +44,16 @@ def add_recognizer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("auto", "keras", "tflite"), default="auto",
                         help="auto: the exported model.tflite when present and current, else Keras")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="below this (calibrated) confidence the label is 'unknown' (default: the run's own, "
-                             "chosen from its held-out clips to reject at most 5%% of the right answers; "
+                        help="below this (calibrated) confidence the label is 'unknown' (default: none for a run "
+                             "that measures novelty, whose --novelty-threshold decides; else the run's own, "
+                             "chosen from its held-out clips to reject at most 5%% of the right answers: "
                              "config.json calibration.threshold, 0.5 for runs made before it)")
     parser.add_argument("--novelty-threshold", type=float, default=None, metavar="D",
                         help="above this novelty (cosine distance, 0-2, from the window to the nearest training "
                              "clip in what the model's last layer reads) the label is 'unknown' too: something "
-                             "unlike every clip it was trained on (default: the run's own, chosen from its "
-                             "held-out clips as --threshold is; config.json novelty.threshold; 2 turns it off)")
+                             "unlike every clip it was trained on (default: the run's own, chosen to reject at "
+                             "most 5%% of the right answers on clips of unseen people; config.json "
+                             "novelty.threshold; 2 turns it off)")
     parser.add_argument("--smoothing", type=int, default=DEFAULT_SMOOTHING,
                         help=f"moving average over this many predictions (default: {DEFAULT_SMOOTHING})")
     parser.add_argument("--pose-model", help="override the run's pose model (lite|full|heavy|PATH)")

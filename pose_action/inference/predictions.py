@@ -13,6 +13,7 @@ import numpy as np
 from pose_action.calibration import BACKGROUND
 from pose_action.inference.frames import FrameRecord
 from pose_action.landmarks import LandmarkSequence
+from pose_action.runs import RunConfig
 
 UNKNOWN = "unknown"  # the label when the smoothed top probability is below the threshold or the novelty above its own
 NO_ACTION = "no action"  # the label when the top class is the run's background class (evaluate.BACKGROUND)
@@ -54,6 +55,20 @@ class UnknownRule:
 
     threshold: float
     novelty: float | None = None
+
+    @classmethod
+    def of_run(cls, config: RunConfig, novelty_measured: bool, threshold: float | None = None,
+               novelty: float | None = None) -> UnknownRule:
+        """The rule predict and live apply: given thresholds, else the run's own.
+
+        A run whose novelty is measured says "unknown" on the novelty alone unless a confidence
+        `threshold` is given: on the open-set benchmark the novelty alone rejected fewer known clips and
+        more unknown ones than either rule together (docs/benchmarks.md). Without it, the confidence
+        below the run's calibrated threshold decides."""
+        if not novelty_measured:
+            return cls(config.calibration.threshold if threshold is None else float(threshold))
+        return cls(0.0 if threshold is None else float(threshold),
+                   config.novelty.threshold if novelty is None else float(novelty))
 
     def rejects(self, confidence: float, novelty: float | None) -> bool:
         if confidence < self.threshold:

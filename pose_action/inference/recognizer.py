@@ -70,30 +70,29 @@ class Recognizer:
         self.config = run.config
         self.backend = backend
         self.pose_model = pose_model
-        # None: the run's own, chosen from its held-out clips (config.json calibration.threshold, novelty.threshold)
         self.known_clips = run.known_clips()
-        own_novelty = run.config.novelty.threshold if self.known_clips is not None else None
-        self.rule = UnknownRule(run.config.calibration.threshold if threshold is None else float(threshold),
-                                own_novelty if novelty_threshold is None else float(novelty_threshold))
-        if self.known_clips is not None:
-            self._check_head_input(backend)
+        if self.known_clips is not None and not self._reads_head_input(backend):
+            self.known_clips = None
+        # None: the run's own (UnknownRule.of_run)
+        self.rule = UnknownRule.of_run(run.config, self.known_clips is not None, threshold, novelty_threshold)
         self.smoothing = smoothing
         self.embedder = None
         self._stream: Stream | None = None
         if run.feature_config.appearance == "embeddings":
             self.embedder = load_embedder(run, backend)
 
-    def _check_head_input(self, backend: KerasBackend | LiteBackend) -> None:
-        """Novelty needs the model's head input, as long as the run's known clips: else it is left out."""
+    def _reads_head_input(self, backend: KerasBackend | LiteBackend) -> bool:
+        """Whether the model gives the head input the run's known clips were measured in."""
         assert self.known_clips is not None
         size = backend.head_input_size
         if size is None:  # a model.tflite exported before novelty existed: export the run again to use it
             log.warning("%s: the model gives no head input; `unknown` is decided on the confidence alone "
                         "(run `pose-action export %s` again to use the novelty)", self.run.path, self.run.path)
-            self.known_clips, self.rule = None, UnknownRule(self.rule.threshold)
-        elif size != self.known_clips.shape[1]:
+            return False
+        if size != self.known_clips.shape[1]:
             raise InputError(f"{self.run.path}: the model's head reads {size} values but known_clips.npy holds "
                              f"{self.known_clips.shape[1]}")
+        return True
 
     @property
     def threshold(self) -> float:
@@ -115,9 +114,9 @@ class Recognizer:
              novelty_threshold: float | None = None) -> Recognizer:
         """Load a run directory; backend "tflite" needs `pose-action export` first and no TensorFlow.
 
-        `threshold` None: the run's own (config.json `calibration.threshold`, from held-out clips;
-        0.5 for runs made before it). Both backends answer calibrated probabilities.
-        `novelty_threshold` None: the run's own (config.json `novelty.threshold`; 2 never rejects).
+        `threshold`, `novelty_threshold` None: the run's own (predictions.UnknownRule.of_run: the
+        novelty alone for a run that measures it, else the calibrated confidence threshold). Both
+        backends answer calibrated probabilities.
 
         `max_people` > 1 tracks that many people per frame and reads the main actor (`actors`);
         None: as many as the run's features were extracted with."""

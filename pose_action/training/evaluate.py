@@ -34,7 +34,15 @@ from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.inference.backends import load_backend
 from pose_action.layout import FeaturesLayout
-from pose_action.novelty import NOVELTY_SOURCES, Novelty, fit_novelty, novelty, novelty_across_groups, unit
+from pose_action.novelty import (
+    NOVELTY_SOURCES,
+    Novelty,
+    OutOfFold,
+    fit_novelty,
+    novelty,
+    novelty_across_groups,
+    unit,
+)
 from pose_action.training.batches import BATCH_SIZE, ClipBatches, check_features, keras_batches, loader_errors
 from pose_action.training.pooled import cv_scores, fold_spread
 from pose_action.training.reports import classification_metrics, plot_confusion, plot_reliability, write_report_csv
@@ -181,13 +189,16 @@ def predict_answers(model: Any, layout: FeaturesLayout, clips: list[Clip], label
 
 def run_novelty(model: Any, layout: FeaturesLayout, train: list[Clip], val: list[Clip], val_apart: bool,
                 labels: list[str], config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
-                loader_threads: int = 1) -> tuple[Novelty, np.ndarray | None]:
+                loader_threads: int = 1, out_of_fold: OutOfFold | None = None) -> tuple[Novelty, np.ndarray | None]:
     """A new run's novelty and known clips (its training clips' unit head inputs, for known_clips.npy).
 
     The threshold comes from the first source of NOVELTY_SOURCES with enough right answers:
     "validation", the validation clips' novelty against the training clips (only when their
-    groups are apart from training's: a clip of a training person lies nearer than a new person's),
-    or "training groups", each training clip's against the other groups' (novelty_across_groups)."""
+    groups are apart from training's: a clip of a training person lies nearer than a new person's);
+    "out-of-fold", the clips a learned head mix's inner models answered without having seen their
+    groups (`out_of_fold`); or "training groups", each training clip's against the other groups'
+    (novelty_across_groups: the model learned from those clips, so they lie nearer than a new
+    person's would, and the threshold rejects more than it aims to)."""
     if not train:
         return Novelty.none(), None
     train_probabilities, known = predict_answers(model, layout, train, labels, config, input_names, batch_size,
@@ -207,6 +218,8 @@ def run_novelty(model: Any, layout: FeaturesLayout, train: list[Clip], val: list
                                                             batch_size, loader_threads)
             assert val_inputs is not None  # the same model as the known clips'
             distances, correct = novelty(val_inputs, known), right(val_probabilities, val)
+        elif source == "out-of-fold" and out_of_fold is not None:
+            distances, correct = out_of_fold
         elif source == "training groups":
             distances = novelty_across_groups(known, [clip.group for clip in train])
             correct = right(train_probabilities, train)

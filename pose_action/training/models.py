@@ -632,6 +632,17 @@ def output_names(model: keras.Model) -> list[str] | None:
     return sorted(model.output) if isinstance(model.output, dict) else None
 
 
+def head_layer_name(head: str) -> str:
+    """The HEAD_LAYER of a fusion's head (MIX_HEADS): the fused head's is HEAD_LAYER itself."""
+    return HEAD_LAYER if head == "fused" else f"{head}_{HEAD_LAYER}"
+
+
+def head_inputs_model(trainee: keras.Model) -> keras.Model:
+    """A training form with several heads answering what each head layer reads (head name -> values)."""
+    return keras.Model(trainee.input, {name: trainee.get_layer(head_layer_name(name)).input
+                                       for name in output_names(trainee) or []})
+
+
 def head_layer(model: keras.Model) -> layers.Dense | None:
     """The model's HEAD_LAYER (None: a model without one, e.g. loaded from elsewhere)."""
     try:
@@ -654,7 +665,7 @@ def with_head_input(model: keras.Model) -> keras.Model | None:
     mix = next((candidate for candidate in model.layers if isinstance(candidate, HeadMix)), None)
     if mix is not None:
         shares = [float(share) for share in np.asarray(mix.get_weights()[0])]
-        served = [(share, model.get_layer(f"{'' if head == 'fused' else head + '_'}{HEAD_LAYER}").input)
+        served = [(share, model.get_layer(head_layer_name(head)).input)
                   for head, share in zip(mix.heads, shares) if share > 0]
         if served:
             total = sum(share for share, _ in served)

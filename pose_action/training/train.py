@@ -42,7 +42,7 @@ from pose_action.extraction.appearance import read_appearance
 from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.layout import FeaturesLayout
-from pose_action.novelty import novelty
+from pose_action.novelty import OutOfFold, mixed_head_inputs, novelty, unit
 from pose_action.training.augment import AugmentConfig
 from pose_action.training.batches import (
     BATCH_SIZE,
@@ -539,9 +539,11 @@ def fit_mix(heads: dict[str, np.ndarray], truth: np.ndarray) -> list[float]:
 
 
 def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inputs: list[str],
-                   quiet: bool) -> tuple[dict, Any]:
+                   quiet: bool) -> tuple[dict, Any, OutOfFold | None]:
     """The HeadMix shares of a fusion_gate "learned" run, from out-of-fold answers on the training groups,
-    and the last inner trainee (None without inner models), for the final model to reuse (build_trainee).
+    the last inner trainee (None without inner models), for the final model to reuse (build_trainee),
+    and the out-of-fold clips' novelty (against the inner model's own training clips, in the mixed
+    heads' inputs) and whether the mix answered them right: what the run's novelty threshold is chosen on.
 
     The training groups are split into `mix_folds` group folds; for each, the model trains (its
     training form, `mix_epochs` of the recipe's epochs) on the others and answers the held-out
@@ -557,7 +559,7 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
     report: dict = {"heads": names, "folds": folds}
     if folds < 2:
         return {**report, "weights": [1.0 / len(names)] * len(names), "oof_clips": 0,
-                "note": "fewer than 2 training groups (or mix_folds < 2): equal shares"}, None
+                "note": "fewer than 2 training groups (or mix_folds < 2): equal shares"}, None, None
     epochs = max(1, int(round(data.recipe.epochs * float(params["mix_epochs"]))))
     recipe = replace(data.recipe, epochs=epochs, average_last=min(data.recipe.average_last, epochs))
     started = time.perf_counter()
@@ -565,6 +567,7 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
     truth: list[int] = []
     by_key = {clip.key: clip for clip in data.train}
     trainee = None
+    head_inputs: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = []  # per fold: (held, inner train)
     for fold in range(folds):
         split = make_split(data.train, f"groupkfold:{folds}", fold=fold, val_fraction=0.0, seed=options.seed)
         inner_train, held = [by_key[key] for key in split.train], [by_key[key] for key in split.test]
@@ -580,10 +583,22 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
         for name in names:
             answers[name].append(heads[name])
         truth += [data.labels.index(clip.label) for clip in held]
+        reader = models.head_inputs_model(trainee)
+        held_inputs, known_inputs = (predict_heads(reader, data.layout, clips, data.labels, data.config, inputs,
+                                                   options.batch_size, options.loader_threads)
+                                     for clips in (held, inner_train))
+        head_inputs.append((held_inputs, known_inputs))
     oof = {name: np.concatenate(values) for name, values in answers.items()}
     target = np.array(truth)
     shares = fit_mix(oof, target)
     mixed = sum(share * oof[name] for share, name in zip(shares, names))
+
+    def mixed_inputs(values: dict[str, np.ndarray]) -> np.ndarray:
+        return mixed_head_inputs([(share, values[name]) for share, name in zip(shares, names)])
+
+    distances = np.concatenate([novelty(mixed_inputs(held_inputs), unit(mixed_inputs(known_inputs)))
+                                for held_inputs, known_inputs in head_inputs])
+    out_of_fold = OutOfFold(distances, np.asarray(mixed).argmax(1) == target)
     accuracy = {name: float((oof[name].argmax(1) == target).mean()) for name in names}
     accuracy["mix"] = float((np.asarray(mixed).argmax(1) == target).mean())
     seconds = time.perf_counter() - started
@@ -591,7 +606,7 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
              len(target), folds, epochs, seconds, dict(zip(names, shares)),
              {name: round(value, 3) for name, value in accuracy.items()})
     return {**report, "weights": shares, "oof_clips": len(target), "oof_accuracy": accuracy, "epochs": epochs,
-            "seconds": round(seconds, 2)}, trainee
+            "seconds": round(seconds, 2)}, trainee, out_of_fold
 
 
 def head_report(heads: dict[str, np.ndarray], clips: list[Clip], labels: list[str]) -> dict:
@@ -648,10 +663,10 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     params = models.resolve_params(options.params)
     inputs = input_names(options.model, data.config.appearance, data.config.motion)
     strategy, distribution = distribution_strategy(options.distribute)
-    mix = inner = None
+    mix = inner = out_of_fold = None
     if options.model == "fusion" and params["fusion_gate"] == "learned":
         with strategy.scope():
-            mix, inner = learn_head_mix(data, options, params, inputs, quiet)
+            mix, inner, out_of_fold = learn_head_mix(data, options, params, inputs, quiet)
         set_seeds(options.seed)  # the final model starts as it would without the inner ones
     with strategy.scope():  # variables (model and optimizer) are created where the strategy places them
         trainee = build_trainee(options, data, params, reuse=inner)
@@ -674,7 +689,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     calibration = run_calibration(data.val, val_probabilities, data.test, probabilities, data.labels)
     novelty_config, known_clips = run_novelty(model, data.layout, data.train, data.val,
                                               not data.split.val_shares_groups, data.labels, data.config, inputs,
-                                              options.batch_size, options.loader_threads)
+                                              options.batch_size, options.loader_threads, out_of_fold=out_of_fold)
     test_novelty = novelty(test_inputs, known_clips) if test_inputs is not None and known_clips is not None else None
     metrics = evaluation_metrics(probabilities, data.test, data.labels, calibration, novelty_config, test_novelty)
     metrics.update({

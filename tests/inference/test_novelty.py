@@ -49,6 +49,7 @@ def with_novelty(tiny, tmp_path, known: np.ndarray, threshold: float):
     config = read_json(run / "config.json")
     config["novelty"] = {"threshold": threshold, "fitted_on": "validation", "clips": 20, "rule": "set by the test",
                          "known_clips": len(known)}
+    config["calibration"]["threshold"] = 0.999  # would call every window unknown, were the confidence to decide
     (run / "config.json").write_text(json.dumps(config))
     return run
 
@@ -62,17 +63,21 @@ def test_a_window_like_a_training_clip_is_known_and_one_unlike_all_is_unknown(ti
     known = training_head_inputs(tiny)
     clip = str(tiny.clip())
     near = with_novelty(tiny, tmp_path / "near", known, threshold=0.5)
-    answer = predict_json(capsys, str(near), clip, "--backend", "keras", "--threshold", "0")
-    assert answer["kind"] == "action" and answer["novelty"] < 0.5
+    # a run that measures novelty decides on it alone: its calibrated confidence threshold is not applied
+    answer = predict_json(capsys, str(near), clip, "--backend", "keras")
+    assert answer["kind"] == "action" and answer["novelty"] < 0.5 and answer["confidence"] < 0.999
     assert all(item["kind"] == "action" and 0 <= item["novelty"] < 0.5 for item in answer["timeline"])
     # the same model, its training clips pointing the other way: every window is far from all of them
     far = with_novelty(tiny, tmp_path / "far", -known, threshold=0.5)
-    answer = predict_json(capsys, str(far), clip, "--backend", "keras", "--threshold", "0")
+    answer = predict_json(capsys, str(far), clip, "--backend", "keras")
     assert answer["label"] == "unknown" and answer["novelty"] > 1.5
     assert {item["kind"] for item in answer["timeline"]} == {"unknown"}
     # --novelty-threshold decides when given (2: never rejects)
-    answer = predict_json(capsys, str(far), clip, "--backend", "keras", "--threshold", "0", "--novelty-threshold", "2")
+    answer = predict_json(capsys, str(far), clip, "--backend", "keras", "--novelty-threshold", "2")
     assert answer["kind"] == "action"
+    # a confidence --threshold given beside the novelty applies too
+    answer = predict_json(capsys, str(near), clip, "--backend", "keras", "--threshold", "0.999")
+    assert answer["kind"] == "unknown"
     with Recognizer.load(far, "keras") as recognizer:
         assert recognizer.rule.novelty == pytest.approx(0.5)
 
@@ -119,19 +124,28 @@ def test_novelty_across_groups_ignores_the_clips_own_group():
     assert np.isinf(novelty_across_groups(known, ["a", "a", "a"])).all()  # no other group: no answer
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
-def test_training_stores_the_novelty_its_held_out_clips_give(tmp_path):
-    from pose_action.training.train import TrainOptions, train_run
-
+@pytest.fixture(scope="module")
+def novelty_features(tmp_path_factory):
     from features_fixture import make_features
 
-    features = make_features(tmp_path / "features", groups=4, clips=6, frames=24, thumb_size=16)
-    options = TrainOptions(model="pose", frames=6, epochs=3, batch_size=8, split="logo", fold=0,
-                           params={"lstm_units": 8, "pose_units": 8})
-    train_run(features, tmp_path / "run", options, quiet=True)
+    return make_features(tmp_path_factory.mktemp("novelty") / "features", groups=4, clips=6, frames=24, thumb_size=16)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("model, source", [("pose", "training groups"), ("fusion", "out-of-fold")])
+def test_training_stores_the_novelty_its_held_out_clips_give(novelty_features, tmp_path, model, source):
+    """pose: each training clip against the other groups'; the default fusion (a learned head mix):
+    the clips its inner models answered without having seen their groups."""
+    from pose_action.training.train import TrainOptions, train_run
+
+    params = {"lstm_units": 8, "pose_units": 8}
+    if model == "fusion":
+        params |= {"appearance_units": 8, "cnn_filters": [4, 8], "mix_folds": 2, "mix_epochs": 1.0}
+    options = TrainOptions(model=model, frames=6, epochs=6, batch_size=8, split="logo", fold=0, params=params)
+    train_run(novelty_features, tmp_path / "run", options, quiet=True)
     run = load_run(tmp_path / "run")
     stored = run.config.novelty
-    assert stored.used and stored.fitted_on == "training groups" and stored.known_clips == len(
+    assert stored.used and stored.fitted_on == source and stored.known_clips == len(
         read_json(tmp_path / "run" / "split.json")["train"])
     known = run.known_clips()
     assert known is not None and np.linalg.norm(known, axis=1) == pytest.approx(1.0, abs=2e-3)
