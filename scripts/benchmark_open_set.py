@@ -263,9 +263,12 @@ def orphan_groups(features: Path, unknown_label: str, fold_dirs: list[Path]) -> 
     from pose_action.runs import SPLIT_FILE
     from pose_action.training.splits import read_clips
 
-    tested = {group for fold_dir in fold_dirs for group in read_json(fold_dir / SPLIT_FILE)["test_groups"]}
+    splits = [read_json(fold_dir / SPLIT_FILE) for fold_dir in fold_dirs]
+    # tested by a fold, or trained on by one (--max-folds: a group the folds left out is in the others' training)
+    seen = {group for split in splits for side in ("test_groups", "train_groups", "val_groups")
+            for group in split.get(side, [])}
     orphans = sorted({clip.group for clip in read_clips(FeaturesLayout(features)).clips
-                      if clip.label == unknown_label} - tested)
+                      if clip.label == unknown_label} - seen)
     dealt: list[set[str]] = [set() for _ in fold_dirs]
     for index, group in enumerate(orphans):
         if fold_dirs:
