@@ -71,7 +71,7 @@ def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: lis
     model's own probability vector, so a calibration can be fitted on these predictions later
     (cross-validation fits each fold's on the other folds' predictions). With the run's novelty
     and each clip's (`novelty_values`), each prediction has its novelty and `novelty` counts the
-    clips it rejects.
+    clips it rejects (what predict and live do for such a run; `threshold` counts the confidence's).
     """
     calibration = calibration or Calibration.none()
     raw = np.asarray(probabilities, dtype=np.float32).reshape(len(clips), len(labels))
@@ -90,7 +90,7 @@ def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: lis
     if novelty_config is not None and novelty_config.used and novelty_values is not None:
         for item, value in zip(metrics["predictions"], novelty_values):
             item["novelty"] = round(float(value), 6)
-        metrics["novelty"] = novelty_metrics(metrics["predictions"], novelty_config, calibration)
+        metrics["novelty"] = novelty_metrics(metrics["predictions"], novelty_config)
     if BACKGROUND in labels:
         metrics["background"] = background_metrics(metrics["predictions"])
     return metrics
@@ -110,17 +110,14 @@ def confidence_metrics(predictions: list[dict], calibration: Calibration) -> dic
                           "accepted_accuracy": float(correct[~rejected].mean()) if (~rejected).any() else None}}
 
 
-def novelty_metrics(predictions: list[dict], novelty_config: Novelty, calibration: Calibration) -> dict:
-    """The clips the novelty threshold rejects, and those predict would call unknown (either threshold)."""
+def novelty_metrics(predictions: list[dict], novelty_config: Novelty) -> dict:
+    """The clips the novelty threshold rejects: those predict and live would call unknown."""
     assert novelty_config.threshold is not None
     values = np.array([item["novelty"] for item in predictions], dtype=np.float64)
-    confidence = np.array([item["confidence"] for item in predictions], dtype=np.float64)
     correct = np.array([item["predicted"] == item["label"] for item in predictions], dtype=bool)
     rejected = values > novelty_config.threshold
-    either = rejected | (confidence < calibration.threshold)
     return {"value": novelty_config.threshold, "rejected": int(rejected.sum()),
-            "correct_rejected": int((rejected & correct).sum()), "unknown": int(either.sum()),
-            "correct_unknown": int((either & correct).sum()),
+            "correct_rejected": int((rejected & correct).sum()), "correct": int(correct.sum()),
             "mean": float(values.mean()) if len(values) else None}
 
 
