@@ -33,6 +33,7 @@ from pose_action.errors import InputError
 
 # Where a run's novelty threshold comes from, the first with enough right answers (training.evaluate.run_novelty)
 NOVELTY_SOURCES = ("validation", "out-of-fold", "training groups")
+NOVELTY_OFF = 2.0  # the largest cosine distance: a novelty threshold this high turns the novelty off
 
 
 class OutOfFold(NamedTuple):

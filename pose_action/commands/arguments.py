@@ -53,7 +53,8 @@ def add_recognizer_arguments(parser: argparse.ArgumentParser) -> None:
                              "clip in what the model's last layer reads) the label is 'unknown' too: something "
                              "unlike every clip it was trained on (default: the run's own, chosen to reject at "
                              "most 5%% of the right answers on clips of unseen people; config.json "
-                             "novelty.threshold; 2 turns it off)")
+                             "novelty.threshold; 2 turns it off: the run's confidence threshold decides, as for a run "
+                             "without novelty)")
     parser.add_argument("--smoothing", type=int, default=DEFAULT_SMOOTHING,
                         help=f"moving average over this many predictions (default: {DEFAULT_SMOOTHING})")
     parser.add_argument("--pose-model", help="override the run's pose model (lite|full|heavy|PATH)")

@@ -37,7 +37,7 @@ from pose_action.inference.predictions import (
     smoothed_timeline,
 )
 from pose_action.inference.windows import EmbeddingCache, WindowReader, load_embedder, records_sequence
-from pose_action.novelty import novelty
+from pose_action.novelty import NOVELTY_OFF, novelty
 from pose_action.runs import Run, load_run
 from pose_action.video import DEFAULT_FPS, VideoInfo, probe, read_frames
 
@@ -70,7 +70,8 @@ class Recognizer:
         self.config = run.config
         self.backend = backend
         self.pose_model = pose_model
-        self.known_clips = run.known_clips()
+        # NOVELTY_OFF: as a run without novelty (its calibrated confidence threshold decides)
+        self.known_clips = None if (novelty_threshold or 0.0) >= NOVELTY_OFF else run.known_clips()
         if self.known_clips is not None and not self._reads_head_input(backend):
             self.known_clips = None
         # None: the run's own (UnknownRule.of_run)

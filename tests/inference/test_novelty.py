@@ -72,9 +72,16 @@ def test_a_window_like_a_training_clip_is_known_and_one_unlike_all_is_unknown(ti
     answer = predict_json(capsys, str(far), clip, "--backend", "keras")
     assert answer["label"] == "unknown" and answer["novelty"] > 1.5
     assert {item["kind"] for item in answer["timeline"]} == {"unknown"}
-    # --novelty-threshold decides when given (2: never rejects)
-    answer = predict_json(capsys, str(far), clip, "--backend", "keras", "--novelty-threshold", "2")
+    # --novelty-threshold decides when given (known clips in random directions: novelty well inside 0..2);
+    # 2 turns the novelty off, and the confidence threshold decides
+    elsewhere = with_novelty(tiny, tmp_path / "elsewhere", unit(np.random.default_rng(0).normal(size=known.shape)),
+                             threshold=0.05)
+    answer = predict_json(capsys, str(elsewhere), clip, "--backend", "keras")
+    assert answer["kind"] == "unknown" and 0.1 < answer["novelty"] < 1.9
+    answer = predict_json(capsys, str(elsewhere), clip, "--backend", "keras", "--novelty-threshold", "1.95")
     assert answer["kind"] == "action"
+    answer = predict_json(capsys, str(elsewhere), clip, "--backend", "keras", "--novelty-threshold", "2")
+    assert answer["kind"] == "unknown" and "novelty" not in answer  # the copy's confidence threshold: 0.999
     # a confidence --threshold given beside the novelty applies too
     answer = predict_json(capsys, str(near), clip, "--backend", "keras", "--threshold", "0.999")
     assert answer["kind"] == "unknown"
