@@ -40,6 +40,14 @@ def draw_confidence_bar(frame_bgr: np.ndarray, confidence: float, known: bool,
     return frame_bgr
 
 
+def caption_text(prediction: Prediction) -> str:
+    """The label and its confidence; an `unknown` of a run that measures novelty shows the novelty instead
+    (a confident answer can be unknown: the window is unlike every training clip)."""
+    if prediction.label == UNKNOWN and prediction.novelty is not None:
+        return f"{prediction.label}  novelty {prediction.novelty:.2f}"
+    return f"{prediction.label}  {prediction.confidence:.0%}"
+
+
 def draw_overlay(frame_bgr: np.ndarray, landmarks: np.ndarray | None, prediction: Prediction | None,
                  extra: str | None = None, *, people: dict[int, np.ndarray] | None = None,
                  main: int | None = None) -> np.ndarray:
@@ -48,7 +56,7 @@ def draw_overlay(frame_bgr: np.ndarray, landmarks: np.ndarray | None, prediction
     With `people` (--max-people > 1: {track id: landmarks}) every person is drawn in its track's
     colour and the main actor (track `main`, the one the label is about) is tagged "main: label"."""
     if people is not None:
-        text = None if prediction is None else f"{prediction.label} {prediction.confidence:.0%}"
+        text = None if prediction is None else caption_text(prediction)
         draw_people(frame_bgr, people, main, text)
     elif landmarks is not None:
         draw_skeleton(frame_bgr, landmarks[:, XY], landmarks[:, VISIBILITY])
@@ -56,8 +64,7 @@ def draw_overlay(frame_bgr: np.ndarray, landmarks: np.ndarray | None, prediction
         draw_caption(frame_bgr, WARMUP_TEXT)
     else:
         known = prediction.label != UNKNOWN
-        draw_caption(frame_bgr, f"{prediction.label}  {prediction.confidence:.0%}",
-                     color=(255, 255, 255) if known else (180, 180, 180))
+        draw_caption(frame_bgr, caption_text(prediction), color=(255, 255, 255) if known else (180, 180, 180))
         draw_confidence_bar(frame_bgr, prediction.confidence, known,
                             NO_ACTION_BAR_COLOR if prediction.label == NO_ACTION else None)
     if extra:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -161,3 +162,16 @@ def test_training_stores_the_novelty_its_held_out_clips_give(novelty_features, t
     values = [item["novelty"] for item in metrics["predictions"]]
     assert len(values) == metrics["n_test"] and all(0 <= value <= 2 for value in values)
     assert metrics["novelty"]["rejected"] == sum(value > stored.threshold for value in values)
+
+
+def test_an_unknown_window_shows_its_novelty_not_a_confidence():
+    """"unknown 92%" would read as sure of nothing; the novelty says why it is unknown."""
+    from pose_action.inference.annotate import caption_text
+    from pose_action.inference.predictions import Prediction
+
+    probabilities = np.array([0.92, 0.08], dtype=np.float32)
+    unknown = Prediction(frame=9, timestamp_ms=360, window_start=0, label="unknown", confidence=0.92,
+                         probabilities=probabilities, raw=probabilities, novelty=0.4242)
+    assert caption_text(unknown) == "unknown  novelty 0.42"
+    assert caption_text(replace(unknown, label="Wave")) == "Wave  92%"
+    assert caption_text(replace(unknown, novelty=None)) == "unknown  92%"  # a run without novelty
