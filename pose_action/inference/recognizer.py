@@ -97,7 +97,8 @@ class Recognizer:
 
     @property
     def threshold(self) -> float:
-        """The calibrated confidence below which the label is "unknown"."""
+        """The calibrated confidence below which the label is "unknown" (0 for a run that measures
+        novelty, unless a threshold was given: UnknownRule.of_run)."""
         return self.rule.threshold
 
     @property
@@ -165,10 +166,6 @@ class Recognizer:
         processed frames; None: about PREDICTIONS_PER_SECOND a second)."""
         return WindowReader(self.config, extractor, size=self.window_frames(fps), step=step or self.default_step(fps),
                             fps=float(fps), embed=self.embedding_cache(), second_person=self.second_person)
-
-    def predict_features(self, windows: list[dict[str, np.ndarray]]) -> np.ndarray:
-        """(N, C) probabilities of N windows' build_features outputs."""
-        return self.answer_features(windows)[0]
 
     def answer_features(self, windows: list[dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray | None]:
         """(N, C) probabilities and (N,) novelty of N windows' build_features outputs (None: no novelty)."""
