@@ -139,21 +139,18 @@ def novelty_features(tmp_path_factory):
     return make_features(tmp_path_factory.mktemp("novelty") / "features", groups=4, clips=6, frames=24, thumb_size=16)
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("model, source", [("pose", "training groups"), ("fusion", "out-of-fold")])
-def test_training_stores_the_novelty_its_held_out_clips_give(novelty_features, tmp_path, model, source):
-    """pose: each training clip against the other groups'; the default fusion (a learned head mix):
-    the clips its inner models answered without having seen their groups."""
+def test_training_stores_the_novelty_its_held_out_clips_give(novelty_features, tmp_path):
+    """pose: each training clip against the other groups' (the default fusion's learned head mix uses
+    the clips its inner models answered without having seen their groups:
+    tests/training/test_train.py::test_learned_fusion_serves_the_mix_learned_out_of_fold)."""
     from pose_action.training.train import TrainOptions, train_run
 
-    params = {"lstm_units": 8, "pose_units": 8}
-    if model == "fusion":
-        params |= {"appearance_units": 8, "cnn_filters": [4, 8], "mix_folds": 2, "mix_epochs": 1.0}
-    options = TrainOptions(model=model, frames=6, epochs=6, batch_size=8, split="logo", fold=0, params=params)
+    options = TrainOptions(model="pose", frames=6, epochs=6, batch_size=8, split="logo", fold=0,
+                           params={"lstm_units": 8, "pose_units": 8})
     train_run(novelty_features, tmp_path / "run", options, quiet=True)
     run = load_run(tmp_path / "run")
     stored = run.config.novelty
-    assert stored.used and stored.fitted_on == source and stored.known_clips == len(
+    assert stored.used and stored.fitted_on == "training groups" and stored.known_clips == len(
         read_json(tmp_path / "run" / "split.json")["train"])
     known = run.known_clips()
     assert known is not None and np.linalg.norm(known, axis=1) == pytest.approx(1.0, abs=2e-3)

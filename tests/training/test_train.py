@@ -349,13 +349,18 @@ def test_fit_mix_gives_the_shares_to_the_heads_that_held_on_unseen_groups():
     assert 0 < shares[0] < 1 and sum(shares) == pytest.approx(1.0)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_learned_fusion_serves_the_mix_learned_out_of_fold(tmp_path):
-    """fusion_gate learned: inner group folds give every training clip out-of-fold answers, the shares
-    are stored, and the saved model answers exactly that mix of its heads on the test clips."""
-    features = make_features(tmp_path / "features", groups=3, clips=1, frames=16, thumb_size=16)
-    options = TrainOptions(model="fusion", split="logo", fold=0, frames=6, epochs=2, batch_size=8,
-                           params={**TINY_PARAMS, "fusion_gate": "learned", "mix_folds": 2})
+    """fusion_gate learned (the default): inner group folds give every training clip out-of-fold answers,
+    the shares are stored, and the saved model answers exactly that mix of its heads on the test clips.
+    The same out-of-fold clips set the run's novelty threshold (enough of them to learn on: at least
+    20 right answers)."""
+    features = make_features(tmp_path / "features", groups=4, clips=6, frames=24, thumb_size=16)
+    options = TrainOptions(model="fusion", split="logo", fold=0, frames=6, epochs=6, batch_size=8,
+                           params={**TINY_PARAMS, "fusion_gate": "learned", "mix_folds": 2, "mix_epochs": 1.0})
     metrics = train_run(features, tmp_path / "run", options, quiet=True)
+    novelty = runs.load_run(tmp_path / "run").config.novelty
+    assert novelty.used and novelty.fitted_on == "out-of-fold" and novelty.known_clips == metrics["n_train"]
     mix = metrics["head_mix"]
     assert mix["heads"] == ["pose_only", "appearance_only", "fused"] and mix["folds"] == 2
     assert mix["oof_clips"] == metrics["n_train"] and sum(mix["weights"]) == pytest.approx(1.0)
