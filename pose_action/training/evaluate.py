@@ -225,7 +225,7 @@ def run_novelty(model: Any, layout: FeaturesLayout, train: list[Clip], val: list
         result = fit_novelty(distances, correct, source, len(known))
         if result.used:
             break
-    log.info("novelty from %d %s clips: unknown above %s (%s)", result.clips, result.fitted_on,
+    log.info("novelty from %d clips (%s): unknown above %s (%s)", result.clips, result.fitted_on,
              "-" if result.threshold is None else f"{result.threshold:.3f}", result.rule)
     return result, known if result.used else None
 
