@@ -637,10 +637,16 @@ def head_layer_name(head: str) -> str:
     return HEAD_LAYER if head == "fused" else f"{head}_{HEAD_LAYER}"
 
 
-def head_inputs_model(trainee: keras.Model) -> keras.Model:
-    """A training form with several heads answering what each head layer reads (head name -> values)."""
-    return keras.Model(trainee.input, {name: trainee.get_layer(head_layer_name(name)).input
-                                       for name in output_names(trainee) or []})
+HEAD_INPUT_KEY = "{}_reads"  # heads_reader's key of what a head's layer reads
+
+
+def heads_reader(trainee: keras.Model) -> keras.Model:
+    """A training form with several heads answering, in one pass, each head's probabilities (head name ->
+    values) and what each head layer reads (HEAD_INPUT_KEY): one predict, traced once per trainee."""
+    names = output_names(trainee) or []
+    return keras.Model(trainee.input, {**{name: trainee.output[name] for name in names},
+                                       **{HEAD_INPUT_KEY.format(name): trainee.get_layer(head_layer_name(name)).input
+                                          for name in names}})
 
 
 def head_layer(model: keras.Model) -> layers.Dense | None:
@@ -652,12 +658,21 @@ def head_layer(model: keras.Model) -> layers.Dense | None:
     return layer if isinstance(layer, layers.Dense) else None
 
 
+_ANSWERING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # served model -> its with_head_input
+
+
 def with_head_input(model: keras.Model) -> keras.Model | None:
     """The served model answering (probabilities, head input) in one call; None without a HEAD_LAYER.
+
+    Made once per served model (whose weights no longer change) and then reused: Keras traces a
+    new predict function for every model object, about a second each, and training asks for the
+    test, validation and training clips' answers in turn.
 
     The head input is what the HEAD_LAYER reads; for a fusion serving a HeadMix, the inputs of the
     heads it mixes weighted by their shares (MixedHeadInputs): a mix that serves the pose head
     alone measures novelty in what the pose head reads."""
+    if model in _ANSWERING:
+        return _ANSWERING[model]
     layer = head_layer(model)
     if layer is None:
         return None
@@ -671,7 +686,9 @@ def with_head_input(model: keras.Model) -> keras.Model | None:
             total = sum(share for share, _ in served)
             head_input = MixedHeadInputs([share / total for share, _ in served], name="mixed_head_inputs")(
                 [values for _, values in served])
-    return keras.Model(model.input, [model.output, head_input], name=f"{model.name}_with_head_input")
+    answering = keras.Model(model.input, [model.output, head_input], name=f"{model.name}_with_head_input")
+    _ANSWERING[model] = answering
+    return answering
 
 
 def inference_copy(model: keras.Model, name: str, feature_config: FeatureConfig, num_classes: int,

@@ -566,8 +566,10 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
     answers: dict[str, list[np.ndarray]] = {name: [] for name in names}
     truth: list[int] = []
     by_key = {clip.key: clip for clip in data.train}
-    trainee = None
+    trainee: Any = None
+    reader: Any = None
     head_inputs: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = []  # per fold: (held, inner train)
+    position = {clip.key: index for index, clip in enumerate(data.train)}
     for fold in range(folds):
         split = make_split(data.train, f"groupkfold:{folds}", fold=fold, val_fraction=0.0, seed=options.seed)
         inner_train, held = [by_key[key] for key in split.train], [by_key[key] for key in split.test]
@@ -575,18 +577,20 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
         inner = replace(data, train=inner_train, val=[], test=held, recipe=recipe)
         set_seeds(options.seed + 1000 + fold)
         # one trainee for every fold and the final model: its step is traced once
-        trainee = models.restartable(build_trainee(options, inner, params, reuse=trainee))
+        built = models.restartable(build_trainee(options, inner, params, reuse=trainee))
+        if built is not trainee:  # the first fold: the trainee every later fold restarts
+            trainee, reader = built, models.heads_reader(built)
         batches = training_batches(inner, replace(options, seed=options.seed + fold), inputs)
         fit(trainee, batches, None, options, recipe, quiet=True)
-        heads = predict_heads(trainee, data.layout, held, data.labels, data.config, inputs, options.batch_size,
-                              options.loader_threads)
+        # every training clip in one pass: the held-out ones' answers, and what the heads read of both
+        read = predict_heads(reader, data.layout, data.train, data.labels, data.config, inputs, options.batch_size,
+                             options.loader_threads)
+        held_rows, known_rows = ([position[clip.key] for clip in clips] for clips in (held, inner_train))
         for name in names:
-            answers[name].append(heads[name])
+            answers[name].append(read[name][held_rows])
         truth += [data.labels.index(clip.label) for clip in held]
-        reader = models.head_inputs_model(trainee)
-        held_inputs, known_inputs = (predict_heads(reader, data.layout, clips, data.labels, data.config, inputs,
-                                                   options.batch_size, options.loader_threads)
-                                     for clips in (held, inner_train))
+        held_inputs, known_inputs = ({name: read[models.HEAD_INPUT_KEY.format(name)][rows] for name in names}
+                                     for rows in (held_rows, known_rows))
         head_inputs.append((held_inputs, known_inputs))
     oof = {name: np.concatenate(values) for name, values in answers.items()}
     target = np.array(truth)
@@ -684,8 +688,8 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         log_confusion(tensorboard, model, data, inputs, options, step=len(history))
     probabilities, test_inputs = predict_answers(model, data.layout, data.test, data.labels, data.config, inputs,
                                                  options.batch_size, options.loader_threads)
-    val_probabilities = (predict_clips(model, data.layout, data.val, data.labels, data.config, inputs,
-                                       options.batch_size, options.loader_threads) if data.val else None)
+    val_probabilities = (predict_answers(model, data.layout, data.val, data.labels, data.config, inputs,
+                                         options.batch_size, options.loader_threads)[0] if data.val else None)
     calibration = run_calibration(data.val, val_probabilities, data.test, probabilities, data.labels)
     novelty_config, known_clips = run_novelty(model, data.layout, data.train, data.val,
                                               not data.split.val_shares_groups, data.labels, data.config, inputs,
