@@ -640,13 +640,20 @@ def head_layer_name(head: str) -> str:
 HEAD_INPUT_KEY = "{}_reads"  # heads_reader's key of what a head's layer reads
 
 
+_READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trainee -> its heads_reader
+
+
 def heads_reader(trainee: keras.Model) -> keras.Model:
     """A training form with several heads answering, in one pass, each head's probabilities (head name ->
-    values) and what each head layer reads (HEAD_INPUT_KEY): one predict, traced once per trainee."""
-    names = output_names(trainee) or []
-    return keras.Model(trainee.input, {**{name: trainee.output[name] for name in names},
-                                       **{HEAD_INPUT_KEY.format(name): trainee.get_layer(head_layer_name(name)).input
-                                          for name in names}})
+    values) and what each head layer reads (HEAD_INPUT_KEY). Made once per trainee: the learned head
+    mix's folds and the final model restart one trainee, so its predict is traced once."""
+    if trainee not in _READERS:
+        names = list(trainee.output) if isinstance(trainee.output, dict) else []  # in the heads' order
+        _READERS[trainee] = keras.Model(
+            trainee.input, {**{name: trainee.output[name] for name in names},
+                            **{HEAD_INPUT_KEY.format(name): trainee.get_layer(head_layer_name(name)).input
+                               for name in names}})
+    return _READERS[trainee]
 
 
 def head_layer(model: keras.Model) -> layers.Dense | None:

@@ -706,8 +706,10 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         "parameters": int(model.count_params()), "distribution": distribution,
     })
     if models.output_names(trainee) is not None:  # every head's own answers, beside the served one
-        metrics["heads"] = head_report(predict_heads(trainee, data.layout, data.test, data.labels, data.config,
-                                                     inputs, options.batch_size, options.loader_threads),
+        read = predict_heads(models.heads_reader(trainee), data.layout, data.test, data.labels, data.config,
+                             inputs, options.batch_size, options.loader_threads)
+        heads = set(models.output_names(trainee) or [])
+        metrics["heads"] = head_report({name: values for name, values in read.items() if name in heads},
                                        data.test, data.labels)
     if mix is not None:
         metrics["head_mix"] = mix
