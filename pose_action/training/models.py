@@ -25,6 +25,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import keras
 import numpy as np
@@ -637,23 +638,36 @@ def head_layer_name(head: str) -> str:
     return HEAD_LAYER if head == "fused" else f"{head}_{HEAD_LAYER}"
 
 
+_Made = TypeVar("_Made")
+
+
+def once_per_model(make: Callable[[keras.Model], _Made]) -> Callable[[keras.Model], _Made]:
+    """`make(model)` built on the first call for a model object and kept while that model lives: Keras
+    traces a new predict function for every model object, about a second each, and training asks
+    the same model for several sets of clips in turn."""
+    made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def cached(model: keras.Model) -> _Made:
+        if model not in made:
+            made[model] = make(model)
+        return made[model]
+
+    cached.__doc__ = make.__doc__
+    return cached
+
+
 HEAD_INPUT_KEY = "{}_reads"  # heads_reader's key of what a head's layer reads
 
 
-_READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trainee -> its heads_reader
-
-
+@once_per_model
 def heads_reader(trainee: keras.Model) -> keras.Model:
     """A training form with several heads answering, in one pass, each head's probabilities (head name ->
-    values) and what each head layer reads (HEAD_INPUT_KEY). Made once per trainee: the learned head
+    values, in the heads' order) and what each head layer reads (HEAD_INPUT_KEY). The learned head
     mix's folds and the final model restart one trainee, so its predict is traced once."""
-    if trainee not in _READERS:
-        names = list(trainee.output) if isinstance(trainee.output, dict) else []  # in the heads' order
-        _READERS[trainee] = keras.Model(
-            trainee.input, {**{name: trainee.output[name] for name in names},
-                            **{HEAD_INPUT_KEY.format(name): trainee.get_layer(head_layer_name(name)).input
-                               for name in names}})
-    return _READERS[trainee]
+    names = list(trainee.output) if isinstance(trainee.output, dict) else []
+    return keras.Model(trainee.input, {**{name: trainee.output[name] for name in names},
+                                       **{HEAD_INPUT_KEY.format(name): trainee.get_layer(head_layer_name(name)).input
+                                          for name in names}})
 
 
 def head_layer(model: keras.Model) -> layers.Dense | None:
@@ -665,21 +679,14 @@ def head_layer(model: keras.Model) -> layers.Dense | None:
     return layer if isinstance(layer, layers.Dense) else None
 
 
-_ANSWERING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # served model -> its with_head_input
-
-
+@once_per_model
 def with_head_input(model: keras.Model) -> keras.Model | None:
     """The served model answering (probabilities, head input) in one call; None without a HEAD_LAYER.
-
-    Made once per served model (whose weights no longer change) and then reused: Keras traces a
-    new predict function for every model object, about a second each, and training asks for the
-    test, validation and training clips' answers in turn.
+    Made once per served model, whose weights (the HeadMix shares too) no longer change.
 
     The head input is what the HEAD_LAYER reads; for a fusion serving a HeadMix, the inputs of the
     heads it mixes weighted by their shares (MixedHeadInputs): a mix that serves the pose head
     alone measures novelty in what the pose head reads."""
-    if model in _ANSWERING:
-        return _ANSWERING[model]
     layer = head_layer(model)
     if layer is None:
         return None
@@ -693,9 +700,7 @@ def with_head_input(model: keras.Model) -> keras.Model | None:
             total = sum(share for share, _ in served)
             head_input = MixedHeadInputs([share / total for share, _ in served], name="mixed_head_inputs")(
                 [values for _, values in served])
-    answering = keras.Model(model.input, [model.output, head_input], name=f"{model.name}_with_head_input")
-    _ANSWERING[model] = answering
-    return answering
+    return keras.Model(model.input, [model.output, head_input], name=f"{model.name}_with_head_input")
 
 
 def inference_copy(model: keras.Model, name: str, feature_config: FeatureConfig, num_classes: int,

@@ -566,8 +566,7 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
     answers: dict[str, list[np.ndarray]] = {name: [] for name in names}
     truth: list[int] = []
     by_key = {clip.key: clip for clip in data.train}
-    trainee: Any = None
-    reader: Any = None
+    trainee = None
     head_inputs: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = []  # per fold: (held, inner train)
     position = {clip.key: index for index, clip in enumerate(data.train)}
     for fold in range(folds):
@@ -577,14 +576,12 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
         inner = replace(data, train=inner_train, val=[], test=held, recipe=recipe)
         set_seeds(options.seed + 1000 + fold)
         # one trainee for every fold and the final model: its step is traced once
-        built = models.restartable(build_trainee(options, inner, params, reuse=trainee))
-        if built is not trainee:  # the first fold: the trainee every later fold restarts
-            trainee, reader = built, models.heads_reader(built)
+        trainee = models.restartable(build_trainee(options, inner, params, reuse=trainee))
         batches = training_batches(inner, replace(options, seed=options.seed + fold), inputs)
         fit(trainee, batches, None, options, recipe, quiet=True)
         # every training clip in one pass: the held-out ones' answers, and what the heads read of both
-        read = predict_heads(reader, data.layout, data.train, data.labels, data.config, inputs, options.batch_size,
-                             options.loader_threads)
+        read = predict_heads(models.heads_reader(trainee), data.layout, data.train, data.labels, data.config, inputs,
+                             options.batch_size, options.loader_threads)
         held_rows, known_rows = ([position[clip.key] for clip in clips] for clips in (held, inner_train))
         for name in names:
             answers[name].append(read[name][held_rows])
@@ -708,9 +705,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     if models.output_names(trainee) is not None:  # every head's own answers, beside the served one
         read = predict_heads(models.heads_reader(trainee), data.layout, data.test, data.labels, data.config,
                              inputs, options.batch_size, options.loader_threads)
-        heads = set(models.output_names(trainee) or [])
-        metrics["heads"] = head_report({name: values for name, values in read.items() if name in heads},
-                                       data.test, data.labels)
+        metrics["heads"] = head_report({name: read[name] for name in trainee.output}, data.test, data.labels)
     if mix is not None:
         metrics["head_mix"] = mix
         metrics["train_seconds"] = round(seconds + mix.get("seconds", 0.0), 2)  # the inner models are training too
