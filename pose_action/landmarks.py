@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
@@ -259,8 +260,9 @@ def validate(table: pd.DataFrame, path: str | os.PathLike = "<table>") -> None:
         raise InputError(f"{path}: missing column {missing[0]!r}{more}{hint}")
     if len(table) == 0:
         raise InputError(f"{path}: no rows (no frame was processed)")
+    kinds = {column: dtype.kind for column, dtype in table.dtypes.items()}  # one pass: 267 columns
     for column in COLUMNS:
-        if not pd.api.types.is_numeric_dtype(table[column]) or pd.api.types.is_bool_dtype(table[column]):
+        if kinds[column] not in "iuf":  # booleans, text and dates are not landmark values
             bad = pd.to_numeric(table[column], errors="coerce").isna() & table[column].notna()
             row = int(np.argmax(bad.to_numpy()))
             raise InputError(
@@ -312,7 +314,7 @@ def _check_frames(table: pd.DataFrame, path: str | os.PathLike) -> None:
 
 def _check_landmark_values(table: pd.DataFrame, detected: np.ndarray, path: str | os.PathLike) -> None:
     """Finite values (float32, as training reads them) in every row with a pose; empty cells in the others."""
-    values = table[list(LANDMARK_COLUMNS)].to_numpy(dtype=np.float64)
+    values = _columns(table, LANDMARK_COLUMNS, np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         stored = values.astype(np.float32)
     empty = np.isnan(values)
@@ -342,8 +344,17 @@ def _check_landmark_values(table: pd.DataFrame, detected: np.ndarray, path: str 
 def to_array(table: pd.DataFrame, channels: tuple[str, ...] = CHANNELS) -> np.ndarray:
     """(frames, 33, len(channels)) float32 array of the chosen channels; NaN where no pose."""
     columns = [f"{n}_{c}" for n in LANDMARK_NAMES for c in channels]
-    values = table[columns].to_numpy(dtype=np.float32)
+    values = _columns(table, columns, np.float32)
     return values.reshape(len(table), NUM_LANDMARKS, len(channels))
+
+
+def _columns(table: pd.DataFrame, columns: Sequence[str], dtype: type) -> np.ndarray:
+    """These columns as one array: the whole table converted once and sliced, several times faster
+    than pandas' selection of 264 named columns (every clip is read this way, every epoch)."""
+    positions = table.columns.get_indexer(columns)
+    if (positions < 0).any():
+        raise KeyError(f"not in the table: {[columns[int(i)] for i in np.flatnonzero(positions < 0)][:3]}")
+    return table.to_numpy(dtype=dtype)[:, positions]
 
 
 def to_sequence(table: pd.DataFrame, *, fps: float, width: int, height: int) -> LandmarkSequence:
