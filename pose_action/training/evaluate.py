@@ -43,7 +43,7 @@ from pose_action.novelty import (
     novelty_across_groups,
     unit,
 )
-from pose_action.training.batches import BATCH_SIZE, ClipBatches, check_features, keras_batches, loader_errors
+from pose_action.training.batches import BATCH_SIZE, ClipBatches, check_features, loader_errors, predict_batches
 from pose_action.training.pooled import cv_scores, fold_spread
 from pose_action.training.reports import classification_metrics, plot_confusion, plot_reliability, write_report_csv
 from pose_action.training.splits import Clip, read_clips
@@ -58,7 +58,7 @@ def predict_clips(model: Any, layout: FeaturesLayout, clips: list[Clip], labels:
     batches = ClipBatches(layout, clips, labels, config, input_names, batch_size,
                           cache_sequences=False)
     with loader_errors(batches):
-        probabilities = model.predict(keras_batches(batches, targets=False, loader_threads=loader_threads), verbose=0)
+        probabilities = predict_batches(model, batches, loader_threads=loader_threads)
     return np.asarray(probabilities)
 
 
@@ -179,8 +179,7 @@ def predict_answers(model: Any, layout: FeaturesLayout, clips: list[Clip], label
         return predict_clips(model, layout, clips, labels, config, input_names, batch_size, loader_threads), None
     batches = ClipBatches(layout, clips, labels, config, input_names, batch_size, cache_sequences=False)
     with loader_errors(batches):
-        probabilities, head_inputs = answering.predict(
-            keras_batches(batches, targets=False, loader_threads=loader_threads), verbose=0)
+        probabilities, head_inputs = predict_batches(answering, batches, loader_threads=loader_threads)
     return np.asarray(probabilities), np.asarray(head_inputs)
 
 

@@ -51,6 +51,7 @@ from pose_action.training.batches import (
     check_features,
     keras_batches,
     loader_errors,
+    predict_batches,
 )
 from pose_action.training.evaluate import (
     cross_fit_folds,
@@ -499,7 +500,7 @@ def predict_heads(model: Any, layout: FeaturesLayout, clips: list[Clip], labels:
     """Head name -> (clips, classes) probabilities of a training form with several heads."""
     batches = ClipBatches(layout, clips, labels, config, inputs, batch_size, cache_sequences=False)
     with loader_errors(batches):
-        outputs = model.predict(keras_batches(batches, targets=False, loader_threads=loader_threads), verbose=0)
+        outputs = predict_batches(model, batches, loader_threads=loader_threads)
     return {name: np.asarray(values) for name, values in outputs.items()}
 
 

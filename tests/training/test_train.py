@@ -99,6 +99,25 @@ def test_saved_run_reloads_and_reproduces_predictions(fusion_run, features):
     np.testing.assert_allclose([p["confidence"] for p in saved], calibrated.max(axis=1), atol=1e-5)
 
 
+def test_few_clips_are_answered_as_keras_predict_answers_many(fusion_run, features):
+    """A few batches go through direct model calls, more through Keras predict: the same answers either way."""
+    from pose_action.training.batches import DIRECT_CALL_BATCHES, predict_batches
+
+    run = runs.load_run(fusion_run)
+    clips = read_clips(FeaturesLayout(features)).clips
+    model = load_backend(run, "keras").model
+
+    def answers(batch_size: int) -> tuple[int, np.ndarray]:
+        batches = ClipBatches(FeaturesLayout(features), clips, run.labels, run.feature_config, run.input_names,
+                              batch_size, cache_sequences=False)
+        return len(batches), predict_batches(model, batches)
+
+    (few, direct), (many, predicted) = answers(len(clips)), answers(2)
+    assert few <= DIRECT_CALL_BATCHES < many
+    assert direct.shape == predicted.shape == (len(clips), len(run.labels))
+    np.testing.assert_allclose(direct, predicted, atol=1e-6)
+
+
 def test_existing_run_is_not_overwritten_by_accident(fusion_run, features, capsys):
     code = cli.main(["train", str(features), "--out", str(fusion_run), "--model", "pose", "--quiet", *TINY])
     assert code == 2
