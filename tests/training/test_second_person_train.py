@@ -24,7 +24,7 @@ def crowd(tmp_path_factory):
     base = tmp_path_factory.mktemp("second")
     videos, features = base / "videos", base / "features"
     assert main(["synth", str(videos), "--classes", "Wave", "Squat", "--actors", "2", "--clips", "1",
-                 "--seconds", "1", "--crowd", "1", "--occlusion", "0", "--quiet"]) == 0
+                 "--seconds", "1", "--fps", "15", "--crowd", "1", "--occlusion", "0", "--quiet"]) == 0
     assert main(["extract", str(videos), "--out", str(features), "--max-people", "2", "--thumb-size", "16",
                  "--thumb-frames", "4", "--workers", "1", "--quiet"]) == 0
     return base, features
