@@ -51,15 +51,21 @@ from pose_action.training.splits import Clip, read_clips
 log = logging.getLogger(__name__)
 
 
+def model_outputs(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str],
+                  config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
+                  loader_threads: int = 1) -> Any:
+    """What the model answers for each clip, in the order of `clips` (one pass: nothing is cached):
+    an array, or the structure of arrays of a model with several outputs."""
+    batches = ClipBatches(layout, clips, labels, config, input_names, batch_size, cache_sequences=False)
+    with loader_errors(batches):
+        return predict_batches(model, batches, loader_threads=loader_threads)
+
+
 def predict_clips(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str],
                   config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
                   loader_threads: int = 1) -> np.ndarray:
-    """(clips, classes) probabilities, in the order of `clips` (one pass: nothing is cached)."""
-    batches = ClipBatches(layout, clips, labels, config, input_names, batch_size,
-                          cache_sequences=False)
-    with loader_errors(batches):
-        probabilities = predict_batches(model, batches, loader_threads=loader_threads)
-    return np.asarray(probabilities)
+    """(clips, classes) probabilities, in the order of `clips`."""
+    return np.asarray(model_outputs(model, layout, clips, labels, config, input_names, batch_size, loader_threads))
 
 
 def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: list[str],
@@ -177,9 +183,8 @@ def predict_answers(model: Any, layout: FeaturesLayout, clips: list[Clip], label
     answering = with_head_input(model)
     if answering is None:
         return predict_clips(model, layout, clips, labels, config, input_names, batch_size, loader_threads), None
-    batches = ClipBatches(layout, clips, labels, config, input_names, batch_size, cache_sequences=False)
-    with loader_errors(batches):
-        probabilities, head_inputs = predict_batches(answering, batches, loader_threads=loader_threads)
+    probabilities, head_inputs = model_outputs(answering, layout, clips, labels, config, input_names, batch_size,
+                                               loader_threads)
     return np.asarray(probabilities), np.asarray(head_inputs)
 
 

@@ -51,11 +51,11 @@ from pose_action.training.batches import (
     check_features,
     keras_batches,
     loader_errors,
-    predict_batches,
 )
 from pose_action.training.evaluate import (
     cross_fit_folds,
     evaluation_metrics,
+    model_outputs,
     predict_answers,
     predict_clips,
     run_calibration,
@@ -498,9 +498,7 @@ def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: 
 def predict_heads(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str], config: FeatureConfig,
                   inputs: list[str], batch_size: int = BATCH_SIZE, loader_threads: int = 1) -> dict[str, np.ndarray]:
     """Head name -> (clips, classes) probabilities of a training form with several heads."""
-    batches = ClipBatches(layout, clips, labels, config, inputs, batch_size, cache_sequences=False)
-    with loader_errors(batches):
-        outputs = predict_batches(model, batches, loader_threads=loader_threads)
+    outputs = model_outputs(model, layout, clips, labels, config, inputs, batch_size, loader_threads)
     return {name: np.asarray(values) for name, values in outputs.items()}
 
 
