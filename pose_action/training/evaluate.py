@@ -188,10 +188,12 @@ def predict_answers(model: Any, layout: FeaturesLayout, clips: list[Clip], label
     return np.asarray(probabilities), np.asarray(head_inputs)
 
 
-def run_novelty(model: Any, layout: FeaturesLayout, train: list[Clip], val: list[Clip], val_apart: bool,
+def run_novelty(model: Any, layout: FeaturesLayout, train: list[Clip], val: list[Clip],
+                val_answers: tuple[np.ndarray, np.ndarray | None] | None, val_apart: bool,
                 labels: list[str], config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
                 loader_threads: int = 1, out_of_fold: OutOfFold | None = None) -> tuple[Novelty, np.ndarray | None]:
     """A new run's novelty and known clips (its training clips' unit head inputs, for known_clips.npy).
+    `val_answers`: predict_answers of `model` on the validation clips (training has them already).
 
     The threshold comes from the first source of NOVELTY_SOURCES with enough right answers:
     "validation", the validation clips' novelty against the training clips (only when their
@@ -215,8 +217,8 @@ def run_novelty(model: Any, layout: FeaturesLayout, train: list[Clip], val: list
     result = Novelty.none()
     for source in NOVELTY_SOURCES:
         if source == "validation" and val and val_apart:
-            val_probabilities, val_inputs = predict_answers(model, layout, val, labels, config, input_names,
-                                                            batch_size, loader_threads)
+            assert val_answers is not None
+            val_probabilities, val_inputs = val_answers
             assert val_inputs is not None  # the same model as the known clips'
             distances, correct = novelty(val_inputs, known), right(val_probabilities, val)
         elif source == "out-of-fold" and out_of_fold is not None:

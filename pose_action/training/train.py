@@ -684,10 +684,11 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         log_confusion(tensorboard, model, data, inputs, options, step=len(history))
     probabilities, test_inputs = predict_answers(model, data.layout, data.test, data.labels, data.config, inputs,
                                                  options.batch_size, options.loader_threads)
-    val_probabilities = (predict_answers(model, data.layout, data.val, data.labels, data.config, inputs,
-                                         options.batch_size, options.loader_threads)[0] if data.val else None)
-    calibration = run_calibration(data.val, val_probabilities, data.test, probabilities, data.labels)
-    novelty_config, known_clips = run_novelty(model, data.layout, data.train, data.val,
+    val_answers = (predict_answers(model, data.layout, data.val, data.labels, data.config, inputs,
+                                   options.batch_size, options.loader_threads) if data.val else None)
+    calibration = run_calibration(data.val, val_answers[0] if val_answers else None, data.test, probabilities,
+                                  data.labels)
+    novelty_config, known_clips = run_novelty(model, data.layout, data.train, data.val, val_answers,
                                               not data.split.val_shares_groups, data.labels, data.config, inputs,
                                               options.batch_size, options.loader_threads, out_of_fold=out_of_fold)
     test_novelty = novelty(test_inputs, known_clips) if test_inputs is not None and known_clips is not None else None
