@@ -22,6 +22,7 @@ mean). All three export to TFLite with builtin ops only.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -647,12 +648,12 @@ def once_per_model(make: Callable[[keras.Model], _Made]) -> Callable[[keras.Mode
     the same model for several sets of clips in turn."""
     made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+    @functools.wraps(make)
     def cached(model: keras.Model) -> _Made:
         if model not in made:
             made[model] = make(model)
         return made[model]
 
-    cached.__doc__ = make.__doc__
     return cached
 
 
