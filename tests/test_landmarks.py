@@ -56,6 +56,17 @@ def test_round_trip_keeps_values_and_missing_frames(tmp_path):
     assert not list(path.parent.glob(".*"))  # no temp file left behind
 
 
+def test_the_file_is_what_pandas_writes_and_live_rounding_reads_the_same_numbers(tmp_path):
+    """write_csv formats a row at a time; its text must stay pandas' own (missing values empty,
+    6 significant digits), and as_stored, which live inference uses, must give the numbers read back."""
+    sequence = _sequence()
+    sequence.data[0, 0, :3] = [np.inf, -1e-9, 123456789.0]
+    path = tmp_path / "clip.csv"
+    landmarks.write_csv(path, sequence)
+    assert path.read_text() == sequence.to_dataframe().to_csv(index=False, float_format=landmarks.CSV_FLOAT_FORMAT)
+    np.testing.assert_array_equal(landmarks.to_array(pd.read_csv(path)), landmarks.as_stored(sequence.data))
+
+
 @pytest.mark.parametrize("breakage, message", [
     (lambda t: t.drop(columns=["left_wrist_y"]), "missing column 'left_wrist_y'"),
     (lambda t: t.rename(columns={"nose_x": "nose_X"}), "missing column 'nose_x'"),
