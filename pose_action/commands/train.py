@@ -150,7 +150,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mirrored: tf.distribute.MirroredStrategy over every local GPU (the batch is split "
                              "between them); with fewer than 2 GPUs it says so and trains as none")
     parser.add_argument("--cache-mb", type=int, default=TrainOptions.cache_mb,
-                        help="parsed landmarks kept in memory across epochs, at most this many MB "
+                        help="parsed landmarks kept in memory for the run (its epochs, then its evaluation), "
+                             "at most this many MB "
                              "(thumbnails and embeddings are always streamed from disk; default %(default)s)")
     parser.add_argument("--tensorboard", type=Path, metavar="DIR",
                         help="write TensorBoard logs to DIR (with --cv, DIR/fold-K): per-epoch loss, accuracy and "

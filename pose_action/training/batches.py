@@ -38,12 +38,38 @@ SEQUENCE_CACHE_BYTES = 256 * 1024**2
 BATCH_SIZE = 16  # clips per batch (train and evaluate --batch-size)
 
 
+class SequenceCache:
+    """Parsed landmark sequences kept up to `max_bytes`, shared by every loader of one training run
+    (training and validation epochs, then the passes that evaluate the model and read its known clips),
+    so a clip's CSV is parsed once per run instead of once per pass. Safe for loader threads."""
+
+    def __init__(self, max_bytes: int = SEQUENCE_CACHE_BYTES) -> None:
+        self.max_bytes = max(0, int(max_bytes))
+        self.sequences: dict[str, LandmarkSequence] = {}  # by the CSV's path
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def get(self, path: str) -> LandmarkSequence | None:
+        return self.sequences.get(path)
+
+    def keep(self, path: str, sequence: LandmarkSequence) -> None:
+        """Hold `sequence` if it fits under the cap (the first clips read fill it; nothing is evicted)."""
+        size = sequence.data.nbytes + sequence.frame.nbytes + sequence.timestamp_ms.nbytes
+        with self._lock:
+            if path not in self.sequences and self.bytes + size <= self.max_bytes:
+                self.sequences[path] = sequence
+                self.bytes += size
+
+
 class ClipBatches:
     """Batches of model inputs read clip by clip (fed to Keras as a tf.data pipeline by `keras_batches`).
 
     Streaming: a batch reads only its own clips' thumbnail/embedding files, so memory holds a
-    few batches (the loader's queue), not the dataset. Landmark sequences are cached up to
-    `cache_bytes` (see SEQUENCE_CACHE_BYTES). With `augment` (training batches), each clip is
+    few batches (the loader's queue), not the dataset. Landmark sequences are kept in `cache`
+    (None: parsed at every read). With `augment` (training batches), each clip is
     varied by training.augment with randomness drawn from (seed, epoch, clip), so a run is
     reproducible whatever the order in which loader threads ask for batches.
     """
@@ -52,7 +78,7 @@ class ClipBatches:
                  input_names: list[str], batch_size: int, *, shuffle: bool = False,
                  augment: AugmentConfig | None = None,
                  seed: int = 0, class_weights: dict[int, float] | None = None,
-                 cache_sequences: bool = True, cache_bytes: int = SEQUENCE_CACHE_BYTES) -> None:
+                 cache: SequenceCache | None = None) -> None:
         if batch_size < 1:
             raise InputError(f"--batch-size must be at least 1, got {batch_size}")
         self.layout = layout
@@ -67,10 +93,7 @@ class ClipBatches:
         self.class_weights = class_weights
         self.epoch = 0
         self.order = self._order()
-        self.cache_bytes = max(0, int(cache_bytes)) if cache_sequences else 0
-        self.cache: dict[str, LandmarkSequence] = {}
-        self.cached_bytes = 0
-        self._cache_lock = threading.Lock()  # loader threads fill the cache concurrently
+        self.cache = cache
         self.failure: InputError | None = None  # the first unreadable clip a loader met
 
     def _order(self) -> np.ndarray:
@@ -106,17 +129,15 @@ class ClipBatches:
 
     def sequence(self, clip: Clip) -> LandmarkSequence:
         """A clip's landmarks: from the cache, else parsed (and kept while the cache has room)."""
-        cached = self.cache.get(clip.key)
+        path = str(self.layout.landmarks(clip.key))
+        cached = self.cache.get(path) if self.cache is not None else None
         if cached is not None:
             return cached
         if clip.fps is None or clip.width is None or clip.height is None:  # load_clips refuses such clips
             raise InputError(f"{self.layout.manifest}: clip {clip.key} has no fps or frame size; extract it again")
         sequence = load_clip_sequence(self.layout, clip.key, fps=clip.fps, width=clip.width, height=clip.height)
-        size = sequence.data.nbytes + sequence.frame.nbytes + sequence.timestamp_ms.nbytes
-        with self._cache_lock:
-            if clip.key not in self.cache and self.cached_bytes + size <= self.cache_bytes:
-                self.cache[clip.key] = sequence
-                self.cached_bytes += size
+        if self.cache is not None:
+            self.cache.keep(path, sequence)
         return sequence
 
     def batch(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:

@@ -43,7 +43,14 @@ from pose_action.novelty import (
     novelty_across_groups,
     unit,
 )
-from pose_action.training.batches import BATCH_SIZE, ClipBatches, check_features, loader_errors, predict_batches
+from pose_action.training.batches import (
+    BATCH_SIZE,
+    ClipBatches,
+    SequenceCache,
+    check_features,
+    loader_errors,
+    predict_batches,
+)
 from pose_action.training.pooled import cv_scores, fold_spread
 from pose_action.training.reports import classification_metrics, plot_confusion, plot_reliability, write_report_csv
 from pose_action.training.splits import Clip, read_clips
@@ -53,19 +60,20 @@ log = logging.getLogger(__name__)
 
 def model_outputs(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str],
                   config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
-                  loader_threads: int = 1) -> Any:
-    """What the model answers for each clip, in the order of `clips` (one pass: nothing is cached):
-    an array, or the structure of arrays of a model with several outputs."""
-    batches = ClipBatches(layout, clips, labels, config, input_names, batch_size, cache_sequences=False)
+                  loader_threads: int = 1, cache: SequenceCache | None = None) -> Any:
+    """What the model answers for each clip, in the order of `clips`, in one pass: an array, or the
+    structure of arrays of a model with several outputs. `cache`: the training run's parsed landmarks."""
+    batches = ClipBatches(layout, clips, labels, config, input_names, batch_size, cache=cache)
     with loader_errors(batches):
         return predict_batches(model, batches, loader_threads=loader_threads)
 
 
 def predict_clips(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str],
                   config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
-                  loader_threads: int = 1) -> np.ndarray:
+                  loader_threads: int = 1, cache: SequenceCache | None = None) -> np.ndarray:
     """(clips, classes) probabilities, in the order of `clips`."""
-    return np.asarray(model_outputs(model, layout, clips, labels, config, input_names, batch_size, loader_threads))
+    return np.asarray(model_outputs(model, layout, clips, labels, config, input_names, batch_size, loader_threads,
+                                    cache))
 
 
 def evaluation_metrics(probabilities: np.ndarray, clips: list[Clip], labels: list[str],
@@ -175,23 +183,26 @@ def run_calibration(val: list[Clip], val_probabilities: np.ndarray | None, test:
 
 def predict_answers(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str],
                     config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
-                    loader_threads: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+                    loader_threads: int = 1,
+                    cache: SequenceCache | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(clips, classes) probabilities and (clips, D) what the model's head layer reads (None: it has
     none), in the order of `clips`, in one pass."""
     from pose_action.training.models import with_head_input
 
     answering = with_head_input(model)
     if answering is None:
-        return predict_clips(model, layout, clips, labels, config, input_names, batch_size, loader_threads), None
+        return (predict_clips(model, layout, clips, labels, config, input_names, batch_size, loader_threads, cache),
+                None)
     probabilities, head_inputs = model_outputs(answering, layout, clips, labels, config, input_names, batch_size,
-                                               loader_threads)
+                                               loader_threads, cache)
     return np.asarray(probabilities), np.asarray(head_inputs)
 
 
 def run_novelty(model: Any, layout: FeaturesLayout, train: list[Clip], val: list[Clip],
                 val_answers: tuple[np.ndarray, np.ndarray | None] | None, val_apart: bool,
                 labels: list[str], config: FeatureConfig, input_names: list[str], batch_size: int = BATCH_SIZE,
-                loader_threads: int = 1, out_of_fold: OutOfFold | None = None) -> tuple[Novelty, np.ndarray | None]:
+                loader_threads: int = 1, out_of_fold: OutOfFold | None = None,
+                cache: SequenceCache | None = None) -> tuple[Novelty, np.ndarray | None]:
     """A new run's novelty and known clips (its training clips' unit head inputs, for known_clips.npy).
     `val_answers`: predict_answers of `model` on the validation clips (training has them already).
 
@@ -205,7 +216,7 @@ def run_novelty(model: Any, layout: FeaturesLayout, train: list[Clip], val: list
     if not train:
         return Novelty.none(), None
     train_probabilities, known = predict_answers(model, layout, train, labels, config, input_names, batch_size,
-                                                 loader_threads)
+                                                 loader_threads, cache)
     if known is None:
         return Novelty.none(), None
     known = unit(known).astype(np.float16).astype(np.float32)  # as known_clips.npy stores them

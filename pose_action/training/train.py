@@ -48,6 +48,7 @@ from pose_action.training.batches import (
     BATCH_SIZE,
     SEQUENCE_CACHE_BYTES,
     ClipBatches,
+    SequenceCache,
     check_features,
     keras_batches,
     loader_errors,
@@ -106,7 +107,7 @@ class TrainOptions:
     params: dict = field(default_factory=dict)
     loader_threads: int = 1  # threads making batches (train --loader-threads)
     distribute: str = "none"  # none | mirrored (tf.distribute.MirroredStrategy over the local GPUs)
-    cache_mb: int = SEQUENCE_CACHE_BYTES // 2**20  # parsed landmarks kept across epochs (train + validation)
+    cache_mb: int = SEQUENCE_CACHE_BYTES // 2**20  # parsed landmarks kept for the run (every pass over its clips)
 
 
 def resolve_recipe(options: TrainOptions) -> Recipe:
@@ -400,13 +401,6 @@ def mirrored_strategy(devices: tuple[str, ...]) -> Any:
     return tf.distribute.MirroredStrategy(list(devices))
 
 
-def cache_budgets(options: TrainOptions, n_train: int, n_val: int) -> tuple[int, int]:
-    """--cache-mb split between the training and validation loaders by their number of clips."""
-    total = options.cache_mb * 2**20
-    train = total * n_train // max(n_train + n_val, 1)
-    return train, total - train
-
-
 @dataclass(frozen=True)
 class TrainingData:
     """What one training run reads: the usable clips, the classes, the inputs and the split."""
@@ -421,6 +415,7 @@ class TrainingData:
     val: list[Clip]
     test: list[Clip]
     embedding_dim: int | None
+    cache: SequenceCache  # the run's parsed landmarks, up to --cache-mb, for every pass over its clips
 
 
 def load_training_data(features_root: str | Path, options: TrainOptions) -> TrainingData:
@@ -444,7 +439,8 @@ def load_training_data(features_root: str | Path, options: TrainOptions) -> Trai
     return TrainingData(layout=layout, excluded=clip_set.excluded, labels=labels, recipe=recipe, config=config,
                         split=split,
                         train=train, val=val, test=test,
-                        embedding_dim=check_features(layout, clip_set.clips, config))
+                        embedding_dim=check_features(layout, clip_set.clips, config),
+                        cache=SequenceCache(options.cache_mb * 2**20))
 
 
 def build_trainee(options: TrainOptions, data: TrainingData, params: dict, reuse: Any = None) -> Any:
@@ -472,8 +468,7 @@ def training_batches(data: TrainingData, options: TrainOptions, inputs: list[str
                if data.recipe.class_weights else None)
     return ClipBatches(data.layout, data.train, data.labels, data.config, inputs,
                        options.batch_size, shuffle=True, augment=augmentation(options, data.recipe),
-                       seed=options.seed, class_weights=weights,
-                       cache_bytes=cache_budgets(options, len(data.train), len(data.val))[0])
+                       seed=options.seed, class_weights=weights, cache=data.cache)
 
 
 def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: list[str],
@@ -496,9 +491,10 @@ def run_config(options: TrainOptions, data: TrainingData, params: dict, inputs: 
 
 
 def predict_heads(model: Any, layout: FeaturesLayout, clips: list[Clip], labels: list[str], config: FeatureConfig,
-                  inputs: list[str], batch_size: int = BATCH_SIZE, loader_threads: int = 1) -> dict[str, np.ndarray]:
+                  inputs: list[str], batch_size: int = BATCH_SIZE, loader_threads: int = 1,
+                  cache: SequenceCache | None = None) -> dict[str, np.ndarray]:
     """Head name -> (clips, classes) probabilities of a training form with several heads."""
-    outputs = model_outputs(model, layout, clips, labels, config, inputs, batch_size, loader_threads)
+    outputs = model_outputs(model, layout, clips, labels, config, inputs, batch_size, loader_threads, cache)
     return {name: np.asarray(values) for name, values in outputs.items()}
 
 
@@ -580,7 +576,7 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
         fit(trainee, batches, None, options, recipe, quiet=True)
         # every training clip in one pass: the held-out ones' answers, and what the heads read of both
         read = predict_heads(models.heads_reader(trainee), data.layout, data.train, data.labels, data.config, inputs,
-                             options.batch_size, options.loader_threads)
+                             options.batch_size, options.loader_threads, data.cache)
         held_rows, known_rows = ([position[clip.key] for clip in clips] for clips in (held, inner_train))
         for name in names:
             answers[name].append(read[name][held_rows])
@@ -672,7 +668,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         trainee = build_trainee(options, data, params, reuse=inner)
     train_batches = training_batches(data, options, inputs)
     val_batches = (ClipBatches(data.layout, data.val, data.labels, data.config, inputs, options.batch_size,
-                               cache_bytes=cache_budgets(options, len(data.train), len(data.val))[1])
+                               cache=data.cache)
                    if data.val else None)
     history, seconds = fit(trainee, train_batches, val_batches, options, data.recipe, quiet,
                            callbacks=[tensorboard_callback(tensorboard)] if tensorboard is not None else None)
@@ -683,14 +679,15 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     if tensorboard is not None:
         log_confusion(tensorboard, model, data, inputs, options, step=len(history))
     probabilities, test_inputs = predict_answers(model, data.layout, data.test, data.labels, data.config, inputs,
-                                                 options.batch_size, options.loader_threads)
+                                                 options.batch_size, options.loader_threads, data.cache)
     val_answers = (predict_answers(model, data.layout, data.val, data.labels, data.config, inputs,
-                                   options.batch_size, options.loader_threads) if data.val else None)
+                                   options.batch_size, options.loader_threads, data.cache) if data.val else None)
     calibration = run_calibration(data.val, val_answers[0] if val_answers else None, data.test, probabilities,
                                   data.labels)
     novelty_config, known_clips = run_novelty(model, data.layout, data.train, data.val, val_answers,
                                               not data.split.val_shares_groups, data.labels, data.config, inputs,
-                                              options.batch_size, options.loader_threads, out_of_fold=out_of_fold)
+                                              options.batch_size, options.loader_threads, out_of_fold=out_of_fold,
+                                              cache=data.cache)
     test_novelty = novelty(test_inputs, known_clips) if test_inputs is not None and known_clips is not None else None
     metrics = evaluation_metrics(probabilities, data.test, data.labels, calibration, novelty_config, test_novelty)
     metrics.update({
@@ -704,7 +701,7 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
     })
     if models.output_names(trainee) is not None:  # every head's own answers, beside the served one
         read = predict_heads(models.heads_reader(trainee), data.layout, data.test, data.labels, data.config,
-                             inputs, options.batch_size, options.loader_threads)
+                             inputs, options.batch_size, options.loader_threads, data.cache)
         metrics["heads"] = head_report({name: read[name] for name in trainee.output}, data.test, data.labels)
     if mix is not None:
         metrics["head_mix"] = mix

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 
-from pose_action import cli, runs
+from pose_action import cli, landmarks, runs
 from pose_action.calibration import apply_temperature
 from pose_action.catalog import input_names
 from pose_action.errors import InputError
@@ -21,7 +23,7 @@ from pose_action.inference.backends import load_backend
 from pose_action.layout import FeaturesLayout
 from pose_action.training import models
 from pose_action.training.augment import AugmentConfig
-from pose_action.training.batches import ClipBatches
+from pose_action.training.batches import ClipBatches, SequenceCache
 from pose_action.training.evaluate import evaluate_run, predict_clips
 from pose_action.training.splits import read_clips
 from pose_action.training.train import (
@@ -45,11 +47,35 @@ TINY = ["--frames", "6", "--epochs", "2", "--batch-size", "8", "--param", "lstm_
 
 
 @pytest.fixture(scope="module")
-def fusion_run(features, tmp_path_factory):
+def fusion_training(features, tmp_path_factory) -> tuple[Path, collections.Counter]:
+    """(the run, how many times each landmark CSV was parsed while it trained and evaluated)."""
     out = tmp_path_factory.mktemp("runs") / "fusion"
-    code = cli.main(["train", str(features), "--out", str(out), "--model", "fusion", "--quiet", *TINY])
+    parsed: collections.Counter = collections.Counter()
+    read_csv = landmarks.read_csv
+
+    def counted(path):
+        parsed[Path(path).name] += 1
+        return read_csv(path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(landmarks, "read_csv", counted)
+        code = cli.main(["train", str(features), "--out", str(out), "--model", "fusion", "--quiet", *TINY])
     assert code == 0
-    return out
+    return out, parsed
+
+
+@pytest.fixture(scope="module")
+def fusion_run(fusion_training) -> Path:
+    return fusion_training[0]
+
+
+def test_a_run_parses_each_landmark_csv_once(fusion_training, features):
+    """Training epochs, validation, evaluation and the known clips share the run's parsed landmarks."""
+    _, parsed = fusion_training
+    split = read_json(fusion_training[0] / "split.json")
+    used = split["train"] + split["val"] + split["test"]
+    assert len(used) > 10 and sorted(parsed) == sorted(f"{Path(key).name}.csv" for key in used)
+    assert set(parsed.values()) == {1}
 
 
 def test_train_cli_writes_a_complete_run(fusion_run, features, capsys):
@@ -109,7 +135,7 @@ def test_few_clips_are_answered_as_keras_predict_answers_many(fusion_run, featur
 
     def answers(batch_size: int) -> tuple[int, np.ndarray]:
         batches = ClipBatches(FeaturesLayout(features), clips, run.labels, run.feature_config, run.input_names,
-                              batch_size, cache_sequences=False)
+                              batch_size)
         return len(batches), predict_batches(model, batches)
 
     (few, direct), (many, predicted) = answers(len(clips)), answers(2)
@@ -310,10 +336,10 @@ def test_landmark_cache_stops_at_its_cap_and_batches_stay_the_same(features):
 
     one_clip = loader().sequence(clips[0])
     budget = 2 * (one_clip.data.nbytes + one_clip.frame.nbytes + one_clip.timestamp_ms.nbytes) + 100
-    capped, unlimited, uncached = loader(cache_bytes=budget), loader(), loader(cache_sequences=False)
+    capped, unlimited, uncached = loader(cache=SequenceCache(budget)), loader(cache=SequenceCache()), loader()
     results = [two_epochs(batches) for batches in (capped, unlimited, uncached)]
-    assert 0 < len(capped.cache) < len(clips) and capped.cached_bytes <= budget
-    assert len(unlimited.cache) == len(clips) and not uncached.cache
+    assert 0 < len(capped.cache) < len(clips) and capped.cache.bytes <= budget
+    assert len(unlimited.cache) == len(clips) and uncached.cache is None
     for other in results[1:]:  # what a model sees does not depend on what was cached
         for (inputs, targets, _), (other_inputs, other_targets, _) in zip(results[0], other):
             np.testing.assert_array_equal(targets, other_targets)
