@@ -161,6 +161,36 @@ def test_training_stores_the_novelty_its_held_out_clips_give(novelty_features, t
     assert metrics["novelty"]["rejected"] == sum(value > stored.threshold for value in values)
 
 
+def test_training_fits_the_novelty_on_validation_groups_of_their_own(tmp_path):
+    """Validation groups apart from training's: the threshold is the one the validation clips' novelty
+    against the stored known clips gives, with the saved model's answers (training passes its
+    calibration answers on rather than predicting the clips twice)."""
+    from pose_action.inference.backends import load_backend
+    from pose_action.layout import FeaturesLayout
+    from pose_action.novelty import fit_novelty
+    from pose_action.training.splits import read_clips
+    from pose_action.training.train import TrainOptions, train_run
+
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=6, clips=6, frames=24, thumb_size=16)
+    options = TrainOptions(model="pose", frames=6, epochs=8, batch_size=8, val_fraction=0.34,
+                           params={"lstm_units": 8, "pose_units": 8})
+    metrics = train_run(features, tmp_path / "run", options, quiet=True)
+    run = load_run(tmp_path / "run")
+    stored = run.config.novelty
+    assert stored.used and stored.fitted_on == run.config.calibration.fitted_on == "validation"
+    assert stored.clips == metrics["n_val"] > 0 and not set(metrics["val_groups"]) & set(metrics["train_groups"])
+    layout = FeaturesLayout(features)
+    by_key = {clip.key: clip for clip in read_clips(layout).clips}
+    val = [by_key[key] for key in read_json(run.path / "split.json")["val"]]
+    probabilities, head_inputs = predict_answers(load_backend(run, "keras").model, layout, val, run.labels,
+                                                 run.feature_config, run.input_names)
+    right = probabilities.argmax(axis=1) == np.array([run.labels.index(clip.label) for clip in val])
+    expected = fit_novelty(novelty(head_inputs, run.known_clips()), right, "validation", stored.known_clips)
+    assert stored.threshold == pytest.approx(expected.threshold, rel=1e-5) and stored.rule == expected.rule
+
+
 def test_an_unknown_window_shows_its_novelty_not_a_confidence():
     """"unknown 92%" would read as sure of nothing; the novelty says why it is unknown."""
     from pose_action.inference.annotate import caption_text
