@@ -28,47 +28,61 @@ def benchmark_real():
     return module
 
 
-def test_every_model_on_the_same_folds_scored_over_every_clip(benchmark_real, tmp_path, capsys, caplog):
-    features = make_features(tmp_path / "features", groups=3, clips=1, frames=20, thumb_size=16)  # + a no_pose clip
-    argv = ["--features", str(features), "--out", str(tmp_path / "bench"), "--models", "pose,lrcn", "--epochs", "1",
-            "--max-folds", "1", *TINY_TRAIN]
-    assert benchmark_real.main(argv) == 0
-    printed = capsys.readouterr().out
-    results = pd.read_csv(tmp_path / "bench" / "results.csv")
-    assert list(results.columns) == COLUMNS and list(results["model"]) == ["pose", "lrcn"]
+@pytest.fixture(scope="module")
+def bench(benchmark_real, tmp_path_factory) -> dict:
+    """One benchmark of pose, lrcn and the default fusion (learned head mix) on one fold of a tiny features
+    folder (3 groups x 4 classes, 1 clip each, and a no_pose clip in group 01), with a conditions.csv
+    that marks group 01's clips dark: what it wrote and printed."""
+    import contextlib
+    import io
+
+    base = tmp_path_factory.mktemp("bench")
+    features = make_features(base / "features", groups=3, clips=1, frames=20, thumb_size=16)
+    keys = sorted(pd.read_csv(features / "manifest.csv")["key"])
+    dark = [key for key in keys if "_g01_" in key]  # the trained fold's test clips, the one without a person too
+    conditions = base / "conditions.csv"
+    conditions.write_text("clip,far,dark\n" + "".join(f"{key},0,{int(key in dark)}\n" for key in keys))
+    argv = ["--features", str(features), "--out", str(base / "bench"), "--models", "pose,lrcn,fusion", "--epochs",
+            "1", "--max-folds", "1", "--conditions", str(conditions), *TINY_TRAIN]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert benchmark_real.main(argv) == 0
+    return {"out": base / "bench", "argv": argv, "printed": printed.getvalue(), "keys": keys, "dark": dark,
+            "conditions": conditions, "features": features}
+
+
+def test_every_model_on_the_same_folds_scored_over_every_clip(benchmark_real, bench, capsys, caplog):
+    out = bench["out"]
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns) == COLUMNS and list(results["model"]) == ["pose", "lrcn", "fusion"]
     assert set(results["clips_all"]) == {4 * 3 + 1}  # every decoded clip, the no_pose one too
     # the test clips of the one fold trained (group 01), the clip without a person among them
     assert set(results["clips_predicted"]) == {5}
     assert (results["accuracy_all"] <= 5 / 13 + 1e-4).all() and (results["train_seconds"] > 0).all()
-    for model in ("pose", "lrcn"):  # the same fold for every model
-        run = tmp_path / "bench" / "runs" / model
+    for model in ("pose", "lrcn", "fusion"):  # the same fold for every model
+        run = out / "runs" / model
         assert [p.name for p in run.glob("fold-*")] == ["fold-0"]
         assert read_json(run / "cv.json")["folds"][0]["test_groups"] == ["01"]
-    table = (tmp_path / "bench" / "results.md").read_text()
-    assert "| pose | " in table and "| lrcn | " in table and "5 / 13" in table
+    table = (out / "results.md").read_text()
+    assert "| pose | " in table and "| lrcn | " in table and "| fusion | " in table and "5 / 13" in table
     assert "python scripts/benchmark_real.py --features" in table and "cnn_filters=[4,8]" in table
-    assert "| pose | " in printed
+    assert "| pose | " in bench["printed"]
 
     # a rerun resumes: nothing is trained again, the same numbers come out
     with caplog.at_level(logging.INFO):
-        assert benchmark_real.main(argv) == 0
-    assert caplog.text.count("already trained") == 2
-    assert pd.read_csv(tmp_path / "bench" / "results.csv").equals(results)
+        assert benchmark_real.main(bench["argv"]) == 0
+    assert caplog.text.count("already trained") == 3
+    assert pd.read_csv(out / "results.csv").equals(results)
+    capsys.readouterr()
 
 
-def test_accuracy_by_condition_counts_each_clip_under_its_conditions(benchmark_real, tmp_path, capsys):
+def test_accuracy_by_condition_counts_each_clip_under_its_conditions(benchmark_real, bench, tmp_path, capsys):
     """--conditions (synth's conditions.csv): per model and condition, clips and right answers; none and no_pose too."""
-    features = make_features(tmp_path / "features", groups=2, clips=1, frames=20, thumb_size=16)
-    keys = sorted(pd.read_csv(features / "manifest.csv")["key"])
+    out, keys, dark = bench["out"], bench["keys"], bench["dark"]
+    rows = pd.read_csv(out / "results_by_condition.csv")
+    assert sorted(set(rows["model"])) == ["fusion", "lrcn", "pose"]
+    table = rows[rows["model"] == "pose"].set_index("condition")
     no_pose = [key for key in keys if key.endswith("c99")]
-    dark = [key for key in keys if "_g01_" in key]  # group 01's clips, the one without a person among them
-    conditions = tmp_path / "conditions.csv"
-    conditions.write_text("clip,far,dark\n" + "".join(f"{key},0,{int(key in dark)}\n" for key in keys))
-    out = tmp_path / "bench"
-    argv = ["--features", str(features), "--out", str(out), "--models", "pose", "--epochs", "1",
-            "--conditions", str(conditions), *TINY_TRAIN]
-    assert benchmark_real.main(argv) == 0
-    table = pd.read_csv(out / "results_by_condition.csv").set_index("condition")
     assert list(table.index) == ["far", "dark", "none", "no_pose"]
     assert table.loc["far", "clips"] == 0 and table.loc["dark", "clips"] == len(dark)
     assert table.loc["none", "clips"] == len(keys) - len(dark) and table.loc["no_pose", "clips"] == len(no_pose) == 1
@@ -77,35 +91,33 @@ def test_accuracy_by_condition_counts_each_clip_under_its_conditions(benchmark_r
     right = sum(predictions[key]["predicted"] == predictions[key]["label"] for key in dark)
     assert table.loc["dark", "correct"] == right
     assert "Accuracy by condition" in (out / "results.md").read_text()
-    assert f"dark ({len(dark)})" in capsys.readouterr().out
+    assert f"dark ({len(dark)})" in bench["printed"]
 
+    conditions = tmp_path / "conditions.csv"
     conditions.write_text("clip,far\nA/b,maybe\n")  # a broken CSV is one line before any training
-    again = ["--features", str(features), "--out", str(tmp_path / "b2"), "--models", "pose",
+    again = ["--features", str(bench["features"]), "--out", str(tmp_path / "b2"), "--models", "pose",
              "--conditions", str(conditions)]
     assert benchmark_real.main(again) == 2
     error = capsys.readouterr().err.strip()
     assert error.splitlines() == [error] and "conditions.csv" in error and not (tmp_path / "b2" / "runs").exists()
 
 
-def test_each_head_of_a_fusion_is_pooled_beside_the_model(benchmark_real, tmp_path, capsys):
+def test_each_head_of_a_fusion_is_pooled_beside_the_model(bench):
     """results_heads.csv: every recorded head (and the confidence gate's mix of two) over the same clips as the
     served model; the served answer of fusion_gate learned is the stored mix, so its row matches none or one head."""
-    features = make_features(tmp_path / "features", groups=3, clips=1, frames=20, thumb_size=16)
-    out = tmp_path / "bench"
-    argv = ["--features", str(features), "--out", str(out), "--models", "fusion", "--epochs", "1", "--max-folds", "1",
-            *TINY_TRAIN, "--param", "fusion_gate=learned"]
-    assert benchmark_real.main(argv) == 0
+    out = bench["out"]
     heads = pd.read_csv(out / "results_heads.csv").set_index("model")
     assert list(heads.index) == ["fusion:pose_only", "fusion:appearance_only", "fusion:fused",
                                  "fusion:confidence_gate"]
     assert set(heads["clips_all"]) == {13} and set(heads["clips_predicted"]) == {5}
     metrics = read_json(out / "runs" / "fusion" / "fold-0" / "metrics.json")
+    assert metrics["head_mix"]["folds"] == 2  # the default fusion: its head mix learned on inner folds
     right = sum(item["label"] == item["predicted"] for item in metrics["predictions"])
-    assert pd.read_csv(out / "results.csv").loc[0, "accuracy_all"] == pytest.approx(right / 13, abs=1e-4)
+    results = pd.read_csv(out / "results.csv").set_index("model")
+    assert results.loc["fusion", "accuracy_all"] == pytest.approx(right / 13, abs=1e-4)
     if metrics["head_mix"]["weights"][0] == 1.0:  # all on the pose head: the served answer is the pose head's
         assert heads.loc["fusion:pose_only", "accuracy_all"] == pytest.approx(right / 13, abs=1e-4)
     assert "fusion:confidence_gate" in (out / "results.md").read_text()
-    capsys.readouterr()
 
 
 def test_hist_is_the_classical_scene_baseline_on_the_same_folds(benchmark_real, tmp_path, capsys):
