@@ -11,7 +11,6 @@ import argparse
 import atexit
 import contextlib
 import faulthandler
-import gc
 import importlib
 import logging
 import os
@@ -224,7 +223,6 @@ def main(argv: list[str] | None = None) -> int:
         code = _run_command(name, argv[1:], verbose)
         if as_process:
             _end_process(code)
-    gc.collect()  # an error's last references (TensorFlow iterators) go now, while threads can still end
     return code
 
 
