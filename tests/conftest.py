@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 import pose_action  # noqa: F401  (its import turns the native logs down before a test module loads TensorFlow)
+from pose_action.cli import GC_THRESHOLDS
+
+gc.set_threshold(*GC_THRESHOLDS)  # as in a command's process: the test modules import TensorFlow at collection
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
