@@ -58,7 +58,6 @@ from pose_action.training.evaluate import (
     evaluation_metrics,
     model_outputs,
     predict_answers,
-    predict_clips,
     run_calibration,
     run_novelty,
     summary_line,
@@ -620,19 +619,17 @@ def tensorboard_callback(log_dir: str | Path) -> Any:
     return keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0)
 
 
-def log_confusion(log_dir: str | Path, model: Any, data: TrainingData, inputs: list[str], options: TrainOptions,
+def log_confusion(log_dir: str | Path, probabilities: np.ndarray | None, data: TrainingData, options: TrainOptions,
                   step: int) -> bool:
-    """The validation clips' confusion matrix as an image (TensorBoard's Images tab) in LOG_DIR/validation;
-    False, and nothing written, without a validation set."""
-    if not data.val:
+    """The validation clips' confusion matrix (from the model's `probabilities` of them) as an image
+    (TensorBoard's Images tab) in LOG_DIR/validation; False, and nothing written, without a validation set."""
+    if not data.val or probabilities is None:
         return False
     import tensorflow as tf
     from sklearn.metrics import confusion_matrix
 
     from pose_action.training.reports import confusion_png
 
-    probabilities = predict_clips(model, data.layout, data.val, data.labels, data.config, inputs,
-                                  options.batch_size, options.loader_threads)
     truth = [data.labels.index(clip.label) for clip in data.val]
     matrix = confusion_matrix(truth, probabilities.argmax(axis=1), labels=list(range(len(data.labels))))
     image = tf.image.decode_png(confusion_png(matrix, data.labels, f"{options.model}: validation clips"), channels=3)
@@ -676,12 +673,12 @@ def train_run(features_root: str | Path, out: str | Path, options: TrainOptions,
         model = models.inference_copy(trainee, options.model, data.config, len(data.labels), params,
                                       embedding_dim=data.embedding_dim, mix=mix["weights"] if mix else None)
 
-    if tensorboard is not None:
-        log_confusion(tensorboard, model, data, inputs, options, step=len(history))
     probabilities, test_inputs = predict_answers(model, data.layout, data.test, data.labels, data.config, inputs,
                                                  options.batch_size, options.loader_threads, data.cache)
     val_answers = (predict_answers(model, data.layout, data.val, data.labels, data.config, inputs,
                                    options.batch_size, options.loader_threads, data.cache) if data.val else None)
+    if tensorboard is not None:
+        log_confusion(tensorboard, val_answers[0] if val_answers else None, data, options, step=len(history))
     calibration = run_calibration(data.val, val_answers[0] if val_answers else None, data.test, probabilities,
                                   data.labels)
     novelty_config, known_clips = run_novelty(model, data.layout, data.train, data.val, val_answers,
