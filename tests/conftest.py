@@ -51,13 +51,19 @@ CRASH_ENV = "POSE_ACTION_TEST_CRASH_ON"  # read by tests/crash_hook/sitecustomiz
 @pytest.fixture
 def arm_worker_crash(monkeypatch):
     """Call it with a text: extraction workers started afterwards segfault on the videos whose file
-    name holds it (tests/crash_hook); `monkeypatch.delenv(CRASH_ENV)` disarms it for later workers."""
+    name holds it (tests/crash_hook); `monkeypatch.delenv(CRASH_ENV)` disarms it for later workers.
+    Local workers are forked from this process's forkserver: it is stopped when the hook is armed and
+    after the test, so the next one starts with the hook loaded, and the one after it without."""
+    from multiprocessing import forkserver
+
     def arm(marker: str) -> None:
         paths = [str(Path(__file__).parent / "crash_hook"), os.environ.get("PYTHONPATH", "")]
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path for path in paths if path))
         monkeypatch.setenv(CRASH_ENV, marker)
+        forkserver._forkserver._stop()
 
-    return arm
+    yield arm
+    forkserver._forkserver._stop()
 
 
 def session_base(tmp_path_factory) -> Path:

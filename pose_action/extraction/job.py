@@ -22,8 +22,8 @@ from pose_action.extraction.settings import ExtractSettings, load_embedder
 from pose_action.layout import FeaturesLayout
 
 # OpenCV, NumPy, pandas and MediaPipe are imported where they are used, not here: the
-# command spawns its workers first, and their imports then overlap the parent's (about a
-# second of start-up saved per run; see pool.WorkerPool).
+# command starts its workers first, before it imports them itself, if it does (pool.WorkerPool:
+# the workers' forkserver imports them once for all of its workers).
 if TYPE_CHECKING:
     from pose_action.video import VideoInfo
 

@@ -28,14 +28,31 @@ from pose_action.layout import WORKER_LOG, FeaturesLayout
 
 log = logging.getLogger(__name__)
 
+# What a worker imports, loaded once by the forkserver. Their imports start no work on other threads
+# (numpy's, OpenCV's and MediaPipe's import-time threads stay idle; a fork carries only the calling one).
+WORKER_MODULES = ("pose_action.extraction.pool", "pose_action.extraction.job", "pose_action.extraction.pose",
+                  "pose_action.extraction.motion", "pose_action.extraction.appearance")
+
+
 def _die_with_parent() -> None:
-    """Linux: a worker gets SIGKILL when the run's process dies, so no orphan keeps writing."""
+    """Linux: a worker gets SIGKILL when its parent dies (the forkserver, which ends with the run's
+    process), so no orphan keeps writing."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    parent = multiprocessing.parent_process()
-    if parent is not None and os.getppid() != parent.pid:  # it died before prctl took effect
+    parent = multiprocessing.parent_process()  # the run's process (the forkserver is the direct parent)
+    if parent is not None and parent.pid is not None and not _alive(parent.pid):  # it died before prctl took effect
         os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def redirect_native_stderr(log_path: Path | None) -> None:
@@ -56,10 +73,14 @@ def _warm_up() -> None:
         PoseEstimator(vendored_lite_model()).close()
 
 
-def _worker_main(connection) -> None:
+def _worker_main(connection, environment: dict[str, str], cwd: str) -> None:
     """Worker process: receive (video, FEATURES, settings), send back its row; None or a
-    closed pipe ends it."""
+    closed pipe ends it. It takes the run's environment and folder as they are now (the
+    forkserver it was forked from has those of the run's first pool)."""
     _die_with_parent()
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(cwd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     redirect_native_stderr(None)
     _warm_up()
@@ -101,19 +122,28 @@ class WorkerPool:
 
     Each worker gets its video through its own pipe, so the parent always knows which video
     a worker holds: if the worker dies (a segfault in native code, the OOM killer), that
-    video is recorded `failed` and a fresh worker takes the next one. Processes are
-    spawned, not forked (MediaPipe's threads do not survive a fork). Create the pool early:
-    the workers import their libraries while the parent goes on.
+    video is recorded `failed` and a fresh worker takes the next one. Workers are forked from
+    a forkserver, a fresh process that has imported the worker's libraries (WORKER_MODULES) but
+    never run a landmarker: MediaPipe's working threads do not survive a fork, and the run's own
+    process may hold TensorFlow's. The libraries are imported once per process (~1 s) instead of
+    once per worker, and a worker (or the one replacing a crashed worker) starts in about the time
+    its landmarker takes to load (~0.4 s). Create the pool early: the workers load their
+    landmarkers while the parent goes on.
     """
 
     def __init__(self, size: int) -> None:
-        self._context = multiprocessing.get_context("spawn")
+        self._context: multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            self._context = multiprocessing.get_context("forkserver")
+            self._context.set_forkserver_preload(list(WORKER_MODULES))
+        else:  # Windows: spawned, each worker importing its libraries
+            self._context = multiprocessing.get_context("spawn")
         self._workers = [self._start() for _ in range(max(1, size))]
 
     def _start(self) -> _Worker:
         parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child_end,), daemon=True,
-                                        name="pose-action-extract")
+        process = self._context.Process(target=_worker_main, args=(child_end, dict(os.environ), os.getcwd()),
+                                        daemon=True, name="pose-action-extract")
         process.start()
         child_end.close()
         return _Worker(process, parent_end)

@@ -1,8 +1,8 @@
 """What an extraction depends on: `ExtractSettings` (its `config()` is FEATURES/extract_config.json),
 `make_settings` that checks every option up front, and the constants extraction and inference share.
 
-Free of NumPy, OpenCV and MediaPipe at import: the extract command spawns its workers first,
-and their imports then overlap the parent's (see pool.WorkerPool).
+Free of NumPy, OpenCV and MediaPipe at import: the extract command starts its workers first,
+and their start-up then overlaps the parent's (see pool.WorkerPool).
 """
 
 from __future__ import annotations
