@@ -22,7 +22,7 @@ def background_run(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("background")
     write_dataset(base / "videos", classes=("Wave", "Squat", BACKGROUND), actors=3, clips=len(BACKGROUND_VARIANTS),
-                  seconds=1.0, fps=15.0, progress=False)
+                  seconds=1.0, fps=10.0, progress=False)
     extract(base / "videos", base / "features", make_settings("lite", thumb_size=16, thumb_frames=12), workers=1,
             progress=False)
     # fusion_gate confidence: the learned mix (the default) fits its shares on inner folds of the

@@ -49,11 +49,14 @@ QUANTIZED = {"none": ("float32", 1.0), "float16": ("float16", 0.6), "dynamic": (
 
 @pytest.mark.parametrize("quantize, tolerance", [("none", 1e-4), ("float16", 1e-2), ("dynamic", 1e-2)])
 def test_exported_probabilities_agree_with_keras(tiny, video_windows, tmp_path, capsys, quantize, tolerance):
-    run = tmp_path / "run"
-    shutil.copytree(tiny.run, run)
-    (run / "model.tflite").unlink()
-    assert main(["export", str(run), "--format", "tflite", "--quantize", quantize]) == 0
-    assert f"quantize={quantize}" in capsys.readouterr().out
+    if quantize == "none":  # the demo's own export (export_run's default) is what is checked
+        run = tiny.run
+    else:
+        run = tmp_path / "run"
+        shutil.copytree(tiny.run, run)
+        (run / "model.tflite").unlink()
+        assert main(["export", str(run), "--format", "tflite", "--quantize", quantize]) == 0
+        assert f"quantize={quantize}" in capsys.readouterr().out
     # the weights really are stored as the option says (the demo's export, tiny.run's, is float32)
     dtype, share = QUANTIZED[quantize]
     weights, float_weights = weight_elements(run / "model.tflite"), weight_elements(tiny.run / "model.tflite")
