@@ -13,13 +13,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
-import pandas as pd
 
 from pose_action.errors import InputError
 from pose_action.files import atomic_path
+
+if TYPE_CHECKING:  # pandas is imported by the functions that use it: live inference and one-person
+    import pandas as pd  # extraction never do, and start ~0.25 s sooner without it
 
 # MediaPipe's PoseLandmark enum, lower-cased, in its order (tests check it against the enum;
 # spelled out here so reading a CSV does not import mediapipe).
@@ -159,6 +161,7 @@ class LandmarkSequence:
         )
 
     def to_dataframe(self) -> pd.DataFrame:
+        import pandas as pd
         table = pd.DataFrame(self.data.reshape(len(self), -1), columns=list(LANDMARK_COLUMNS))
         table.insert(0, "pose_detected", self.detected.astype(np.int8))
         table.insert(0, "timestamp_ms", self.timestamp_ms)
@@ -206,6 +209,7 @@ def as_stored(landmarks: np.ndarray | None) -> np.ndarray | None:
 
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a landmark CSV and check it against the schema; errors name the file and the problem."""
+    import pandas as pd
     path = Path(path)
     if path.exists() and not path.is_file():  # a folder, a FIFO or /dev/zero: never read (it may not end)
         raise InputError(f"{path}: not a regular file, not a landmark CSV")
@@ -262,6 +266,7 @@ def validate(table: pd.DataFrame, path: str | os.PathLike = "<table>") -> None:
     rows complete: a row with a pose has every landmark cell, a row without one has none
     (a torn or hand-edited row). Rows are numbered from 1, the first row after the header.
     """
+    import pandas as pd
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         unknown = [c for c in table.columns if c not in COLUMNS]
