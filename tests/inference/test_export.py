@@ -57,13 +57,14 @@ def test_exported_probabilities_agree_with_keras(tiny, video_windows, tmp_path, 
         (run / "model.tflite").unlink()
         assert main(["export", str(run), "--format", "tflite", "--quantize", quantize]) == 0
         assert f"quantize={quantize}" in capsys.readouterr().out
+        # TensorFlow's Python warnings (tf.function retracing...) stay as quiet as the command set them
+        assert logging.getLogger("tensorflow").level == logging.ERROR
     # the weights really are stored as the option says (the demo's export, tiny.run's, is float32)
     dtype, share = QUANTIZED[quantize]
     weights, float_weights = weight_elements(run / "model.tflite"), weight_elements(tiny.run / "model.tflite")
+    assert float_weights["float32"] >= 0.9 * sum(float_weights.values()), float_weights
     assert weights.get(dtype, 0) >= 0.9 * float_weights["float32"], weights
     assert (run / "model.tflite").stat().st_size <= share * (tiny.run / "model.tflite").stat().st_size
-    # TensorFlow's Python warnings (tf.function retracing...) stay as quiet as the command set them
-    assert logging.getLogger("tensorflow").level == logging.ERROR
     assert (run / "model.tflite").is_file() and (run / "model.keras").is_file()
     lite = load_backend(load_run(run), "tflite").predict(video_windows)
     keras = load_backend(load_run(run), "keras").predict(video_windows)  # both calibrated (the run's temperature)
