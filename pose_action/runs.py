@@ -188,6 +188,16 @@ class RunConfig:
         return options
 
     @property
+    def zoom(self) -> bool:
+        """Whether extraction looked again in a crop where it found nobody (absent: --no-zoom, or made before it)."""
+        return bool((self.extraction.get("pose") or {}).get("zoom"))
+
+    @property
+    def exposure(self) -> bool:
+        """Whether extraction stretched underexposed frames for the landmarker (absent: --no-exposure, or before it)."""
+        return bool((self.extraction.get("pose") or {}).get("exposure"))
+
+    @property
     def max_people(self) -> int:
         """Poses per frame extraction asked for (`extract --max-people`; 1 when it tracked nobody else)."""
         try:

@@ -11,6 +11,7 @@ extrapolated to UCF50.
     python scripts/bench_extract.py --part throughput --modes local:1 --people 1,2,3 --video CLIP
     python scripts/bench_extract.py --part throughput --modes local:1 --people 1,2,3 --scout-every 0,8 --video CLIP
     python scripts/bench_extract.py --part throughput --modes local:1,local:2 --motion   # cost of --motion
+    python scripts/bench_extract.py --part throughput --modes local:2 --zoom             # cost of the zoom
 
 A mode is `local:N` (`extract --workers N`, worker processes) or `dask:N` (`extract
 --scheduler local --workers N`: a Dask LocalCluster of N one-thread worker processes).
@@ -33,7 +34,8 @@ is measured before and after the runs, so load from other processes shows up as 
 between the two; the load average is printed with the numbers.
 With --motion every throughput mode also runs with `extract --motion` (alternating without,
 with, without, with for --repeats rounds) and the ratio of the rates is printed: the issue's
-target is at least 0.9 of the rate without motion.
+target is at least 0.9 of the rate without motion. With --zoom every throughput mode runs with and
+without `extract --no-zoom` the same way, and the frames with a pose of each are printed.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def parse_mode(text: str) -> tuple[str, int]:
 
 def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model: str,
                  sample_memory: bool = False, max_people: int = 1, motion: bool = False,
-                 scout_every: int | None = None) -> dict:
+                 scout_every: int | None = None, zoom: bool = True) -> dict:
     """Run the real command; wall time and (sample_memory) peak RSS of its process tree.
 
     Sampling costs CPU (psutil scans /proc for children), so throughput runs do not sample.
@@ -115,6 +117,8 @@ def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model:
         command += ["--scheduler", "local"]
     if motion:
         command += ["--motion"]
+    if not zoom:
+        command += ["--no-zoom"]
     if scout_every is not None:
         command += ["--scout-every", str(scout_every)]
     peaks = {"tree": 0, "parent": 0, "worker": 0}
@@ -235,7 +239,9 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
                   f"({by_people[people, scout][mode]['wall']:.1f} s)", flush=True)
     results = by_people[runs[0]]
     if args.motion:
-        motion_comparison(args, root, work, modes)
+        option_comparison(args, root, work, modes, "motion")
+    if args.zoom:
+        option_comparison(args, root, work, modes, "zoom")
     detect_after, create_after, _ = bare_rates(videos, model)
     detect, with_create = (detect_before + detect_after) / 2, (create_before + create_after) / 2
 
@@ -283,22 +289,29 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
               f"({result['steady'] / workers:.1f} frames/s per worker process)")
 
 
-def motion_comparison(args: argparse.Namespace, root: Path, work: Path, modes: list[tuple[str, int]]) -> None:
-    """Rates of each mode without and with --motion, alternating runs so that drifting load hits both alike."""
-    print(f"\nextract --motion vs without ({args.repeats} alternating rounds per mode; frames/s, mean of rounds)")
+def option_comparison(args: argparse.Namespace, root: Path, work: Path, modes: list[tuple[str, int]],
+                      option: str) -> None:
+    """Rates of each mode without and with `option` (motion: --motion; zoom: the default against
+    --no-zoom), alternating runs so that drifting load hits both alike."""
+    print(f"\nextract with {option} vs without ({args.repeats} alternating rounds per mode; frames/s, mean of rounds)")
     for mode in modes:
         rates: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
         for _ in range(args.repeats):
-            for motion in (False, True):
-                result = run_pipeline(root, work / f"features_motion_{motion}", mode, args.pose_model, motion=motion)
-                rates[motion].append((result["frames"] / result["wall"], result["steady"]))
-        means = {motion: [sum(r[i] for r in rates[motion]) / len(rates[motion]) for i in (0, 1)]
-                 for motion in rates}
-        motion_dir = FeaturesLayout(work / "features_motion_True").motion_dir
-        motion_npz = sum(path.stat().st_size for path in motion_dir.rglob("*.npz"))
+            for on in (False, True):
+                settings = {"motion": on} if option == "motion" else {"zoom": on}
+                result = run_pipeline(root, work / f"features_{option}_{on}", mode, args.pose_model, **settings)
+                rates[on].append((result["frames"] / result["wall"], result["steady"]))
+        means = {on: [sum(r[i] for r in rates[on]) / len(rates[on]) for i in (0, 1)] for on in rates}
+        if option == "motion":
+            motion_dir = FeaturesLayout(work / "features_motion_True").motion_dir
+            extra = f"motion files {sum(path.stat().st_size for path in motion_dir.rglob('*.npz')) / 1e3:.0f} kB in all"
+        else:
+            posed = {on: int(read_table(FeaturesLayout(work / f"features_zoom_{on}").manifest)["frames_with_pose"]
+                             .fillna(0).sum()) for on in (False, True)}
+            extra = f"frames with a pose {posed[False]} -> {posed[True]}"
         print(f"  {mode[0]}:{mode[1]:<3} end to end {means[False][0]:6.1f} -> {means[True][0]:6.1f} "
               f"({means[True][0] / means[False][0]:.3f}x), steady {means[False][1]:6.1f} -> {means[True][1]:6.1f} "
-              f"({means[True][1] / means[False][1]:.3f}x); motion files {motion_npz / 1e3:.0f} kB in all", flush=True)
+              f"({means[True][1] / means[False][1]:.3f}x); {extra}", flush=True)
 
 
 def memory(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> None:
@@ -343,7 +356,9 @@ def main() -> None:
                              "(default: extract's default)")
     parser.add_argument("--motion", action="store_true",
                         help="throughput: also compare every mode with `extract --motion` (the cost of motion)")
-    parser.add_argument("--repeats", type=int, default=2, help="--motion: alternating rounds per mode")
+    parser.add_argument("--zoom", action="store_true",
+                        help="throughput: also compare every mode with `extract --no-zoom` (the cost of the zoom)")
+    parser.add_argument("--repeats", type=int, default=2, help="--motion, --zoom: alternating rounds per mode")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
     size = parse_size(args.size)

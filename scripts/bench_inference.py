@@ -25,6 +25,13 @@ rounds (medians per frame).
 
     python scripts/bench_inference.py [--run RUN] [--seconds 8] [--cores 1] [--repeat 2] [--motion]
     python scripts/bench_inference.py --run RUN --people 1,2 [--rounds 3]
+    python scripts/bench_inference.py --zoom [--rounds 3]
+
+With --zoom only the pose landmarker is measured (no run is needed), without and with extraction's
+zoom and exposure (PoseEstimator(zoom=..., exposure=...), extract's defaults, which predict and live
+follow), in alternating rounds, on the drawn video as it is, shrunk far away into a corner, and
+darkened as `synth --conditions` darkens a room: their cost per frame where the person is seen, and
+where the landmarker needs its second look.
 """
 
 from __future__ import annotations
@@ -187,6 +194,53 @@ def bench_people(run: Path, workdir: Path, frames: list[np.ndarray], fps: float,
                   f"{np.median(cpu[name, n]):8.2f}{median / base:7.2f}x")
 
 
+class Seen:
+    """An estimator's detect that counts the frames with a pose."""
+
+    def __init__(self, estimator) -> None:
+        self.estimator, self.count = estimator, 0
+
+    def detect(self, frame: np.ndarray, timestamp: int) -> None:
+        self.count += self.estimator.detect(frame, timestamp) is not None
+
+
+def bench_zoom(frames: list[np.ndarray], args) -> None:
+    """Per-frame cost and frames with a pose of the landmarker without and with the zoom and exposure."""
+    import cv2
+
+    from pose_action.extraction.pose import PoseEstimator, resolve_model
+    from pose_action.synth.conditions import Darkness, darken
+
+    def far(frame: np.ndarray, scale: float = 0.3) -> np.ndarray:
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        out = np.full_like(frame, 110)
+        out[-small.shape[0] - 10:-10, 20:20 + small.shape[1]] = small
+        return out
+
+    room, rng = Darkness(brightness=0.3, contrast=0.6, noise=5.0, tint=(0.75, 0.95, 1.1), noise_seed=1), \
+        np.random.default_rng(0)
+    videos = {"as drawn": frames, "far (30% size)": [far(frame) for frame in frames],
+              "dark room": [darken(frame, room, rng) for frame in frames]}
+    wall: dict[tuple[str, bool], list[float]] = {(name, on): [] for name in videos for on in (False, True)}
+    found: dict[tuple[str, bool], int] = {}
+    model = resolve_model("lite")
+    for _ in range(args.rounds):
+        for name, clip in videos.items():
+            for on in (False, True):
+                with PoseEstimator(model, zoom=on, exposure=on) as estimator:
+                    seen = Seen(estimator)
+                    timing = per_frame_ms(seen.detect, clip, 1)
+                wall[name, on] += timing.wall_ms
+                found[name, on] = seen.count
+    print(f"pose landmarker per frame, 320x240, {len(frames)} frames, {args.rounds} alternating rounds; cores: "
+          f"{args.cores or 'all'}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'video':<18}{'plain ms':>10}{'zoom+exposure ms':>18}{'ratio':>7}   frames with a pose")
+    for name in videos:
+        off, on = float(np.median(wall[name, False])), float(np.median(wall[name, True]))
+        print(f"{name:<18}{off:10.2f}{on:18.2f}{on / off:7.2f}x   {found[name, False]} -> {found[name, True]} "
+              f"of {len(frames)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, help="a run directory with model.keras and model.tflite")
@@ -198,10 +252,12 @@ def main() -> None:
                         help="also measure a fusion --motion run on the same throwaway features")
     parser.add_argument("--motion-run", type=Path, help="--motion with --run: the run with the motion stream")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="--motion, --people: alternating rounds of the settings compared")
+                        help="--motion, --people, --zoom: alternating rounds of the settings compared")
     parser.add_argument("--people", metavar="N,N",
                         help="measure only the TFLite pipeline with live --max-people N for each N (e.g. 1,2), "
                              "on one person and on two")
+    parser.add_argument("--zoom", action="store_true",
+                        help="measure only the pose landmarker without and with the zoom and exposure")
     args = parser.parse_args()
     if args.motion and args.run and not args.motion_run:
         parser.error("--motion with --run needs --motion-run (or leave out both: a throwaway pair is trained)")
@@ -212,6 +268,12 @@ def main() -> None:
         os.sched_setaffinity(0, cores)
     threads = args.cores or None
     workdir = Path(tempfile.mkdtemp(prefix="bench_inference_"))
+    if args.zoom:
+        from pose_action.synth.dataset import write_clip
+
+        bench_zoom(load_frames(write_clip(workdir / "bench.mp4", "JumpingJack", actor=7, seed=3, size=(320, 240),
+                                          seconds=args.seconds))[0], args)
+        return
     run = args.run
     if run is None:
         print(f"training a throwaway run (T=32, 64 px thumbnails) in {workdir} ...", file=sys.stderr)

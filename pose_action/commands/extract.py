@@ -71,6 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also store optical-flow motion vectors of every processed frame "
                              "(FEATURES/motion/<Class>/<clip>.npz); on a folder extracted without it, "
                              "adds only the motion files (no pose work, landmarks untouched)")
+    parser.add_argument("--no-zoom", dest="zoom", action="store_false",
+                        help="where the landmarker finds nobody in a frame, do not look again in a crop around "
+                             "the person's last pose or where the frame moves (the zoom finds small, far "
+                             "people; it costs a second landmarker pass on such frames)")
+    parser.add_argument("--no-exposure", dest="exposure", action="store_false",
+                        help="give the landmarker an underexposed frame as it is, not stretched to the full "
+                             "range of brightness")
     parser.add_argument("--overwrite", action="store_true",
                         help="redo every video, also when FEATURES holds other settings")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -80,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     settings = functools.partial(make_settings, args.pose_model, target_fps=args.target_fps, stride=args.stride,
                                  thumb_size=args.thumb_size, thumb_frames=args.thumb_frames, embed=args.embed,
                                  embed_weights=args.embed_weights, max_people=args.max_people,
-                                 motion=args.motion, scout_every=args.scout_every)
+                                 motion=args.motion, scout_every=args.scout_every, zoom=args.zoom,
+                                 exposure=args.exposure)
     report = extract_videos(args.video_root, args.out, settings, workers=args.workers, scheduler=args.scheduler,
                             group_pattern=args.group_pattern, overwrite=args.overwrite, progress=not args.quiet)
     if not args.quiet:

@@ -105,7 +105,8 @@ def _extract_into(row: dict, item: VideoItem, out_root: Path, settings: ExtractS
     estimator: PoseEstimator | PeopleFinder
     if settings.max_people <= 1:
         estimator = PoseEstimator(settings.model_path, min_detection_confidence=settings.min_detection_confidence,
-                                  min_tracking_confidence=settings.min_tracking_confidence)
+                                  min_tracking_confidence=settings.min_tracking_confidence, zoom=settings.zoom,
+                                  exposure=settings.exposure)
     else:
         estimator = PeopleFinder(settings.model_path, max_people=settings.max_people, scout_every=settings.scout_every,
                                  hold=SCOUT_HOLD, aspect=info.width / info.height,

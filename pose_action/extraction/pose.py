@@ -12,10 +12,12 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -144,6 +146,22 @@ CROP_SCALE = 1.5  # the square searched around a person's last pose: this times 
 SCOUT_HOLD = DEFAULT_MAX_GAP
 
 
+# The zoom of the one-person landmarker (PoseEstimator(zoom=True), extract's default): where it finds
+# nobody, it looks again in a square crop, so that a small, far person fills the detector's input.
+# Values chosen on drawn far actors (frames with a pose 52% -> 69%; docs/benchmarks.md, "Zoom and exposure").
+ZOOM_SCALE = 2.5  # the crop's side: this times the longer side of the last pose (or of the moving region)
+ZOOM_MIN = 0.5  # ... and at least this share of the frame's shorter side
+ZOOM_HOLD = DEFAULT_MAX_GAP  # frames the last pose is looked around after it was lost; then where the frame moves
+ZOOM_WHOLE = 0.7  # a moving region wider or taller than this share of the shorter side: the camera moves
+GREY_WIDTH = 160  # the moving region and the exposure are judged on the frame in grey, about this wide
+# The exposure of the one-person landmarker (PoseEstimator(exposure=True), extract's default): a frame
+# whose bright end (99th percentile of grey, on the frame sampled down to about GREY_WIDTH) is below
+# EXPOSURE_DIM is underexposed, and the landmarker sees it stretched from its 1st to 99th percentile to
+# the full range (drawn dark actors: frames with a pose 37% -> 76%). A dark room with a lamp or a
+# window in view is not underexposed, and is left as it is.
+EXPOSURE_DIM = 100
+
+
 def _landmarker(model_path: str | os.PathLike, num_poses: int, video: bool,
                 min_detection_confidence: float, min_tracking_confidence: float,
                 min_presence_confidence: float = 0.5):
@@ -193,9 +211,12 @@ class PoseEstimator:
     """
 
     def __init__(self, model_path: str | os.PathLike, *, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, num_poses: int = 1) -> None:
+                 min_tracking_confidence: float = 0.5, num_poses: int = 1, zoom: bool = False,
+                 exposure: bool = False) -> None:
         self._landmarker = _landmarker(model_path, num_poses, True, min_detection_confidence,
                                        min_tracking_confidence)
+        self._zoom = _Zoom(model_path, min_detection_confidence) if zoom and num_poses == 1 else None
+        self._exposure = exposure
 
     def detect(self, frame_bgr: np.ndarray, timestamp_ms: int) -> np.ndarray | None:
         """(33, 8) float32 landmarks (x, y, z, visibility, presence, wx, wy, wz), or None.
@@ -208,9 +229,19 @@ class PoseEstimator:
     def detect_all(self, frame_bgr: np.ndarray, timestamp_ms: int,
                    limit: int | None = None) -> list[np.ndarray]:
         """Every pose found (up to num_poses), each (33, 8) float32, in MediaPipe's order."""
-        return _poses(self._landmarker.detect_for_video(_mp_image(frame_bgr), int(timestamp_ms)), limit)
+        grey = small_grey(frame_bgr) if self._zoom is not None or self._exposure else None
+        if self._exposure:
+            assert grey is not None
+            frame_bgr = exposed(frame_bgr, grey)
+        people = _poses(self._landmarker.detect_for_video(_mp_image(frame_bgr), int(timestamp_ms)), limit)
+        if self._zoom is not None:
+            assert grey is not None
+            people = self._zoom.after(frame_bgr, grey, people)
+        return people
 
     def close(self) -> None:
+        if self._zoom is not None:
+            self._zoom.close()
         if self._landmarker is not None:
             with native_stderr_quieted():  # LiteRT's "INFO: ... DestroyAccelerator"
                 self._landmarker.close()
@@ -221,6 +252,92 @@ class PoseEstimator:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def small_grey(frame_bgr: np.ndarray) -> np.ndarray:
+    """The frame in grey, sampled down to about GREY_WIDTH pixels wide (every n-th pixel: cheap)."""
+    step = max(1, round(frame_bgr.shape[1] / GREY_WIDTH))
+    return cv2.cvtColor(np.ascontiguousarray(frame_bgr[::step, ::step]), cv2.COLOR_BGR2GRAY)
+
+
+def exposed(frame_bgr: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    """The frame stretched to the full range where it is underexposed (EXPOSURE_DIM), else itself."""
+    low, high = np.percentile(grey, [1, 99])
+    if high >= EXPOSURE_DIM:
+        return frame_bgr
+    table = ((np.arange(256) - low) * 255 / max(float(high - low), 8.0)).clip(0, 255).astype(np.uint8)
+    return cv2.LUT(frame_bgr, table)
+
+
+def _moving(background: np.ndarray, grey: np.ndarray, step: float) -> tuple[float, float, float, float] | None:
+    """(x0, y0, x1, y1) whole-frame pixels around where the blurred small grey frame differs from its
+    running background (`step`: whole-frame pixels per small pixel), or None."""
+    difference = cv2.absdiff(background, grey)
+    moved = (difference > max(6.0, 4.0 * float(np.median(difference)) + 4.0)).astype(np.uint8)
+    ys, xs = np.nonzero(cv2.morphologyEx(moved, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)))
+    if len(xs) < 20:
+        return None
+    (x0, x1), (y0, y1) = np.percentile(xs, [2, 98]), np.percentile(ys, [2, 98])
+    return float(x0) * step, float(y0) * step, float(x1 + 1) * step, float(y1 + 1) * step
+
+
+class _Zoom:
+    """A second look where the VIDEO landmarker found nobody: an IMAGE landmarker on a square crop
+    around the last pose (for ZOOM_HOLD frames after it was lost), else around where the frame
+    moves against a running background. MediaPipe's detector sees the frame at 224 px, where a
+    person under about a quarter of the frame's height is lost although plainly in view."""
+
+    def __init__(self, model_path: str | os.PathLike, confidence: float) -> None:
+        self._model_path, self._confidence = model_path, confidence
+        self._landmarker: Any = None  # a PoseLandmarker in IMAGE mode, made at the first second look
+        self._last: np.ndarray | None = None
+        self._unseen = ZOOM_HOLD + 1
+        self._background: np.ndarray | None = None
+
+    def after(self, frame_bgr: np.ndarray, grey: np.ndarray, people: list[np.ndarray]) -> list[np.ndarray]:
+        """`people` as found, or the pose a second look finds; keeps the background up to date.
+        `grey` is small_grey(frame_bgr)."""
+        background = self._background
+        blurred = cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32)
+        self._background = blurred if background is None else cv2.addWeighted(background, 0.9, blurred, 0.1, 0)
+        if not people:
+            crop = self._crop(frame_bgr, lambda: None if background is None else _moving(
+                background, blurred, frame_bgr.shape[1] / grey.shape[1]))
+            if crop is not None:
+                if self._landmarker is None:
+                    self._landmarker = _landmarker(self._model_path, 1, False, self._confidence, 0.5,
+                                                   self._confidence)
+                found = _poses(self._landmarker.detect(_mp_image(crop[0])), 1)
+                height, width = frame_bgr.shape[:2]
+                people = [_from_crop(found[0], crop[1], width, height)] if found else []
+        self._last, self._unseen = (people[0], 0) if people else (self._last, self._unseen + 1)
+        return people
+
+    def _crop(self, frame_bgr: np.ndarray, moving: Callable[[], tuple[float, float, float, float] | None]
+              ) -> tuple[np.ndarray, tuple[float, float, float]] | None:
+        """The square to look in: around the last pose while it is recent, else around moving()
+        (only then worked out), or None."""
+        height, width = frame_bgr.shape[:2]
+        if self._last is not None and self._unseen < ZOOM_HOLD:
+            xs, ys = self._last[:, 0] * width, self._last[:, 1] * height
+            region: tuple[float, float, float, float] | None = (
+                float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        else:
+            region = moving()
+        if region is None:
+            return None
+        x0, y0, x1, y1 = region
+        side = max(x1 - x0, y1 - y0)
+        if not np.isfinite(side) or side > ZOOM_WHOLE * min(width, height):
+            return None  # the whole frame moves (or the person already fills it): no smaller place to look
+        half = max(ZOOM_SCALE * side, ZOOM_MIN * min(width, height)) / 2
+        return _square(frame_bgr, (x0 + x1) / 2, (y0 + y1) / 2, half)
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            with native_stderr_quieted():
+                self._landmarker.close()
+            self._landmarker = None
 
 
 def pose_box(pose: np.ndarray, width: int, height: int, margin: float = MASK_MARGIN) -> tuple[int, int, int, int]:
@@ -258,8 +375,14 @@ def _square_crop(frame_bgr: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, t
     half = CROP_SCALE / 2 * max(float(np.ptp(xs)), float(np.ptp(ys)))
     if not np.isfinite(half) or half < 8:
         return None
-    half = min(half, 2.0 * max(width, height))
-    x0, y0 = int(round(float(xs.min() + xs.max()) / 2 - half)), int(round(float(ys.min() + ys.max()) / 2 - half))
+    return _square(frame_bgr, float(xs.min() + xs.max()) / 2, float(ys.min() + ys.max()) / 2,
+                   min(half, 2.0 * max(width, height)))
+
+
+def _square(frame_bgr: np.ndarray, cx: float, cy: float, half: float) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """The square of side 2 * half centred on (cx, cy) pixels, grey beyond the frame, and (x0, y0, side)."""
+    height, width = frame_bgr.shape[:2]
+    x0, y0 = int(round(cx - half)), int(round(cy - half))
     side = int(round(2 * half))
     top, bottom, left, right = max(0, -y0), max(0, y0 + side - height), max(0, -x0), max(0, x0 + side - width)
     padded = (cv2.copyMakeBorder(frame_bgr, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(128, 128, 128))

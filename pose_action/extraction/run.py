@@ -90,6 +90,22 @@ def _check_config(layout: FeaturesLayout, config: dict, overwrite: bool) -> None
             f"with the new settings, or choose another --out")
 
 
+def _keep_folder_looks(layout: FeaturesLayout, settings: ExtractSettings, overwrite: bool) -> ExtractSettings:
+    """A folder extracted without the zoom or the exposure (--no-zoom, --no-exposure, or before they
+    existed) resumes without them: its clips stay alike, and a run trained on them reads new videos
+    as they were read."""
+    previous = None if overwrite else layout.read_config()
+    if settings.max_people > 1 or not previous:
+        return settings
+    recorded = previous.get("pose") or {}
+    zoom, exposure = settings.zoom and "zoom" in recorded, settings.exposure and "exposure" in recorded
+    for name, kept in (("zoom", zoom), ("exposure", exposure)):
+        if getattr(settings, name) and not kept:
+            log.info("%s was extracted without the %s: this run goes without it too (as --no-%s; "
+                     "--overwrite redoes every video with it)", layout.root, name, name)
+    return replace(settings, zoom=zoom, exposure=exposure)
+
+
 def _keep_folder_motion(layout: FeaturesLayout, settings: ExtractSettings, overwrite: bool) -> ExtractSettings:
     """A folder with motion files keeps making them: a rerun without --motion resumes it, it does not redo it."""
     previous = None if overwrite else layout.read_config()
@@ -182,6 +198,7 @@ def extract(video_root: str | os.PathLike, out_root: str | os.PathLike, settings
     _warn_ungrouped(discovery.ungrouped, len(discovery.items), group_pattern)
     layout = FeaturesLayout(out_root)
     with _exclusive(layout):
+        settings = _keep_folder_looks(layout, settings, overwrite)
         settings = _keep_folder_motion(layout, settings, overwrite)
         config = settings.config()
         _check_config(layout, config, overwrite)

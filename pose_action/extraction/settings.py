@@ -56,6 +56,8 @@ class ExtractSettings:
     max_people: int = 1  # --max-people: poses asked of the landmarker; above 1, people are tracked
     scout_every: int = SCOUT_EVERY  # --scout-every: with max_people > 1 (extraction.pose.PeopleFinder); 0: no scout
     motion: bool = False  # --motion: optical-flow vectors of every processed frame
+    zoom: bool = True  # --no-zoom turns it off: a second look in a crop where nobody was found (pose.PoseEstimator)
+    exposure: bool = True  # --no-exposure turns it off: underexposed frames stretched for the landmarker
     # Not a setting of the outputs (not in config()): this job only adds the motion file of a
     # video already extracted with the same settings without motion (no pose, CSV untouched).
     motion_only: bool = False
@@ -87,6 +89,21 @@ class ExtractSettings:
                        "min_presence_confidence": pose.FINDER_CONFIDENCE, "confirm": pose.FINDER_CONFIRM,
                        "mask": pose.MASK_SHAPE, "mask_margin": pose.MASK_MARGIN, "crop_scale": pose.CROP_SCALE,
                        "follow_step": pose.FOLLOW_STEP}}
+        # Without the zoom and the exposure (--no-zoom --no-exposure) the entry is the one of folders
+        # made before they existed.
+        zoom = {} if not self.zoom or self.max_people > 1 else {"zoom": {
+            "search": "where the VIDEO landmarker finds nobody, a num_poses=1 IMAGE landmarker (at "
+                      "min_detection_confidence) on a square crop around the last pose for hold frames after "
+                      "it was lost, else around where the frame differs from its running background "
+                      "(grey, about grey_width px wide); the crop's side is scale times the region's "
+                      "longer side, at least min_share of the frame's shorter side; none where the region "
+                      "is wider than whole_share of it",
+            "scale": pose.ZOOM_SCALE, "min_share": pose.ZOOM_MIN, "hold": pose.ZOOM_HOLD,
+            "whole_share": pose.ZOOM_WHOLE, "grey_width": pose.GREY_WIDTH}}
+        exposure = {} if not self.exposure or self.max_people > 1 else {"exposure": {
+            "stretch": "where the 99th percentile of the frame's grey (about grey_width px wide) is below "
+                       "dim, the landmarker sees the frame stretched from its 1st to 99th percentile to 0-255",
+            "dim": pose.EXPOSURE_DIM, "grey_width": pose.GREY_WIDTH}}
         people = {} if self.max_people <= 1 else {"people": {
             "max_people": self.max_people, "tracking": "extraction.tracking (linear_sum_assignment)",
             "max_gap": DEFAULT_MAX_GAP, "main_actor": "highest track score", "file": "people/<Class>/<clip>.csv",
@@ -97,7 +114,7 @@ class ExtractSettings:
                            "sha256": self.model_sha256},
             "pose": {"running_mode": "VIDEO", "landmarker": "one per video",
                      "min_detection_confidence": self.min_detection_confidence,
-                     "min_tracking_confidence": self.min_tracking_confidence},
+                     "min_tracking_confidence": self.min_tracking_confidence, **zoom, **exposure},
             "sampling": {"fps": self.target_fps, "stride": self.stride},
             "thumbnails": {"size": self.thumb_size, "frames": self.thumb_frames,
                            "resize": "whole frame squashed to a square, INTER_AREA, RGB",
@@ -133,7 +150,8 @@ def _motion_config() -> dict:
 def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
                   stride: int | None = None, thumb_size: int = THUMB_SIZE, thumb_frames: int = THUMB_FRAMES,
                   embed: str | None = None, embed_weights: str = "imagenet", max_people: int = 1,
-                  motion: bool = False, scout_every: int = SCOUT_EVERY) -> ExtractSettings:
+                  motion: bool = False, scout_every: int = SCOUT_EVERY,
+                  zoom: bool = ExtractSettings.zoom, exposure: bool = ExtractSettings.exposure) -> ExtractSettings:
     """Resolve the pose model (and weights file) and check every option up front, so a bad
     option stops the run with one line before any video is touched."""
     from pose_action.extraction.pose import POSE_MODELS, file_sha256, resolve_model
@@ -167,7 +185,7 @@ def make_settings(pose_model: str = "lite", *, target_fps: float | None = None,
         stride=stride, thumb_size=thumb_size, thumb_frames=thumb_frames, embed=embed,
         embed_weights=embed_weights, embed_weights_sha256=weights_sha,
         embed_input_size=input_size, embed_dim=dim, max_people=max_people, motion=motion,
-        scout_every=scout_every)
+        scout_every=scout_every, zoom=zoom, exposure=exposure)
 
 
 def package_versions() -> dict[str, str]:

@@ -58,7 +58,8 @@ class FrameExtractor:
 
         self.max_people = int(max_people)
         # several people: extraction's PeopleFinder, made at the first frame (it needs the aspect ratio)
-        self.estimator = PoseEstimator(pose_model, **config.pose_options) if self.max_people <= 1 else None
+        self.estimator = (PoseEstimator(pose_model, zoom=config.zoom, exposure=config.exposure, **config.pose_options)
+                          if self.max_people <= 1 else None)
         self.finder: PeopleFinder | None = None  # several people: made at the first frame
         self._finder = functools.partial(_people_finder, config, pose_model, self.max_people)
         self.image_size = image_size

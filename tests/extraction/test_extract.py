@@ -21,7 +21,7 @@ from pose_action.extraction.appearance import FrameSampler, read_appearance, thu
 from pose_action.extraction.discovery import VideoItem
 from pose_action.extraction.job import new_row, process_video
 from pose_action.extraction.manifest import ManifestWriter, read_rows
-from pose_action.extraction.pose import file_sha256
+from pose_action.extraction.pose import EXPOSURE_DIM, ZOOM_SCALE, file_sha256
 from pose_action.extraction.run import extract, format_summary
 from pose_action.extraction.settings import ExtractSettings, make_settings
 from pose_action.landmarks import INDEX, load_sequence, read_csv
@@ -87,7 +87,23 @@ def test_manifest_and_config_describe_the_run(extracted, lite):
     assert config["pose_model"]["sha256"] == file_sha256(lite.model_path)
     assert config["thumbnails"] == {**config["thumbnails"], "size": 64, "frames": 16}
     assert config["versions"]["mediapipe"]
+    assert config["pose"]["zoom"]["scale"] == ZOOM_SCALE  # the default: a second look where nobody was found
+    assert config["pose"]["exposure"]["dim"] == EXPOSURE_DIM  # ... and underexposed frames stretched
     assert set(manifest["config_id"]) == {config["config_id"]}
+
+
+def test_a_folder_made_without_the_zoom_and_exposure_resumes_without_them(tmp_path):
+    root, out = tmp_path / "videos", tmp_path / "features"
+    _dataset(root, [("Wave", 0)], seconds=1.0)
+    extract(root, out, make_settings("lite", thumb_frames=4, zoom=False, exposure=False), workers=1)
+    before = json.loads((out / "extract_config.json").read_text())
+    assert set(before["pose"]) == {"running_mode", "landmarker", "min_detection_confidence",
+                                   "min_tracking_confidence"}  # the config (and id) of folders made before them
+    _dataset(root, [("Wave", 1)], seconds=1.0)
+    report = extract(root, out, make_settings("lite", thumb_frames=4), workers=1)  # the default has both
+    assert (report.skipped, report.count("ok")) == (1, 1)  # not refused as "other settings"
+    assert json.loads((out / "extract_config.json").read_text())["config_id"] == before["config_id"]
+    assert set(pd.read_csv(out / "manifest.csv")["config_id"]) == {before["config_id"]}
 
 
 def test_thumbnails_are_the_processed_frames_spread_over_the_clip(extracted):

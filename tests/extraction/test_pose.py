@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 
 from pose_action.errors import InputError
@@ -56,3 +58,47 @@ def test_mediapipe_import_does_not_load_tensorflow():
             "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def _far_away(frame: np.ndarray, scale: float = 0.14) -> np.ndarray:
+    """The frame shrunk into the lower left of a grey one of the same size: the person small and far."""
+    height, width = frame.shape[:2]
+    small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    out = np.full_like(frame, 90)
+    out[height - small.shape[0] - 20:height - 20, 40:40 + small.shape[1]] = small
+    return out
+
+
+def test_zoom_finds_a_small_far_person_the_plain_landmarker_misses(shared_videos):
+    video = shared_videos / "ud810_ps7" / "A1" / "PS7A1P1T1.avi"
+    found = {}
+    for zoom in (False, True):
+        noses = []
+        with pose.PoseEstimator(pose.resolve_model("lite"), zoom=zoom) as estimator:
+            for _, timestamp, frame in read_frames(video, stride=4):
+                points = estimator.detect(_far_away(frame), timestamp)
+                if points is not None:
+                    noses.append(points[0, :2] * (frame.shape[1], frame.shape[0]))
+        found[zoom] = noses
+    assert not found[False]  # at 14% of its size MediaPipe's detector loses the person
+    assert len(found[True]) >= 15
+    # ... and the zoomed poses are in whole-frame coordinates, on the shrunk person (x 40-130 px, y 373-460 px)
+    x, y = np.median(found[True], axis=0)
+    assert 40 < x < 130 and 373 < y < 460
+
+
+def test_exposure_finds_a_person_in_a_dim_noisy_room(shared_videos):
+    from pose_action.synth.conditions import Darkness, darken
+
+    video = shared_videos / "ud810_ps7" / "A1" / "PS7A1P1T1.avi"
+    room = Darkness(brightness=0.25, contrast=0.5, noise=6.0, tint=(0.75, 0.95, 1.1), noise_seed=1)
+    rng = np.random.default_rng(0)
+    dim = [(timestamp, darken(frame, room, rng)) for _, timestamp, frame in read_frames(video, stride=3)]
+    found = {}
+    for exposure in (False, True):
+        with pose.PoseEstimator(pose.resolve_model("lite"), exposure=exposure) as estimator:
+            found[exposure] = sum(estimator.detect(frame, timestamp) is not None for timestamp, frame in dim)
+    assert found[True] >= found[False] + 3, found
+    # a frame that is not underexposed is given to the landmarker as it is
+    frame = next(read_frames(video))[2]
+    assert pose.exposed(frame, pose.small_grey(frame)) is frame

@@ -249,3 +249,45 @@ def test_embeddings_are_computed_like_extraction_and_only_for_used_frames(tiny):
     np.testing.assert_array_equal(live["pose"], expected["pose"])
     np.testing.assert_allclose(live["embeddings"], expected["embeddings"], atol=2e-3, rtol=2e-3)
     assert 0 < len(cache.vectors) <= features.frames < len(sampled.frame_index)  # only the picked frames
+
+
+def test_inference_zooms_where_its_extraction_did(shared_videos, tmp_path):
+    """A far, small person: found by predict/live as extract found it (the run's config says whether
+    extraction zoomed), so a run reads new video as its training clips were read."""
+    import cv2
+
+    from pose_action.extraction.pose import resolve_model
+    from pose_action.extraction.run import extract
+    from pose_action.extraction.settings import make_settings
+    from pose_action.features import FeatureConfig
+    from pose_action.inference.frames import FrameExtractor
+    from pose_action.landmarks import load_sequence
+    from pose_action.runs import ModelConfig, RunConfig
+
+    video = tmp_path / "videos" / "A1" / "far_g01.avi"
+    video.parent.mkdir(parents=True)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))
+    for _, _, frame in read_frames(shared_videos / "ud810_ps7" / "A1" / "PS7A1P1T1.avi", stride=5):
+        small = cv2.resize(frame, None, fx=0.14, fy=0.14, interpolation=cv2.INTER_AREA)
+        canvas = np.full_like(frame, 90)
+        canvas[480 - small.shape[0] - 20:460, 40:40 + small.shape[1]] = small
+        writer.write(canvas)
+    writer.release()
+    out = tmp_path / "features"
+    extract(video.parent.parent, out, make_settings("lite", thumb_frames=4), workers=1)
+    info = probe(video)
+    stored = load_sequence(out / "landmarks" / "A1" / "far_g01.csv", fps=info.fps, width=640, height=480)
+    assert stored.detected.sum() >= 12
+    extraction = json.loads((out / "extract_config.json").read_text())
+    found = {}
+    for zoom in (True, False):
+        if not zoom:  # a run extracted with --no-zoom --no-exposure, or before they existed
+            extraction["pose"].pop("zoom"), extraction["pose"].pop("exposure")
+        config = RunConfig(model=ModelConfig(name="pose", params={}, inputs=("pose", "mask"), num_classes=1),
+                           features=FeatureConfig(), labels=("A1",), window={"seconds": 1.6}, extraction=extraction)
+        assert config.zoom == config.exposure == zoom
+        with FrameExtractor(config, resolve_model("lite"), None) as extractor:
+            found[zoom] = [extractor.process(frame, index, timestamp).landmarks
+                           for index, timestamp, frame in read_frames(video)]
+    assert [points is not None for points in found[True]] == list(stored.detected)
+    assert not any(points is not None for points in found[False])
