@@ -11,7 +11,7 @@ extrapolated to UCF50.
     python scripts/bench_extract.py --part throughput --modes local:1 --people 1,2,3 --video CLIP
     python scripts/bench_extract.py --part throughput --modes local:1 --people 1,2,3 --scout-every 0,8 --video CLIP
     python scripts/bench_extract.py --part throughput --modes local:1,local:2 --motion   # cost of --motion
-    python scripts/bench_extract.py --part throughput --modes local:2 --zoom             # cost of the zoom
+    python scripts/bench_extract.py --part throughput --modes local:2 --zoom   # cost of the zoom and exposure
 
 A mode is `local:N` (`extract --workers N`, worker processes) or `dask:N` (`extract
 --scheduler local --workers N`: a Dask LocalCluster of N one-thread worker processes).
@@ -34,8 +34,9 @@ is measured before and after the runs, so load from other processes shows up as 
 between the two; the load average is printed with the numbers.
 With --motion every throughput mode also runs with `extract --motion` (alternating without,
 with, without, with for --repeats rounds) and the ratio of the rates is printed: the issue's
-target is at least 0.9 of the rate without motion. With --zoom every throughput mode runs with and
-without `extract --no-zoom` the same way, and the frames with a pose of each are printed.
+target is at least 0.9 of the rate without motion. With --zoom every throughput mode runs with the
+default zoom and exposure and without them (`extract --no-zoom --no-exposure`) the same way, and the
+frames with a pose of each are printed.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def parse_mode(text: str) -> tuple[str, int]:
 
 def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model: str,
                  sample_memory: bool = False, max_people: int = 1, motion: bool = False,
-                 scout_every: int | None = None, zoom: bool = True) -> dict:
+                 scout_every: int | None = None, plain_pose: bool = False) -> dict:
     """Run the real command; wall time and (sample_memory) peak RSS of its process tree.
 
     Sampling costs CPU (psutil scans /proc for children), so throughput runs do not sample.
@@ -117,8 +118,8 @@ def run_pipeline(video_root: Path, out: Path, mode: tuple[str, int], pose_model:
         command += ["--scheduler", "local"]
     if motion:
         command += ["--motion"]
-    if not zoom:
-        command += ["--no-zoom"]
+    if plain_pose:  # the landmarker on the frames as they are: no zoom, no exposure
+        command += ["--no-zoom", "--no-exposure"]
     if scout_every is not None:
         command += ["--scout-every", str(scout_every)]
     peaks = {"tree": 0, "parent": 0, "worker": 0}
@@ -291,14 +292,14 @@ def throughput(args: argparse.Namespace, work: Path, size: tuple[int, int]) -> N
 
 def option_comparison(args: argparse.Namespace, root: Path, work: Path, modes: list[tuple[str, int]],
                       option: str) -> None:
-    """Rates of each mode without and with `option` (motion: --motion; zoom: the default against
-    --no-zoom), alternating runs so that drifting load hits both alike."""
+    """Rates of each mode without and with `option` (motion: --motion; zoom: the default zoom and
+    exposure against --no-zoom --no-exposure), alternating runs so that drifting load hits both alike."""
     print(f"\nextract with {option} vs without ({args.repeats} alternating rounds per mode; frames/s, mean of rounds)")
     for mode in modes:
         rates: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
         for _ in range(args.repeats):
             for on in (False, True):
-                settings = {"motion": on} if option == "motion" else {"zoom": on}
+                settings = {"motion": on} if option == "motion" else {"plain_pose": not on}
                 result = run_pipeline(root, work / f"features_{option}_{on}", mode, args.pose_model, **settings)
                 rates[on].append((result["frames"] / result["wall"], result["steady"]))
         means = {on: [sum(r[i] for r in rates[on]) / len(rates[on]) for i in (0, 1)] for on in rates}
@@ -357,7 +358,8 @@ def main() -> None:
     parser.add_argument("--motion", action="store_true",
                         help="throughput: also compare every mode with `extract --motion` (the cost of motion)")
     parser.add_argument("--zoom", action="store_true",
-                        help="throughput: also compare every mode with `extract --no-zoom` (the cost of the zoom)")
+                        help="throughput: also compare every mode with `extract --no-zoom --no-exposure` (the cost "
+                             "of the zoom and exposure)")
     parser.add_argument("--repeats", type=int, default=2, help="--motion, --zoom: alternating rounds per mode")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()

@@ -268,11 +268,13 @@ def main() -> None:
         os.sched_setaffinity(0, cores)
     threads = args.cores or None
     workdir = Path(tempfile.mkdtemp(prefix="bench_inference_"))
-    if args.zoom:
-        from pose_action.synth.dataset import write_clip
+    from pose_action.synth.dataset import write_clip
 
-        bench_zoom(load_frames(write_clip(workdir / "bench.mp4", "JumpingJack", actor=7, seed=3, size=(320, 240),
-                                          seconds=args.seconds))[0], args)
+    video = write_clip(workdir / "bench.mp4", "JumpingJack", actor=7, seed=3, size=(320, 240),
+                       seconds=args.seconds)
+    frames, fps = load_frames(video)
+    if args.zoom:
+        bench_zoom(frames, args)
         return
     run = args.run
     if run is None:
@@ -282,11 +284,6 @@ def main() -> None:
         from pose_action.inference.export import export_run
 
         export_run(run)
-    from pose_action.synth.dataset import write_clip
-
-    video = write_clip(workdir / "bench.mp4", "JumpingJack", actor=7, seed=3, size=(320, 240),
-                       seconds=args.seconds)
-    frames, fps = load_frames(video)
     config = json.loads((run / "config.json").read_text())
     if args.people:
         bench_people(run, workdir, frames, fps, args, threads)
