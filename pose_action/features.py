@@ -46,11 +46,18 @@ APPEARANCE_KINDS = ("none", "thumbs", "embeddings")
 #   raw         x, y, z, visibility of all 33 landmarks as MediaPipe gives them, zeros where no
 #               pose: the "MediaPipe + LSTM" tutorials' input (the `keypoints` baseline)
 POSE_FEATURES = ("body", "normalized", "raw")
-# locomotion_vectors (FeatureConfig.locomotion): how fast and where the body moves, in body units:
-#   root velocity x, y, speed, known; the window's steady velocity x, y, speed, known; ankle
+# locomotion_vectors (FeatureConfig.locomotion "full"): how fast and where the body moves, in body
+#   units: root velocity x, y, speed, known; the window's steady velocity x, y, speed, known; ankle
 #   spread x, y and its change; cadence; place across the frame, room to the nearest side edge,
 #   speed toward that edge; presence change (see locomotion_vectors)
 LOCOMOTION_CHANNELS = 16
+# FeatureConfig.locomotion, what of them the pose vectors carry:
+#   none   nothing (runs made before it existed)
+#   speed  the window's steady velocity x, y, speed, known and its cadence (SPEED_CHANNELS): how
+#          fast the body travels, read robustly over the whole window, nothing of where it is
+#   full   all LOCOMOTION_CHANNELS (per-frame velocity, stride, place in the frame, entering, leaving)
+LOCOMOTION_KINDS = ("none", "speed", "full")
+SPEED_CHANNELS = (4, 5, 6, 7, 11)  # of locomotion_vectors' channels
 SPEED_UNIT = 4.0  # torso lengths per second a velocity channel of 1 stands for (a brisk walk across the frame)
 MAX_SPEED = 24.0  # torso lengths per second: faster is a detection jump, not a runner (clipped)
 MAX_VELOCITY_GAP_S = 0.75  # no frame velocity between poses further apart than this (a gap, not a step)
@@ -107,9 +114,9 @@ class FeatureConfig:
     # the second most important person, relative to the main actor, appended to each pose vector
     # (second_person_vectors; needs the people files of extract --max-people 2)
     second_person: bool = False
-    # pose vectors also carry how fast and where the body moves (locomotion_vectors): root velocity
-    # in torso lengths per second, cadence, place in the frame; runs made before it existed lack it
-    locomotion: bool = False
+    # what the pose vectors carry of how fast and where the body moves (LOCOMOTION_KINDS); a bare
+    # config has none, as runs made before it existed; the training recipe chooses (Recipe.locomotion)
+    locomotion: str = "none"
 
     def __post_init__(self) -> None:
         if self.frames < 2:
@@ -124,7 +131,9 @@ class FeatureConfig:
             raise InputError(f"visibility_gate must be in [0, 1), got {self.visibility_gate}")
         if self.scene_frames is not None and self.scene_frames < 1:
             raise InputError(f"scene_frames must be at least 1, got {self.scene_frames}")
-        if self.locomotion and self.pose_features == "raw":
+        if self.locomotion not in LOCOMOTION_KINDS:
+            raise InputError(f"locomotion must be one of {LOCOMOTION_KINDS}, got {self.locomotion!r}")
+        if self.locomotion != "none" and self.pose_features == "raw":
             raise InputError("locomotion features need pose_features body or normalized, not raw "
                              "(the tutorials' keypoints stay as MediaPipe gives them)")
 
@@ -160,7 +169,7 @@ class FeatureConfig:
         """Size of one person's pose vector (pose_vectors)."""
         if self.pose_features == "raw":  # x, y, z, visibility per landmark
             return NUM_LANDMARKS * 4
-        locomotion = LOCOMOTION_CHANNELS if self.locomotion else 0
+        locomotion = locomotion_dim(self.locomotion)
         if self.pose_features == "normalized":
             # per landmark x, y, z + visibility; root (hip) x, y; velocities of positions and root
             static, motion = NUM_LANDMARKS * 4 + 2, NUM_LANDMARKS * 3 + 2
@@ -173,6 +182,11 @@ class FeatureConfig:
     @property
     def motion_dim(self) -> int:
         return MOTION_DIM
+
+
+def locomotion_dim(kind: str) -> int:
+    """How many channels locomotion `kind` (LOCOMOTION_KINDS) adds to one person's pose vector."""
+    return {"none": 0, "speed": len(SPEED_CHANNELS), "full": LOCOMOTION_CHANNELS}[kind]
 
 
 def sample_indices(available: int, frames: int, jitter: float = 0.0,
@@ -339,11 +353,13 @@ def pose_vectors(points: np.ndarray, present: np.ndarray, aspect: float, config:
         vectors = normalize_pose(points, usable, aspect, config.velocities)
     else:
         vectors = body_pose(points, usable, present, aspect, config.visibility_gate, config.velocities)
-    if not config.locomotion:
+    if config.locomotion == "none":
         return vectors
     if seconds is None:
         raise InputError("locomotion features need the time of every sampled frame")
     moving = locomotion_vectors(points, usable, present, aspect, seconds, config.visibility_gate, window)
+    if config.locomotion == "speed":
+        moving = moving[:, SPEED_CHANNELS]
     return np.concatenate([vectors, moving], axis=1)
 
 
@@ -603,7 +619,7 @@ def build_features(sequence: LandmarkSequence, config: FeatureConfig, *,
             assert twin is not None  # made above whenever there is a second person
             other = augment(other, sequence.aspect, twin)
     points[present == 0] = np.nan  # padding counts as missing, never as a pose
-    window = window_motion(sequence, rows, config.visibility_gate) if config.locomotion else None
+    window = window_motion(sequence, rows, config.visibility_gate) if config.locomotion != "none" else None
     pose = pose_vectors(points, present, sequence.aspect, config, seconds, window)
     if other is not None:
         other[present == 0] = np.nan

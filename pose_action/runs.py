@@ -309,15 +309,19 @@ def migrate_config(values: dict) -> dict:
     "pose_action.run/1" may predate keys added later, and a missing key takes the value that held
     before it existed (not today's default). A new run format adds its step from the one before.
     - features.pose_features: "normalized" (before body features); features.scene_frames: None
-      (every frame's appearance); features.locomotion, features.second_person, features.motion: false
+      (every frame's appearance); features.locomotion: "none"; features.second_person, features.motion: false;
+      features.locomotion was true or false before it named what it carries: "full" or "none"
     - model.params.cnn: "conv" (thumbnail CNNs before the 4x4 stem); model.params.fusion_gate: "none"
       (fusion runs before the confidence gate: one early-fusion head); model.params.pose_head:
       "shared" (fusion runs before the pose-only head had its own projection)
-    - training.loader_threads: was "workers"; training.second_person, training.locomotion: false
+    - training.loader_threads: was "workers"; training.second_person: false; training.locomotion: null
+      (the recipe's, "none" then), true or false before: "full" or None
     """
     values = dict(values)
     if isinstance(values.get("features"), dict):
         values["features"] = {**_FEATURES_BEFORE, **values["features"]}
+        if isinstance(values["features"]["locomotion"], bool):
+            values["features"]["locomotion"] = "full" if values["features"]["locomotion"] else "none"
     if isinstance(values.get("model"), dict) and isinstance(values["model"].get("params"), dict):
         values["model"] = {**values["model"], "params": _migrate_params(values["model"]["params"])}
     if isinstance(values.get("training"), dict):
@@ -325,14 +329,16 @@ def migrate_config(values: dict) -> dict:
         if "workers" in training:
             training.setdefault("loader_threads", training["workers"])
             del training["workers"]
+        if isinstance(training["locomotion"], bool):
+            training["locomotion"] = "full" if training["locomotion"] else None
         values["training"] = training
     return values
 
 
 # Keys added to format 1 after its first release -> the value every run made before them had.
-_FEATURES_BEFORE = {"pose_features": "normalized", "scene_frames": None, "locomotion": False,
+_FEATURES_BEFORE = {"pose_features": "normalized", "scene_frames": None, "locomotion": "none",
                     "second_person": False, "motion": False}
-_TRAINING_BEFORE = {"second_person": False, "locomotion": False}
+_TRAINING_BEFORE = {"second_person": False, "locomotion": None}
 
 
 def _migrate_params(params: dict) -> dict:

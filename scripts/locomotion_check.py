@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pose_action.features import LOCOMOTION_KINDS
 from pose_action.landmarks import INDEX, NUM_LANDMARKS, PRESENCE, VISIBILITY, LandmarkSequence, X, Y, Z, write_csv
 from pose_action.synth import dataset as synth
 from pose_action.synth.motions import LOCOMOTION
@@ -85,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     features = args.out / "features"
     if not (features / "manifest.csv").is_file():
         locomotion_features(features, actors=args.actors, clips=args.clips, seed=args.seed)
-    for locomotion in (False, True):
+    for locomotion in LOCOMOTION_KINDS:
         options = TrainOptions(model="pose", split="groupkfold:3", frames=16, epochs=args.epochs, seed=args.seed,
                                locomotion=locomotion, params={"lstm_units": 16, "pose_units": 24})
-        summary = train_cv(features, args.out / ("locomotion" if locomotion else "body"), options, quiet=True)
-        print(f"pose{' --locomotion' if locomotion else ''}: walk/jog/run accuracy {summary['accuracy_all']:.3f} "
+        summary = train_cv(features, args.out / f"locomotion-{locomotion}", options, quiet=True)
+        print(f"pose --locomotion {locomotion}: walk/jog/run accuracy {summary['accuracy_all']:.3f} "
               f"over {summary.get('clips_all', '?')} clips", flush=True)
     return 0
 

@@ -11,6 +11,7 @@ from pose_action.features import (
     LOCOMOTION_CHANNELS,
     MAX_SPEED,
     MAX_VELOCITY_GAP_S,
+    SPEED_CHANNELS,
     SPEED_UNIT,
     FeatureConfig,
     build_features,
@@ -220,7 +221,7 @@ def _crosser(speed: float, fps: float, seconds: float = 3.0, *, size: float = 1.
 
 def _locomotion(sequence: LandmarkSequence, **config) -> np.ndarray:
     """(T, LOCOMOTION_CHANNELS) of a sequence: the last channels of the pose vectors."""
-    features = build_features(sequence, FeatureConfig(appearance="none", locomotion=True, **config))
+    features = build_features(sequence, FeatureConfig(appearance="none", locomotion="full", **config))
     return features["pose"][:, -LOCOMOTION_CHANNELS:]
 
 
@@ -233,7 +234,19 @@ def test_locomotion_carries_speed_in_torso_lengths_per_second():
     np.testing.assert_allclose(fast[:, 2], 2 * slow[:, 2], rtol=0.03)
     # the body features alone do not say it: they are built to ignore where the body is
     without = build_features(_crosser(2.0, 25.0), FeatureConfig(appearance="none"))["pose"]
-    assert without.shape[1] + LOCOMOTION_CHANNELS == FeatureConfig(locomotion=True).person_dim
+    assert without.shape[1] + LOCOMOTION_CHANNELS == FeatureConfig(locomotion="full").person_dim
+
+
+def test_speed_locomotion_says_how_fast_and_not_where():
+    """--locomotion speed: the full channels of the window's speed and cadence, the same wherever in the
+    frame the body travels (full: the place channels tell the two apart)."""
+    left, right = _crosser(3.0, 25.0, start=0.1), _crosser(3.0, 25.0, start=0.6)
+    config = FeatureConfig(appearance="none", locomotion="speed")
+    speeds = [build_features(sequence, config)["pose"][:, -len(SPEED_CHANNELS):] for sequence in (left, right)]
+    np.testing.assert_allclose(speeds[0], _locomotion(left)[:, list(SPEED_CHANNELS)], atol=1e-6)
+    np.testing.assert_allclose(speeds[0], speeds[1], atol=1e-3)
+    assert speeds[0][:, 2].mean() * SPEED_UNIT == pytest.approx(3.0, rel=0.05)
+    assert np.abs(_locomotion(left)[:, 12] - _locomotion(right)[:, 12]).max() > 0.5
 
 
 @pytest.mark.parametrize("kind", ["body", "normalized"])
@@ -300,13 +313,16 @@ def test_gaps_make_no_velocity_spikes():
 def test_locomotion_configs_and_old_runs():
     old = FeatureConfig().to_dict()
     del old["locomotion"]  # runs made before it existed
-    assert FeatureConfig.from_dict(old) == FeatureConfig() and not FeatureConfig.from_dict(old).locomotion
-    config = FeatureConfig(locomotion=True, appearance="none")
+    assert FeatureConfig.from_dict(old) == FeatureConfig() and FeatureConfig.from_dict(old).locomotion == "none"
+    config = FeatureConfig(locomotion="full", appearance="none")
     assert FeatureConfig.from_dict(config.to_dict()) == config
     assert config.person_dim == FeatureConfig().person_dim + LOCOMOTION_CHANNELS
-    assert FeatureConfig(locomotion=True, second_person=True).pose_dim == 2 * config.person_dim + 6
-    with pytest.raises(InputError, match="locomotion"):
-        FeatureConfig(locomotion=True, pose_features="raw")
+    assert FeatureConfig(locomotion="full", second_person=True).pose_dim == 2 * config.person_dim + 6
+    speed = FeatureConfig(locomotion="speed", appearance="none")
+    assert speed.person_dim == FeatureConfig().person_dim + len(SPEED_CHANNELS)
+    for wrong in ({"locomotion": "full", "pose_features": "raw"}, {"locomotion": "fast"}):
+        with pytest.raises(InputError, match="locomotion"):
+            FeatureConfig(**wrong)
     nobody = np.full((30, 33, 8), np.nan, np.float32)
     empty = build_features(_sequence(nobody), config)["pose"]
     assert empty.shape == (config.frames, config.pose_dim) and not empty.any()

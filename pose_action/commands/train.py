@@ -24,9 +24,10 @@ from pose_action import runs
 from pose_action.catalog import BACKBONES, MODEL_NAMES
 from pose_action.commands.arguments import seed
 from pose_action.errors import InputError
-from pose_action.features import POSE_FEATURES
+from pose_action.features import LOCOMOTION_KINDS, POSE_FEATURES
 from pose_action.files import check_apart
 from pose_action.training.evaluate import cv_summary_line, summary_line
+from pose_action.training.recipes import recipe_for
 from pose_action.training.train import DISTRIBUTE_CHOICES, TrainOptions, train_cv, train_run
 
 
@@ -129,10 +130,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pose/fusion: add the second most important person of each frame, relative to "
                              "the main actor (offset, size, its own pose, presence) to the pose vectors; needs "
                              "FEATURES extracted with --max-people 2 (its people files)")
-    parser.add_argument("--locomotion", action="store_true",
-                        help="pose/fusion: add how fast and where the body moves to the pose vectors (root "
-                             "velocity in torso lengths per second, stride, cadence, place in the frame, "
-                             "entering or leaving it): what tells walking from jogging from running")
+    parser.add_argument("--locomotion", nargs="?", const="full", choices=LOCOMOTION_KINDS, default=None,
+                        help="pose/fusion: what the pose vectors carry of how fast and where the body moves, in "
+                             "torso lengths per second: speed = the window's steady velocity and cadence (what "
+                             "tells walking from jogging from running); full = also per-frame velocity, stride, "
+                             "place in the frame, entering and leaving it (a bare --locomotion); none = neither "
+                             f"(default: pose {recipe_for('pose').locomotion}, "
+                             f"fusion {recipe_for('fusion').locomotion})")
     parser.add_argument("--average-last", type=int, default=None,
                         help="save the mean of the last N epochs' weights (default 10; 0: the last epoch's)")
     parser.add_argument("--label-smoothing", type=float, default=None, help="default 0.1 (keypoints 0)")

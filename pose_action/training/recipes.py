@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from pose_action.errors import InputError
-from pose_action.features import FeatureConfig
+from pose_action.features import LOCOMOTION_KINDS, FeatureConfig
 
 SCHEDULES = ("cosine", "constant")
 
@@ -30,6 +30,9 @@ class Recipe:
 
     frames: int = FeatureConfig.frames  # T: frames sampled uniformly over each clip
     pose_features: str = FeatureConfig.pose_features  # how a frame's landmarks become its pose vector
+    # what the body pose vectors carry of how fast and where the body moves (features.LOCOMOTION_KINDS);
+    # models without body pose vectors (raw keypoints, no pose) get none whatever this says
+    locomotion: str = "none"
     epochs: int = 60
     learning_rate: float = 3e-3
     schedule: str = "cosine"  # cosine: decays to 1% of learning_rate over the run; constant
@@ -54,6 +57,8 @@ class Recipe:
             raise InputError("weight decay must be >= 0 and label smoothing in [0, 1)")
         if self.average_last < 0 or self.patience < 0:
             raise InputError("--average-last and --patience must be >= 0")
+        if self.locomotion not in LOCOMOTION_KINDS:
+            raise InputError(f"--locomotion must be one of {', '.join(LOCOMOTION_KINDS)}, got {self.locomotion!r}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise InputError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
 
@@ -78,6 +83,9 @@ RECIPES: dict[str, Recipe] = {
     # The LRCN tutorials read 20 frames of 64x64; it trains with the default recipe here, which
     # makes it a stronger baseline than their early stopping on a random validation split.
     "lrcn": Recipe(frames=20),
+    # The window's speed and cadence lift the skeleton-only model on every real set (docs/benchmarks.md,
+    # "Speed and place"); fusion reads travel from its scene and flow too, and lost with them.
+    "pose": Recipe(locomotion="speed"),
 }
 
 

@@ -92,10 +92,10 @@ class TrainOptions:
     # fusion: add the optical-flow stream (needs extract --motion); the `motion` model always reads it
     motion: bool = False
     second_person: bool = False  # pose, fusion: the second most important person in the pose vectors (--max-people 2)
-    locomotion: bool = False  # pose, fusion: speed and place of the body in the pose vectors (FeatureConfig.locomotion)
     # None: the model's training recipe decides (training.recipes); a value overrides it
     frames: int | None = None
     pose_features: str | None = None
+    locomotion: str | None = None  # pose, fusion: speed and place of the body in the pose vectors (LOCOMOTION_KINDS)
     epochs: int | None = None
     val_fraction: float | None = None
     patience: int | None = None
@@ -112,9 +112,9 @@ class TrainOptions:
 def resolve_recipe(options: TrainOptions) -> Recipe:
     """The model's recipe with every setting the options give overriding it."""
     return recipe_for(options.model).with_overrides(
-        frames=options.frames, pose_features=options.pose_features, epochs=options.epochs,
-        val_fraction=options.val_fraction, patience=options.patience, average_last=options.average_last,
-        label_smoothing=options.label_smoothing, augment=options.augment)
+        frames=options.frames, pose_features=options.pose_features, locomotion=options.locomotion,
+        epochs=options.epochs, val_fraction=options.val_fraction, patience=options.patience,
+        average_last=options.average_last, label_smoothing=options.label_smoothing, augment=options.augment)
 
 
 def augmentation(options: TrainOptions, recipe: Recipe) -> AugmentConfig | None:
@@ -160,12 +160,15 @@ def reads_second_person(options: TrainOptions) -> bool:
     return options.second_person
 
 
-def reads_locomotion(options: TrainOptions, recipe: Recipe) -> bool:
-    """Whether the pose vectors carry speed and place; --locomotion on a model without them is an error."""
-    if options.locomotion and (options.model not in SECOND_PERSON_MODELS or recipe.pose_features == "raw"):
+def reads_locomotion(options: TrainOptions, recipe: Recipe) -> str:
+    """What the pose vectors carry of speed and place (LOCOMOTION_KINDS): the recipe's, on the models with
+    body pose vectors only; --locomotion speed or full on a model without them is an error."""
+    if options.model in SECOND_PERSON_MODELS and recipe.pose_features != "raw":
+        return recipe.locomotion
+    if options.locomotion not in (None, "none"):
         raise InputError(f"--locomotion: model {options.model!r} has no body pose vectors to add it to; use --model "
                          f"{' or '.join(SECOND_PERSON_MODELS)} with --pose-features body or normalized")
-    return options.locomotion
+    return "none"
 
 
 def check_people_files(layout: FeaturesLayout, clips: list[Clip]) -> None:

@@ -95,7 +95,7 @@ def test_locomotion_features_tell_jog_from_run(tmp_path):
     features = _check_script().locomotion_features(tmp_path / "features", actors=6, clips=2)
     manifest = pd.read_csv(features / "manifest.csv")
     layout = FeaturesLayout(features)
-    config = FeatureConfig(frames=16, appearance="none", locomotion=True)
+    config = FeatureConfig(frames=16, appearance="none", locomotion="full")
     vectors = np.stack([build_features(load_clip_sequence(layout, row.key, fps=row.fps, width=row.width,
                                                           height=row.height), config)["pose"]
                         for row in manifest.itertuples()])

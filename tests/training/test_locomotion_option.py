@@ -1,29 +1,44 @@
-"""Speed and place of the body in the pose vectors (FeatureConfig.locomotion) are asked for with
-`train --locomotion` on the models with body pose vectors; the default run goes without them
-(docs/benchmarks.md, "Speed and place"), and asking for them on another model is one line, exit 2."""
+"""Speed and place of the body in the pose vectors (FeatureConfig.locomotion) come from the model's
+recipe on the models with body pose vectors, and `train --locomotion none|speed|full` chooses;
+asking for them on another model is one line, exit 2 (docs/benchmarks.md, "Speed and place")."""
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
 
 from pose_action.cli import main
+from pose_action.commands.train import add_arguments
 from pose_action.layout import FeaturesLayout
 from pose_action.training.train import TrainOptions, feature_config_for, resolve_recipe
 
+# what each model carries unless told: the benchmarks' choice (docs/benchmarks.md, "Speed and place")
+DEFAULT = {"pose": "speed", "fusion": "none"}
 
-def test_the_default_run_goes_without_speed_and_place(tiny):
+
+def test_the_default_fusion_run_goes_without_speed_and_place(tiny):
     config = json.loads((tiny.run / "config.json").read_text())
-    assert config["features"]["locomotion"] is False  # demo --quick trains fusion with the defaults
+    assert config["model"]["name"] == "fusion" and config["features"]["locomotion"] == DEFAULT["fusion"]
 
 
 @pytest.mark.parametrize(("model", "asked", "expected"), [
-    ("pose", False, False), ("pose", True, True), ("fusion", True, True), ("fusion", False, False)])
+    ("pose", None, DEFAULT["pose"]), ("fusion", None, DEFAULT["fusion"]), ("pose", "full", "full"),
+    ("fusion", "speed", "speed"), ("pose", "none", "none"), ("keypoints", None, "none"), ("rgb", None, "none"),
+    ("rgb", "none", "none")])
 def test_locomotion_reaches_the_feature_config(tiny, model, asked, expected):
     options = TrainOptions(model=model, locomotion=asked)
     config = feature_config_for(options, resolve_recipe(options), FeaturesLayout(tiny.features))
-    assert config.locomotion is expected
+    assert config.locomotion == expected
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], None), (["--locomotion"], "full"), (["--locomotion", "speed"], "speed"), (["--locomotion", "none"], "none")])
+def test_the_bare_option_keeps_its_old_meaning(argv, expected):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["FEATURES", "--out", "RUN", *argv]).locomotion == expected
 
 
 @pytest.mark.parametrize("model", ["rgb", "keypoints"])
