@@ -7,8 +7,9 @@ extracted features folder (OUT/features: no video, no MediaPipe), as footage sho
 each clip at 10, 15 or 25 fps and 2 to 4 s long, the pose found in only 30-60% of its frames
 (MediaPipe finds a walking person in 15-40% of real frames), people small and far in about a
 third, entering and leaving the frame. Then trains the same `pose` model on the same
-group folds (groupkfold:3) with and without `--locomotion` and prints the pooled accuracy of
-each: the features must carry speed whatever the frame rate, clip length and detection rate.
+group folds (groupkfold:3) with `--locomotion none`, `speed` and `full` and prints the pooled
+accuracy of each: the features must carry speed whatever the frame rate, clip length and
+detection rate.
 """
 
 from __future__ import annotations
