@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from pose_action.errors import InputError
-from pose_action.features import LOCOMOTION_KINDS, FeatureConfig
+from pose_action.features import FeatureConfig
 
 SCHEDULES = ("cosine", "constant")
 
@@ -57,8 +57,6 @@ class Recipe:
             raise InputError("weight decay must be >= 0 and label smoothing in [0, 1)")
         if self.average_last < 0 or self.patience < 0:
             raise InputError("--average-last and --patience must be >= 0")
-        if self.locomotion not in LOCOMOTION_KINDS:
-            raise InputError(f"--locomotion must be one of {', '.join(LOCOMOTION_KINDS)}, got {self.locomotion!r}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise InputError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
 
