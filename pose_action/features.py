@@ -189,6 +189,16 @@ def locomotion_dim(kind: str) -> int:
     return {"none": 0, "speed": len(SPEED_CHANNELS), "full": LOCOMOTION_CHANNELS}[kind]
 
 
+def locomotion_columns(config: FeatureConfig) -> list[int]:
+    """Columns of the "pose" input (pose_dim) that hold locomotion channels: each person's last ones."""
+    count = locomotion_dim(config.locomotion) if config.pose_features != "raw" else 0
+    if not count:
+        return []
+    one = config.person_dim
+    return [person * one + one - count + channel
+            for person in range(2 if config.second_person else 1) for channel in range(count)]
+
+
 def sample_indices(available: int, frames: int, jitter: float = 0.0,
                    rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """T row indices spread uniformly over the whole clip (not its first T), and a validity mask.

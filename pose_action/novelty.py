@@ -2,9 +2,9 @@
 
 A softmax must share its probability among the classes it knows, so a window of something
 else (another exercise, a gesture it was not taught) can still get a confident answer. What
-the model's last layer reads (the head input: for a fusion with a head mix, its fused head's)
-tells better: a window of a known action lies near some training clip of it, one of an
-unknown action further from all of them. The novelty of a window is the cosine distance
+the model's last layer reads (the head input: for a fusion with a head mix, that of the head
+the mix trusts most, NOVELTY_READS) tells better: a window of a known action lies near some
+training clip of it, one of an unknown action further from all of them. The novelty of a window is the cosine distance
 from its head input to the nearest training clip's (0 the same direction, 2 the opposite);
 nearest clip rather than nearest class mean because a class may be filmed in several ways.
 On the open-set benchmark (docs/benchmarks.md) it separates unknown from known clips better
@@ -33,6 +33,11 @@ from pose_action.errors import InputError
 
 # Where a run's novelty threshold comes from, the first with enough right answers (training.evaluate.run_novelty)
 NOVELTY_SOURCES = ("validation", "out-of-fold", "training groups")
+# What a fusion serving a head mix measures novelty in (model param novelty_reads). "top": the input of
+# the head the mix trusts most, whose distances are those that held for new people (on the open-set
+# benchmark it separated unknown clips better than "mix" on every set: docs/benchmarks.md); "mix":
+# every served head weighted by its share (fusion runs saved before "top").
+NOVELTY_READS = ("top", "mix")
 NOVELTY_OFF = 2.0  # the largest cosine distance: a novelty threshold this high turns the novelty off
 
 
@@ -57,6 +62,16 @@ def novelty(head_inputs: np.ndarray, known: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.float32)
     similarity = unit(head_inputs) @ np.asarray(known, dtype=np.float32).T
     return np.clip(1.0 - similarity.max(axis=1), 0.0, 2.0).astype(np.float32)
+
+
+def novelty_parts(heads: list[str], shares: list[float], reads: str) -> list[tuple[float, str]]:
+    """(share, head) of what a fusion serving a head mix measures novelty in (NOVELTY_READS): "top",
+    the head with the largest share (the first of equals); "mix", every served head by its share."""
+    if reads not in NOVELTY_READS:
+        raise InputError(f"novelty_reads must be one of {NOVELTY_READS}, got {reads!r}")
+    if reads == "top":
+        return [(1.0, heads[int(np.argmax(shares))])]
+    return [(share, head) for head, share in zip(heads, shares) if share > 0]
 
 
 def mixed_head_inputs(parts: list[tuple[float, np.ndarray]]) -> np.ndarray:

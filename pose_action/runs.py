@@ -313,7 +313,8 @@ def migrate_config(values: dict) -> dict:
       features.locomotion was true or false before it named what it carries: "full" or "none"
     - model.params.cnn: "conv" (thumbnail CNNs before the 4x4 stem); model.params.fusion_gate: "none"
       (fusion runs before the confidence gate: one early-fusion head); model.params.pose_head:
-      "shared" (fusion runs before the pose-only head had its own projection)
+      "shared" (fusion runs before the pose-only head had its own projection); model.params.novelty_reads:
+      "mix" (fusion runs before novelty read the head the mix trusts most)
     - training.loader_threads: was "workers"; training.second_person: false; training.locomotion: null
       (the recipe's, "none" then), true or false before: "full" or None
     """
@@ -349,6 +350,8 @@ def _migrate_params(params: dict) -> dict:
         params = {**params, "fusion_gate": "none"}  # fusion runs saved before the gate were one early-fusion head
     if "fusion_gate" in params and "pose_head" not in params:
         params = {**params, "pose_head": "shared"}  # fusion runs saved before the pose-only head had its own projection
+    if "fusion_gate" in params and "novelty_reads" not in params:
+        params = {**params, "novelty_reads": "mix"}  # fusion runs saved before novelty read the mix's top head
     return params
 
 

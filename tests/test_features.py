@@ -16,6 +16,7 @@ from pose_action.features import (
     FeatureConfig,
     build_features,
     fill_gaps,
+    locomotion_columns,
     sample_indices,
 )
 from pose_action.landmarks import INDEX, LandmarkSequence
@@ -242,7 +243,7 @@ def test_speed_locomotion_says_how_fast_and_not_where():
     frame the body travels (full: the place channels tell the two apart)."""
     left, right = _crosser(3.0, 25.0, start=0.1), _crosser(3.0, 25.0, start=0.6)
     config = FeatureConfig(appearance="none", locomotion="speed")
-    speeds = [build_features(sequence, config)["pose"][:, -len(SPEED_CHANNELS):] for sequence in (left, right)]
+    speeds = [build_features(sequence, config)["pose"][:, locomotion_columns(config)] for sequence in (left, right)]
     np.testing.assert_allclose(speeds[0], _locomotion(left)[:, list(SPEED_CHANNELS)], atol=1e-6)
     np.testing.assert_allclose(speeds[0], speeds[1], atol=1e-3)
     assert speeds[0][:, 2].mean() * SPEED_UNIT == pytest.approx(3.0, rel=0.05)

@@ -34,7 +34,8 @@ from keras import layers, ops
 
 from pose_action.catalog import MODEL_NAMES
 from pose_action.errors import InputError
-from pose_action.features import FeatureConfig
+from pose_action.features import FeatureConfig, locomotion_columns
+from pose_action.novelty import NOVELTY_READS, novelty_parts
 from pose_action.training.recipes import Recipe
 
 HEADS = ("lstm", "attention", "tcn")
@@ -67,6 +68,11 @@ DEFAULT_PARAMS: dict[str, object] = {
     # fusion's pose_only head: own (its own per-frame projection: the standalone pose model, layer for
     # layer) | shared (reads the fused head's pose projection, as runs saved before "own")
     "pose_head": "own",
+    # fusion: the fused head reads the pose vectors' locomotion channels too (false: only the pose_only head)
+    "fused_locomotion": True,
+    # fusion_gate learned: what its novelty (the `unknown` answer) reads (pose_action.novelty.NOVELTY_READS):
+    # top (the input of the head the mix gives the largest share) | mix (every served head by its share)
+    "novelty_reads": "top",
     "mix_folds": 2,  # learned: inner group folds of the training clips whose out-of-fold answers set the mix
     "mix_epochs": 0.5,  # learned: each inner model trains this share of the recipe's epochs
     # fusion_gate confidence: weight = confidence ** gate_power (1: never worse than 2 when re-gated)
@@ -104,6 +110,25 @@ class MaskedMean(layers.Layer):
 
     def compute_output_shape(self, values_shape, mask_values_shape):
         return (values_shape[0], values_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="pose_action")
+class DropColumns(layers.Layer):
+    """(B, T, F) -> (B, T, F - len(columns)): the values without the given last-axis columns."""
+
+    def __init__(self, columns: list[int], width: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.columns, self.width = list(columns), width
+        self.kept = [column for column in range(width) if column not in set(columns)]
+
+    def call(self, values):
+        return ops.take(values, self.kept, axis=-1)
+
+    def compute_output_shape(self, values_shape):
+        return (*values_shape[:-1], len(self.kept))
+
+    def get_config(self) -> dict:
+        return super().get_config() | {"columns": self.columns, "width": self.width}
 
 
 @keras.saving.register_keras_serializable(package="pose_action")
@@ -268,9 +293,10 @@ class HeadMix(layers.Layer):
     where that held on the held-out groups, and a mix where the heads disagree usefully.
     """
 
-    def __init__(self, heads: list[str], **kwargs) -> None:
+    def __init__(self, heads: list[str], novelty: str = "mix", **kwargs) -> None:
         super().__init__(**kwargs)
         self.heads = [str(head) for head in heads]
+        self.novelty = str(novelty)  # what novelty reads (novelty_parts); "mix" in models saved before it
 
     def build(self, input_shapes=None) -> None:
         self.mix = self.add_weight(name="mix", shape=(len(self.heads),),
@@ -286,7 +312,7 @@ class HeadMix(layers.Layer):
         return input_shapes[0]
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "heads": self.heads}
+        return {**super().get_config(), "heads": self.heads, "novelty": self.novelty}
 
 
 class MixedHeadInputs(layers.Layer):
@@ -331,7 +357,8 @@ class ModelSpec:
 
 
 # params that name one of a few choices
-CHOICES = {"head": HEADS, "cnn": CNN_OPENINGS, "fusion_gate": FUSION_GATES, "pose_head": POSE_HEADS}
+CHOICES = {"head": HEADS, "cnn": CNN_OPENINGS, "fusion_gate": FUSION_GATES, "pose_head": POSE_HEADS,
+           "novelty_reads": NOVELTY_READS}
 
 
 def resolve_params(params: dict | None) -> dict:
@@ -506,7 +533,10 @@ def build_fusion_model(spec: ModelSpec) -> keras.Model:
     """
     params = spec.params
     pose, mask = _pose_and_mask(spec)
-    pose_vector = _project(pose, params["pose_units"], params["dropout"], "pose")
+    locomotion = locomotion_columns(spec.feature_config)
+    fused_pose = (pose if params["fused_locomotion"] or not locomotion
+                  else DropColumns(locomotion, spec.feature_config.pose_dim, name="pose_without_locomotion")(pose))
+    pose_vector = _project(fused_pose, params["pose_units"], params["dropout"], "pose")
     appearance_inputs, appearance_seen = _appearance_branch(spec)
     appearance_vector = ModalityDropout(params["modality_dropout"], name="modality_dropout")(appearance_seen)
     inputs = {"pose": pose, "mask": mask} | {tensor.name: tensor for tensor in appearance_inputs}
@@ -535,7 +565,8 @@ def build_fusion_model(spec: ModelSpec) -> keras.Model:
         if spec.training_outputs:  # every head learns from its own loss
             return keras.Model(inputs, heads, name="fusion")
         names = mix_heads(spec.feature_config)
-        return keras.Model(inputs, HeadMix(names, name="head_mix")([heads[name] for name in names]), name="fusion")
+        mix = HeadMix(names, params["novelty_reads"], name="head_mix")
+        return keras.Model(inputs, mix([heads[name] for name in names]), name="fusion")
     if spec.training_outputs:  # both heads learn, each from its own loss
         return keras.Model(inputs, {"pose_only": pose_only, "fused": fused}, name="fusion")
     outputs = ConfidenceGate(params["gate_power"], name="confidence_gate")(pose_only, fused)
@@ -685,9 +716,9 @@ def with_head_input(model: keras.Model) -> keras.Model | None:
     """The served model answering (probabilities, head input) in one call; None without a HEAD_LAYER.
     Made once per served model, whose weights (the HeadMix shares too) no longer change.
 
-    The head input is what the HEAD_LAYER reads; for a fusion serving a HeadMix, the inputs of the
-    heads it mixes weighted by their shares (MixedHeadInputs): a mix that serves the pose head
-    alone measures novelty in what the pose head reads."""
+    The head input is what the HEAD_LAYER reads; for a fusion serving a HeadMix, what
+    novelty_parts says (HeadMix.novelty): the input of the head it trusts most, or the inputs of
+    the heads it mixes weighted by their shares (MixedHeadInputs)."""
     layer = head_layer(model)
     if layer is None:
         return None
@@ -696,7 +727,7 @@ def with_head_input(model: keras.Model) -> keras.Model | None:
     if mix is not None:
         shares = [float(share) for share in np.asarray(mix.get_weights()[0])]
         served = [(share, model.get_layer(head_layer_name(head)).input)
-                  for head, share in zip(mix.heads, shares) if share > 0]
+                  for share, head in novelty_parts(mix.heads, shares, mix.novelty)]
         if served:
             total = sum(share for share, _ in served)
             head_input = MixedHeadInputs([share / total for share, _ in served], name="mixed_head_inputs")(

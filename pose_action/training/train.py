@@ -42,7 +42,7 @@ from pose_action.extraction.appearance import read_appearance
 from pose_action.features import FeatureConfig
 from pose_action.files import read_json, write_json
 from pose_action.layout import FeaturesLayout
-from pose_action.novelty import OutOfFold, mixed_head_inputs, novelty, unit
+from pose_action.novelty import OutOfFold, mixed_head_inputs, novelty, novelty_parts, unit
 from pose_action.training.augment import AugmentConfig
 from pose_action.training.batches import (
     BATCH_SIZE,
@@ -592,7 +592,9 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
     mixed = sum(share * oof[name] for share, name in zip(shares, names))
 
     def mixed_inputs(values: dict[str, np.ndarray]) -> np.ndarray:
-        return mixed_head_inputs([(share, values[name]) for share, name in zip(shares, names)])
+        return mixed_head_inputs([(share, values[name])
+                                  for share, name in novelty_parts(names, list(shares),
+                                                                      models.resolve_params(params)["novelty_reads"])])
 
     distances = np.concatenate([novelty(mixed_inputs(held_inputs), unit(mixed_inputs(known_inputs)))
                                 for held_inputs, known_inputs in head_inputs])

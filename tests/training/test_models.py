@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
 
 from pose_action.catalog import BACKBONE_SPECS, MODEL_NAMES, input_names
 from pose_action.errors import InputError
-from pose_action.features import FeatureConfig
+from pose_action.features import SPEED_CHANNELS, FeatureConfig, locomotion_columns
 from pose_action.training import models
 from pose_action.training.recipes import Recipe
 
@@ -231,7 +233,7 @@ def test_learned_fusion_serves_the_stored_mix_of_its_stream_heads(motion, tmp_pa
     """fusion_gate learned: a head per stream in training; the served answer is sum_i share_i * head_i,
     and the shares survive saving and the static (TFLite) form."""
     config = FeatureConfig(frames=FRAMES, appearance="thumbs", thumb_size=THUMB, motion=motion)
-    params = {**SMALL, "fusion_gate": "learned"}
+    params = {**SMALL, "fusion_gate": "learned", "novelty_reads": "mix"}
     trainee = models.build_model("fusion", config, CLASSES, params, training_outputs=True)
     expected_heads = ["appearance_only", "fused", "pose_only"] + (["motion_only"] if motion else [])
     assert models.output_names(trainee) == sorted(expected_heads)
@@ -256,8 +258,9 @@ def test_learned_fusion_serves_the_stored_mix_of_its_stream_heads(motion, tmp_pa
     with pytest.raises(ValueError, match="mix shares"):
         models.inference_copy(trainee, "fusion", config, CLASSES, params, mix=[1.0])
 
-    # novelty reads the heads the mix serves, as much as it serves them: the cosine similarity of two
-    # windows' head inputs is the share-weighted mean of each served head's own
+    # novelty_reads mix (runs saved before "pose"): novelty reads the heads the mix serves, as much as
+    # it serves them: the cosine similarity of two windows' head inputs is the share-weighted mean of
+    # each served head's own
     answering = models.with_head_input(reloaded)
     _, head_inputs = answering.predict(feed, verbose=0)
 
@@ -269,6 +272,35 @@ def test_learned_fusion_serves_the_stored_mix_of_its_stream_heads(motion, tmp_pa
 
     expected_similarity = sum(share * cosines(name) for share, name in zip(shares, names))
     np.testing.assert_allclose(head_inputs @ head_inputs.T, expected_similarity, atol=1e-5)
+
+
+@pytest.mark.parametrize("mix,trusted", [([0.6, 0.1, 0.3], "pose_only"), ([0.2, 0.1, 0.7], "fused")])
+def test_learned_fusion_measures_novelty_in_the_head_it_trusts_most(mix, trusted, tmp_path):
+    """novelty_reads top (default): the unknown score reads the input of the head with the largest
+    share, after saving too; a mix that trusts the skeleton is not moved by a new look of the scene.
+    Fusion runs saved before it read every served head (mix)."""
+    from pose_action import runs
+
+    config = FeatureConfig(frames=FRAMES, appearance="thumbs", thumb_size=THUMB)
+    trainee = models.build_model("fusion", config, CLASSES, SMALL, training_outputs=True)
+    path = tmp_path / "model.keras"
+    models.inference_copy(trainee, "fusion", config, CLASSES, SMALL, mix=mix).save(path)
+    reloaded = keras.saving.load_model(path, compile=False)
+    feed = {key: value for key, value in _inputs(config, 3).items() if key in ("pose", "mask", "frames")}
+    answering = models.with_head_input(reloaded)
+    _, head_inputs = answering.predict(feed, verbose=0)
+    reads = np.asarray(keras.Model(reloaded.input, reloaded.get_layer(models.head_layer_name(trusted)).input)
+                       .predict(feed, verbose=0))
+    np.testing.assert_allclose(head_inputs, reads / np.linalg.norm(reads, axis=1, keepdims=True), atol=1e-5)
+    _, new_scene = answering.predict({**feed, "frames": 255 - feed["frames"]}, verbose=0)
+    assert np.allclose(new_scene, head_inputs, atol=1e-5) == (trusted == "pose_only")
+
+    old = {key: value for key, value in models.DEFAULT_PARAMS.items() if key != "novelty_reads"}
+    model = runs._model_config({"name": "fusion", "params": old, "inputs": ["pose", "mask", "frames"],
+                                "num_classes": CLASSES}, tmp_path / "config.json")
+    assert model.params["novelty_reads"] == "mix"
+    with pytest.raises(InputError, match="novelty_reads=all"):
+        models.build_model("fusion", config, CLASSES, {"novelty_reads": "all"})
 
 
 def test_learned_fusion_converts_to_tflite_with_builtin_ops(tmp_path):
@@ -309,6 +341,22 @@ def test_pose_only_head_reads_its_own_projection(pose_head, independent):
     fused_projection.set_weights([np.zeros_like(weight) for weight in fused_projection.get_weights()])
     after = trainee.predict(feed, verbose=0)["pose_only"]
     assert np.allclose(before, after, atol=1e-6) == independent
+
+
+@pytest.mark.parametrize("second_person", [False, True])
+@pytest.mark.parametrize("fused_locomotion", [True, False])
+def test_the_fused_head_can_leave_speed_to_the_pose_head(fused_locomotion, second_person):
+    """fused_locomotion false: the window's speed changes the pose-only answer and not the fused one."""
+    config = replace(_config("fusion"), locomotion="speed", second_person=second_person)
+    params = {**SMALL, "fusion_gate": "confidence", "fused_locomotion": fused_locomotion}
+    trainee = models.build_model("fusion", config, CLASSES, params, training_outputs=True)
+    feed = {key: value for key, value in _inputs(config, 2).items() if key in ("pose", "mask", "frames")}
+    before = trainee.predict(feed, verbose=0)
+    assert len(locomotion_columns(config)) == len(SPEED_CHANNELS) * (2 if second_person else 1)
+    feed["pose"][..., locomotion_columns(config)] += 3.0
+    after = trainee.predict(feed, verbose=0)
+    assert not np.allclose(before["pose_only"], after["pose_only"], atol=1e-4)
+    assert np.allclose(before["fused"], after["fused"], atol=1e-6) == (not fused_locomotion)
 
 
 def test_fusion_runs_saved_before_the_own_pose_head_still_load_as_shared(tmp_path):
