@@ -119,7 +119,8 @@ class DropColumns(layers.Layer):
     def __init__(self, columns: list[int], width: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.columns, self.width = list(columns), width
-        self.kept = [column for column in range(width) if column not in set(columns)]
+        dropped = set(self.columns)
+        self.kept = [column for column in range(width) if column not in dropped]
 
     def call(self, values):
         return ops.take(values, self.kept, axis=-1)
