@@ -4,8 +4,8 @@ A softmax must share its probability among the classes it knows, so a window of 
 else (another exercise, a gesture it was not taught) can still get a confident answer. What
 the model's last layer reads (the head input: for a fusion with a head mix, that of the head
 the mix trusts most, NOVELTY_READS) tells better: a window of a known action lies near some
-training clip of it, one of an unknown action further from all of them. The novelty of a window is the cosine distance
-from its head input to the nearest training clip's (0 the same direction, 2 the opposite);
+training clip of it, one of an unknown action further from all of them. The novelty of a window
+is the cosine distance from its head input to the nearest training clip's (0 the same direction, 2 the opposite);
 nearest clip rather than nearest class mean because a class may be filmed in several ways.
 On the open-set benchmark (docs/benchmarks.md) it separates unknown from known clips better
 than the (calibrated) top probability on every set and model measured.

@@ -591,10 +591,10 @@ def learn_head_mix(data: TrainingData, options: TrainOptions, params: dict, inpu
     shares = fit_mix(oof, target)
     mixed = sum(share * oof[name] for share, name in zip(shares, names))
 
+    parts = novelty_parts(names, shares, params["novelty_reads"])  # params: resolved by train_run
+
     def mixed_inputs(values: dict[str, np.ndarray]) -> np.ndarray:
-        return mixed_head_inputs([(share, values[name])
-                                  for share, name in novelty_parts(names, list(shares),
-                                                                      models.resolve_params(params)["novelty_reads"])])
+        return mixed_head_inputs([(share, values[name]) for share, name in parts])
 
     distances = np.concatenate([novelty(mixed_inputs(held_inputs), unit(mixed_inputs(known_inputs)))
                                 for held_inputs, known_inputs in head_inputs])
