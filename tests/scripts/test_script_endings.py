@@ -42,3 +42,10 @@ def test_a_missing_features_folder_is_one_line(name, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and err.count("\n") == 1 and "missing" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_person_thumbnails_names_a_missing_features_folder_and_writes_nothing(tmp_path, capsys):
+    code = _script("person_thumbnails").main([str(tmp_path / "missing"), str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and err.count("\n") == 1 and "missing" in err and "manifest.csv" in err
+    assert not (tmp_path / "out").exists()
