@@ -352,6 +352,8 @@ def _migrate_params(params: dict) -> dict:
         params = {**params, "pose_head": "shared"}  # fusion runs saved before the pose-only head had its own projection
     if "fusion_gate" in params and "novelty_reads" not in params:
         params = {**params, "novelty_reads": "mix"}  # fusion runs saved before novelty read the mix's top head
+    if "fusion_gate" in params and "fused_locomotion" not in params:
+        params = {**params, "fused_locomotion": True}  # fusion runs saved before the option: every head read it
     return params
 
 

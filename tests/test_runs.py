@@ -26,7 +26,8 @@ def test_an_old_run_config_loads_upgraded_and_a_current_one_is_left_as_it_is(tin
     assert "workers" not in config.training
     assert config.training["second_person"] is False and config.training["locomotion"] is None
     assert config.model.params == {"cnn_filters": [8, 16], "fusion_gate": "confidence", "lstm_units": 8,
-                                   "cnn": "conv", "pose_head": "shared", "novelty_reads": "mix"}
+                                   "cnn": "conv", "pose_head": "shared", "novelty_reads": "mix",
+                                   "fused_locomotion": True}
     once = runs.migrate_config(old)
     assert runs.migrate_config(once) == once
     # a fusion run saved before the gate existed was one early-fusion head, whatever today's default

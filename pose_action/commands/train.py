@@ -136,7 +136,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "tells walking from jogging from running); full = also per-frame velocity, stride, "
                              "place in the frame, entering and leaving it (a bare --locomotion); none = neither "
                              f"(default: pose {recipe_for('pose').locomotion}, "
-                             f"fusion {recipe_for('fusion').locomotion})")
+                             f"fusion {recipe_for('fusion').locomotion}, read by its pose-only head alone unless "
+                             "--param fused_locomotion=true)")
     parser.add_argument("--average-last", type=int, default=None,
                         help="save the mean of the last N epochs' weights (default 10; 0: the last epoch's)")
     parser.add_argument("--label-smoothing", type=float, default=None, help="default 0.1 (keypoints 0)")

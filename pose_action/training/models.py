@@ -68,8 +68,10 @@ DEFAULT_PARAMS: dict[str, object] = {
     # fusion's pose_only head: own (its own per-frame projection: the standalone pose model, layer for
     # layer) | shared (reads the fused head's pose projection, as runs saved before "own")
     "pose_head": "own",
-    # fusion: the fused head reads the pose vectors' locomotion channels too (false: only the pose_only head)
-    "fused_locomotion": True,
+    # fusion: the fused head reads the pose vectors' locomotion channels too (false: only the pose_only head,
+    # where it has its own projection; read by every head they cost clips on ud810_ps7 and the drawn sets:
+    # docs/benchmarks.md, "Speed and place")
+    "fused_locomotion": False,
     # fusion_gate learned: what its novelty (the `unknown` answer) reads (pose_action.novelty.NOVELTY_READS):
     # top (the input of the head the mix gives the largest share) | mix (every served head by its share)
     "novelty_reads": "top",
@@ -535,7 +537,10 @@ def build_fusion_model(spec: ModelSpec) -> keras.Model:
     params = spec.params
     pose, mask = _pose_and_mask(spec)
     locomotion = locomotion_columns(spec.feature_config)
-    fused_pose = (pose if params["fused_locomotion"] or not locomotion
+    # fused_locomotion false leaves the speed to a pose-only head with its own projection; a model
+    # without one (one early-fusion head, or a projection shared with the fused head) reads it everywhere
+    own_pose_head = params["fusion_gate"] != "none" and params["pose_head"] == "own"
+    fused_pose = (pose if params["fused_locomotion"] or not locomotion or not own_pose_head
                   else DropColumns(locomotion, spec.feature_config.pose_dim, name="pose_without_locomotion")(pose))
     pose_vector = _project(fused_pose, params["pose_units"], params["dropout"], "pose")
     appearance_inputs, appearance_seen = _appearance_branch(spec)

@@ -82,8 +82,10 @@ RECIPES: dict[str, Recipe] = {
     # makes it a stronger baseline than their early stopping on a random validation split.
     "lrcn": Recipe(frames=20),
     # The window's speed and cadence lift the skeleton-only model on every real set (docs/benchmarks.md,
-    # "Speed and place"); fusion reads travel from its scene and flow too, and lost with them.
+    # "Speed and place"); fusion's pose-only head alone reads them (models.DEFAULT_PARAMS fused_locomotion):
+    # level with none on the sets of actions in place, 7 clips of 80 ahead where people walk, jog and run.
     "pose": Recipe(locomotion="speed"),
+    "fusion": Recipe(locomotion="speed"),
 }
 
 

@@ -15,18 +15,19 @@ from pose_action.layout import FeaturesLayout
 from pose_action.training.train import TrainOptions, feature_config_for, resolve_recipe
 
 # what each model carries unless told: the benchmarks' choice (docs/benchmarks.md, "Speed and place")
-DEFAULT = {"pose": "speed", "fusion": "none"}
+DEFAULT = {"pose": "speed", "fusion": "speed"}
 
 
-def test_the_default_fusion_run_goes_without_speed_and_place(tiny):
+def test_the_default_fusion_run_gives_the_speed_to_its_pose_head_alone(tiny):
     config = json.loads((tiny.run / "config.json").read_text())
     assert config["model"]["name"] == "fusion" and config["features"]["locomotion"] == DEFAULT["fusion"]
+    assert config["model"]["params"]["fused_locomotion"] is False
 
 
 @pytest.mark.parametrize(("model", "asked", "expected"), [
     ("pose", None, DEFAULT["pose"]), ("fusion", None, DEFAULT["fusion"]), ("pose", "full", "full"),
-    ("fusion", "speed", "speed"), ("pose", "none", "none"), ("keypoints", None, "none"), ("rgb", None, "none"),
-    ("rgb", "none", "none")])
+    ("fusion", "none", "none"), ("fusion", "full", "full"), ("pose", "none", "none"), ("keypoints", None, "none"),
+    ("rgb", None, "none"), ("rgb", "none", "none")])
 def test_locomotion_reaches_the_feature_config(tiny, model, asked, expected):
     options = TrainOptions(model=model, locomotion=asked)
     config = feature_config_for(options, resolve_recipe(options), FeaturesLayout(tiny.features))

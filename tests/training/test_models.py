@@ -359,6 +359,22 @@ def test_the_fused_head_can_leave_speed_to_the_pose_head(fused_locomotion, secon
     assert np.allclose(before["fused"], after["fused"], atol=1e-6) == (not fused_locomotion)
 
 
+@pytest.mark.parametrize("params", [{"fusion_gate": "none"}, {"fusion_gate": "confidence", "pose_head": "shared"}])
+def test_a_fusion_without_its_own_pose_head_reads_the_speed_in_every_head(params):
+    """fused_locomotion false (the default) has no pose-only head of its own to leave the speed to: the
+    early-fusion head, or the heads sharing one pose projection, read it (it is not silently dropped)."""
+    config = replace(_config("fusion"), locomotion="speed")
+    trainee = models.build_model("fusion", config, CLASSES, {**SMALL, **params, "fused_locomotion": False},
+                                 training_outputs=True)
+    feed = {key: value for key, value in _inputs(config, 2).items() if key in ("pose", "mask", "frames")}
+    before = trainee.predict(feed, verbose=0)
+    feed["pose"][..., locomotion_columns(config)] += 3.0
+    after = trainee.predict(feed, verbose=0)
+    outputs = before if isinstance(before, dict) else {"fused": before}
+    for name in outputs:
+        assert not np.allclose(outputs[name], after[name] if isinstance(after, dict) else after, atol=1e-4), name
+
+
 def test_fusion_runs_saved_before_the_own_pose_head_still_load_as_shared(tmp_path):
     from pose_action import runs
 

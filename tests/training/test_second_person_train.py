@@ -41,7 +41,7 @@ def test_train_second_person_records_it_and_exports(crowd):
         assert main(["train", str(features), "--out", str(run), "--model", model, "--second-person", *TINY]) == 0
         config = json.loads((run / "config.json").read_text())
         assert config["features"]["second_person"] is True and config["training"]["second_person"] is True
-        one = 104 + (len(SPEED_CHANNELS) if model == "pose" else 0)  # pose carries the window's speed by default
+        one = 104 + len(SPEED_CHANNELS)  # both carry the window's speed by default
         assert FeatureConfig.from_dict(config["features"]).pose_dim == 2 * one + 6
     assert main(["export", str(base / "run-pose")]) == 0  # one wider pose input: converts and agrees with Keras
     assert (base / "run-pose" / "model.tflite").is_file()
