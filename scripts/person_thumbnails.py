@@ -25,11 +25,12 @@ import cv2
 import numpy as np
 
 from pose_action.errors import InputError, run_script
-from pose_action.extraction.appearance import read_appearance, write_thumbnails
+from pose_action.extraction.appearance import read_appearance, thumbnail, write_thumbnails
 from pose_action.extraction.manifest import read_table
 from pose_action.features import load_clip_sequence
 from pose_action.landmarks import X, Y
 from pose_action.layout import FeaturesLayout, check_key
+from pose_action.video import read_frames
 
 
 def pose_boxes(frames: np.ndarray, data: np.ndarray, detected: np.ndarray,
@@ -57,31 +58,27 @@ def region(box: tuple[float, float, float, float], margin: float, min_share: flo
 
 def person_thumbnail(frame_bgr: np.ndarray, place: tuple[float, float, float], size: int,
                      min_share: float) -> np.ndarray:
-    """(size, size, 3) uint8 RGB of the region `place`: the frame squashed to a square (as thumbnails
-    are) of the smallest whole multiple of `size` in which the closest region still has `size` pixels."""
+    """(size, size, 3) uint8 RGB of the region `place`: the whole-frame thumbnail (extraction's
+    `thumbnail`) at the smallest whole multiple of `size` in which the closest region still has
+    `size` pixels, cropped and brought to `size`."""
     left, top, side = place
     big = size * math.ceil(1.0 / min_share)
-    square = cv2.resize(frame_bgr, (big, big), interpolation=cv2.INTER_AREA)
+    square = thumbnail(frame_bgr, big)
     a, b = int(round(left * big)), int(round((left + side) * big))
     c, d = int(round(top * big)), int(round((top + side) * big))
     crop = square[c:max(d, c + 1), a:max(b, a + 1)]
-    return cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def wanted_frames(video: Path, wanted: set[int]) -> dict[int, np.ndarray]:
-    capture = cv2.VideoCapture(str(video))
+    """The frames of `video` with these source indices, decoded as extraction decodes them (read_frames)."""
     found: dict[int, np.ndarray] = {}
-    index = 0
-    try:
-        while len(found) < len(wanted) and index <= max(wanted, default=-1):
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index in wanted:
-                found[index] = frame
-            index += 1
-    finally:
-        capture.release()
+    last = max(wanted, default=-1)
+    for index, _, frame in read_frames(video):
+        if index in wanted:
+            found[index] = frame
+        if index >= last:
+            break
     return found
 
 
@@ -102,9 +99,7 @@ def write_person_features(features: Path, videos: Path, out: Path, margin: float
     for clip in manifest.itertuples():
         if clip.status not in ("ok", "no_pose"):
             continue
-        key, video = check_key(clip.key), videos / clip.video
-        if not video.is_file():
-            raise InputError(f"{video}: no such video (is {videos} the folder {features} was extracted from?)")
+        key, video = check_key(clip.key), videos / clip.video  # a missing video: probe's one line names it
         frame_index, thumbs = read_appearance(source.thumbnails(key), "thumbs")
         sequence = load_clip_sequence(source, key, fps=float(clip.fps), width=int(clip.width), height=int(clip.height))
         boxes = pose_boxes(sequence.frame, sequence.data, sequence.detected, hold)
