@@ -30,6 +30,7 @@ from pose_action.extraction.manifest import read_table
 from pose_action.features import load_clip_sequence
 from pose_action.landmarks import X, Y
 from pose_action.layout import FeaturesLayout, check_key
+from pose_action.runs import staged_directory
 from pose_action.video import read_frames
 
 
@@ -87,33 +88,35 @@ def write_person_features(features: Path, videos: Path, out: Path, margin: float
     """The features folder `out` with thumbnails centred on the person (see the module's docstring)."""
     if out.exists():
         raise InputError(f"{out}: already exists; give a new folder")
-    source, target = FeaturesLayout(features), FeaturesLayout(out)
+    source = FeaturesLayout(features)
     if not source.manifest.is_file():
         raise InputError(f"{features}: no manifest.csv (not a folder `pose-action extract` wrote)")
     manifest = read_table(source.manifest)
-    out.mkdir(parents=True)
-    for entry in sorted(features.iterdir()):
-        if entry.name != source.thumbnails_dir.name and not entry.name.startswith("."):
-            (out / entry.name).symlink_to(entry.resolve())
     zoomed = shown = 0
-    for clip in manifest.itertuples():
-        if clip.status not in ("ok", "no_pose"):
-            continue
-        key, video = check_key(clip.key), videos / clip.video  # a missing video: probe's one line names it
-        frame_index, thumbs = read_appearance(source.thumbnails(key), "thumbs")
-        sequence = load_clip_sequence(source, key, fps=float(clip.fps), width=int(clip.width), height=int(clip.height))
-        boxes = pose_boxes(sequence.frame, sequence.data, sequence.detected, hold)
-        frames = wanted_frames(video, {int(i) for i in frame_index})
-        person = thumbs.copy()
-        for row, index in enumerate(frame_index):
-            box, frame = boxes.get(int(index)), frames.get(int(index))
-            place = region(box, margin, min_share) if box is not None else None
-            if frame is not None and place is not None and place[2] < 1.0:
-                person[row] = person_thumbnail(frame, place, thumbs.shape[1], min_share)
-                zoomed += 1
-        shown += len(frame_index)
-        target.thumbnails(key).parent.mkdir(parents=True, exist_ok=True)
-        write_thumbnails(target.thumbnails(key), person, frame_index)
+    with staged_directory(out) as staging:  # `out` appears only when whole: a bad video or Ctrl-C leaves nothing
+        target = FeaturesLayout(staging)
+        for entry in sorted(features.iterdir()):
+            if entry.name != source.thumbnails_dir.name and not entry.name.startswith("."):
+                (staging / entry.name).symlink_to(entry.resolve())
+        for clip in manifest.itertuples():
+            if clip.status not in ("ok", "no_pose"):
+                continue
+            key, video = check_key(clip.key), videos / clip.video  # a missing video: probe's one line names it
+            frame_index, thumbs = read_appearance(source.thumbnails(key), "thumbs")
+            sequence = load_clip_sequence(source, key, fps=float(clip.fps), width=int(clip.width),
+                                          height=int(clip.height))
+            boxes = pose_boxes(sequence.frame, sequence.data, sequence.detected, hold)
+            frames = wanted_frames(video, {int(i) for i in frame_index})
+            person = thumbs.copy()
+            for row, index in enumerate(frame_index):
+                box, frame = boxes.get(int(index)), frames.get(int(index))
+                place = region(box, margin, min_share) if box is not None else None
+                if frame is not None and place is not None and place[2] < 1.0:
+                    person[row] = person_thumbnail(frame, place, thumbs.shape[1], min_share)
+                    zoomed += 1
+            shown += len(frame_index)
+            target.thumbnails(key).parent.mkdir(parents=True, exist_ok=True)
+            write_thumbnails(target.thumbnails(key), person, frame_index)
     return f"{out}: {zoomed} of {shown} thumbnails centred on the person"
 
 
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--min-share must be in (0, 1] and --margin above 0")
     return run_script("person_thumbnails.py", lambda: write_person_features(
         args.features, args.videos, args.out, args.margin, args.min_share, args.hold),
-        f"interrupted; {args.out} is incomplete: remove it before running again")
+        f"interrupted; nothing was written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -49,3 +49,34 @@ def test_person_thumbnails_names_a_missing_features_folder_and_writes_nothing(tm
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and err.count("\n") == 1 and "missing" in err and "manifest.csv" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_person_thumbnails_leaves_nothing_after_a_missing_video_and_a_rerun_completes(tmp_path, capsys):
+    import cv2
+    import numpy as np
+    import pandas as pd
+
+    from features_fixture import make_features
+
+    features = make_features(tmp_path / "features", groups=1, clips=1, no_pose_clip=False)
+    videos = pd.read_csv(features / "manifest.csv")["video"].tolist()
+
+    def write_video(relative: str) -> None:
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (320, 240))
+        for index in range(40):
+            writer.write(np.full((240, 320, 3), index * 5, np.uint8))
+        writer.release()
+
+    write_video(videos[0])  # the first clip is done before the second's video is found missing
+    out = tmp_path / "person"
+    script = _script("person_thumbnails")
+    assert script.main([str(features), str(tmp_path), "--out", str(out)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and videos[1].split("/")[-1] in err
+    assert not out.exists() and not [entry for entry in tmp_path.iterdir() if entry.name.startswith(".person")]
+    for relative in videos[1:]:
+        write_video(relative)
+    assert script.main([str(features), str(tmp_path), "--out", str(out)]) == EXIT_OK
+    assert (out / "manifest.csv").is_file() and len(list((out / "frames").rglob("*.npz"))) == len(videos)
