@@ -30,6 +30,12 @@ Score functions (higher = more likely known), side by side on the same folds and
   nearest_clip    minus the novelty: the cosine distance of the head input to the nearest training
                   clip's (pose_action.novelty; predict and live read it; for a fusion serving a
                   head mix, the mixed heads' inputs weighted by their shares)
+  nearest_clip_HEAD  the same in one head's input, for each head of a fusion serving a head mix
+                  (pose_only, appearance_only, motion_only, fused): which stream tells unknown clips apart
+  pose_input      minus the distance of the clip's pose vectors, before any learning (their mean and
+                  spread over the window's frames with a pose, and the share of frames with one, each
+                  standardised on the fold's training clips), to the nearest training clip's: what the
+                  learned novelty has to beat
 The logit and embedding scores read the model's head layer (training.models.HEAD_LAYER): its
 output layer (pose, keypoints, rgb, lrcn, convlstm, motion, fusion with --param fusion_gate=none)
 or, for a fusion serving a mix or gate of heads, its fused head (the one that reads every stream).
@@ -52,7 +58,8 @@ from pose_action.errors import InputError, run_script
 log = logging.getLogger("benchmark_open_set")
 
 PROG = "scripts/benchmark_open_set.py"
-SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip")
+SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip",
+          *(f"nearest_clip_{head}" for head in ("pose_only", "appearance_only", "motion_only", "fused")), "pose_input")
 SERVED = "served"  # the rule predict and live apply (UnknownRule.of_run): the novelty where the run measures it
 EITHER = "either"  # the confidence threshold or the novelty's rejects (--threshold given beside the novelty)
 VIEWS_DIR, RUNS_DIR = "views", "runs"
@@ -185,6 +192,61 @@ def source_thresholds(model: Any, run: Any, layout: Any, split: dict, clips: dic
     return thresholds
 
 
+def head_novelties(model: Any, layout: Any, chosen: list, train: list, labels: list[str], config: Any,
+                   inputs: list[str]) -> dict[str, np.ndarray]:
+    """nearest_clip_HEAD of each head a fusion's HeadMix mixes ({} for any other model)."""
+    import keras
+
+    from pose_action.novelty import novelty, unit
+    from pose_action.training.evaluate import predict_clips
+    from pose_action.training.models import HeadMix, head_layer_name
+
+    mix = next((layer for layer in model.layers if isinstance(layer, HeadMix)), None)
+    scores = {}
+    for head in mix.heads if mix is not None else []:
+        reader = keras.Model(model.input, model.get_layer(head_layer_name(head)).input)
+        known = unit(predict_clips(reader, layout, train, labels, config, inputs))
+        scores[f"nearest_clip_{head}"] = -novelty(predict_clips(reader, layout, chosen, labels, config, inputs),
+                                                  known).astype(np.float64)
+    return scores
+
+
+def pose_description(pose: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(N, 2D+1) of (N, T, D) window pose vectors and their (N, T) mask: the mean and spread over the
+    frames with a pose, and the share of frames with one (frames without a pose say nothing else)."""
+    pose, seen = np.asarray(pose, np.float64), np.asarray(mask, np.float64)[..., None]
+    count = np.maximum(seen.sum(axis=1), 1.0)
+    mean = (pose * seen).sum(axis=1) / count
+    spread = np.sqrt(((pose - mean[:, None]) ** 2 * seen).sum(axis=1) / count)
+    return np.concatenate([mean, spread, seen.mean(axis=1)], axis=1)
+
+
+def pose_input_score(known: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Minus the Euclidean distance of each chosen description to the nearest known one, every column
+    standardised on the known (training) clips."""
+    centre, scale = known.mean(axis=0), known.std(axis=0) + 1e-3
+    known, chosen = (known - centre) / scale, (chosen - centre) / scale
+    return -np.sqrt(((chosen[:, None, :] - known[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+
+
+def pose_input_scores(model: Any, layout: Any, chosen: list, train: list, labels: list[str], config: Any,
+                      inputs: list[str]) -> dict[str, np.ndarray]:
+    """pose_input of the chosen clips ({} for a model that reads no pose vectors)."""
+    import keras
+
+    from pose_action.training.evaluate import model_outputs
+
+    if not isinstance(model.input, dict) or "pose" not in model.input:
+        return {}
+    reader = keras.Model(model.input, {name: keras.layers.Identity()(model.input[name]) for name in ("pose", "mask")})
+
+    def described(clips: list) -> np.ndarray:
+        values = model_outputs(reader, layout, clips, labels, config, inputs)
+        return pose_description(values["pose"], values["mask"])
+
+    return {"pose_input": pose_input_score(described(train), described(chosen))}
+
+
 def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
                 extra_groups: frozenset[str] = frozenset()) -> list[dict]:
     """Every score of the fold's known test clips and of the held-out class's clips in its test groups.
@@ -235,6 +297,8 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
         scores["nearest_clip"] = -novelty(head_inputs, known_clips).astype(np.float64)
         train_correct = train_probabilities.argmax(axis=1) == train_labels
         thresholds = source_thresholds(model, run, layout, split, clips, known_clips, train, train_correct)
+        scores.update(head_novelties(model, layout, chosen, train, labels, config, inputs))
+    scores.update(pose_input_scores(model, layout, chosen, train, labels, config, inputs))
     # what training stores: the first source with a threshold (training.evaluate.run_novelty)
     novelty_threshold = next((value for value in thresholds.values() if np.isfinite(value)), None)
     rows = []

@@ -57,6 +57,25 @@ def test_nearest_clip_score_knows_a_class_with_two_modes(open_set):
             < open_set.class_mean_scores(outsider, train, labels)[0])
 
 
+def test_pose_input_score_ranks_an_unseen_movement_last_and_ignores_frames_without_a_pose(open_set):
+    rng = np.random.default_rng(0)
+    train = rng.normal(0.0, 0.1, size=(8, 12, 4))
+    train[:, :, 0] += np.sin(np.linspace(0, 6, 12))  # every training clip swings its first value
+    still = np.zeros((1, 12, 4))  # nothing moves
+    like = train[:1] + rng.normal(0.0, 0.05, size=(1, 12, 4))
+    full = np.ones((8, 12))
+    known = open_set.pose_description(train, full)
+    scores = open_set.pose_input_score(known, open_set.pose_description(np.r_[like, still], np.ones((2, 12))))
+    assert scores[0] > scores[1]
+    # a frame without a pose (its vector zeros, masked) does not move a clip's description but the share seen
+    gap, mask = like.copy(), np.ones((1, 12))
+    gap[0, 5], mask[0, 5] = 0.0, 0.0
+    with_gap = open_set.pose_description(gap, mask)[0]
+    without_frame = open_set.pose_description(np.delete(like, 5, axis=1), np.ones((1, 11)))[0]
+    np.testing.assert_allclose(with_gap[:8], without_frame[:8], atol=1e-9)
+    assert with_gap[-1] == pytest.approx(11 / 12)
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_leave_one_class_out_on_tiny_features(open_set, tmp_path, capsys):
     features = make_features(tmp_path / "features", groups=3, clips=2, frames=24, thumb_size=16)
@@ -82,7 +101,7 @@ def test_leave_one_class_out_on_tiny_features(open_set, tmp_path, capsys):
     assert len(tennis) and tennis.str.contains("_g01_").all()
     assert not (clips[clips["known"]]["label"] == clips[clips["known"]]["held_out"]).any()
     results = pd.read_csv(out / "open_set.csv")
-    assert {"msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip", "served",
+    assert {"msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip", "pose_input", "served",
             "nearest_clip@training groups"} <= set(results["score"])
     scored = results[~results["score"].isin(["served", "either"])]  # rules of two scores: no AUROC of their own
     assert scored["auroc"].between(0, 1).all() and results.set_index("score")["auroc"].isna()["served"]
