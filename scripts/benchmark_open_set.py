@@ -58,8 +58,8 @@ from pose_action.errors import InputError, run_script
 log = logging.getLogger("benchmark_open_set")
 
 PROG = "scripts/benchmark_open_set.py"
-SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip",
-          *(f"nearest_clip_{head}" for head in ("pose_only", "appearance_only", "motion_only", "fused")), "pose_input")
+SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip", "pose_input")
+HEAD_SCORE = "nearest_clip_{}"  # nearest_clip in one head of a fusion's HeadMix (its heads: training.models.MIX_HEADS)
 SERVED = "served"  # the rule predict and live apply (UnknownRule.of_run): the novelty where the run measures it
 EITHER = "either"  # the confidence threshold or the novelty's rejects (--threshold given beside the novelty)
 VIEWS_DIR, RUNS_DIR = "views", "runs"
@@ -206,7 +206,7 @@ def head_novelties(model: Any, layout: Any, chosen: list, train: list, labels: l
     for head in mix.heads if mix is not None else []:
         reader = keras.Model(model.input, model.get_layer(head_layer_name(head)).input)
         known = unit(predict_clips(reader, layout, train, labels, config, inputs))
-        scores[f"nearest_clip_{head}"] = -novelty(predict_clips(reader, layout, chosen, labels, config, inputs),
+        scores[HEAD_SCORE.format(head)] = -novelty(predict_clips(reader, layout, chosen, labels, config, inputs),
                                                   known).astype(np.float64)
     return scores
 
@@ -360,7 +360,9 @@ def summarize(table: Any) -> list[dict]:
         rows.append({"score": name, **figures, "auroc_mean_per_class": float(np.mean(per_class)) if per_class else None,
                      **extra})
 
-    for name in SCORES:
+    heads = [column for column in table.columns if column.startswith(HEAD_SCORE.format(""))]
+    learned = SCORES.index("nearest_clip") + 1
+    for name in [*SCORES[:learned], *heads, *SCORES[learned:]]:
         if name not in table or table[name].isna().all():
             continue
         threshold = {"msp_calibrated": both("threshold"),
