@@ -194,21 +194,21 @@ def source_thresholds(model: Any, run: Any, layout: Any, split: dict, clips: dic
 
 def head_novelties(model: Any, layout: Any, chosen: list, train: list, labels: list[str], config: Any,
                    inputs: list[str]) -> dict[str, np.ndarray]:
-    """nearest_clip_HEAD of each head a fusion's HeadMix mixes ({} for any other model)."""
+    """nearest_clip_HEAD of each head a fusion's HeadMix mixes ({} for any other model), every head in one pass."""
     import keras
 
     from pose_action.novelty import novelty, unit
-    from pose_action.training.evaluate import predict_clips
+    from pose_action.training.evaluate import model_outputs
     from pose_action.training.models import HeadMix, head_layer_name
 
     mix = next((layer for layer in model.layers if isinstance(layer, HeadMix)), None)
-    scores = {}
-    for head in mix.heads if mix is not None else []:
-        reader = keras.Model(model.input, model.get_layer(head_layer_name(head)).input)
-        known = unit(predict_clips(reader, layout, train, labels, config, inputs))
-        scores[HEAD_SCORE.format(head)] = -novelty(predict_clips(reader, layout, chosen, labels, config, inputs),
-                                                  known).astype(np.float64)
-    return scores
+    if mix is None:
+        return {}
+    reader = keras.Model(model.input, {head: model.get_layer(head_layer_name(head)).input for head in mix.heads})
+    known = model_outputs(reader, layout, train, labels, config, inputs)
+    seen = model_outputs(reader, layout, chosen, labels, config, inputs)
+    return {HEAD_SCORE.format(head): -novelty(np.asarray(seen[head]), unit(np.asarray(known[head]))).astype(np.float64)
+            for head in mix.heads}
 
 
 def pose_description(pose: np.ndarray, mask: np.ndarray) -> np.ndarray:
