@@ -32,6 +32,11 @@ Score functions (higher = more likely known), side by side on the same folds and
                   head mix, the mixed heads' inputs weighted by their shares)
   nearest_clip_HEAD  the same in one head's input, for each head of a fusion serving a head mix
                   (pose_only, appearance_only, motion_only, fused): which stream tells unknown clips apart
+  whitened_clip   minus the Euclidean distance to the nearest training clip in the head input nearest_clip
+                  reads, whitened by the training clips' covariance (Ledoit-Wolf shrinkage): every
+                  direction counts by how much the known clips vary along it, not by its size
+  mahalanobis     minus the Mahalanobis distance of that head input to the nearest class mean, with the
+                  classes' shared (within-class, shrunk) covariance (Lee et al. 2018)
   pose_input      minus the distance of the clip's pose vectors, before any learning (their mean and
                   spread over the window's frames with a pose, and the share of frames with one, each
                   standardised on the fold's training clips), to the nearest training clip's: what the
@@ -58,7 +63,8 @@ from pose_action.errors import InputError, run_script
 log = logging.getLogger("benchmark_open_set")
 
 PROG = "scripts/benchmark_open_set.py"
-SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip", "pose_input")
+SCORES = ("msp", "msp_calibrated", "energy", "max_logit", "class_mean", "nearest_clip", "whitened_clip",
+          "mahalanobis", "pose_input")
 HEAD_SCORE = "nearest_clip_{}"  # nearest_clip in one head of a fusion's HeadMix (its heads: training.models.MIX_HEADS)
 SERVED = "served"  # the rule predict and live apply (UnknownRule.of_run): the novelty where the run measures it
 EITHER = "either"  # the confidence threshold or the novelty's rejects (--threshold given beside the novelty)
@@ -112,6 +118,35 @@ def class_mean_scores(embeddings: np.ndarray, train_embeddings: np.ndarray, trai
     means = unit(np.stack([unit(train_embeddings[train_labels == label]).mean(axis=0)
                            for label in np.unique(train_labels)]))
     return -novelty(embeddings, means).astype(np.float64)
+
+
+def whitening(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, W): x -> (x - centre) @ W makes the rows' covariance, shrunk toward a multiple of the
+    identity (Ledoit-Wolf: a few dozen clips cannot estimate every direction), the identity."""
+    from sklearn.covariance import LedoitWolf
+
+    rows = np.asarray(rows, dtype=np.float64)
+    centre = rows.mean(axis=0)
+    values, vectors = np.linalg.eigh(LedoitWolf(assume_centered=True).fit(rows - centre).covariance_)
+    return centre, vectors / np.sqrt(np.maximum(values, 1e-12))
+
+
+def whitened_clip_scores(known: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Minus the Euclidean distance of each chosen row to the nearest known row, both whitened on the known."""
+    centre, weights = whitening(known)
+    known, chosen = ((np.asarray(rows, np.float64) - centre) @ weights for rows in (known, chosen))
+    return -np.sqrt(((chosen[:, None, :] - known[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+
+
+def mahalanobis_scores(known: np.ndarray, known_labels: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Minus the Mahalanobis distance of each chosen row to the nearest class mean of the known rows, with
+    the covariance of the known rows around their own class's mean (shared by the classes, shrunk)."""
+    known, chosen = np.asarray(known, np.float64), np.asarray(chosen, np.float64)
+    classes, codes = np.unique(known_labels, return_inverse=True)
+    means = np.stack([known[codes == code].mean(axis=0) for code in range(len(classes))])
+    _, weights = whitening(known - means[codes])
+    chosen, means = chosen @ weights, means @ weights
+    return -np.sqrt(((chosen[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
 
 
 def open_set_figures(known_scores: np.ndarray, unknown_scores: np.ndarray, known_correct: np.ndarray,
@@ -295,6 +330,8 @@ def fold_scores(fold_dir: Path, features: Path, unknown_label: str,
         train_probabilities, train_inputs = predict_answers(model, layout, train, labels, config, inputs)
         known_clips = unit(train_inputs).astype(np.float16).astype(np.float32)
         scores["nearest_clip"] = -novelty(head_inputs, known_clips).astype(np.float64)
+        scores["whitened_clip"] = whitened_clip_scores(train_inputs, head_inputs)
+        scores["mahalanobis"] = mahalanobis_scores(train_inputs, train_labels, head_inputs)
         train_correct = train_probabilities.argmax(axis=1) == train_labels
         thresholds = source_thresholds(model, run, layout, split, clips, known_clips, train, train_correct)
         scores.update(head_novelties(model, layout, chosen, train, labels, config, inputs))

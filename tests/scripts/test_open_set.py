@@ -57,6 +57,22 @@ def test_nearest_clip_score_knows_a_class_with_two_modes(open_set):
             < open_set.class_mean_scores(outsider, train, labels)[0])
 
 
+def test_whitened_scores_weigh_a_direction_by_how_much_known_clips_vary_along_it(open_set):
+    """Known clips vary widely along the first axis and hardly along the second: a clip a little off
+    the second axis is more unlike them than one a little beyond them along the first, although it
+    lies nearer to them in plain distance."""
+    rng = np.random.default_rng(0)
+    known = np.c_[rng.uniform(-3.0, 3.0, 40), rng.normal(0.0, 0.05, 40)]
+    labels = (known[:, 0] > 0).astype(int)  # two classes side by side along the wide axis
+    along, across = np.array([[3.6, 0.0]]), np.array([[0.0, 0.5]])
+    plain = -np.linalg.norm(np.r_[along, across][:, None] - known[None], axis=2).min(axis=1)
+    assert plain[0] < plain[1]  # the plain nearest clip calls the clip along the wide axis the stranger
+    whitened = open_set.whitened_clip_scores(known, np.r_[along, across])
+    assert whitened[0] > whitened[1]
+    mahalanobis = open_set.mahalanobis_scores(known, labels, np.r_[along, across, known[:1]])
+    assert mahalanobis[1] < min(mahalanobis[0], mahalanobis[2])
+
+
 def test_pose_input_score_ranks_an_unseen_movement_last_and_ignores_frames_without_a_pose(open_set):
     rng = np.random.default_rng(0)
     train = rng.normal(0.0, 0.1, size=(8, 12, 4))
