@@ -82,8 +82,9 @@ RECIPES: dict[str, Recipe] = {
     # makes it a stronger baseline than their early stopping on a random validation split.
     "lrcn": Recipe(frames=20),
     # The window's speed and cadence lift the skeleton-only model on every real set (docs/benchmarks.md,
-    # "Speed and place"); fusion's pose-only head alone reads them (models.DEFAULT_PARAMS fused_locomotion):
-    # level with none on the sets of actions in place, 7 clips of 80 ahead where people walk, jog and run.
+    # "Speed and place"); fusion's pose-only head alone reads them (models.DEFAULT_PARAMS fused_locomotion,
+    # where every head reading them costs clips): within a seed's noise of none over the sets of actions
+    # in place (0.7 clips fewer pooled), 7 clips of 80 ahead where people walk, jog and run.
     "pose": Recipe(locomotion="speed"),
     "fusion": Recipe(locomotion="speed"),
 }
