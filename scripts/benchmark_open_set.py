@@ -120,6 +120,11 @@ def class_mean_scores(embeddings: np.ndarray, train_embeddings: np.ndarray, trai
     return -novelty(embeddings, means).astype(np.float64)
 
 
+def nearest_distance(chosen: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(N,) the Euclidean distance of each chosen row to the nearest known row."""
+    return np.sqrt(((chosen[:, None, :] - known[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+
+
 def whitening(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(centre, W): x -> (x - centre) @ W makes the rows' covariance, shrunk toward a multiple of the
     identity (Ledoit-Wolf: a few dozen clips cannot estimate every direction), the identity."""
@@ -135,7 +140,7 @@ def whitened_clip_scores(known: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """Minus the Euclidean distance of each chosen row to the nearest known row, both whitened on the known."""
     centre, weights = whitening(known)
     known, chosen = ((np.asarray(rows, np.float64) - centre) @ weights for rows in (known, chosen))
-    return -np.sqrt(((chosen[:, None, :] - known[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    return -nearest_distance(chosen, known)
 
 
 def mahalanobis_scores(known: np.ndarray, known_labels: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -146,7 +151,7 @@ def mahalanobis_scores(known: np.ndarray, known_labels: np.ndarray, chosen: np.n
     means = np.stack([known[codes == code].mean(axis=0) for code in range(len(classes))])
     _, weights = whitening(known - means[codes])
     chosen, means = chosen @ weights, means @ weights
-    return -np.sqrt(((chosen[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    return -nearest_distance(chosen, means)
 
 
 def open_set_figures(known_scores: np.ndarray, unknown_scores: np.ndarray, known_correct: np.ndarray,
@@ -261,7 +266,7 @@ def pose_input_score(known: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     standardised on the known (training) clips."""
     centre, scale = known.mean(axis=0), known.std(axis=0) + 1e-3
     known, chosen = (known - centre) / scale, (chosen - centre) / scale
-    return -np.sqrt(((chosen[:, None, :] - known[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    return -nearest_distance(chosen, known)
 
 
 def pose_input_scores(model: Any, layout: Any, chosen: list, train: list, labels: list[str], config: Any,
