@@ -65,7 +65,7 @@ def test_whitened_scores_weigh_a_direction_by_how_much_known_clips_vary_along_it
     known = np.c_[rng.uniform(-3.0, 3.0, 40), rng.normal(0.0, 0.05, 40)]
     labels = (known[:, 0] > 0).astype(int)  # two classes side by side along the wide axis
     along, across = np.array([[3.6, 0.0]]), np.array([[0.0, 0.5]])
-    plain = -np.linalg.norm(np.r_[along, across][:, None] - known[None], axis=2).min(axis=1)
+    plain = -open_set.nearest_distance(np.r_[along, across], known)
     assert plain[0] < plain[1]  # the plain nearest clip calls the clip along the wide axis the stranger
     whitened = open_set.whitened_clip_scores(known, np.r_[along, across])
     assert whitened[0] > whitened[1]
